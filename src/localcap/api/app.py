@@ -1,0 +1,51 @@
+"""The ASGI application: one endpoint, POST only, REDCap's errors in the requested format."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from localcap.api import methods  # noqa: F401  (registers every method handler)
+from localcap.api.context import AppState
+from localcap.api.dispatch import dispatch
+from localcap.api.errors import ApiError, error_format, error_response
+from localcap.api.request import ApiRequest, parse_request
+
+log = logging.getLogger("localcap")
+
+NOT_IMPLEMENTED = "The requested method is not implemented."
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_app(state: AppState) -> Starlette:
+    async def api(request: Request) -> Response:
+        if request.method != "POST":
+            return PlainTextResponse(NOT_IMPLEMENTED, status_code=501)
+        parsed = ApiRequest()
+        try:
+            parsed = await parse_request(request)
+            return await run_in_threadpool(dispatch, state, parsed)
+        except ApiError as error:
+            return error_response(error, error_format(parsed.params))
+        except Exception:
+            log.exception("unexpected error serving %s", parsed.params.get("content"))
+            error = ApiError(500, "An unexpected error occurred on the server; it has been logged.")
+            return error_response(error, error_format(parsed.params))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return HTMLResponse("<h1>Not Found</h1>", status_code=404)
+
+    app = Starlette(
+        routes=[
+            Route("/api/", api, methods=ALL_METHODS),
+            Route("/api", api, methods=ALL_METHODS),
+        ],
+        exception_handlers={404: not_found},
+    )
+    app.state.localcap = state
+    return app

@@ -1,0 +1,70 @@
+"""Which handler serves which (content, action), and the checks every request passes first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.responses import Response
+
+from localcap.api.context import ApiContext, AppState
+from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
+from localcap.api.request import ApiRequest
+from localcap.db.projects import load_project, load_project_user
+from localcap.db.tokens import lookup_token
+
+Handler = Callable[[ApiContext], Response]
+
+#: (content, action) -> handler. ``action`` "" matches requests that give none.
+HANDLERS: dict[tuple[str, str], Handler] = {}
+#: Contents that a super token may call (everything else needs a project token).
+SUPER_CONTENTS = {"project", "version"}
+
+
+def method(content: str, *actions: str) -> Callable[[Handler], Handler]:
+    """Register a handler for a content and one or more actions."""
+
+    def register(handler: Handler) -> Handler:
+        for action in actions:
+            HANDLERS[(content, action)] = handler
+        return handler
+
+    return register
+
+
+def resolve_action(request: ApiRequest, content: str) -> str:
+    """REDCap's imports may omit ``action``: a ``data`` parameter means import."""
+    action = request.get("action").strip()
+    if action:
+        return action
+    if "data" in request.params and (content, "import") in HANDLERS:
+        return "import"
+    return "export"
+
+
+def dispatch(state: AppState, request: ApiRequest) -> Response:
+    token = request.get("token")
+    with state.engine.begin() as conn:
+        owner = lookup_token(conn, token)
+        if owner is None:
+            raise ApiError(403, NO_PERMISSION)
+        content = request.get("content").strip()
+        if not any(key[0] == content for key in HANDLERS):
+            raise ApiError(400, BAD_CONTENT)
+        ctx = ApiContext(request=request, state=state, username=owner.username)
+        if owner.is_super:
+            if content not in SUPER_CONTENTS:
+                raise ApiError(403, NO_PERMISSION)
+            ctx.is_super = True
+        else:
+            assert owner.project_id is not None
+            membership = load_project_user(conn, owner.project_id, owner.username)
+            project = load_project(conn, owner.project_id)
+            if membership is None or project is None:
+                raise ApiError(403, NO_PERMISSION)
+            ctx.project = project
+            ctx.rights, ctx.group_id, _ = membership
+    action = resolve_action(request, content)
+    handler = HANDLERS.get((content, action))
+    if handler is None:
+        raise ApiError(400, BAD_ACTION)
+    return handler(ctx)

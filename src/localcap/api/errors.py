@@ -1,0 +1,43 @@
+"""API errors and how they are rendered: REDCap's bodies and statuses in the right format."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from localcap.formats.errors import render_error
+
+
+class ApiError(Exception):
+    """An error the client sees: an HTTP status and REDCap's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# The messages REDCap gives, word for word (see shared/reference/redcap-api-behaviour.md).
+NO_PERMISSION = "You do not have permissions to use the API"
+NO_EXPORT = "You do not have API Export privileges"
+NO_IMPORT = "You do not have API Import/Update privileges"
+NO_DELETE = "You do not have Delete Record privileges"
+NO_DESIGN = "You do not have permissions to use this method: Project Design and Setup rights are required"
+NO_USER_RIGHTS = "You do not have permissions to use this method: User Rights privileges are required"
+NO_DAG_RIGHTS = "You do not have permissions to use this method: Data Access Groups privileges are required"
+NO_ACCESS_EXPORT = (
+    'The API request cannot complete because currently you have "No Access" data export '
+    "rights. Higher level data export rights are required for this operation."
+)
+BAD_CONTENT = 'The value of the parameter "content" is not valid'
+BAD_ACTION = 'The value of the parameter "action" is not valid'
+
+
+def error_format(params: dict[str, str]) -> str:
+    """returnFormat, else format; anything but json or csv means XML."""
+    fmt = (params.get("returnFormat") or params.get("format") or "xml").strip().lower()
+    return fmt if fmt in ("json", "csv") else "xml"
+
+
+def error_response(error: ApiError, fmt: str) -> Response:
+    body, content_type = render_error(error.message, fmt)
+    return Response(body, status_code=error.status, headers={"content-type": content_type})

@@ -1,0 +1,11 @@
+"""One module per API method family; importing this package registers them all."""
+
+from localcap.api.methods import (  # noqa: F401
+    arms_events,
+    dags,
+    metadata,
+    project,
+    records,
+    users,
+    version,
+)

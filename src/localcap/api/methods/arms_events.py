@@ -1,0 +1,275 @@
+"""Arms, events, the instrument-event mapping and repeating instruments/events."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.responses import Response
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import ApiError
+from localcap.api.methods.common import (
+    count_response,
+    import_rows,
+    list_response,
+    require_design,
+    require_longitudinal,
+)
+from localcap.api.methods.metadata import invalid_values
+from localcap.db import projects as store
+from localcap.model.project import CLASSIC_EVENT_ID, Arm, Event, Project
+
+
+def _arm_filter(ctx: ApiContext) -> set[int] | None:
+    arms = ctx.request.list("arms")
+    if not arms:
+        return None
+    try:
+        return {int(a) for a in arms}
+    except ValueError:
+        raise invalid_values("arms", arms) from None
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ApiError(400, f"The {what} '{value}' is not a valid integer") from None
+
+
+def unique_event_name(event_name: str, arm_num: int, taken: set[str]) -> str:
+    """REDCap's rule: lower-cased label, non-alphanumerics to ``_``, trimmed, ``_arm_N``."""
+    base = re.sub(r"[^a-z0-9]+", "_", event_name.lower()).strip("_")[:18].rstrip("_") or "event"
+    name = f"{base}_arm_{arm_num}"
+    suffix = 0
+    while name in taken:
+        suffix += 1
+        name = f"{base}{chr(ord('a') + suffix - 1)}_arm_{arm_num}"
+    return name
+
+
+# -- arms -----------------------------------------------------------------------------------
+@method("arm", "export")
+def export_arms(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    require_longitudinal(ctx, "arms")
+    wanted = _arm_filter(ctx)
+    rows = [
+        {"arm_num": a.arm_num, "name": a.name}
+        for a in ctx.proj.arms
+        if wanted is None or a.arm_num in wanted
+    ]
+    return list_response(ctx, rows, ("arm_num", "name"))
+
+
+@method("arm", "import")
+def import_arms(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    require_longitudinal(ctx, "arms")
+    arms = []
+    for row in import_rows(ctx):
+        if not str(row.get("name", "")).strip():
+            raise ApiError(400, "The arm name is missing")
+        arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
+    override = ctx.request.flag("override")
+    with ctx.engine.begin() as conn:
+        store.replace_arms(conn, ctx.proj.project_id, arms, override)
+    return count_response(ctx, len(arms))
+
+
+@method("arm", "delete")
+def delete_arms(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    require_longitudinal(ctx, "arms")
+    wanted = _arm_filter(ctx)
+    if not wanted:
+        raise ApiError(400, "The parameter 'arms' is missing")
+    unknown = sorted(wanted - set(ctx.proj.arm_by_num))
+    if unknown:
+        raise invalid_values("arms", [str(a) for a in unknown])
+    with ctx.engine.begin() as conn:
+        store.delete_arms(conn, ctx.proj.project_id, sorted(wanted))
+    return count_response(ctx, len(wanted))
+
+
+# -- events ---------------------------------------------------------------------------------
+EVENT_COLUMNS = ("event_name", "arm_num", "unique_event_name", "custom_event_label", "event_id")
+
+
+@method("event", "export")
+def export_events(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    require_longitudinal(ctx, "events")
+    wanted = _arm_filter(ctx)
+    rows = [
+        {
+            "event_name": e.event_name,
+            "arm_num": e.arm_num,
+            "unique_event_name": e.unique_event_name,
+            "custom_event_label": e.custom_event_label,
+            "event_id": e.event_id,
+        }
+        for e in ctx.proj.events
+        if wanted is None or e.arm_num in wanted
+    ]
+    return list_response(ctx, rows, EVENT_COLUMNS)
+
+
+@method("event", "import")
+def import_events(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    require_longitudinal(ctx, "events")
+    project = ctx.proj
+    override = ctx.request.flag("override")
+    taken = set() if override else set(project.event_by_name)
+    events = []
+    for row in import_rows(ctx):
+        name = str(row.get("event_name", "")).strip()
+        if not name:
+            raise ApiError(400, "The event name is missing")
+        arm_num = _int(row.get("arm_num", ""), "arm number")
+        if arm_num not in project.arm_by_num:
+            raise ApiError(400, f"The arm number '{arm_num}' does not exist in the project")
+        unique = str(row.get("unique_event_name", "")).strip()
+        if unique and unique not in project.event_by_name:
+            raise ApiError(
+                400, f"The unique event name '{unique}' does not exist: leave it blank to add one"
+            )
+        if not unique:
+            unique = unique_event_name(name, arm_num, taken)
+        taken.add(unique)
+        events.append(
+            Event(
+                0,
+                arm_num,
+                name,
+                unique,
+                str(row.get("day_offset", "0") or "0"),
+                str(row.get("offset_min", "0") or "0"),
+                str(row.get("offset_max", "0") or "0"),
+                str(row.get("custom_event_label", "") or ""),
+            )
+        )
+    with ctx.engine.begin() as conn:
+        store.save_events(conn, project.project_id, events, override)
+    return count_response(ctx, len(events))
+
+
+@method("event", "delete")
+def delete_events(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    require_longitudinal(ctx, "events")
+    names = ctx.request.list("events") or []
+    if not names:
+        raise ApiError(400, "The parameter 'events' is missing")
+    unknown = [n for n in names if n not in ctx.proj.event_by_name]
+    if unknown:
+        raise invalid_values("events", unknown)
+    ids = [ctx.proj.event_by_name[n].event_id for n in names]
+    with ctx.engine.begin() as conn:
+        store.delete_events(conn, ctx.proj.project_id, ids)
+    return count_response(ctx, len(ids))
+
+
+# -- instrument-event mapping ---------------------------------------------------------------
+@method("formEventMapping", "export")
+def export_mapping(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    require_longitudinal(ctx, "form/event mappings")
+    wanted = _arm_filter(ctx)
+    project = ctx.proj
+    rows = [
+        {"arm_num": e.arm_num, "unique_event_name": e.unique_event_name, "form": form}
+        for e in project.events
+        if wanted is None or e.arm_num in wanted
+        for form in project.event_forms.get(e.event_id, [])
+    ]
+    return list_response(ctx, rows, ("arm_num", "unique_event_name", "form"))
+
+
+@method("formEventMapping", "import")
+def import_mapping(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    require_longitudinal(ctx, "form/event mappings")
+    project = ctx.proj
+    pairs: list[tuple[int, str]] = []
+    arms: set[int] = set()
+    errors = []
+    for row in import_rows(ctx):
+        event = project.event_by_name.get(str(row.get("unique_event_name", "")).strip())
+        form = str(row.get("form", "")).strip()
+        if event is None:
+            errors.append(f"The unique event name '{row.get('unique_event_name', '')}' is not valid")
+            continue
+        if form not in project.form_by_name:
+            errors.append(f"The instrument '{form}' does not exist")
+            continue
+        arm = row.get("arm_num")
+        if arm not in (None, "") and _int(str(arm), "arm number") != event.arm_num:
+            errors.append(f"The event '{event.unique_event_name}' is not in arm {arm}")
+            continue
+        arms.add(event.arm_num)
+        pairs.append((event.event_id, form))
+    if errors:
+        raise ApiError(400, "\n".join(errors))
+    with ctx.engine.begin() as conn:
+        store.replace_event_forms(conn, project.project_id, pairs, arms)
+    return count_response(ctx, len(pairs))
+
+
+# -- repeating instruments and events -------------------------------------------------------
+def _event_key(project: Project, event_id: int) -> str:
+    return project.event_by_id[event_id].unique_event_name if project.is_longitudinal else ""
+
+
+@method("repeatingFormsEvents", "export")
+def export_repeating(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project = ctx.proj
+    order = {e.event_id: i for i, e in enumerate(project.events)}
+    form_order = {f.form_name: i for i, f in enumerate(project.forms)}
+    entries = sorted(
+        project.repeating.items(),
+        key=lambda item: (order.get(item[0][0], 0), form_order.get(item[0][1], -1)),
+    )
+    if project.is_longitudinal:
+        rows = [
+            {"event_name": _event_key(project, e), "form_name": f, "custom_form_label": label}
+            for (e, f), label in entries
+        ]
+        header: tuple[str, ...] = ("event_name", "form_name", "custom_form_label")
+    else:
+        rows = [{"form_name": f, "custom_form_label": label} for (_, f), label in entries]
+        header = ("form_name", "custom_form_label")
+    return list_response(ctx, rows, header)
+
+
+@method("repeatingFormsEvents", "import")
+def import_repeating(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    project = ctx.proj
+    entries: list[tuple[int, str, str]] = []
+    for row in import_rows(ctx):
+        form = str(row.get("form_name", "") or "").strip()
+        label = str(row.get("custom_form_label", "") or "")
+        if project.is_longitudinal:
+            name = str(row.get("event_name", "")).strip()
+            event = project.event_by_name.get(name)
+            if event is None:
+                raise ApiError(400, f"The event name '{name}' is not valid")
+            event_id = event.event_id
+            if form and form not in project.event_forms.get(event_id, []):
+                raise ApiError(
+                    400, f"The instrument '{form}' is not designated for the event '{name}'"
+                )
+        else:
+            event_id = CLASSIC_EVENT_ID
+            if not form:
+                raise ApiError(400, "The form_name is missing")
+        if form and form not in project.form_by_name:
+            raise ApiError(400, f"The instrument '{form}' does not exist")
+        entries.append((event_id, form, label))
+    with ctx.engine.begin() as conn:
+        store.replace_repeating(conn, project.project_id, entries)
+    return count_response(ctx, len(entries))

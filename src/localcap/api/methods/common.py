@@ -1,0 +1,67 @@
+"""Small helpers the method modules share: rendering lists, reading import data, answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from starlette.responses import PlainTextResponse, Response
+
+from localcap.api.context import ApiContext
+from localcap.api.errors import NO_DESIGN, ApiError, error_format
+from localcap.formats.lists import render_records
+from localcap.formats.parsers import DataParseError, parse_data
+
+LONGITUDINAL_ONLY = "You cannot export {what} for classic projects"
+
+
+def list_response(
+    ctx: ApiContext, items: Sequence[dict[str, Any]], header: Sequence[str]
+) -> Response:
+    """A list export in the requested format (json/csv/xml; odm and unknown mean xml).
+
+    JSON keeps the values' types: REDCap sends ids and 0/1 rights as JSON numbers (PyCap's
+    doctests record ``'arm_num': 1``); CSV and XML are text anyway.
+    """
+    fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
+    if fmt == "json":
+        body = orjson.dumps([{k: item.get(k, "") for k in header} for item in items])
+        return Response(body, headers={"content-type": "application/json; charset=utf-8"})
+    text_items = [{k: str(item.get(k, "")) for k in header} for item in items]
+    body, content_type = render_records(text_items, fmt, list(header))
+    return Response(body, headers={"content-type": content_type})
+
+
+def import_rows(ctx: ApiContext) -> list[dict[str, str]]:
+    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable."""
+    data = ctx.request.get("data")
+    if not data.strip():
+        raise ApiError(400, "The data being imported is empty or was not provided")
+    fmt = ctx.format if ctx.format in ("json", "csv", "xml") else "xml"
+    try:
+        return parse_data(data, fmt)
+    except DataParseError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def count_response(ctx: ApiContext, count: int) -> Response:
+    """The plain count most imports and deletes answer with (PyCap reads it as JSON: a number)."""
+    fmt = error_format(ctx.request.params)
+    media = {"json": "application/json", "csv": "text/csv"}.get(fmt, "text/xml")
+    return PlainTextResponse(str(count), headers={"content-type": f"{media}; charset=utf-8"})
+
+
+def require_design(ctx: ApiContext) -> None:
+    ctx.require_import()
+    ctx.require("design", NO_DESIGN)
+
+
+def require_longitudinal(ctx: ApiContext, what: str) -> None:
+    if not ctx.proj.is_longitudinal:
+        raise ApiError(400, LONGITUDINAL_ONLY.format(what=what))
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)

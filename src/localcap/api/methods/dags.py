@@ -1,0 +1,129 @@
+"""Data Access Groups and user-DAG assignment."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.responses import Response
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_DAG_RIGHTS, ApiError
+from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.metadata import invalid_values
+from localcap.db import projects as store
+
+DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
+
+
+def unique_group_name(display_name: str, taken: set[str]) -> str:
+    """REDCap derives it from the display name: lower case, spaces to ``_``, other
+    non-alphanumerics dropped (``New DAG`` -> ``new_dag``, ``dag-a`` -> ``daga``)."""
+    base = re.sub(r"[^a-z0-9_]", "", re.sub(r"\s+", "_", display_name.strip().lower()))[:18]
+    base = base or "dag"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base[:16]}{n}"
+    return name
+
+
+def require_dag_rights(ctx: ApiContext) -> None:
+    ctx.require_import()
+    ctx.require("data_access_groups", NO_DAG_RIGHTS)
+
+
+@method("dag", "export")
+def export_dags(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    rows = [
+        {
+            "data_access_group_name": d.group_name,
+            "unique_group_name": d.unique_name,
+            "data_access_group_id": d.group_id,
+        }
+        for d in ctx.proj.dags
+    ]
+    return list_response(ctx, rows, DAG_COLUMNS)
+
+
+@method("dag", "import")
+def import_dags(ctx: ApiContext) -> Response:
+    require_dag_rights(ctx)
+    project = ctx.proj
+    taken = set(project.dag_by_name)
+    planned: list[tuple[str, str]] = []
+    for row in import_rows(ctx):
+        display = str(row.get("data_access_group_name", "")).strip()
+        unique = str(row.get("unique_group_name", "") or "").strip()
+        if not display:
+            raise ApiError(400, "The data_access_group_name is missing")
+        if unique and unique not in project.dag_by_name:
+            raise ApiError(
+                400,
+                f"The unique_group_name '{unique}' does not exist: leave it blank to create a DAG",
+            )
+        if not unique:
+            unique = unique_group_name(display, taken)
+            taken.add(unique)
+        planned.append((display, unique))
+    with ctx.engine.begin() as conn:
+        for display, unique in planned:
+            store.save_dag(conn, project.project_id, display, unique)
+        store.bump_design(conn, project.project_id)
+    return count_response(ctx, len(planned))
+
+
+@method("dag", "delete")
+def delete_dags(ctx: ApiContext) -> Response:
+    require_dag_rights(ctx)
+    names = ctx.request.list("dags") or []
+    if not names:
+        raise ApiError(400, "The parameter 'dags' is missing")
+    unknown = [n for n in names if n not in ctx.proj.dag_by_name]
+    if unknown:
+        raise invalid_values("dags", unknown)
+    with ctx.engine.begin() as conn:
+        store.delete_dags(
+            conn, ctx.proj.project_id, [ctx.proj.dag_by_name[n].group_id for n in names]
+        )
+    return count_response(ctx, len(names))
+
+
+@method("userDagMapping", "export")
+def export_user_dags(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project = ctx.proj
+    with ctx.engine.connect() as conn:
+        users = store.list_project_users(conn, project.project_id)
+    rows = [
+        {
+            "username": u["username"],
+            "redcap_data_access_group": project.dag_by_id[u["group_id"]].unique_name
+            if u["group_id"] in project.dag_by_id
+            else "",
+        }
+        for u in users
+    ]
+    return list_response(ctx, rows, ("username", "redcap_data_access_group"))
+
+
+@method("userDagMapping", "import")
+def import_user_dags(ctx: ApiContext) -> Response:
+    require_dag_rights(ctx)
+    project = ctx.proj
+    with ctx.engine.connect() as conn:
+        members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
+    planned: list[tuple[str, int | None]] = []
+    for row in import_rows(ctx):
+        username = str(row.get("username", "")).strip()
+        dag = str(row.get("redcap_data_access_group", "") or "").strip()
+        if username not in members:
+            raise ApiError(400, f"The user '{username}' is not a user of this project")
+        if dag and dag not in project.dag_by_name:
+            raise ApiError(400, f"The data access group '{dag}' does not exist")
+        planned.append((username, project.dag_by_name[dag].group_id if dag else None))
+    with ctx.engine.begin() as conn:
+        for username, group_id in planned:
+            store.set_user_dag(conn, project.project_id, username, group_id)
+    return count_response(ctx, len(planned))

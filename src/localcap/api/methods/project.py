@@ -1,0 +1,222 @@
+"""Create Project (super token), Export Project Info, Import Project Info."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.responses import PlainTextResponse, Response
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_PERMISSION, ApiError
+from localcap.api.methods.common import count_response, import_rows, list_response, require_design
+from localcap.db import projects as store
+from localcap.db.tokens import create_project_token
+from localcap.model.project import Field
+from localcap.model.rights import Rights
+
+#: Export Project Info attributes in REDCap's order; the int-valued ones are JSON numbers.
+INFO_FIELDS: tuple[str, ...] = (
+    "project_id",
+    "project_title",
+    "creation_time",
+    "production_time",
+    "in_production",
+    "project_language",
+    "purpose",
+    "purpose_other",
+    "project_notes",
+    "custom_record_label",
+    "secondary_unique_field",
+    "is_longitudinal",
+    "has_repeating_instruments_or_events",
+    "surveys_enabled",
+    "scheduling_enabled",
+    "record_autonumbering_enabled",
+    "randomization_enabled",
+    "ddp_enabled",
+    "project_irb_number",
+    "project_grant_number",
+    "project_pi_firstname",
+    "project_pi_lastname",
+    "display_today_now_button",
+    "missing_data_codes",
+    "external_modules",
+    "bypass_branching_erase_field_prompt",
+)
+INT_FIELDS = frozenset(
+    {
+        "project_id",
+        "in_production",
+        "purpose",
+        "is_longitudinal",
+        "has_repeating_instruments_or_events",
+        "surveys_enabled",
+        "scheduling_enabled",
+        "record_autonumbering_enabled",
+        "randomization_enabled",
+        "ddp_enabled",
+        "display_today_now_button",
+        "bypass_branching_erase_field_prompt",
+    }
+)
+#: What Import Project Info may change (REDCap's list).
+SETTABLE = (
+    "project_title",
+    "project_language",
+    "purpose",
+    "purpose_other",
+    "project_notes",
+    "custom_record_label",
+    "secondary_unique_field",
+    "is_longitudinal",
+    "surveys_enabled",
+    "scheduling_enabled",
+    "record_autonumbering_enabled",
+    "randomization_enabled",
+    "project_irb_number",
+    "project_grant_number",
+    "project_pi_firstname",
+    "project_pi_lastname",
+    "display_today_now_button",
+    "bypass_branching_erase_field_prompt",
+)
+DEFAULT_INFO: dict[str, Any] = {
+    "production_time": "",
+    "in_production": 0,
+    "project_language": "English",
+    "purpose": 0,
+    "purpose_other": "",
+    "project_notes": "",
+    "custom_record_label": "",
+    "secondary_unique_field": "",
+    "surveys_enabled": 0,
+    "scheduling_enabled": 0,
+    "record_autonumbering_enabled": 0,
+    "randomization_enabled": 0,
+    "ddp_enabled": 0,
+    "project_irb_number": "",
+    "project_grant_number": "",
+    "project_pi_firstname": "",
+    "project_pi_lastname": "",
+    "display_today_now_button": 1,
+    "missing_data_codes": "",
+    "external_modules": "",
+    "bypass_branching_erase_field_prompt": 0,
+}
+
+#: A new REDCap project starts with one instrument holding the record ID field.
+FIRST_FIELD = Field(
+    field_name="record_id",
+    form_name="my_first_instrument",
+    field_type="text",
+    field_label="Record ID",
+)
+
+
+def _as_int(value: Any, name: str) -> int:
+    try:
+        return int(str(value).strip() or 0)
+    except ValueError:
+        raise ApiError(400, f'The value of "{name}" must be an integer') from None
+
+
+def project_info(ctx: ApiContext) -> dict[str, Any]:
+    project = ctx.proj
+    info: dict[str, Any] = {**DEFAULT_INFO, **project.info}
+    info.update(
+        project_id=project.project_id,
+        project_title=project.project_title,
+        is_longitudinal=int(project.is_longitudinal),
+        has_repeating_instruments_or_events=int(project.has_repeating),
+        surveys_enabled=int(any(f.survey_enabled for f in project.forms)),
+    )
+    return {name: info.get(name, "") for name in INFO_FIELDS}
+
+
+@method("project", "export")
+def export_project_info(ctx: ApiContext) -> Response:
+    if ctx.is_super:
+        raise ApiError(403, NO_PERMISSION)
+    ctx.require_export()
+    info = project_info(ctx)
+    if ctx.format == "json":
+        return Response(
+            orjson.dumps(info), headers={"content-type": "application/json; charset=utf-8"}
+        )
+    return list_response(ctx, [{k: str(v) for k, v in info.items()}], INFO_FIELDS)
+
+
+@method("project", "import")
+def create_project(ctx: ApiContext) -> Response:
+    """Super token only: create a project and answer with the creator's new project token."""
+    if not ctx.is_super:
+        raise ApiError(403, NO_PERMISSION)
+    rows = import_rows(ctx)
+    if len(rows) != 1:
+        raise ApiError(400, "You must provide exactly one project's attributes in the data")
+    attrs = rows[0]
+    title = attrs.get("project_title", "").strip()
+    if not title:
+        raise ApiError(400, 'The parameter "project_title" is missing or empty')
+    purpose = _as_int(attrs.get("purpose", ""), "purpose")
+    if purpose not in range(5):
+        raise ApiError(400, 'The value of "purpose" must be an integer from 0 to 4')
+    longitudinal = _as_int(attrs.get("is_longitudinal", 0), "is_longitudinal") == 1
+    info = {**DEFAULT_INFO, "creation_time": datetime.now().strftime("%Y-%m-%d %H:%M:%S")}
+    for name in SETTABLE:
+        if name in attrs and name not in ("project_title", "is_longitudinal"):
+            info[name] = _as_int(attrs[name], name) if name in INT_FIELDS else attrs[name]
+    info["purpose"] = purpose
+    if ctx.request.get("odm").strip():
+        raise ApiError(400, "Creating a project from a REDCap project XML (odm) is not supported yet")
+    with ctx.engine.begin() as conn:
+        pid = store.create_project(conn, title, longitudinal, info)
+        project = store.load_project(conn, pid)
+        assert project is not None
+        store.replace_metadata(conn, project, [FIRST_FIELD])
+        if longitudinal:
+            from localcap.model.project import Arm, Event
+
+            store.replace_arms(conn, pid, [Arm(1, "Arm 1")], override=False)
+            store.save_events(conn, pid, [Event(0, 1, "Event 1", "event_1_arm_1")], override=False)
+            project = store.load_project(conn, pid)
+            assert project is not None
+            store.replace_event_forms(
+                conn, pid, [(project.events[0].event_id, FIRST_FIELD.form_name)], {1}
+            )
+        project = store.load_project(conn, pid)
+        store.save_project_user(conn, pid, ctx.username, Rights.full(project), None)
+        token = create_project_token(conn, pid, ctx.username)
+    return PlainTextResponse(token)
+
+
+@method("project_settings", "import")
+def import_project_info(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    rows = import_rows(ctx)
+    if len(rows) != 1:
+        raise ApiError(400, "You must provide exactly one set of project attributes")
+    attrs = rows[0]
+    project = ctx.proj
+    info = dict(project.info)
+    title = project.project_title
+    longitudinal = project.is_longitudinal
+    changed = 0
+    for name, value in attrs.items():
+        if name not in SETTABLE:
+            continue
+        changed += 1
+        if name == "project_title":
+            if not value.strip():
+                raise ApiError(400, 'The parameter "project_title" cannot be empty')
+            title = value
+        elif name == "is_longitudinal":
+            longitudinal = _as_int(value, name) == 1
+        else:
+            info[name] = _as_int(value, name) if name in INT_FIELDS else value
+    with ctx.engine.begin() as conn:
+        store.update_project(conn, project.project_id, title, longitudinal, info)
+    return count_response(ctx, changed)

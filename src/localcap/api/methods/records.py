@@ -1,0 +1,302 @@
+"""Export Records (flat), Import Records (flat), Delete Records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from starlette.responses import Response, StreamingResponse
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_ACCESS_EXPORT, NO_DELETE, ApiError, error_format
+from localcap.api.methods.common import import_rows
+from localcap.api.methods.metadata import check_names
+from localcap.db import records as rows_store
+from localcap.db import schema as t
+from localcap.db.records import StoredRow
+from localcap.formats.csv_writer import parse_delimiter, write_csv
+from localcap.formats.json_writer import write_json
+from localcap.formats.xml_writer import write_xml_records
+from localcap.model.flat import FlatExport, FlatOptions, export_field_order
+from localcap.model.record_import import ImportChecker, ImportError_, apply_change
+from localcap.model.rights import has_any_export_access
+
+CONTENT_TYPES = {
+    "json": "application/json; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xml": "text/xml; charset=utf-8",
+}
+
+
+def flat_options(ctx: ApiContext, **overrides: Any) -> FlatOptions:
+    """The export parameters shared by Export Records and Export Reports."""
+    req = ctx.request
+    raw_or_label = req.get("rawOrLabel", "raw").strip().lower()
+    headers = req.get("rawOrLabelHeaders", "raw").strip().lower()
+    decimal = req.get("decimalCharacter").strip()
+    decimal = {"comma": ",", "dot": "."}.get(decimal, decimal)
+    options = FlatOptions(
+        raw_or_label="label" if raw_or_label == "label" else "raw",
+        label_headers=headers == "label",
+        checkbox_labels=req.flag("exportCheckboxLabel"),
+        export_dags=req.flag("exportDataAccessGroups"),
+        export_survey_fields=req.flag("exportSurveyFields"),
+        decimal_character=decimal if decimal in (".", ",") else "",
+        blank_for_gray_status=req.flag("exportBlankForGrayFormStatus"),
+    )
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    return options
+
+
+def stream_flat(
+    ctx: ApiContext, export: FlatExport, rows: Iterator[list[Any]], fmt: str
+) -> Response:
+    """Stream the rows in csv/json/xml (odm is the report module's)."""
+    if fmt == "csv":
+        header = export.label_header if export.options.label_headers else export.header
+        delimiter = parse_delimiter(ctx.request.get("csvDelimiter", ","))
+        body = write_csv(header, rows, delimiter)
+    elif fmt == "json":
+        body = write_json(export.header, rows)
+    else:
+        body = write_xml_records(export.header, rows)
+    return StreamingResponse(body, headers={"content-type": CONTENT_TYPES[fmt]})
+
+
+def document_names(ctx: ApiContext) -> dict[str, str]:
+    """doc_id -> file name, for Export Records' file fields (only if the project has any)."""
+    if not any(f.field_type == "file" for f in ctx.proj.fields):
+        return {}
+    with ctx.engine.connect() as conn:
+        return {
+            str(r.doc_id): r.name
+            for r in conn.execute(
+                select(t.documents.c.doc_id, t.documents.c.name).where(
+                    t.documents.c.project_id == ctx.proj.project_id
+                )
+            )
+        }
+
+
+def stored_rows(
+    ctx: ApiContext,
+    records: list[str] | None,
+    event_ids: list[int] | None,
+    group_ids: list[int] | None = None,
+) -> Iterator[StoredRow]:
+    """Stream the project's stored rows with one connection held for the whole export."""
+    if ctx.group_id is not None:
+        group_ids = [ctx.group_id]
+    with ctx.engine.connect() as conn:
+        yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids)
+
+
+def requested_events(ctx: ApiContext) -> list[int] | None:
+    events = ctx.request.list("events")
+    if not events or not ctx.proj.is_longitudinal:
+        return None
+    check_names("events", events, set(ctx.proj.event_by_name))
+    return [ctx.proj.event_by_name[e].event_id for e in events]
+
+
+@method("record", "export")
+def export_records(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project, rights = ctx.proj, ctx.user_rights
+    if not has_any_export_access(project, rights):
+        raise ApiError(403, NO_ACCESS_EXPORT)
+    record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
+    if record_type not in ("flat", "eav"):
+        raise ApiError(400, 'The value of the parameter "type" is not valid')
+    if record_type == "eav":
+        raise ApiError(400, "Export of records in EAV format (type=eav) is not supported yet")
+    fields = ctx.request.list("fields")
+    forms = ctx.request.list("forms")
+    known_fields = set(project.field_by_name) | set(project.complete_fields)
+    check_names("fields", fields, known_fields)
+    check_names("forms", forms, set(project.form_by_name))
+    if ctx.request.get("filterLogic").strip():
+        raise ApiError(400, "filterLogic is not supported yet")
+    records = ctx.request.list("records")
+    event_ids = requested_events(ctx)
+    order = export_field_order(project, fields, forms)
+    options = flat_options(ctx, doc_names=document_names(ctx))
+    export = FlatExport(project, rights, ctx.group_id, order, options)
+    fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
+    rows = export.rows(stored_rows(ctx, records, event_ids))
+    return stream_flat(ctx, export, iter(rows), fmt)
+
+
+def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str]) -> Response:
+    fmt = error_format(ctx.request.params)
+    content = ctx.request.get("returnContent", "count").strip().lower() or "count"
+    if content == "nothing":
+        return Response(b"", headers={"content-type": CONTENT_TYPES[fmt]})
+    if content in ("ids", "auto_ids"):
+        items = (
+            [f"{new},{old}" for old, new in id_map.items()]
+            if content == "auto_ids" and id_map
+            else [id_map.get(r, r) for r in records]
+        )
+        if fmt == "json":
+            body = orjson.dumps(items)
+        elif fmt == "csv":
+            body = ("id\n" + "".join(f"{i}\n" for i in items)).encode()
+        else:
+            ids = "".join(f"<id>{i}</id>" for i in items)
+            body = f'<?xml version="1.0" encoding="UTF-8" ?><ids>{ids}</ids>'.encode()
+        return Response(body, headers={"content-type": CONTENT_TYPES[fmt]})
+    count = len(records)
+    if fmt == "json":
+        body = orjson.dumps({"count": count})
+    elif fmt == "csv":
+        body = str(count).encode()
+    else:
+        body = f'<?xml version="1.0" encoding="UTF-8" ?><count>{count}</count>'.encode()
+    return Response(body, headers={"content-type": CONTENT_TYPES[fmt]})
+
+
+def next_record_names(conn: Any, project_id: int, how_many: int) -> list[str]:
+    numbers = [
+        int(r.record)
+        for r in conn.execute(
+            select(t.records.c.record).where(t.records.c.project_id == project_id)
+        )
+        if r.record.isdigit()
+    ]
+    start = max(numbers, default=0) + 1
+    return [str(n) for n in range(start, start + how_many)]
+
+
+@method("record", "import")
+def import_records(ctx: ApiContext) -> Response:
+    ctx.require_import()
+    project = ctx.proj
+    record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
+    if record_type == "eav":
+        raise ApiError(400, "Import of records in EAV format (type=eav) is not supported yet")
+    behavior = ctx.request.get("overwriteBehavior", "normal").strip().lower() or "normal"
+    if behavior not in ("normal", "overwrite"):
+        raise ApiError(400, 'The value of the parameter "overwriteBehavior" is not valid')
+    date_format = ctx.request.get("dateFormat", "YMD").strip().upper() or "YMD"
+    if date_format not in ("YMD", "MDY", "DMY"):
+        raise ApiError(400, 'The value of the parameter "dateFormat" is not valid')
+    rows = import_rows(ctx)
+    checker = ImportChecker(project, date_format)
+    try:
+        plan = checker.check(rows, ctx.group_id)
+    except ImportError_ as exc:
+        raise ApiError(400, exc.message) from None
+    with ctx.engine.begin() as conn:
+        pid = project.project_id
+        id_map: dict[str, str] = {}
+        if ctx.request.flag("forceAutoNumber"):
+            new_names = next_record_names(conn, pid, len(plan.records))
+            id_map = dict(zip(plan.records, new_names, strict=True))
+            for change in plan.changes:
+                change.record = id_map[change.record]
+            plan.records = [id_map[r] for r in plan.records]
+        existing = rows_store.existing_records(conn, pid, plan.records)
+        if ctx.group_id is not None:
+            foreign = [r for r in plan.records if r in existing and existing[r] != ctx.group_id]
+            if foreign:
+                raise ApiError(
+                    400,
+                    "You are in a Data Access Group and these records belong to another group: "
+                    + ", ".join(foreign),
+                )
+        if not ctx.user_rights.flag("record_create"):
+            new = [r for r in plan.records if r not in existing]
+            if new:
+                raise ApiError(
+                    403,
+                    "You do not have Create Records privileges, so these records cannot be "
+                    "created: " + ", ".join(new),
+                )
+        dag_updates: dict[str, int | None] = {}
+        for change in plan.changes:
+            if change.dag is not None:
+                dag_updates[change.record] = (
+                    project.dag_by_name[change.dag].group_id if change.dag else None
+                )
+        for record in plan.records:
+            if record not in existing:
+                group = ctx.group_id if ctx.group_id is not None else dag_updates.get(record)
+                rows_store.create_record(conn, pid, record, group)
+            elif record in dag_updates and ctx.group_id is None:
+                rows_store.set_record_group(conn, pid, record, dag_updates[record])
+        current = {row.key + (row.record,): row for row in rows_store.load_rows(conn, pid, plan.records)}
+        is_new: dict[tuple[Any, ...], bool] = {}
+        for change in plan.changes:
+            instance = change.instance
+            if instance == "new":
+                used = [
+                    k[2]
+                    for k in current
+                    if k[3] == change.record
+                    and k[0] == change.event_id
+                    and k[1] == change.repeat_instrument
+                ]
+                instance = max(used, default=0) + 1
+            key = (change.event_id, change.repeat_instrument, int(instance), change.record)
+            row = current.get(key)
+            if row is None:
+                row = StoredRow(change.record, change.event_id, change.repeat_instrument, int(instance))
+                current[key] = row
+                is_new[key] = True
+            apply_change(row, change, behavior == "overwrite", project)
+        for key, row in current.items():
+            rows_store.save_row(conn, pid, row, is_new.get(key, False))
+    return import_response(ctx, plan.records, id_map)
+
+
+@method("record", "delete")
+def delete_records(ctx: ApiContext) -> Response:
+    ctx.require("record_delete", NO_DELETE)
+    project = ctx.proj
+    records = ctx.request.list("records") or []
+    if not records:
+        raise ApiError(400, "The parameter 'records' is missing")
+    event_name = ctx.request.get("event").strip()
+    instrument = ctx.request.get("instrument").strip()
+    instance_text = ctx.request.get("repeat_instance").strip()
+    if event_name and event_name not in project.event_by_name:
+        raise ApiError(400, f"The event '{event_name}' is not valid")
+    if instrument and instrument not in project.form_by_name:
+        raise ApiError(400, f"The instrument '{instrument}' is not valid")
+    with ctx.engine.begin() as conn:
+        existing = rows_store.existing_records(conn, project.project_id, records)
+        missing = [r for r in records if r not in existing]
+        if ctx.group_id is not None:
+            missing += [r for r in records if r in existing and existing[r] != ctx.group_id]
+        if missing:
+            raise ApiError(
+                400,
+                "One or more of the records provided cannot be deleted because they do not "
+                "exist in the project. The following records do not exist: " + ", ".join(missing),
+            )
+        if not (event_name or instrument or instance_text):
+            rows_store.delete_records(conn, project.project_id, records)
+            return Response(str(len(records)), media_type="text/plain")
+        deleted = 0
+        event_id = project.event_by_name[event_name].event_id if event_name else None
+        for row in rows_store.load_rows(conn, project.project_id, records):
+            if event_id is not None and row.event_id != event_id:
+                continue
+            if instance_text and str(row.instance) != instance_text:
+                continue
+            if instrument:
+                names = [n for n in row.data if project.form_of(n) == instrument]
+                if not names:
+                    continue
+                for name in names:
+                    row.data.pop(name)
+            else:
+                row.data = {}
+            rows_store.save_row(conn, project.project_id, row, is_new=False)
+            deleted += 1
+    return Response(str(len(records) if deleted else 0), media_type="text/plain")

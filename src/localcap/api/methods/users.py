@@ -1,0 +1,182 @@
+"""Export/Import/Delete Users with their rights (REDCap 12+ per-instrument export rights)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_USER_RIGHTS, ApiError
+from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.metadata import invalid_values
+from localcap.db import projects as store
+from localcap.model.project import Project
+from localcap.model.rights import FLAG_RIGHTS, NO_ACCESS, Rights, normalise_form_right
+
+PROFILE = ("username", "email", "firstname", "lastname", "expiration")
+DAG_COLUMNS = ("data_access_group", "data_access_group_id", "data_access_group_label")
+#: REDCap's export order of the flag rights (PyCap's doctest records it).
+EXPORT_FLAGS = tuple(
+    name
+    for name in FLAG_RIGHTS
+    if name not in ("lock_records_customization", "lock_records", "lock_records_all_forms")
+) + ("lock_records_all_forms", "lock_records", "lock_records_customization")
+USER_COLUMNS = PROFILE + DAG_COLUMNS + EXPORT_FLAGS + ("forms", "forms_export")
+
+
+def require_user_rights(ctx: ApiContext) -> None:
+    ctx.require_import()
+    ctx.require("user_rights", NO_USER_RIGHTS)
+
+
+def _form_levels(project: Project, rights: Rights) -> tuple[dict[str, int], dict[str, int]]:
+    forms = {f.form_name: rights.forms.get(f.form_name, 0) for f in project.forms}
+    exports = {f.form_name: rights.export_level(f.form_name) for f in project.forms}
+    return forms, exports
+
+
+@method("user", "export")
+def export_users(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project = ctx.proj
+    with ctx.engine.connect() as conn:
+        users = store.list_project_users(conn, project.project_id)
+    json_mode = ctx.format == "json"
+    rows: list[dict[str, Any]] = []
+    for user in users:
+        rights: Rights = user["rights"]
+        dag = project.dag_by_id.get(user["group_id"])
+        forms, exports = _form_levels(project, rights)
+        row: dict[str, Any] = {k: user[k] for k in PROFILE}
+        row.update(
+            data_access_group=dag.unique_name if dag else "",
+            data_access_group_id=dag.group_id if dag else "",
+            data_access_group_label=dag.group_name if dag else "",
+        )
+        row.update({name: int(rights.flag(name)) for name in EXPORT_FLAGS})
+        if json_mode:
+            row.update(forms=forms, forms_export=exports)
+        else:
+            row.update(
+                forms=",".join(f"{k}:{v}" for k, v in forms.items()),
+                forms_export=",".join(f"{k}:{v}" for k, v in exports.items()),
+            )
+        rows.append(row)
+    return list_response(ctx, rows, USER_COLUMNS)
+
+
+def _parse_levels(value: Any, project: Project, column: str) -> dict[str, int]:
+    """``{"form": 1}`` (JSON) or ``form:1,form2:0`` (CSV/XML) -> form -> level."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    else:
+        text = str(value or "").strip()
+        if text.startswith("{"):
+            try:
+                items = list(orjson.loads(text).items())
+            except (orjson.JSONDecodeError, AttributeError):
+                raise ApiError(400, f"The value of '{column}' is not valid") from None
+        else:
+            items = [part.split(":", 1) for part in text.split(",") if part.strip()]
+    levels: dict[str, int] = {}
+    for item in items:
+        if len(item) != 2:
+            raise ApiError(400, f"The value of '{column}' is not valid: use form_name:level")
+        form, level = str(item[0]).strip(), str(item[1]).strip()
+        if form not in project.form_by_name:
+            raise invalid_values(column, [form])
+        try:
+            levels[form] = int(level)
+        except ValueError:
+            raise ApiError(400, f"The level '{level}' for '{form}' in '{column}' is not valid") from None
+    return levels
+
+
+def _flag(value: Any, name: str) -> int:
+    text = str(value).strip()
+    if text not in ("0", "1", "2"):
+        raise ApiError(400, f"The value '{text}' of the right '{name}' is not valid (use 0 or 1)")
+    return int(text)
+
+
+def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) -> Rights:
+    rights = Rights.from_json(base.to_json()) if base else Rights()
+    for name in FLAG_RIGHTS:
+        if name in row and str(row[name]).strip() != "":
+            rights.flags[name] = _flag(row[name], name)
+    if str(row.get("data_export", "")).strip() != "":
+        level = int(_flag_level(row["data_export"]))
+        rights.data_export = level
+        rights.forms_export = {f.form_name: level for f in project.forms}
+    if "forms" in row and str(row["forms"]).strip() != "":
+        for form, level in _parse_levels(row["forms"], project, "forms").items():
+            rights.forms[form] = normalise_form_right(level)
+    if "forms_export" in row and str(row["forms_export"]).strip() != "":
+        for form, level in _parse_levels(row["forms_export"], project, "forms_export").items():
+            if level not in (0, 1, 2, 3):
+                raise ApiError(400, f"The export level '{level}' for '{form}' is not valid (0-3)")
+            rights.forms_export[form] = level
+    return rights
+
+
+def _flag_level(value: Any) -> int:
+    text = str(value).strip()
+    if text not in ("0", "1", "2", "3"):
+        raise ApiError(400, f"The value '{text}' of 'data_export' is not valid (use 0-3)")
+    return int(text)
+
+
+@method("user", "import")
+def import_users(ctx: ApiContext) -> Response:
+    require_user_rights(ctx)
+    project = ctx.proj
+    rows = import_rows(ctx)
+    with ctx.engine.begin() as conn:
+        existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
+        for row in rows:
+            username = str(row.get("username", "")).strip()
+            if not username:
+                raise ApiError(400, "The username is missing")
+            current = existing.get(username)
+            base = current["rights"] if current else Rights(data_export=NO_ACCESS)
+            rights = rights_from_row(row, project, base)
+            group_id = current["group_id"] if current else None
+            dag_name = str(row.get("data_access_group", "") or "").strip()
+            if dag_name:
+                if dag_name not in project.dag_by_name:
+                    raise ApiError(400, f"The data access group '{dag_name}' does not exist")
+                group_id = project.dag_by_name[dag_name].group_id
+            store.ensure_user(
+                conn,
+                username,
+                email=row.get("email"),
+                firstname=row.get("firstname"),
+                lastname=row.get("lastname"),
+            )
+            store.save_project_user(
+                conn,
+                project.project_id,
+                username,
+                rights,
+                group_id,
+                str(row.get("expiration", current["expiration"] if current else "") or ""),
+            )
+    return count_response(ctx, len(rows))
+
+
+@method("user", "delete")
+def delete_users(ctx: ApiContext) -> Response:
+    require_user_rights(ctx)
+    names = ctx.request.list("users") or []
+    if not names:
+        raise ApiError(400, "The parameter 'users' is missing")
+    with ctx.engine.begin() as conn:
+        members = {u["username"] for u in store.list_project_users(conn, ctx.proj.project_id)}
+        unknown = [n for n in names if n not in members]
+        if unknown:
+            raise invalid_values("users", unknown)
+        store.delete_project_users(conn, ctx.proj.project_id, names)
+    return count_response(ctx, len(names))

@@ -1,0 +1,174 @@
+"""The ``localcap`` command: serve the API, mint tokens, and manage projects from a shell."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine, select
+
+from localcap.db import schema as t
+from localcap.db.engine import open_database
+
+DATA_DIR_HELP = "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
+DB_URL_HELP = (
+    "Database URL, e.g. postgresql://user:pass@127.0.0.1/localcap. Default: SQLite in the data "
+    "directory. Also read from LOCALCAP_DATABASE_URL."
+)
+
+
+def data_dir_option(f):  # noqa: ANN001, ANN201 - click decorator
+    f = click.option(
+        "--database-url", default=None, envvar="LOCALCAP_DATABASE_URL", help=DB_URL_HELP
+    )(f)
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("localcap-data"),
+        envvar="LOCALCAP_DATA_DIR",
+        show_default=True,
+        help=DATA_DIR_HELP,
+    )(f)
+
+
+def _open(data_dir: Path, database_url: str | None) -> Engine:
+    try:
+        return open_database(data_dir, database_url)
+    except Exception as exc:  # a bad URL or an unreachable server: say what to do
+        raise click.ClickException(
+            f"Cannot open the database ({exc.__class__.__name__}: {exc}). Check --database-url "
+            "or LOCALCAP_DATABASE_URL, and that the database server is running."
+        ) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="localcap")
+def main() -> None:
+    """localcap: a fast, self-hostable server that speaks the REDCap API.
+
+    Start with `localcap serve --demo`, then call http://127.0.0.1:8080/api/ with one of the
+    printed tokens, exactly as you would call REDCap.
+    """
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--file-store",
+    default=None,
+    envvar="LOCALCAP_FILE_STORE",
+    help="Where uploaded files go: a directory (default: <data-dir>/files) or "
+    "s3://bucket/prefix (endpoint and credentials from the usual AWS_* variables).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Create (once) a demo project with records, DAGs and users, and print their tokens.",
+)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+def serve(
+    data_dir: Path,
+    database_url: str | None,
+    host: str,
+    port: int,
+    file_store: str | None,
+    demo: bool,
+    workers: int,
+) -> None:
+    """Serve the REDCap API at http://HOST:PORT/api/."""
+    import uvicorn
+
+    engine = _open(data_dir, database_url)
+    url = f"http://{host}:{port}/api/"
+    if demo:
+        from localcap.demo import ensure_demo
+
+        for line in ensure_demo(engine, url):
+            click.echo(line)
+    engine.dispose()
+    os.environ["LOCALCAP_DATA_DIR"] = str(data_dir.resolve())
+    if database_url:
+        os.environ["LOCALCAP_DATABASE_URL"] = database_url
+    if file_store:
+        os.environ["LOCALCAP_FILE_STORE"] = file_store
+    click.echo(f"localcap is serving the REDCap API at {url}")
+    uvicorn.run(
+        "localcap.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@main.group()
+def token() -> None:
+    """Mint API tokens (works while the server runs)."""
+
+
+@token.command("super")
+@data_dir_option
+@click.option("--username", default="admin", show_default=True, help="The super user's name.")
+def token_super(data_dir: Path, database_url: str | None, username: str) -> None:
+    """Print a new 64-character super API token (creating the super user if needed).
+
+    A super token can create projects (content=project). Keep it secret.
+    """
+    from localcap.db.projects import ensure_user
+    from localcap.db.tokens import create_super_token
+
+    engine = _open(data_dir, database_url)
+    with engine.begin() as conn:
+        ensure_user(conn, username, super_user=True)
+        click.echo(create_super_token(conn, username))
+
+
+@token.command("create")
+@data_dir_option
+@click.option("--project", "project_id", required=True, type=int, help="The project's id.")
+@click.option("--username", required=True, help="An existing user of that project.")
+def token_create(data_dir: Path, database_url: str | None, project_id: int, username: str) -> None:
+    """Print a new 32-character project API token for an existing project user.
+
+    Any earlier token of that user for that project stops working.
+    """
+    from localcap.db.tokens import create_project_token
+
+    engine = _open(data_dir, database_url)
+    with engine.begin() as conn:
+        member = conn.execute(
+            select(t.project_users.c.username).where(
+                t.project_users.c.project_id == project_id,
+                t.project_users.c.username == username,
+            )
+        ).first()
+        if member is None:
+            raise click.ClickException(
+                f"'{username}' is not a user of project {project_id}. Add the user first "
+                "(content=user&action=import) or check the project id with `localcap project list`."
+            )
+        click.echo(create_project_token(conn, project_id, username))
+
+
+@main.group()
+def project() -> None:
+    """Inspect projects."""
+
+
+@project.command("list")
+@data_dir_option
+def project_list(data_dir: Path, database_url: str | None) -> None:
+    """List the projects: id, title, and whether they are longitudinal."""
+    engine = _open(data_dir, database_url)
+    with engine.connect() as conn:
+        for row in conn.execute(select(t.projects).order_by(t.projects.c.project_id)):
+            kind = "longitudinal" if row.is_longitudinal else "classic"
+            click.echo(f"{row.project_id}\t{kind}\t{row.project_title}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

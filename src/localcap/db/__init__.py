@@ -1,0 +1,1 @@
+"""Storage: the schema, the engine, and the queries the domain needs."""

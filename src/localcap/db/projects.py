@@ -1,0 +1,435 @@
+"""Reading and writing a project's design (everything but record data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, insert, select, update
+
+from localcap.db import schema as t
+from localcap.model.project import (
+    METADATA_COLUMNS,
+    Arm,
+    Dag,
+    Event,
+    Field,
+    Form,
+    Project,
+)
+from localcap.model.rights import Rights
+
+
+def load_project(conn: Connection, project_id: int) -> Project | None:
+    """Load one project's whole design (small: a few queries, no record data)."""
+    row = conn.execute(select(t.projects).where(t.projects.c.project_id == project_id)).first()
+    if row is None:
+        return None
+    fields = [
+        Field(**{c: r._mapping[c] for c in METADATA_COLUMNS})
+        for r in conn.execute(
+            select(t.fields)
+            .where(t.fields.c.project_id == project_id)
+            .order_by(t.fields.c.field_order)
+        )
+    ]
+    forms = [
+        Form(r.form_name, r.form_label, bool(r.survey_enabled))
+        for r in conn.execute(
+            select(t.forms).where(t.forms.c.project_id == project_id).order_by(t.forms.c.form_order)
+        )
+    ]
+    arms = [
+        Arm(r.arm_num, r.name)
+        for r in conn.execute(
+            select(t.arms).where(t.arms.c.project_id == project_id).order_by(t.arms.c.arm_num)
+        )
+    ]
+    events = [
+        Event(
+            r.event_id,
+            r.arm_num,
+            r.event_name,
+            r.unique_event_name,
+            r.day_offset,
+            r.offset_min,
+            r.offset_max,
+            r.custom_event_label,
+        )
+        for r in conn.execute(
+            select(t.events)
+            .where(t.events.c.project_id == project_id)
+            .order_by(t.events.c.arm_num, t.events.c.event_order, t.events.c.event_id)
+        )
+    ]
+    form_order = {f.form_name: i for i, f in enumerate(forms)}
+    event_forms: dict[int, list[str]] = {}
+    for r in conn.execute(select(t.event_forms).where(t.event_forms.c.project_id == project_id)):
+        event_forms.setdefault(r.event_id, []).append(r.form_name)
+    for names in event_forms.values():
+        names.sort(key=lambda n: form_order.get(n, 1 << 30))
+    repeating = {
+        (r.event_id, r.form_name): r.custom_form_label
+        for r in conn.execute(select(t.repeating).where(t.repeating.c.project_id == project_id))
+    }
+    dags = [
+        Dag(r.group_id, r.group_name, r.unique_name)
+        for r in conn.execute(
+            select(t.dags).where(t.dags.c.project_id == project_id).order_by(t.dags.c.group_id)
+        )
+    ]
+    return Project(
+        project_id=project_id,
+        project_title=row.project_title,
+        is_longitudinal=bool(row.is_longitudinal),
+        info=orjson.loads(row.info),
+        fields=fields,
+        forms=forms,
+        arms=arms,
+        events=events,
+        event_forms=event_forms,
+        repeating=repeating,
+        dags=dags,
+    )
+
+
+def bump_design(conn: Connection, project_id: int) -> None:
+    conn.execute(
+        update(t.projects)
+        .where(t.projects.c.project_id == project_id)
+        .values(design_version=t.projects.c.design_version + 1)
+    )
+
+
+def create_project(
+    conn: Connection, title: str, is_longitudinal: bool, info: dict[str, Any]
+) -> int:
+    result = conn.execute(
+        insert(t.projects).values(
+            project_title=title,
+            is_longitudinal=is_longitudinal,
+            info=orjson.dumps(info).decode(),
+            design_version=0,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def update_project(
+    conn: Connection, project_id: int, title: str, is_longitudinal: bool, info: dict[str, Any]
+) -> None:
+    conn.execute(
+        update(t.projects)
+        .where(t.projects.c.project_id == project_id)
+        .values(
+            project_title=title, is_longitudinal=is_longitudinal, info=orjson.dumps(info).decode()
+        )
+    )
+    bump_design(conn, project_id)
+
+
+def form_label_from_name(form_name: str) -> str:
+    """REDCap labels an instrument created by a dictionary import from its name."""
+    label = form_name.replace("_", " ").strip()
+    return label[:1].upper() + label[1:]
+
+
+def replace_metadata(conn: Connection, project: Project, new_fields: Sequence[Field]) -> None:
+    """Replace the data dictionary; instruments follow the fields' form names in order."""
+    pid = project.project_id
+    conn.execute(delete(t.fields).where(t.fields.c.project_id == pid))
+    if new_fields:
+        conn.execute(
+            insert(t.fields),
+            [
+                {"project_id": pid, "field_order": i, **f.as_metadata()}
+                for i, f in enumerate(new_fields, start=1)
+            ],
+        )
+    old_forms = {f.form_name: f for f in project.forms}
+    form_names = list(dict.fromkeys(f.form_name for f in new_fields))
+    conn.execute(delete(t.forms).where(t.forms.c.project_id == pid))
+    if form_names:
+        conn.execute(
+            insert(t.forms),
+            [
+                {
+                    "project_id": pid,
+                    "form_name": name,
+                    "form_label": old_forms[name].form_label
+                    if name in old_forms
+                    else form_label_from_name(name),
+                    "form_order": i,
+                    "survey_enabled": old_forms[name].survey_enabled
+                    if name in old_forms
+                    else False,
+                }
+                for i, name in enumerate(form_names, start=1)
+            ],
+        )
+    gone = set(old_forms) - set(form_names)
+    if gone:
+        conn.execute(
+            delete(t.event_forms).where(
+                t.event_forms.c.project_id == pid, t.event_forms.c.form_name.in_(gone)
+            )
+        )
+        conn.execute(
+            delete(t.repeating).where(
+                t.repeating.c.project_id == pid, t.repeating.c.form_name.in_(gone)
+            )
+        )
+    bump_design(conn, pid)
+
+
+def replace_arms(conn: Connection, project_id: int, arms: Iterable[Arm], override: bool) -> None:
+    if override:
+        _delete_events(conn, project_id, None)
+        conn.execute(delete(t.arms).where(t.arms.c.project_id == project_id))
+    for arm in arms:
+        updated = conn.execute(
+            update(t.arms)
+            .where(t.arms.c.project_id == project_id, t.arms.c.arm_num == arm.arm_num)
+            .values(name=arm.name)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                insert(t.arms).values(project_id=project_id, arm_num=arm.arm_num, name=arm.name)
+            )
+    bump_design(conn, project_id)
+
+
+def delete_arms(conn: Connection, project_id: int, arm_nums: Sequence[int]) -> None:
+    event_ids = [
+        r.event_id
+        for r in conn.execute(
+            select(t.events.c.event_id).where(
+                t.events.c.project_id == project_id, t.events.c.arm_num.in_(arm_nums)
+            )
+        )
+    ]
+    _delete_events(conn, project_id, event_ids)
+    conn.execute(
+        delete(t.arms).where(t.arms.c.project_id == project_id, t.arms.c.arm_num.in_(arm_nums))
+    )
+    bump_design(conn, project_id)
+
+
+def _delete_events(conn: Connection, project_id: int, event_ids: Sequence[int] | None) -> None:
+    """Delete events (all when None) with their mappings, repeating setup and data."""
+    tables_and_columns = (
+        (t.event_forms, t.event_forms.c.event_id),
+        (t.repeating, t.repeating.c.event_id),
+        (t.record_data, t.record_data.c.event_id),
+        (t.events, t.events.c.event_id),
+    )
+    for table, column in tables_and_columns:
+        stmt = delete(table).where(table.c.project_id == project_id)
+        if event_ids is not None:
+            stmt = stmt.where(column.in_(event_ids))
+        conn.execute(stmt)
+
+
+def delete_events(conn: Connection, project_id: int, event_ids: Sequence[int]) -> None:
+    _delete_events(conn, project_id, event_ids)
+    bump_design(conn, project_id)
+
+
+def save_events(
+    conn: Connection, project_id: int, new_events: Sequence[Event], override: bool
+) -> None:
+    """Insert or update events by unique name; ``override`` replaces all events first."""
+    if override:
+        _delete_events(conn, project_id, None)
+    existing = {
+        r.unique_event_name: r
+        for r in conn.execute(select(t.events).where(t.events.c.project_id == project_id))
+    }
+    next_order = max((r.event_order for r in existing.values()), default=0) + 1
+    for ev in new_events:
+        values = {
+            "arm_num": ev.arm_num,
+            "event_name": ev.event_name,
+            "day_offset": ev.day_offset,
+            "offset_min": ev.offset_min,
+            "offset_max": ev.offset_max,
+            "custom_event_label": ev.custom_event_label,
+        }
+        if ev.unique_event_name in existing:
+            conn.execute(
+                update(t.events)
+                .where(t.events.c.event_id == existing[ev.unique_event_name].event_id)
+                .values(**values)
+            )
+        else:
+            conn.execute(
+                insert(t.events).values(
+                    project_id=project_id,
+                    unique_event_name=ev.unique_event_name,
+                    event_order=next_order,
+                    **values,
+                )
+            )
+            next_order += 1
+    bump_design(conn, project_id)
+
+
+def replace_event_forms(
+    conn: Connection, project_id: int, mapping: Iterable[tuple[int, str]], arm_nums: set[int]
+) -> None:
+    """Replace the instrument-event mapping of the given arms."""
+    event_ids = [
+        r.event_id
+        for r in conn.execute(
+            select(t.events.c.event_id).where(
+                t.events.c.project_id == project_id, t.events.c.arm_num.in_(arm_nums)
+            )
+        )
+    ]
+    conn.execute(
+        delete(t.event_forms).where(
+            t.event_forms.c.project_id == project_id, t.event_forms.c.event_id.in_(event_ids)
+        )
+    )
+    rows = [
+        {"project_id": project_id, "event_id": e, "form_name": f} for e, f in dict.fromkeys(mapping)
+    ]
+    if rows:
+        conn.execute(insert(t.event_forms), rows)
+    bump_design(conn, project_id)
+
+
+def replace_repeating(
+    conn: Connection, project_id: int, entries: Iterable[tuple[int, str, str]]
+) -> None:
+    conn.execute(delete(t.repeating).where(t.repeating.c.project_id == project_id))
+    rows = [
+        {"project_id": project_id, "event_id": e, "form_name": f, "custom_form_label": label}
+        for e, f, label in entries
+    ]
+    if rows:
+        conn.execute(insert(t.repeating), rows)
+    bump_design(conn, project_id)
+
+
+def save_dag(conn: Connection, project_id: int, group_name: str, unique_name: str) -> int:
+    existing = conn.execute(
+        select(t.dags.c.group_id).where(
+            t.dags.c.project_id == project_id, t.dags.c.unique_name == unique_name
+        )
+    ).first()
+    if existing is not None:
+        conn.execute(
+            update(t.dags)
+            .where(t.dags.c.group_id == existing.group_id)
+            .values(group_name=group_name)
+        )
+        return int(existing.group_id)
+    result = conn.execute(
+        insert(t.dags).values(project_id=project_id, group_name=group_name, unique_name=unique_name)
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def delete_dags(conn: Connection, project_id: int, group_ids: Sequence[int]) -> None:
+    """Delete DAGs; their records and users stay, unassigned (as REDCap does)."""
+    for table in (t.records, t.project_users):
+        conn.execute(
+            update(table)
+            .where(table.c.project_id == project_id, table.c.group_id.in_(group_ids))
+            .values(group_id=None)
+        )
+    conn.execute(delete(t.dags).where(t.dags.c.group_id.in_(group_ids)))
+    bump_design(conn, project_id)
+
+
+# -- users ----------------------------------------------------------------------------------
+def ensure_user(conn: Connection, username: str, **profile: Any) -> None:
+    exists = conn.execute(select(t.users.c.username).where(t.users.c.username == username)).first()
+    values = {k: v for k, v in profile.items() if v is not None}
+    if exists is None:
+        conn.execute(insert(t.users).values(username=username, **values))
+    elif values:
+        conn.execute(update(t.users).where(t.users.c.username == username).values(**values))
+
+
+def save_project_user(
+    conn: Connection,
+    project_id: int,
+    username: str,
+    rights: Rights,
+    group_id: int | None,
+    expiration: str = "",
+) -> None:
+    values = {
+        "rights": orjson.dumps(rights.to_json()).decode(),
+        "group_id": group_id,
+        "expiration": expiration,
+    }
+    updated = conn.execute(
+        update(t.project_users)
+        .where(t.project_users.c.project_id == project_id, t.project_users.c.username == username)
+        .values(**values)
+    )
+    if updated.rowcount == 0:
+        conn.execute(
+            insert(t.project_users).values(project_id=project_id, username=username, **values)
+        )
+
+
+def load_project_user(
+    conn: Connection, project_id: int, username: str
+) -> tuple[Rights, int | None, str] | None:
+    row = conn.execute(
+        select(t.project_users).where(
+            t.project_users.c.project_id == project_id, t.project_users.c.username == username
+        )
+    ).first()
+    if row is None:
+        return None
+    return Rights.from_json(orjson.loads(row.rights)), row.group_id, row.expiration
+
+
+def list_project_users(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(t.project_users, t.users.c.email, t.users.c.firstname, t.users.c.lastname)
+        .join(t.users, t.users.c.username == t.project_users.c.username)
+        .where(t.project_users.c.project_id == project_id)
+        .order_by(t.project_users.c.username)
+    )
+    return [
+        {
+            "username": r.username,
+            "email": r.email,
+            "firstname": r.firstname,
+            "lastname": r.lastname,
+            "expiration": r.expiration,
+            "group_id": r.group_id,
+            "rights": Rights.from_json(orjson.loads(r.rights)),
+        }
+        for r in rows
+    ]
+
+
+def set_user_dag(conn: Connection, project_id: int, username: str, group_id: int | None) -> None:
+    conn.execute(
+        update(t.project_users)
+        .where(t.project_users.c.project_id == project_id, t.project_users.c.username == username)
+        .values(group_id=group_id)
+    )
+
+
+def delete_project_users(conn: Connection, project_id: int, usernames: Sequence[str]) -> None:
+    """Remove users from a project, with their tokens for it."""
+    conn.execute(
+        delete(t.tokens).where(
+            t.tokens.c.project_id == project_id, t.tokens.c.username.in_(usernames)
+        )
+    )
+    conn.execute(
+        delete(t.project_users).where(
+            t.project_users.c.project_id == project_id,
+            t.project_users.c.username.in_(usernames),
+        )
+    )

@@ -1,0 +1,239 @@
+"""Record data: one stored row per (record, event, repeat instrument, instance).
+
+Rows stream out in REDCap's order without loading a project: record names are read in
+natural order in batches, and each batch's rows are fetched and ordered by event order,
+then the non-repeating row before repeating instruments (in form order), then instance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, insert, select, update
+
+from localcap.db import schema as t
+from localcap.model.project import Project
+
+_DIGITS = re.compile(r"\d+")
+BATCH_SIZE = 500
+
+
+def natural_sort_key(record: str) -> str:
+    """Record names in natural order: numeric runs compare numerically (2 < 10, 12-2 < 12-10)."""
+    return _DIGITS.sub(lambda m: m.group().lstrip("0").rjust(20, "0"), record)[:255]
+
+
+@dataclass
+class StoredRow:
+    record: str
+    event_id: int
+    repeat_instrument: str
+    instance: int
+    data: dict[str, Any] = field(default_factory=dict)
+    group_id: int | None = None
+
+    @property
+    def key(self) -> tuple[int, str, int]:
+        return (self.event_id, self.repeat_instrument, self.instance)
+
+
+def record_group(conn: Connection, project_id: int, record: str) -> tuple[bool, int | None]:
+    """(exists, group_id) of one record."""
+    row = conn.execute(
+        select(t.records.c.group_id).where(
+            t.records.c.project_id == project_id, t.records.c.record == record
+        )
+    ).first()
+    return (row is not None, row.group_id if row is not None else None)
+
+
+def existing_records(conn: Connection, project_id: int, names: Collection[str]) -> dict[str, Any]:
+    """Which of the given records exist, with their DAG."""
+    found: dict[str, Any] = {}
+    names = list(names)
+    for start in range(0, len(names), BATCH_SIZE):
+        chunk = names[start : start + BATCH_SIZE]
+        for r in conn.execute(
+            select(t.records.c.record, t.records.c.group_id).where(
+                t.records.c.project_id == project_id, t.records.c.record.in_(chunk)
+            )
+        ):
+            found[r.record] = r.group_id
+    return found
+
+
+def create_record(conn: Connection, project_id: int, record: str, group_id: int | None) -> None:
+    conn.execute(
+        insert(t.records).values(
+            project_id=project_id,
+            record=record,
+            sort_key=natural_sort_key(record),
+            group_id=group_id,
+        )
+    )
+
+
+def set_record_group(conn: Connection, project_id: int, record: str, group_id: int | None) -> None:
+    conn.execute(
+        update(t.records)
+        .where(t.records.c.project_id == project_id, t.records.c.record == record)
+        .values(group_id=group_id)
+    )
+
+
+def load_rows(conn: Connection, project_id: int, records: Sequence[str]) -> list[StoredRow]:
+    rows: list[StoredRow] = []
+    for start in range(0, len(records), BATCH_SIZE):
+        chunk = list(records[start : start + BATCH_SIZE])
+        rows.extend(
+            StoredRow(r.record, r.event_id, r.repeat_instrument, r.instance, orjson.loads(r.data))
+            for r in conn.execute(
+                select(t.record_data).where(
+                    t.record_data.c.project_id == project_id, t.record_data.c.record.in_(chunk)
+                )
+            )
+        )
+    return rows
+
+
+def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) -> None:
+    """Write one row; a row left with no values is deleted (REDCap stores no empty rows)."""
+    where = (
+        t.record_data.c.project_id == project_id,
+        t.record_data.c.record == row.record,
+        t.record_data.c.event_id == row.event_id,
+        t.record_data.c.repeat_instrument == row.repeat_instrument,
+        t.record_data.c.instance == row.instance,
+    )
+    if not row.data:
+        if not is_new:
+            conn.execute(delete(t.record_data).where(*where))
+        return
+    payload = orjson.dumps(row.data).decode()
+    if is_new:
+        conn.execute(
+            insert(t.record_data).values(
+                project_id=project_id,
+                record=row.record,
+                event_id=row.event_id,
+                repeat_instrument=row.repeat_instrument,
+                instance=row.instance,
+                data=payload,
+            )
+        )
+    else:
+        conn.execute(update(t.record_data).where(*where).values(data=payload))
+
+
+def delete_records(conn: Connection, project_id: int, names: Sequence[str]) -> None:
+    for start in range(0, len(names), BATCH_SIZE):
+        chunk = list(names[start : start + BATCH_SIZE])
+        conn.execute(
+            delete(t.record_data).where(
+                t.record_data.c.project_id == project_id, t.record_data.c.record.in_(chunk)
+            )
+        )
+        conn.execute(
+            delete(t.records).where(
+                t.records.c.project_id == project_id, t.records.c.record.in_(chunk)
+            )
+        )
+
+
+def delete_record_event(conn: Connection, project_id: int, record: str, event_id: int) -> None:
+    conn.execute(
+        delete(t.record_data).where(
+            t.record_data.c.project_id == project_id,
+            t.record_data.c.record == record,
+            t.record_data.c.event_id == event_id,
+        )
+    )
+
+
+def iter_record_names(
+    conn: Connection,
+    project_id: int,
+    records: Collection[str] | None = None,
+    group_ids: Collection[int] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[list[tuple[str, int | None]]]:
+    """Batches of (record, group_id) in natural order, optionally restricted (keyset paging)."""
+    last = None
+    while True:
+        stmt = (
+            select(t.records.c.record, t.records.c.group_id, t.records.c.sort_key)
+            .where(t.records.c.project_id == project_id)
+            .order_by(t.records.c.sort_key, t.records.c.record)
+            .limit(batch_size)
+        )
+        if records is not None:
+            stmt = stmt.where(t.records.c.record.in_(list(records)))
+        if group_ids is not None:
+            stmt = stmt.where(t.records.c.group_id.in_(list(group_ids)))
+        if last is not None:
+            stmt = stmt.where(
+                (t.records.c.sort_key > last[0])
+                | ((t.records.c.sort_key == last[0]) & (t.records.c.record > last[1]))
+            )
+        batch = conn.execute(stmt).all()
+        if not batch:
+            return
+        yield [(r.record, r.group_id) for r in batch]
+        last = (batch[-1].sort_key, batch[-1].record)
+        if len(batch) < batch_size:
+            return
+
+
+def iter_rows(
+    conn: Connection,
+    project: Project,
+    records: Collection[str] | None = None,
+    group_ids: Collection[int] | None = None,
+    event_ids: Collection[int] | None = None,
+) -> Iterator[StoredRow]:
+    """Every stored row of the project in REDCap's export order, streaming."""
+    event_order = project.event_order
+    form_order = {f.form_name: i for i, f in enumerate(project.forms)}
+    if records is not None and len(records) > BATCH_SIZE:
+        # Large explicit lists: filter in Python instead of a huge IN clause per page.
+        wanted = set(records)
+        records = None
+    else:
+        wanted = None
+    for batch in iter_record_names(conn, project.project_id, records, group_ids):
+        if wanted is not None:
+            batch = [b for b in batch if b[0] in wanted]
+            if not batch:
+                continue
+        position = {name: i for i, (name, _) in enumerate(batch)}
+        groups = dict(batch)
+        stmt = select(t.record_data).where(
+            t.record_data.c.project_id == project.project_id,
+            t.record_data.c.record.in_(list(position)),
+        )
+        if event_ids is not None:
+            stmt = stmt.where(t.record_data.c.event_id.in_(list(event_ids)))
+        fetched = [
+            StoredRow(
+                r.record,
+                r.event_id,
+                r.repeat_instrument,
+                r.instance,
+                orjson.loads(r.data),
+                groups[r.record],
+            )
+            for r in conn.execute(stmt)
+        ]
+        fetched.sort(
+            key=lambda row: (
+                position[row.record],
+                event_order.get(row.event_id, 0),
+                form_order.get(row.repeat_instrument, -1) if row.repeat_instrument else -1,
+                row.instance,
+            )
+        )
+        yield from fetched

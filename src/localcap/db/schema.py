@@ -1,0 +1,216 @@
+"""The relational schema, as SQLAlchemy Core tables shared by SQLite and PostgreSQL.
+
+Record data is stored one row per (record, event, repeat instrument, instance) holding a JSON
+object of the values on that row, rather than one row per value as REDCap's EAV table does:
+a flat export then reads one database row per output row, in order, and memory stays flat.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Record names and sort keys must order bytewise on every backend.
+SortableText = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("project_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_title", Text, nullable=False),
+    Column("is_longitudinal", Boolean, nullable=False, default=False),
+    # Every other Export/Import Project Info attribute, as a JSON object.
+    Column("info", Text, nullable=False, default="{}"),
+    # Bumped on every design change so cached project models can be invalidated.
+    Column("design_version", Integer, nullable=False, default=0),
+)
+
+fields = Table(
+    "fields",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("field_name", String(100), primary_key=True),
+    Column("field_order", Integer, nullable=False),
+    Column("form_name", String(100), nullable=False),
+    Column("section_header", Text, nullable=False, default=""),
+    Column("field_type", String(20), nullable=False),
+    Column("field_label", Text, nullable=False, default=""),
+    Column("select_choices_or_calculations", Text, nullable=False, default=""),
+    Column("field_note", Text, nullable=False, default=""),
+    Column("text_validation_type_or_show_slider_number", String(50), nullable=False, default=""),
+    Column("text_validation_min", String(100), nullable=False, default=""),
+    Column("text_validation_max", String(100), nullable=False, default=""),
+    Column("identifier", String(1), nullable=False, default=""),
+    Column("branching_logic", Text, nullable=False, default=""),
+    Column("required_field", String(1), nullable=False, default=""),
+    Column("custom_alignment", String(10), nullable=False, default=""),
+    Column("question_number", String(50), nullable=False, default=""),
+    Column("matrix_group_name", String(100), nullable=False, default=""),
+    Column("matrix_ranking", String(1), nullable=False, default=""),
+    Column("field_annotation", Text, nullable=False, default=""),
+)
+
+forms = Table(
+    "forms",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("form_name", String(100), primary_key=True),
+    Column("form_label", Text, nullable=False),
+    Column("form_order", Integer, nullable=False),
+    Column("survey_enabled", Boolean, nullable=False, default=False),
+)
+
+arms = Table(
+    "arms",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("arm_num", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("arm_num", Integer, nullable=False),
+    Column("event_name", Text, nullable=False),
+    Column("unique_event_name", String(100), nullable=False),
+    Column("day_offset", String(20), nullable=False, default="0"),
+    Column("offset_min", String(20), nullable=False, default="0"),
+    Column("offset_max", String(20), nullable=False, default="0"),
+    Column("custom_event_label", Text, nullable=False, default=""),
+    Column("event_order", Integer, nullable=False),
+    UniqueConstraint("project_id", "unique_event_name", name="uq_events_unique_name"),
+)
+
+event_forms = Table(
+    "event_forms",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.event_id"), primary_key=True),
+    Column("form_name", String(100), primary_key=True),
+)
+
+#: A repeating instrument (form_name set) or a whole repeating event (form_name "").
+#: Classic projects use event_id 0.
+repeating = Table(
+    "repeating",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("event_id", Integer, primary_key=True),
+    Column("form_name", String(100), primary_key=True),
+    Column("custom_form_label", Text, nullable=False, default=""),
+)
+
+dags = Table(
+    "dags",
+    metadata,
+    Column("group_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("group_name", Text, nullable=False),
+    Column("unique_name", String(100), nullable=False),
+    UniqueConstraint("project_id", "unique_name", name="uq_dags_unique_name"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("email", Text, nullable=False, default=""),
+    Column("firstname", Text, nullable=False, default=""),
+    Column("lastname", Text, nullable=False, default=""),
+    Column("super_user", Boolean, nullable=False, default=False),
+)
+
+project_users = Table(
+    "project_users",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("username", String(255), ForeignKey("users.username"), primary_key=True),
+    # The user's rights in this project as a JSON object (see localcap.model.rights).
+    Column("rights", Text, nullable=False, default="{}"),
+    Column("group_id", Integer, ForeignKey("dags.group_id"), nullable=True),
+    Column("expiration", String(20), nullable=False, default=""),
+)
+
+#: API tokens are stored as SHA-256 hashes: a stolen database gives no working token.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(255), ForeignKey("users.username"), nullable=False),
+    # NULL for a super token.
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("record", SortableText, primary_key=True),
+    # Natural-order key: every run of digits zero-padded (see localcap.model.records).
+    Column("sort_key", SortableText, nullable=False),
+    Column("group_id", Integer, ForeignKey("dags.group_id"), nullable=True),
+    Index("ix_records_order", "project_id", "sort_key"),
+)
+
+record_data = Table(
+    "record_data",
+    metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("record", SortableText, primary_key=True),
+    Column("event_id", Integer, primary_key=True),
+    Column("repeat_instrument", String(100), primary_key=True),
+    Column("instance", Integer, primary_key=True),
+    Column("data", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["project_id", "record"], ["records.project_id", "records.record"], ondelete="CASCADE"
+    ),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("doc_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("store_key", String(255), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("mime_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("unique_report_name", String(64), nullable=False, default=""),
+    # The whole definition as a JSON object (see localcap.reports.definition).
+    Column("definition", Text, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The domain model: projects, their design, users and rights, record rows. No HTTP here."""

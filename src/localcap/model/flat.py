@@ -1,0 +1,316 @@
+"""From stored rows to REDCap's flat rows: the column and row rules of reports and Export Records.
+
+Columns: record ID; ``redcap_event_name`` (longitudinal); ``redcap_repeat_instrument`` and
+``redcap_repeat_instance`` (projects with repeating instruments or events);
+``redcap_data_access_group`` (when asked for, for users in no DAG); ``redcap_survey_identifier``
+(survey fields); then the fields, checkboxes expanded to one column per option.
+
+A stored row is one (record, event, repeat instrument, instance). A column has a value on a
+row only when its instrument belongs there: designated for the event (longitudinal), and
+repeating exactly as the row does. A repeating instrument's row carries only that
+instrument's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from localcap.db.records import StoredRow
+from localcap.model.project import (
+    FORM_STATUS_LABELS,
+    CLASSIC_EVENT_ID,
+    Field,
+    Project,
+    checkbox_column,
+    strip_tags,
+)
+from localcap.model.rights import Rights, allowed_export_fields, survey_fields_allowed
+
+Cell = str | Callable[[dict[str, Any]], str]
+
+RECORD_COLUMNS_LABELS = {
+    "redcap_event_name": "Event Name",
+    "redcap_repeat_instrument": "Repeat Instrument",
+    "redcap_repeat_instance": "Repeat Instance",
+    "redcap_data_access_group": "Data Access Group",
+    "redcap_survey_identifier": "Survey Identifier",
+}
+
+
+@dataclass
+class FlatOptions:
+    """How a flat export is shaped; the defaults are REDCap's."""
+
+    raw_or_label: str = "raw"
+    label_headers: bool = False
+    checkbox_labels: bool = False
+    export_dags: bool = False
+    export_survey_fields: bool = False
+    decimal_character: str = ""
+    #: Export Records shows a file field's file name; reports show ``[document]``.
+    documents_as_placeholder: bool = False
+    remove_line_breaks: bool = False
+    combine_checkboxes: bool = False
+    blank_for_gray_status: bool = False
+    doc_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> bool:
+        return self.raw_or_label == "label"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    form: str | None  # None: an automatic column
+
+
+def clean_line_breaks(value: str) -> str:
+    """REDCap's "remove line breaks in values": each CR and each LF becomes one space (so a
+    browser's CRLF becomes two spaces, as REDCapR's recorded reports show); ``"`` becomes ``'``."""
+    if "\r" in value or "\n" in value:
+        value = value.replace("\r", " ").replace("\n", " ")
+    if '"' in value:
+        value = value.replace('"', "'")
+    return value
+
+
+def convert_decimal(value: str, character: str) -> str:
+    if not character or not value:
+        return value
+    other = "," if character == "." else "."
+    return value.replace(other, character)
+
+
+class FlatExport:
+    """Builds the header and the cells of each output row for one export request."""
+
+    def __init__(
+        self,
+        project: Project,
+        rights: Rights,
+        user_group_id: int | None,
+        fields: Sequence[str],
+        options: FlatOptions,
+    ) -> None:
+        self.project = project
+        self.options = options
+        allowed = allowed_export_fields(project, rights)
+        record_id = project.record_id_field
+        self.fields = [name for name in fields if name in allowed and name != record_id]
+        self.columns: list[Column] = [
+            Column(record_id, self._field_label(record_id), project.form_of(record_id))
+        ]
+        if project.is_longitudinal:
+            self.columns.append(self._auto("redcap_event_name"))
+        if project.has_repeating:
+            self.columns.append(self._auto("redcap_repeat_instrument"))
+            self.columns.append(self._auto("redcap_repeat_instance"))
+        self.with_dag = options.export_dags and user_group_id is None
+        if self.with_dag:
+            self.columns.append(self._auto("redcap_data_access_group"))
+        survey_forms = {
+            f.form_name
+            for f in project.forms
+            if f.survey_enabled and survey_fields_allowed(rights, f.form_name)
+        }
+        self.with_survey = options.export_survey_fields and bool(survey_forms)
+        if self.with_survey:
+            self.columns.append(self._auto("redcap_survey_identifier"))
+        self._field_cells: list[tuple[Column, Cell]] = []
+        timestamped: set[str] = set()
+        for name in self.fields:
+            form = project.form_of(name)
+            if self.with_survey and form in survey_forms and form not in timestamped:
+                timestamped.add(form)
+                column = Column(f"{form}_timestamp", "Survey Timestamp", form)
+                self._field_cells.append((column, f"{form}_timestamp"))
+            self._field_cells.extend(self._cells_for(name))
+        self.columns.extend(c for c, _ in self._field_cells)
+        self.relevant_forms = {c.form for c, _ in self._field_cells if c.form}
+        self._plans: dict[tuple[int, str], list[Cell | None]] = {}
+
+    # -- header -----------------------------------------------------------------------------
+    def _auto(self, name: str) -> Column:
+        return Column(name, RECORD_COLUMNS_LABELS[name], None)
+
+    def _field_label(self, name: str) -> str:
+        f = self.project.field_by_name.get(name)
+        if f is not None:
+            return strip_tags(f.field_label)
+        return "Complete?"
+
+    @property
+    def header(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def label_header(self) -> list[str]:
+        return [c.label for c in self.columns]
+
+    # -- cells ------------------------------------------------------------------------------
+    def _cells_for(self, name: str) -> list[tuple[Column, Cell]]:
+        project, opts = self.project, self.options
+        f = project.field_by_name.get(name)
+        if f is None:  # <form>_complete
+            form = project.complete_fields[name]
+            return [(Column(name, "Complete?", form), self._status_cell(name))]
+        column = Column(name, strip_tags(f.field_label), f.form_name)
+        if f.field_type == "checkbox":
+            if opts.combine_checkboxes:
+                return [(column, self._combined_checkbox_cell(f))]
+            return [
+                (
+                    Column(
+                        checkbox_column(name, code),
+                        f"{strip_tags(f.field_label)} (choice={strip_tags(label)})",
+                        f.form_name,
+                    ),
+                    self._checkbox_cell(name, code, label),
+                )
+                for code, label in f.choices.items()
+            ]
+        return [(column, self._value_cell(f))]
+
+    def _status_cell(self, name: str) -> Cell:
+        labels, gray = self.options.labels, "" if self.options.blank_for_gray_status else "0"
+
+        def cell(data: dict[str, Any]) -> str:
+            value = data.get(name, "") or gray
+            return FORM_STATUS_LABELS.get(value, value) if labels and value else value
+
+        return cell
+
+    def _checkbox_cell(self, name: str, code: str, label: str) -> Cell:
+        opts = self.options
+        if not opts.labels:
+            on, off = "1", "0"
+        elif opts.checkbox_labels:
+            on, off = label, ""
+        else:
+            on, off = "Checked", "Unchecked"
+
+        def cell(data: dict[str, Any]) -> str:
+            return on if code in (data.get(name) or ()) else off
+
+        return cell
+
+    def _combined_checkbox_cell(self, f: Field) -> Cell:
+        labels, choices = self.options.labels, f.choices
+
+        def cell(data: dict[str, Any]) -> str:
+            checked = data.get(f.field_name) or ()
+            codes = [code for code in choices if code in checked]
+            return ",".join(choices[c] if labels else c for c in codes)
+
+        return cell
+
+    def _value_cell(self, f: Field) -> Cell:
+        opts, name = self.options, f.field_name
+        clean = opts.remove_line_breaks and f.field_type in ("text", "notes", "calc", "sql")
+        if f.field_type == "file":
+            if opts.documents_as_placeholder:
+                return lambda data: "[document]" if data.get(name) else ""
+            names = opts.doc_names
+            return lambda data: names.get(data.get(name, ""), "") if data.get(name) else ""
+        if opts.labels and f.choices:
+            choices = f.choices
+            return lambda data: choices.get(data.get(name, ""), data.get(name, ""))
+        if opts.decimal_character and f.is_numeric:
+            char = opts.decimal_character
+            return lambda data: convert_decimal(data.get(name, ""), char)
+        if clean:
+            return lambda data: clean_line_breaks(data.get(name, ""))
+        return name
+
+    # -- rows -------------------------------------------------------------------------------
+    def _plan(self, event_id: int, repeat_instrument: str) -> list[Cell | None]:
+        """Which field cells have a value on rows of this kind (None: always blank)."""
+        key = (event_id, repeat_instrument)
+        plan = self._plans.get(key)
+        if plan is None:
+            project = self.project
+            in_event = set(project.forms_in_event(event_id))
+            if repeat_instrument:
+                valid = {repeat_instrument} & in_event
+            elif project.is_repeating_event(event_id):
+                valid = in_event
+            else:
+                valid = {f for f in in_event if not project.is_repeating_form(event_id, f)}
+            plan = [cell if column.form in valid else None for column, cell in self._field_cells]
+            self._plans[key] = plan
+        return plan
+
+    def has_relevant_data(self, row: StoredRow) -> bool:
+        """Rows whose requested instruments hold nothing are left out, as REDCap does."""
+        if not self.relevant_forms:
+            return bool(row.data)
+        project = self.project
+        form_of = project.form_of
+        valid = self._valid_forms(row)
+        return any(form_of(name) in valid for name in row.data) if valid else False
+
+    def _valid_forms(self, row: StoredRow) -> set[str]:
+        project = self.project
+        in_event = set(project.forms_in_event(row.event_id)) & self.relevant_forms
+        if row.repeat_instrument:
+            return {row.repeat_instrument} & in_event
+        if project.is_repeating_event(row.event_id):
+            return in_event
+        return {f for f in in_event if not project.is_repeating_form(row.event_id, f)}
+
+    def row_values(self, row: StoredRow) -> list[Any]:
+        """The cells of one output row, in header order (repeat instance as an int)."""
+        project, opts = self.project, self.options
+        values: list[Any] = [row.record]
+        if project.is_longitudinal:
+            event = project.event_by_id.get(row.event_id)
+            if event is None:
+                values.append("")
+            else:
+                values.append(project.event_label(event) if opts.labels else event.unique_event_name)
+        if project.has_repeating:
+            repeats = bool(row.repeat_instrument) or project.is_repeating_event(row.event_id)
+            instrument = row.repeat_instrument
+            if instrument and opts.labels:
+                instrument = project.form_by_name[instrument].form_label
+            values.append(instrument)
+            values.append(row.instance if repeats else "")
+        if self.with_dag:
+            dag = project.dag_by_id.get(row.group_id) if row.group_id else None
+            values.append((dag.group_name if opts.labels else dag.unique_name) if dag else "")
+        if self.with_survey:
+            values.append("")
+        data = row.data
+        values.extend(
+            "" if cell is None else (data.get(cell, "") if cell.__class__ is str else cell(data))
+            for cell in self._plan(row.event_id, row.repeat_instrument)
+        )
+        return values
+
+    def rows(self, stored: Iterable[StoredRow]) -> Iterable[list[Any]]:
+        for row in stored:
+            if self.has_relevant_data(row):
+                yield self.row_values(row)
+
+
+def export_field_order(
+    project: Project, fields: Sequence[str] | None, forms: Sequence[str] | None
+) -> list[str]:
+    """Export Records' fields: dictionary order, whatever order they were asked in."""
+    everything = list(project.iter_export_fields())
+    if not fields and not forms:
+        return everything
+    wanted = set(fields or ())
+    wanted_forms = set(forms or ())
+    return [
+        name
+        for name in everything
+        if name in wanted or project.form_of(name) in wanted_forms
+    ]
+
+
+__all__ = ["CLASSIC_EVENT_ID", "FlatExport", "FlatOptions", "export_field_order"]

@@ -1,0 +1,84 @@
+"""REDCap's text validation types, and checking a value against one (Import Records)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+DATE_FORMATS = {
+    "date_ymd": "%Y-%m-%d",
+    "date_mdy": "%Y-%m-%d",
+    "date_dmy": "%Y-%m-%d",
+    "datetime_ymd": "%Y-%m-%d %H:%M",
+    "datetime_mdy": "%Y-%m-%d %H:%M",
+    "datetime_dmy": "%Y-%m-%d %H:%M",
+    "datetime_seconds_ymd": "%Y-%m-%d %H:%M:%S",
+    "datetime_seconds_mdy": "%Y-%m-%d %H:%M:%S",
+    "datetime_seconds_dmy": "%Y-%m-%d %H:%M:%S",
+}
+
+_PATTERNS: dict[str, str] = {
+    "integer": r"[-+]?\d+",
+    "number": r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?",
+    "number_1dp": r"[-+]?\d+\.\d",
+    "number_2dp": r"[-+]?\d+\.\d{2}",
+    "number_3dp": r"[-+]?\d+\.\d{3}",
+    "number_4dp": r"[-+]?\d+\.\d{4}",
+    "number_comma_decimal": r"[-+]?(\d+(,\d*)?|,\d+)",
+    "number_1dp_comma_decimal": r"[-+]?\d+,\d",
+    "number_2dp_comma_decimal": r"[-+]?\d+,\d{2}",
+    "number_3dp_comma_decimal": r"[-+]?\d+,\d{3}",
+    "number_4dp_comma_decimal": r"[-+]?\d+,\d{4}",
+    "time": r"([01]\d|2[0-3]):[0-5]\d",
+    "time_hh_mm_ss": r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d",
+    "time_mm_ss": r"[0-5]\d:[0-5]\d",
+    "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+    "phone": r"\(?\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}(\s*(x|ext\.?)\s*\d+)?",
+    "zipcode": r"\d{5}(-\d{4})?",
+    "postalcode_canada": r"[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d",
+    "alpha_only": r"[A-Za-z]+",
+    "ssn": r"\d{3}-\d{2}-\d{4}",
+    "mrn_6d": r"\d{6}",
+    "mrn_10d": r"\d{10}",
+    "vmrn": r"\d{9}",
+}
+_COMPILED = {name: re.compile(rf"^(?:{p})$") for name, p in _PATTERNS.items()}
+
+#: Every validation a text field may carry (the checked ones, plus ones REDCap leaves free).
+VALIDATION_TYPES = frozenset(_PATTERNS) | frozenset(DATE_FORMATS) | {
+    "int",
+    "float",
+    "date",
+    "datetime",
+    "datetime_seconds",
+    "autocomplete",
+    "signature",
+}
+
+
+def _date_check(fmt: str) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        try:
+            datetime.strptime(value, fmt)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+def value_is_valid(validation: str, value: str) -> bool:
+    """Whether an imported value fits its validation (dates must be Y-M-D, as REDCap stores)."""
+    if validation in DATE_FORMATS:
+        return _date_check(DATE_FORMATS[validation])(value)
+    pattern = _COMPILED.get({"int": "integer", "float": "number"}.get(validation, validation))
+    return pattern is None or bool(pattern.match(value))
+
+
+def validation_message(field_name: str, validation: str) -> str:
+    if validation.startswith(("date_", "datetime_")):
+        fmt = DATE_FORMATS[validation].replace("%Y", "YYYY").replace("%m", "MM").replace(
+            "%d", "DD").replace("%H", "HH").replace("%M", "MM").replace("%S", "SS")
+        return f"The value for the field '{field_name}' must be a valid date in the format {fmt}"
+    return f"The value for the field '{field_name}' is not a valid {validation} value"
