@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -127,3 +128,58 @@ def test_aopen_missing_raises_on_await(store: FileStore) -> None:
 
     with pytest.raises(MissingFileError):
         asyncio.run(main())
+
+
+class SlowStore:
+    """A store whose reads block (like a slow disk or S3): only open() is needed here."""
+
+    closed = False
+
+    def open(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        time.sleep(0.05)  # blocking open
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            for _ in range(5):
+                time.sleep(0.05)  # blocking read
+                yield b"x"
+        finally:
+            SlowStore.closed = True
+
+
+def test_aopen_keeps_the_event_loop_free() -> None:
+    async def main() -> tuple[bytes, int]:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(ticker())
+        body = await aopen(SlowStore(), "0" * 32)  # type: ignore[arg-type]
+        data = b"".join([chunk async for chunk in body])
+        done.set()
+        await task
+        return data, ticks
+
+    data, ticks = asyncio.run(main())
+    assert data == b"xxxxx"
+    # 0.3 s of blocking I/O happened in threads; a blocked loop would have ticked ~once.
+    assert ticks > 20
+
+
+def test_aopen_closes_the_reader_when_abandoned() -> None:
+    SlowStore.closed = False
+
+    async def main() -> None:
+        body = await aopen(SlowStore(), "0" * 32)  # type: ignore[arg-type]
+        async for _chunk in body:
+            break  # client disconnected after the first chunk
+        await body.aclose()
+
+    asyncio.run(main())
+    assert SlowStore.closed

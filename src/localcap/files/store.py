@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -148,7 +148,7 @@ def open_store(url: str | None, data_dir: Path) -> FileStore:
 
 async def aopen(
     store: FileStore, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Open ``key`` for an ASGI response without blocking the event loop.
 
     Usage in a Starlette handler::
@@ -169,7 +169,7 @@ async def aopen(
 _DONE = object()
 
 
-async def _drain_in_threads(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _drain_in_threads(iterator: Iterator[bytes]) -> AsyncGenerator[bytes, None]:
     try:
         while True:
             chunk = await anyio.to_thread.run_sync(next, iterator, _DONE)
