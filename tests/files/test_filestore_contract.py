@@ -33,6 +33,10 @@ def test_round_trip_png_pdf_random(
         assert read_all(store, stored.key) == data
 
 
+def test_backends_satisfy_the_protocol(store: FileStore) -> None:
+    assert isinstance(store, FileStore)
+
+
 def test_keys_are_random_hex_and_independent_of_content(store: FileStore) -> None:
     first = store.put([b"same"])
     second = store.put([b"same"])
