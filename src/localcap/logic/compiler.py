@@ -479,7 +479,7 @@ class _Compiler:
             return lambda ctx: a(ctx) or b(ctx)
 
         def any_(ctx: Any) -> bool:
-            for c in conds:
+            for c in conds:  # noqa: SIM110 - a plain loop is faster than any(genexpr) per row
                 if c(ctx):
                     return True
             return False
