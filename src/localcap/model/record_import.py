@@ -11,6 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
+from localcap.db import records as store
 from localcap.db.records import StoredRow
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.validation import value_is_valid, validation_message
@@ -23,9 +26,10 @@ TIMESTAMP = re.compile(r"^[a-z][a-z0-9_]*_timestamp$")
 class ImportError_(Exception):
     """The submission cannot be imported; ``message`` says why, naming every problem."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
 
 
 @dataclass
@@ -256,3 +260,71 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
 
 def records_in(changes: Iterable[RowChange]) -> list[str]:
     return list(dict.fromkeys(c.record for c in changes))
+
+
+def write_plan(
+    conn: Connection,
+    project: Project,
+    plan: ImportPlan,
+    *,
+    group_id: int | None,
+    overwrite: bool,
+    auto_number: bool = False,
+    may_create: bool = True,
+) -> tuple[list[str], dict[str, str]]:
+    """Write a checked plan in the caller's transaction; returns (records, old->new ids)."""
+    pid = project.project_id
+    id_map: dict[str, str] = {}
+    records = list(plan.records)
+    if auto_number:
+        new_names = store.next_record_names(conn, pid, len(records))
+        id_map = dict(zip(records, new_names, strict=True))
+        for change in plan.changes:
+            change.record = id_map[change.record]
+        records = [id_map[r] for r in records]
+    existing = store.existing_records(conn, pid, records)
+    if group_id is not None:
+        foreign = [r for r in records if r in existing and existing[r] != group_id]
+        if foreign:
+            raise ImportError_(
+                "You are in a Data Access Group and these records belong to another group: "
+                + ", ".join(foreign)
+            )
+    new = [r for r in records if r not in existing]
+    if new and not may_create:
+        raise ImportError_(
+            "You do not have Create Records privileges, so these records cannot be created: "
+            + ", ".join(new),
+            status=403,
+        )
+    dag_updates = {
+        c.record: (project.dag_by_name[c.dag].group_id if c.dag else None)
+        for c in plan.changes
+        if c.dag is not None
+    }
+    for record in records:
+        if record not in existing:
+            group = group_id if group_id is not None else dag_updates.get(record)
+            store.create_record(conn, pid, record, group)
+        elif record in dag_updates and group_id is None:
+            store.set_record_group(conn, pid, record, dag_updates[record])
+    current = {(r.record, *r.key): r for r in store.load_rows(conn, pid, records)}
+    created: set[tuple[str, int, str, int]] = set()
+    for change in plan.changes:
+        instance = change.instance
+        if instance == "new":
+            used = [
+                key[3]
+                for key in current
+                if key[:3] == (change.record, change.event_id, change.repeat_instrument)
+            ]
+            instance = max(used, default=0) + 1
+        key = (change.record, change.event_id, change.repeat_instrument, int(instance))
+        row = current.get(key)
+        if row is None:
+            row = current[key] = StoredRow(*key)
+            created.add(key)
+        apply_change(row, change, overwrite, project)
+    for key, row in current.items():
+        store.save_row(conn, pid, row, key in created)
+    return records, id_map

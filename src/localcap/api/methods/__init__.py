@@ -6,6 +6,7 @@ from localcap.api.methods import (  # noqa: F401
     metadata,
     project,
     records,
+    reports,
     users,
     version,
 )

@@ -16,12 +16,11 @@ from localcap.api.methods.common import import_rows
 from localcap.api.methods.metadata import check_names
 from localcap.db import records as rows_store
 from localcap.db import schema as t
-from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
-from localcap.model.record_import import ImportChecker, ImportError_, apply_change
+from localcap.model.record_import import ImportChecker, ImportError_, write_plan
 from localcap.model.rights import has_any_export_access
 
 CONTENT_TYPES = {
@@ -160,18 +159,6 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
     return Response(body, headers={"content-type": CONTENT_TYPES[fmt]})
 
 
-def next_record_names(conn: Any, project_id: int, how_many: int) -> list[str]:
-    numbers = [
-        int(r.record)
-        for r in conn.execute(
-            select(t.records.c.record).where(t.records.c.project_id == project_id)
-        )
-        if r.record.isdigit()
-    ]
-    start = max(numbers, default=0) + 1
-    return [str(n) for n in range(start, start + how_many)]
-
-
 @method("record", "import")
 def import_records(ctx: ApiContext) -> Response:
     ctx.require_import()
@@ -191,67 +178,20 @@ def import_records(ctx: ApiContext) -> Response:
         plan = checker.check(rows, ctx.group_id)
     except ImportError_ as exc:
         raise ApiError(400, exc.message) from None
-    with ctx.engine.begin() as conn:
-        pid = project.project_id
-        id_map: dict[str, str] = {}
-        if ctx.request.flag("forceAutoNumber"):
-            new_names = next_record_names(conn, pid, len(plan.records))
-            id_map = dict(zip(plan.records, new_names, strict=True))
-            for change in plan.changes:
-                change.record = id_map[change.record]
-            plan.records = [id_map[r] for r in plan.records]
-        existing = rows_store.existing_records(conn, pid, plan.records)
-        if ctx.group_id is not None:
-            foreign = [r for r in plan.records if r in existing and existing[r] != ctx.group_id]
-            if foreign:
-                raise ApiError(
-                    400,
-                    "You are in a Data Access Group and these records belong to another group: "
-                    + ", ".join(foreign),
-                )
-        if not ctx.user_rights.flag("record_create"):
-            new = [r for r in plan.records if r not in existing]
-            if new:
-                raise ApiError(
-                    403,
-                    "You do not have Create Records privileges, so these records cannot be "
-                    "created: " + ", ".join(new),
-                )
-        dag_updates: dict[str, int | None] = {}
-        for change in plan.changes:
-            if change.dag is not None:
-                dag_updates[change.record] = (
-                    project.dag_by_name[change.dag].group_id if change.dag else None
-                )
-        for record in plan.records:
-            if record not in existing:
-                group = ctx.group_id if ctx.group_id is not None else dag_updates.get(record)
-                rows_store.create_record(conn, pid, record, group)
-            elif record in dag_updates and ctx.group_id is None:
-                rows_store.set_record_group(conn, pid, record, dag_updates[record])
-        current = {row.key + (row.record,): row for row in rows_store.load_rows(conn, pid, plan.records)}
-        is_new: dict[tuple[Any, ...], bool] = {}
-        for change in plan.changes:
-            instance = change.instance
-            if instance == "new":
-                used = [
-                    k[2]
-                    for k in current
-                    if k[3] == change.record
-                    and k[0] == change.event_id
-                    and k[1] == change.repeat_instrument
-                ]
-                instance = max(used, default=0) + 1
-            key = (change.event_id, change.repeat_instrument, int(instance), change.record)
-            row = current.get(key)
-            if row is None:
-                row = StoredRow(change.record, change.event_id, change.repeat_instrument, int(instance))
-                current[key] = row
-                is_new[key] = True
-            apply_change(row, change, behavior == "overwrite", project)
-        for key, row in current.items():
-            rows_store.save_row(conn, pid, row, is_new.get(key, False))
-    return import_response(ctx, plan.records, id_map)
+    try:
+        with ctx.engine.begin() as conn:
+            records, id_map = write_plan(
+                conn,
+                project,
+                plan,
+                group_id=ctx.group_id,
+                overwrite=behavior == "overwrite",
+                auto_number=ctx.request.flag("forceAutoNumber"),
+                may_create=ctx.user_rights.flag("record_create"),
+            )
+    except ImportError_ as exc:
+        raise ApiError(exc.status, exc.message) from None
+    return import_response(ctx, records, id_map)
 
 
 @method("record", "delete")

@@ -1,0 +1,100 @@
+"""Export Reports (``content=report``), plus localcap's report import/list extension."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
+from localcap.api.methods.common import count_response, list_response, require_design
+from localcap.api.methods.records import flat_options, stored_rows, stream_flat
+from localcap.db.reports import list_reports, load_report, save_reports
+from localcap.formats.odm import odm_for_rows
+from localcap.model.rights import has_any_export_access
+from localcap.reports.definition import ReportDefinition, ReportDefinitionError
+from localcap.reports.export import no_access, plan_report
+
+
+def _not_in_project(report_id: str) -> ApiError:
+    return ApiError(
+        403, f"The API request cannot complete because report_id={report_id} does not belong to this project."
+    )
+
+
+def _user_dag(ctx: ApiContext) -> str:
+    dag = ctx.proj.dag_by_id.get(ctx.group_id) if ctx.group_id else None
+    return dag.unique_name if dag else ""
+
+
+@method("report", "export")
+def export_report(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project, rights = ctx.proj, ctx.user_rights
+    if not has_any_export_access(project, rights):
+        raise ApiError(403, NO_ACCESS_EXPORT)
+    report_id = ctx.request.get("report_id").strip()
+    if not report_id.isdigit():
+        raise _not_in_project(report_id)
+    with ctx.engine.connect() as conn:
+        found = load_report(conn, int(report_id))
+    if found is None or found[0] != project.project_id:
+        raise _not_in_project(report_id)
+    definition = found[1]
+    if not definition.visible_to(ctx.username, _user_dag(ctx)):
+        raise ApiError(403, f'User "{ctx.username}" does not have access to this report.')
+    if no_access(project, rights, definition):
+        raise ApiError(403, NO_ACCESS_EXPORT)
+    # Unknown fields can appear when the dictionary changed after the report was defined.
+    definition.fields = [
+        f for f in definition.fields if f in project.field_by_name or f in project.complete_fields
+    ]
+    plan = plan_report(project, rights, ctx.group_id, ctx.username, definition, flat_options(ctx))
+    stored = stored_rows(ctx, None, plan.event_ids, plan.group_ids)
+    rows = plan.rows(stored)
+    if ctx.format == "odm":
+        body = odm_for_rows(project, plan.export, rows)
+        return StreamingResponse(body, headers={"content-type": "text/xml; charset=utf-8"})
+    return stream_flat(ctx, plan.export, rows, ctx.format)
+
+
+@method("report", "import")
+def import_reports(ctx: ApiContext) -> Response:
+    require_design(ctx)
+    try:
+        data = orjson.loads(ctx.request.get("data") or "null")
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"The report definitions are not valid JSON: {exc}") from None
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not data:
+        raise ApiError(400, "Give the report definitions as a JSON list in the 'data' parameter")
+    try:
+        reports = [ReportDefinition.from_json(item) for item in data]
+        for report in reports:
+            report.validate(ctx.proj)
+        with ctx.engine.begin() as conn:
+            ids = save_reports(conn, ctx.proj.project_id, reports)
+    except ReportDefinitionError as exc:
+        raise ApiError(400, str(exc)) from None
+    if ctx.request.get("returnContent").strip().lower() == "ids":
+        return Response(orjson.dumps(ids), headers={"content-type": "application/json; charset=utf-8"})
+    return count_response(ctx, len(ids))
+
+
+@method("report", "list")
+def list_report_definitions(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    with ctx.engine.connect() as conn:
+        reports = [
+            r for r in list_reports(conn, ctx.proj.project_id)
+            if r.visible_to(ctx.username, _user_dag(ctx))
+        ]
+    if ctx.format == "json":
+        return Response(
+            orjson.dumps([r.to_json() for r in reports]),
+            headers={"content-type": "application/json; charset=utf-8"},
+        )
+    rows = [{"report_id": r.report_id, "title": r.title, "fields": ",".join(r.fields)} for r in reports]
+    return list_response(ctx, rows, ("report_id", "title", "fields"))

@@ -1,0 +1,150 @@
+"""The demo project `localcap serve --demo` creates once: something to curl at once.
+
+Longitudinal with two arms, a repeating instrument, a checkbox, identifier fields, two DAGs,
+users with different export rights, and a few dozen records.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, select
+
+from localcap.db import projects as store
+from localcap.db import schema as t
+from localcap.db.tokens import create_project_token
+from localcap.model.project import Arm, Event, Field
+from localcap.model.record_import import ImportChecker, write_plan
+from localcap.model.rights import DEIDENTIFIED, FULL, NO_ACCESS, REMOVE_IDENTIFIERS, Rights
+
+DEMO_TITLE = "localcap demo project"
+
+
+def _f(name: str, form: str, ftype: str, label: str, **extra: str) -> Field:
+    return Field(field_name=name, form_name=form, field_type=ftype, field_label=label, **extra)
+
+
+DICTIONARY = [
+    _f("record_id", "enrolment", "text", "Study ID"),
+    _f("name", "enrolment", "text", "Participant name", identifier="y"),
+    _f("dob", "enrolment", "text", "Date of birth", identifier="y",
+       text_validation_type_or_show_slider_number="date_ymd"),
+    _f("sex", "enrolment", "radio", "Sex", select_choices_or_calculations="0, Female|1, Male"),
+    _f("conditions", "enrolment", "checkbox", "Conditions",
+       select_choices_or_calculations="1, Diabetes|2, Hypertension|3, Asthma"),
+    _f("smoker", "enrolment", "yesno", "Smoker?"),
+    _f("comments", "enrolment", "notes", "Comments"),
+    _f("weight", "visit", "text", "Weight (kg)", text_validation_type_or_show_slider_number="number"),
+    _f("sbp", "visit", "text", "Systolic BP", text_validation_type_or_show_slider_number="integer"),
+    _f("visit_date", "visit", "text", "Visit date", text_validation_type_or_show_slider_number="date_ymd"),
+    _f("ae_description", "adverse_event", "text", "Adverse event"),
+    _f("ae_severity", "adverse_event", "dropdown", "Severity",
+       select_choices_or_calculations="1, Mild|2, Moderate|3, Severe"),
+]
+
+USERS = [
+    # username, export level, DAG unique name (None: sees every DAG)
+    ("alice_full", FULL, None),
+    ("bob_deidentified", DEIDENTIFIED, None),
+    ("carol_no_identifiers", REMOVE_IDENTIFIERS, None),
+    ("dave_site_a", FULL, "site_a"),
+    ("erin_no_export", NO_ACCESS, None),
+]
+
+
+def _records(rng: random.Random) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    names = ["Ada", "Ben", "Cleo", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon"]
+    for n in range(1, 37):
+        arm = 1 if n <= 24 else 2
+        baseline = f"baseline_arm_{arm}"
+        dag = "site_a" if n % 2 else "site_b"
+        rows.append({
+            "record_id": str(n), "redcap_event_name": baseline, "redcap_data_access_group": dag,
+            "name": f"{rng.choice(names)} {chr(65 + n % 26)}.",
+            "dob": f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "sex": str(rng.randint(0, 1)), "smoker": str(rng.randint(0, 1)),
+            f"conditions___{rng.randint(1, 3)}": "1",
+            "comments": "Line one\r\nline two" if n % 7 == 0 else "",
+            "enrolment_complete": "2",
+            "weight": f"{rng.uniform(50, 110):.1f}", "sbp": str(rng.randint(100, 160)),
+            "visit_date": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "visit_complete": "1",
+        })
+        if arm == 1:
+            rows.append({"record_id": str(n), "redcap_event_name": "followup_arm_1",
+                         "weight": f"{rng.uniform(50, 110):.1f}", "sbp": str(rng.randint(100, 160)),
+                         "visit_complete": "2"})
+        for i in range(1, rng.randint(0, 3) + 1):
+            rows.append({"record_id": str(n), "redcap_event_name": baseline,
+                         "redcap_repeat_instrument": "adverse_event", "redcap_repeat_instance": str(i),
+                         "ae_description": rng.choice(["Headache", "Nausea", "Rash"]),
+                         "ae_severity": str(rng.randint(1, 3)), "adverse_event_complete": "2"})
+    return rows
+
+
+def ensure_demo(engine: Engine, url: str) -> Iterator[str]:
+    """Create the demo project unless it exists; yield lines telling how to use it."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(t.projects.c.project_id).where(t.projects.c.project_title == DEMO_TITLE)
+        ).first()
+        if row is None:
+            pid = _create(conn)
+        else:
+            pid = row.project_id
+        yield f"Demo project {pid} ({DEMO_TITLE}) at {url}"
+        yield "Tokens (each call mints a fresh one; earlier ones stop working):"
+        for username, level, dag in USERS:
+            token = create_project_token(conn, pid, username)
+            what = {FULL: "full data set", DEIDENTIFIED: "de-identified",
+                    REMOVE_IDENTIFIERS: "identifiers removed", NO_ACCESS: "no export"}[level]
+            yield f"  {username:<22} {token}  ({what}{', DAG site_a only' if dag else ''})"
+        yield (
+            "Try: curl -s -d token=<TOKEN> -d content=record -d format=csv " + url
+        )
+
+
+def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
+    pid = store.create_project(conn, DEMO_TITLE, True, {"purpose": 0})
+    project = store.load_project(conn, pid)
+    assert project is not None
+    store.replace_metadata(conn, project, DICTIONARY)
+    store.replace_arms(conn, pid, [Arm(1, "Treatment"), Arm(2, "Control")], override=False)
+    store.save_events(
+        conn, pid,
+        [Event(0, 1, "Baseline", "baseline_arm_1"), Event(0, 1, "Follow-up", "followup_arm_1"),
+         Event(0, 2, "Baseline", "baseline_arm_2")],
+        override=False,
+    )
+    project = store.load_project(conn, pid)
+    assert project is not None
+    ids = {e.unique_event_name: e.event_id for e in project.events}
+    store.replace_event_forms(
+        conn, pid,
+        [(ids["baseline_arm_1"], "enrolment"), (ids["baseline_arm_1"], "visit"),
+         (ids["baseline_arm_1"], "adverse_event"), (ids["followup_arm_1"], "visit"),
+         (ids["baseline_arm_2"], "enrolment"), (ids["baseline_arm_2"], "visit"),
+         (ids["baseline_arm_2"], "adverse_event")],
+        {1, 2},
+    )
+    store.replace_repeating(
+        conn, pid,
+        [(ids["baseline_arm_1"], "adverse_event", ""), (ids["baseline_arm_2"], "adverse_event", "")],
+    )
+    groups = {
+        unique: store.save_dag(conn, pid, label, unique)
+        for label, unique in (("Site A", "site_a"), ("Site B", "site_b"))
+    }
+    project = store.load_project(conn, pid)
+    assert project is not None
+    for username, level, dag in USERS:
+        store.ensure_user(conn, username, email=f"{username}@example.org")
+        rights = Rights.full(project)
+        rights.data_export = level
+        rights.forms_export = {f.form_name: level for f in project.forms}
+        store.save_project_user(conn, pid, username, rights, groups[dag] if dag else None)
+    plan = ImportChecker(project).check(_records(random.Random(42)), None)
+    write_plan(conn, project, plan, group_id=None, overwrite=False)
+    return pid

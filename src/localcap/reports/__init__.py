@@ -1,0 +1,1 @@
+"""Reports: their definitions (REDCap defines them in its web UI; we take JSON) and export."""

@@ -1,0 +1,214 @@
+"""A report definition, and validating one against its project before it is stored.
+
+The JSON shape (``content=report&action=import`` and ``localcap report import``)::
+
+    {"report_id": 12,                       # optional: assigned when missing, kept when given
+     "title": "Adverse events",
+     "fields": ["record_id", "ae_term"],    # ordered; the record ID is always output first
+     "filter_logic": "[ae_grade] >= 2",     # REDCap logic, optional
+     "filter_type": "EVENT",                # EVENT: per row; RECORD: all rows of a matching record
+     "filter_events": ["baseline_arm_1"],   # unique event names, optional
+     "filter_dags": ["site_a"],             # unique DAG names, optional
+     "order_by": [{"field": "ae_grade", "direction": "DESC"}],   # up to 3
+     "output_dags": false, "output_survey_fields": false,
+     "combine_checkbox_values": false, "remove_line_breaks": true,
+     "user_access": "all"                   # or {"users": [...], "roles": [...], "dags": [...]}
+    }
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from localcap.model.filtering import FilterError, compile_filter
+from localcap.model.project import Project
+
+
+class ReportDefinitionError(Exception):
+    """The definition names something the project does not have, or is malformed."""
+
+
+@dataclass
+class OrderBy:
+    field: str
+    direction: str = "ASC"
+
+
+@dataclass
+class ReportDefinition:
+    title: str
+    fields: list[str]
+    report_id: int | None = None
+    unique_report_name: str = ""
+    description: str = ""
+    filter_logic: str = ""
+    filter_type: str = "EVENT"
+    filter_events: list[str] = field(default_factory=list)
+    filter_dags: list[str] = field(default_factory=list)
+    order_by: list[OrderBy] = field(default_factory=list)
+    output_dags: bool = False
+    output_survey_fields: bool = False
+    combine_checkbox_values: bool = False
+    remove_line_breaks: bool = True
+    include_repeating: bool = True
+    #: "all", or {"users": [...], "roles": [...], "dags": [...]}
+    user_access: Any = "all"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ReportDefinition:
+        if not isinstance(data, dict):
+            raise ReportDefinitionError("Each report definition must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ReportDefinitionError(f"Unknown report attributes: {', '.join(unknown)}")
+        title = str(data.get("title", "")).strip()
+        if not title:
+            raise ReportDefinitionError("A report needs a title")
+        fields = data.get("fields")
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise ReportDefinitionError(f"Report '{title}': 'fields' must be a list of field names")
+        order_by = data.get("order_by") or []
+        if not isinstance(order_by, list):
+            raise ReportDefinitionError(f"Report '{title}': 'order_by' must be a list")
+        orders = []
+        for item in order_by:
+            if isinstance(item, str):
+                item = {"field": item}
+            if not isinstance(item, dict) or "field" not in item:
+                raise ReportDefinitionError(
+                    f"Report '{title}': each order_by entry needs a 'field' and a 'direction'"
+                )
+            direction = str(item.get("direction", "ASC")).upper()
+            if direction not in ("ASC", "DESC"):
+                raise ReportDefinitionError(
+                    f"Report '{title}': order_by direction must be ASC or DESC, not {direction}"
+                )
+            orders.append(OrderBy(str(item["field"]), direction))
+        report_id = data.get("report_id")
+        if report_id not in (None, ""):
+            try:
+                report_id = int(report_id)
+            except (TypeError, ValueError):
+                raise ReportDefinitionError(f"Report '{title}': report_id must be a number") from None
+            if report_id < 1:
+                raise ReportDefinitionError(f"Report '{title}': report_id must be positive")
+        else:
+            report_id = None
+        filter_type = str(data.get("filter_type", "EVENT")).upper()
+        if filter_type not in ("EVENT", "RECORD"):
+            raise ReportDefinitionError(f"Report '{title}': filter_type must be EVENT or RECORD")
+
+        def as_list(name: str) -> list[str]:
+            value = data.get(name) or []
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list):
+                raise ReportDefinitionError(f"Report '{title}': '{name}' must be a list")
+            return [str(v) for v in value]
+
+        def as_bool(name: str, default: bool) -> bool:
+            value = data.get(name, default)
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "y")
+            return bool(value)
+
+        access = data.get("user_access", "all")
+        if isinstance(access, str):
+            if access.lower() != "all":
+                raise ReportDefinitionError(
+                    f"Report '{title}': user_access must be \"all\" or {{users, roles, dags}}"
+                )
+            access = "all"
+        elif isinstance(access, dict):
+            bad = set(access) - {"users", "roles", "dags"}
+            if bad:
+                raise ReportDefinitionError(
+                    f"Report '{title}': user_access may only list users, roles and dags"
+                )
+            access = {k: [str(v) for v in access.get(k) or []] for k in ("users", "roles", "dags")}
+        else:
+            raise ReportDefinitionError(f"Report '{title}': user_access is not valid")
+        return cls(
+            title=title,
+            fields=list(fields),
+            report_id=report_id,
+            unique_report_name=str(data.get("unique_report_name", "") or ""),
+            description=str(data.get("description", "") or ""),
+            filter_logic=str(data.get("filter_logic", "") or ""),
+            filter_type=filter_type,
+            filter_events=as_list("filter_events"),
+            filter_dags=as_list("filter_dags"),
+            order_by=orders,
+            output_dags=as_bool("output_dags", False),
+            output_survey_fields=as_bool("output_survey_fields", False),
+            combine_checkbox_values=as_bool("combine_checkbox_values", False),
+            remove_line_breaks=as_bool("remove_line_breaks", True),
+            include_repeating=as_bool("include_repeating", True),
+            user_access=access,
+        )
+
+    def validate(self, project: Project) -> None:
+        """Everything named must exist; filter logic must compile; at most 3 sort fields."""
+        title = self.title
+        known = set(project.field_by_name) | set(project.complete_fields)
+        unknown = [f for f in self.fields if f not in known]
+        if unknown:
+            raise ReportDefinitionError(
+                f"Report '{title}': unknown fields: {', '.join(unknown)}"
+            )
+        descriptive = [
+            f for f in self.fields
+            if f in project.field_by_name and project.field_by_name[f].field_type == "descriptive"
+        ]
+        if descriptive:
+            raise ReportDefinitionError(
+                f"Report '{title}': descriptive fields hold no data: {', '.join(descriptive)}"
+            )
+        if self.filter_events and not project.is_longitudinal:
+            raise ReportDefinitionError(
+                f"Report '{title}': filter_events needs a longitudinal project"
+            )
+        bad_events = [e for e in self.filter_events if e not in project.event_by_name]
+        if bad_events:
+            raise ReportDefinitionError(f"Report '{title}': unknown events: {', '.join(bad_events)}")
+        bad_dags = [d for d in self.filter_dags if d not in project.dag_by_name]
+        if bad_dags:
+            raise ReportDefinitionError(f"Report '{title}': unknown DAGs: {', '.join(bad_dags)}")
+        if len(self.order_by) > 3:
+            raise ReportDefinitionError(
+                f"Report '{title}': at most 3 order_by fields are allowed, not {len(self.order_by)}"
+            )
+        for order in self.order_by:
+            if order.field not in known:
+                raise ReportDefinitionError(f"Report '{title}': unknown order_by field {order.field}")
+            f = project.field_by_name.get(order.field)
+            if f is not None and f.field_type == "checkbox":
+                raise ReportDefinitionError(
+                    f"Report '{title}': checkbox fields cannot be sort fields ({order.field})"
+                )
+        if self.filter_logic.strip():
+            try:
+                compile_filter(project, self.filter_logic)
+            except FilterError as exc:
+                raise ReportDefinitionError(f"Report '{title}': filter_logic: {exc}") from None
+        if isinstance(self.user_access, dict):
+            bad = [d for d in self.user_access.get("dags", []) if d not in project.dag_by_name]
+            if bad:
+                raise ReportDefinitionError(
+                    f"Report '{title}': user_access names unknown DAGs: {', '.join(bad)}"
+                )
+
+    def visible_to(self, username: str, user_dag: str, roles: tuple[str, ...] = ()) -> bool:
+        if self.user_access == "all":
+            return True
+        access = self.user_access
+        return (
+            username in access.get("users", [])
+            or bool(user_dag and user_dag in access.get("dags", []))
+            or any(role in access.get("roles", []) for role in roles)
+        )

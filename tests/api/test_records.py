@@ -1,0 +1,193 @@
+"""Import, Export and Delete Records: flat rows, validation, all-or-nothing writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from builders import Api, clinical_classic, clinical_longitudinal
+
+
+def import_records(api: Api, rows, **params):
+    return api.call(content="record", action="import", format="json", data=json.dumps(rows), **params)
+
+
+def test_import_then_export_classic(server):
+    api = clinical_classic(server)
+    response = import_records(api, [
+        {"record_id": "1", "first_name": "Ann", "sex": "0", "race___1": "1", "race___3": "1",
+         "weight": "70.5", "height": "1.7"},
+        {"record_id": "1", "redcap_repeat_instrument": "adverse_events",
+         "redcap_repeat_instance": "1", "ae_term": "Rash", "ae_grade": "2"},
+        {"record_id": "10", "first_name": "Bob"},
+        {"record_id": "2", "first_name": "Cy", "consent": "1"},
+    ])
+    assert response.status_code == 200, response.text
+    assert response.json() == {"count": 3}
+    rows = api.json(content="record")
+    # Natural record order (2 before 10); the repeating instrument's row after the record's row.
+    assert [(r["record_id"], r["redcap_repeat_instrument"], r["redcap_repeat_instance"]) for r in rows] == [
+        ("1", "", ""), ("1", "adverse_events", 1), ("2", "", ""), ("10", "", ""),
+    ]
+    first = rows[0]
+    assert list(first)[:3] == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
+    assert first["race___1"] == "1" and first["race___2"] == "0" and first["race___98"] == "0"
+    assert first["demographics_complete"] == "0"  # a form with data gets Incomplete
+    assert first["ae_term"] == ""  # a repeating instrument's fields only on its own rows
+    ae = rows[1]
+    assert ae["ae_term"] == "Rash" and ae["first_name"] == "" and ae["race___1"] == ""
+    assert ae["adverse_events_complete"] == "0" and ae["demographics_complete"] == ""
+
+
+def test_export_labels_and_fields(server):
+    api = clinical_classic(server)
+    import_records(api, [{"record_id": "1", "sex": "1", "race___2": "1", "consent": "0",
+                          "visit_ok": "1", "demographics_complete": "2"}])
+    rows = api.json(content="record", rawOrLabel="label", **{"fields[0]": "sex", "fields[1]": "race",
+                                                              "fields[2]": "consent", "fields[3]": "visit_ok",
+                                                              "fields[4]": "demographics_complete"})
+    assert rows == [{
+        "record_id": "1", "redcap_repeat_instrument": "", "redcap_repeat_instance": "",
+        "sex": "Male", "race___1": "Unchecked", "race___2": "Checked", "race___3": "Unchecked",
+        "race___98": "Unchecked", "consent": "No", "demographics_complete": "Complete",
+        "visit_ok": "",
+    }]
+    # Dictionary order, whatever order the fields were asked in.
+    assert list(rows[0])[3:] == ["sex", "race___1", "race___2", "race___3", "race___98", "consent",
+                                 "demographics_complete", "visit_ok"]
+    labelled = api.json(content="record", rawOrLabel="label", exportCheckboxLabel="true",
+                        **{"fields[0]": "race"})
+    assert labelled[0]["race___2"] == "Black" and labelled[0]["race___1"] == ""
+
+
+def test_csv_label_headers(server):
+    api = clinical_classic(server, repeating=False)
+    import_records(api, [{"record_id": "1", "sex": "1", "race___2": "1"}])
+    text = api.ok(content="record", format="csv", rawOrLabelHeaders="label",
+                  **{"fields[0]": "sex", "fields[1]": "race"}).text
+    header = next(csv.reader(io.StringIO(text)))
+    assert header == ["Record ID", "Sex", "Race (choice=White)", "Race (choice=Black)",
+                      "Race (choice=Asian)", "Race (choice=Other)"]
+
+
+def test_invalid_values_are_all_reported_and_nothing_written(server):
+    api = clinical_classic(server)
+    response = import_records(api, [
+        {"record_id": "1", "sex": "7"},
+        {"record_id": "2", "dob": "2020-13-45"},
+        {"record_id": "3", "email": "not-an-email"},
+        {"record_id": "4", "race___1": "yes"},
+    ])
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert '"1","sex","7","The value is not a valid category for sex"' in error
+    assert '"2","dob","2020-13-45"' in error
+    assert '"3","email","not-an-email"' in error
+    assert '"4","race___1","yes"' in error
+    assert api.json(content="record") == []
+
+
+def test_unknown_fields_are_rejected(server):
+    api = clinical_classic(server)
+    response = import_records(api, [{"record_id": "1", "non_existent_key": "x"}])
+    assert response.status_code == 400
+    assert response.json() == {"error": "The following fields were not found in the project as real data fields: non_existent_key"}
+
+
+def test_overwrite_behavior(server):
+    api = clinical_classic(server)
+    import_records(api, [{"record_id": "1", "first_name": "Ann", "notes": "keep"}])
+    import_records(api, [{"record_id": "1", "first_name": "Anna", "notes": ""}])
+    row = api.json(content="record")[0]
+    assert (row["first_name"], row["notes"]) == ("Anna", "keep")
+    import_records(api, [{"record_id": "1", "notes": ""}], overwriteBehavior="overwrite")
+    assert api.json(content="record")[0]["notes"] == ""
+
+
+def test_import_formats_and_return_content(server):
+    api = clinical_classic(server)
+    csv_data = "record_id,first_name,sex\n5,Eve,0\n6,\"Fr, ed\",1\n"
+    response = api.call(content="record", format="csv", data=csv_data)
+    assert response.status_code == 200 and response.text == "2"
+    xml_data = ('<?xml version="1.0" encoding="UTF-8" ?><records><item><record_id>7</record_id>'
+                "<first_name><![CDATA[Gil]]></first_name></item></records>")
+    response = api.call(content="record", format="xml", data=xml_data)
+    assert response.status_code == 200
+    assert response.text == '<?xml version="1.0" encoding="UTF-8" ?><count>1</count>'
+    ids = import_records(api, [{"record_id": "8"}, {"record_id": "9", "sex": "1"}], returnContent="ids")
+    assert ids.json() == ["8", "9"]
+    auto = import_records(api, [{"record_id": "x", "first_name": "Auto"}],
+                          forceAutoNumber="true", returnContent="auto_ids")
+    assert auto.json() == ["10,x"]
+    names = {r["record_id"]: r["first_name"] for r in api.json(content="record")}
+    assert names["6"] == "Fr, ed" and names["10"] == "Auto"
+
+
+def test_date_format_parameter(server):
+    api = clinical_classic(server)
+    response = import_records(api, [{"record_id": "1", "dob": "12/31/1999"}], dateFormat="MDY")
+    assert response.status_code == 200, response.text
+    assert api.json(content="record")[0]["dob"] == "1999-12-31"
+
+
+def test_longitudinal_rows_events_and_repeats(server):
+    api = clinical_longitudinal(server)
+    response = import_records(api, [
+        {"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "Ann", "weight": "70"},
+        {"record_id": "1", "redcap_event_name": "visit_2_arm_1", "redcap_repeat_instance": "2", "weight": "72"},
+        {"record_id": "1", "redcap_event_name": "visit_2_arm_1", "redcap_repeat_instance": "1", "weight": "71"},
+        {"record_id": "1", "redcap_event_name": "baseline_arm_1", "redcap_repeat_instrument": "adverse_events",
+         "redcap_repeat_instance": "1", "ae_term": "Cough"},
+        {"record_id": "2", "redcap_event_name": "baseline_arm_2", "first_name": "Bo"},
+    ])
+    assert response.status_code == 200, response.text
+    rows = api.json(content="record")
+    assert [(r["record_id"], r["redcap_event_name"], r["redcap_repeat_instrument"], r["redcap_repeat_instance"])
+            for r in rows] == [
+        ("1", "baseline_arm_1", "", ""),
+        ("1", "baseline_arm_1", "adverse_events", 1),
+        ("1", "visit_2_arm_1", "", 1),
+        ("1", "visit_2_arm_1", "", 2),
+        ("2", "baseline_arm_2", "", ""),
+    ]
+    assert rows[2]["weight"] == "71" and rows[2]["first_name"] == ""
+    labelled = api.json(content="record", rawOrLabel="label", **{"events[0]": "baseline_arm_2"})
+    assert [r["redcap_event_name"] for r in labelled] == ["Baseline (Arm 2: Placebo)"]
+
+
+def test_field_not_designated_for_event_is_rejected(server):
+    api = clinical_longitudinal(server)
+    response = import_records(api, [{"record_id": "1", "redcap_event_name": "visit_2_arm_1", "first_name": "X"}])
+    assert response.status_code == 400
+    assert "first_name" in response.json()["error"]
+
+
+def test_delete_records(server):
+    api = clinical_classic(server)
+    import_records(api, [{"record_id": str(i), "first_name": "x"} for i in range(1, 4)])
+    response = api.call(content="record", action="delete", **{"records[0]": "1", "records[1]": "2"})
+    assert response.status_code == 200 and response.text == "2"
+    assert [r["record_id"] for r in api.json(content="record")] == ["3"]
+    missing = api.call(content="record", action="delete", returnFormat="csv", **{"records[0]": "1"})
+    assert missing.status_code == 400
+    assert missing.text == (
+        "ERROR: One or more of the records provided cannot be deleted because they do not exist "
+        "in the project. The following records do not exist: 1"
+    )
+
+
+def test_rights_on_records(server):
+    api = clinical_classic(server)
+    api.import_json("user", [{"username": "viewer", "api_export": 1, "api_import": 0,
+                              "record_delete": 0}])
+    from localcap.db.tokens import create_project_token
+    with server.engine.begin() as conn:
+        token = create_project_token(conn, int(api.json(content="project")["project_id"]), "viewer")
+    viewer = Api(server, token)
+    response = import_records(viewer, [{"record_id": "1"}])
+    assert response.status_code == 403
+    assert response.json() == {"error": "You do not have API Import/Update privileges"}
+    response = viewer.call(content="record", action="delete", format="csv", **{"records[0]": "1"})
+    assert response.status_code == 403
+    assert response.text == "ERROR: You do not have Delete Record privileges"
