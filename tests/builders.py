@@ -48,15 +48,21 @@ def create_project(server: LiveServer, title: str = "Test", longitudinal: bool =
     data = [{"project_title": title, "purpose": 0, "is_longitudinal": int(longitudinal)}]
     response = requests.post(
         server.url,
-        data={"token": server.super_token, "content": "project", "format": "json",
-              "data": json.dumps(data)},
+        data={
+            "token": server.super_token,
+            "content": "project",
+            "format": "json",
+            "data": json.dumps(data),
+        },
         timeout=60,
     )
     assert response.status_code == 200, response.text
     return Api(server, response.text)
 
 
-def field(name: str, form: str, ftype: str = "text", label: str = "", **extra: str) -> dict[str, str]:
+def field(
+    name: str, form: str, ftype: str = "text", label: str = "", **extra: str
+) -> dict[str, str]:
     row = {"field_name": name, "form_name": form, "field_type": ftype, "field_label": label or name}
     row.update(extra)
     return row
@@ -66,28 +72,52 @@ def field(name: str, form: str, ftype: str = "text", label: str = "", **extra: s
 CLINICAL_DICTIONARY = [
     field("record_id", "demographics", label="Record ID"),
     field("first_name", "demographics", label="First name", identifier="y"),
-    field("dob", "demographics", label="Date of birth",
-          text_validation_type_or_show_slider_number="date_ymd", identifier="y"),
-    field("email", "demographics", label="Email",
-          text_validation_type_or_show_slider_number="email"),
-    field("sex", "demographics", "radio", "Sex",
-          select_choices_or_calculations="0, Female | 1, Male"),
-    field("race", "demographics", "checkbox", "Race",
-          select_choices_or_calculations="1, White | 2, Black | 3, Asian | 98, Other"),
+    field(
+        "dob",
+        "demographics",
+        label="Date of birth",
+        text_validation_type_or_show_slider_number="date_ymd",
+        identifier="y",
+    ),
+    field(
+        "email", "demographics", label="Email", text_validation_type_or_show_slider_number="email"
+    ),
+    field(
+        "sex", "demographics", "radio", "Sex", select_choices_or_calculations="0, Female | 1, Male"
+    ),
+    field(
+        "race",
+        "demographics",
+        "checkbox",
+        "Race",
+        select_choices_or_calculations="1, White | 2, Black | 3, Asian | 98, Other",
+    ),
     field("consent", "demographics", "yesno", "Consented?"),
     field("notes", "demographics", "notes", "Notes"),
-    field("weight", "visit", label="Weight (kg)",
-          text_validation_type_or_show_slider_number="number"),
-    field("height", "visit", label="Height (m)",
-          text_validation_type_or_show_slider_number="number"),
+    field(
+        "weight", "visit", label="Weight (kg)", text_validation_type_or_show_slider_number="number"
+    ),
+    field(
+        "height", "visit", label="Height (m)", text_validation_type_or_show_slider_number="number"
+    ),
     field("bmi", "visit", "calc", "BMI", select_choices_or_calculations="[weight]/([height]^2)"),
     field("visit_ok", "visit", "truefalse", "Visit done"),
     field("scan", "visit", "file", "Scan"),
-    field("signature", "visit", "file", "Signature",
-          text_validation_type_or_show_slider_number="signature"),
+    field(
+        "signature",
+        "visit",
+        "file",
+        "Signature",
+        text_validation_type_or_show_slider_number="signature",
+    ),
     field("ae_term", "adverse_events", label="AE term"),
-    field("ae_grade", "adverse_events", "dropdown", "Grade",
-          select_choices_or_calculations="1, Mild | 2, Moderate | 3, Severe"),
+    field(
+        "ae_grade",
+        "adverse_events",
+        "dropdown",
+        "Grade",
+        select_choices_or_calculations="1, Mild | 2, Moderate | 3, Severe",
+    ),
 ]
 
 
@@ -96,7 +126,9 @@ def clinical_classic(server: LiveServer, repeating: bool = True) -> Api:
     api = create_project(server, "Classic clinical")
     assert api.import_json("metadata", CLINICAL_DICTIONARY) == len(CLINICAL_DICTIONARY)
     if repeating:
-        api.import_json("repeatingFormsEvents", [{"form_name": "adverse_events", "custom_form_label": ""}])
+        api.import_json(
+            "repeatingFormsEvents", [{"form_name": "adverse_events", "custom_form_label": ""}]
+        )
     return api
 
 
@@ -128,7 +160,11 @@ def clinical_longitudinal(server: LiveServer) -> Api:
     api.import_json(
         "repeatingFormsEvents",
         [
-            {"event_name": "baseline_arm_1", "form_name": "adverse_events", "custom_form_label": ""},
+            {
+                "event_name": "baseline_arm_1",
+                "form_name": "adverse_events",
+                "custom_form_label": "",
+            },
             {"event_name": "visit_2_arm_1", "form_name": "", "custom_form_label": ""},
         ],
     )

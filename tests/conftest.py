@@ -31,7 +31,9 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     backend = request.param
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
     url = None

@@ -11,7 +11,9 @@ from sqlalchemy import Engine, select
 from localcap.db import schema as t
 from localcap.db.engine import open_database
 
-DATA_DIR_HELP = "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
+DATA_DIR_HELP = (
+    "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
+)
 DB_URL_HELP = (
     "Database URL, e.g. postgresql://user:pass@127.0.0.1/localcap. Default: SQLite in the data "
     "directory. Also read from LOCALCAP_DATABASE_URL."
@@ -168,6 +170,64 @@ def project_list(data_dir: Path, database_url: str | None) -> None:
         for row in conn.execute(select(t.projects).order_by(t.projects.c.project_id)):
             kind = "longitudinal" if row.is_longitudinal else "classic"
             click.echo(f"{row.project_id}\t{kind}\t{row.project_title}")
+
+
+@main.group()
+def report() -> None:
+    """Define reports without REDCap's web UI (see docs/REPORTS.md for the JSON shape)."""
+
+
+@report.command("import")
+@data_dir_option
+@click.option("--project", "project_id", required=True, type=int, help="The project's id.")
+@click.argument("file", type=click.File("rb"))
+def report_import(data_dir: Path, database_url: str | None, project_id: int, file) -> None:  # noqa: ANN001
+    """Import report definitions from FILE (a JSON list, or one object; - for stdin).
+
+    Every definition is checked against the project first (fields, events, DAGs, filter
+    logic, at most 3 sort fields); if any is wrong nothing is stored.
+    """
+    import orjson
+
+    from localcap.db.projects import load_project
+    from localcap.db.reports import save_reports
+    from localcap.reports.definition import ReportDefinition, ReportDefinitionError
+
+    try:
+        data = orjson.loads(file.read())
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not valid JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    engine = _open(data_dir, database_url)
+    with engine.begin() as conn:
+        project = load_project(conn, project_id)
+        if project is None:
+            raise click.ClickException(
+                f"There is no project {project_id}: see `localcap project list`."
+            )
+        try:
+            reports = [ReportDefinition.from_json(item) for item in items]
+            for definition in reports:
+                definition.validate(project)
+            ids = save_reports(conn, project_id, reports)
+        except ReportDefinitionError as exc:
+            raise click.ClickException(f"{exc}. Nothing was imported.") from None
+    for report_id, definition in zip(ids, reports, strict=True):
+        click.echo(f"{report_id}\t{definition.title}")
+
+
+@report.command("list")
+@data_dir_option
+@click.option("--project", "project_id", type=int, default=None, help="Only this project.")
+def report_list(data_dir: Path, database_url: str | None, project_id: int | None) -> None:
+    """List report definitions: report id, project id, title."""
+    engine = _open(data_dir, database_url)
+    with engine.connect() as conn:
+        query = select(t.reports.c.report_id, t.reports.c.project_id, t.reports.c.title)
+        if project_id is not None:
+            query = query.where(t.reports.c.project_id == project_id)
+        for row in conn.execute(query.order_by(t.reports.c.report_id)):
+            click.echo(f"{row.report_id}\t{row.project_id}\t{row.title}")
 
 
 if __name__ == "__main__":  # pragma: no cover

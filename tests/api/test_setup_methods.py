@@ -31,7 +31,9 @@ def test_create_project_gives_a_token_and_a_first_instrument(server):
 
 def test_create_project_without_title_is_rejected(server):
     response = server.post(
-        token=server.super_token, content="project", format="json",
+        token=server.super_token,
+        content="project",
+        format="json",
         data='[{"purpose": 0}]',
     )
     assert response.status_code == 400
@@ -51,8 +53,13 @@ def test_metadata_round_trip_in_every_format(server):
     assert as_csv == exported
     assert as_xml == exported
     # Importing the CSV export back gives the same dictionary.
-    count = api.ok(content="metadata", format="csv", action="import",
-                   data=api.ok(content="metadata", format="csv").text, returnFormat="json")
+    count = api.ok(
+        content="metadata",
+        format="csv",
+        action="import",
+        data=api.ok(content="metadata", format="csv").text,
+        returnFormat="json",
+    )
     assert count.json() == len(CLINICAL_DICTIONARY)
     assert api.json(content="metadata") == exported
 
@@ -60,7 +67,15 @@ def test_metadata_round_trip_in_every_format(server):
 def test_metadata_filters(server):
     api = clinical_classic(server, repeating=False)
     rows = api.json(content="metadata", **{"fields[0]": "sex", "forms[0]": "visit"})
-    assert [r["field_name"] for r in rows] == ["sex", "weight", "height", "bmi", "visit_ok", "scan", "signature"]
+    assert [r["field_name"] for r in rows] == [
+        "sex",
+        "weight",
+        "height",
+        "bmi",
+        "visit_ok",
+        "scan",
+        "signature",
+    ]
     bad = api.call(content="metadata", format="json", **{"fields[0]": "nope"})
     assert bad.status_code == 400 and "nope" in bad.json()["error"]
 
@@ -73,8 +88,12 @@ def test_bad_metadata_is_rejected_and_nothing_changes(server):
         {"field_name": "Bad Name", "form_name": "f", "field_type": "text"},
         {"field_name": "x", "form_name": "f", "field_type": "radio"},
         {"field_name": "y", "form_name": "f", "field_type": "wheel"},
-        {"field_name": "z", "form_name": "f", "field_type": "text",
-         "text_validation_type_or_show_slider_number": "date_xyz"},
+        {
+            "field_name": "z",
+            "form_name": "f",
+            "field_type": "text",
+            "text_validation_type_or_show_slider_number": "date_xyz",
+        },
     ]
     response = api.call(content="metadata", format="json", data=__import__("json").dumps(bad))
     assert response.status_code == 400
@@ -105,8 +124,11 @@ def test_field_names_expand_checkboxes(server):
 
 def test_classic_projects_refuse_arm_event_mapping_exports(server):
     api = create_project(server)
-    for content, what in [("arm", "arms"), ("event", "events"),
-                          ("formEventMapping", "form/event mappings")]:
+    for content, what in [
+        ("arm", "arms"),
+        ("event", "events"),
+        ("formEventMapping", "form/event mappings"),
+    ]:
         response = api.call(content=content, format="json")
         assert response.status_code == 400
         assert response.json() == {"error": f"You cannot export {what} for classic projects"}
@@ -117,11 +139,13 @@ def test_classic_projects_refuse_arm_event_mapping_exports(server):
 def test_arms_events_mappings_round_trip(server):
     api = clinical_longitudinal(server)
     assert api.json(content="arm") == [
-        {"arm_num": 1, "name": "Drug"}, {"arm_num": 2, "name": "Placebo"}
+        {"arm_num": 1, "name": "Drug"},
+        {"arm_num": 2, "name": "Placebo"},
     ]
     events = api.json(content="event")
     assert [(e["event_name"], e["arm_num"], e["unique_event_name"]) for e in events] == [
-        ("Baseline", 1, "baseline_arm_1"), ("Visit 2", 1, "visit_2_arm_1"),
+        ("Baseline", 1, "baseline_arm_1"),
+        ("Visit 2", 1, "visit_2_arm_1"),
         ("Baseline", 2, "baseline_arm_2"),
     ]
     assert all(isinstance(e["event_id"], int) for e in events)
@@ -141,10 +165,15 @@ def test_arms_events_mappings_round_trip(server):
 
 def test_event_delete_and_arm_delete(server):
     api = clinical_longitudinal(server)
-    assert api.ok(content="event", action="delete", format="json",
-                  **{"events[0]": "visit_2_arm_1"}).json() == 1
+    assert (
+        api.ok(
+            content="event", action="delete", format="json", **{"events[0]": "visit_2_arm_1"}
+        ).json()
+        == 1
+    )
     assert [e["unique_event_name"] for e in api.json(content="event")] == [
-        "baseline_arm_1", "baseline_arm_2"
+        "baseline_arm_1",
+        "baseline_arm_2",
     ]
     assert api.ok(content="arm", action="delete", format="json", **{"arms[0]": "2"}).json() == 1
     assert api.json(content="arm") == [{"arm_num": 1, "name": "Drug"}]
@@ -153,8 +182,12 @@ def test_event_delete_and_arm_delete(server):
 
 def test_mapping_errors(server):
     api = clinical_longitudinal(server)
-    response = api.call(content="formEventMapping", action="import", format="json",
-                        data='[{"arm_num": 1, "unique_event_name": "nope_arm_1", "form": "visit"}]')
+    response = api.call(
+        content="formEventMapping",
+        action="import",
+        format="json",
+        data='[{"arm_num": 1, "unique_event_name": "nope_arm_1", "form": "visit"}]',
+    )
     assert response.status_code == 400
     assert "nope_arm_1" in response.json()["error"]
 
@@ -164,30 +197,54 @@ def test_dags_and_user_dag_assignment(server):
     assert api.json(content="dag") == []
     header = api.ok(content="dag", format="csv").text
     assert header == "data_access_group_name,unique_group_name,data_access_group_id\n"
-    assert api.import_json("dag", [{"data_access_group_name": "New DAG", "unique_group_name": ""},
-                                   {"data_access_group_name": "dag-a", "unique_group_name": ""}]) == 2
+    assert (
+        api.import_json(
+            "dag",
+            [
+                {"data_access_group_name": "New DAG", "unique_group_name": ""},
+                {"data_access_group_name": "dag-a", "unique_group_name": ""},
+            ],
+        )
+        == 2
+    )
     dags = api.json(content="dag")
     assert [(d["data_access_group_name"], d["unique_group_name"]) for d in dags] == [
-        ("New DAG", "new_dag"), ("dag-a", "daga")
+        ("New DAG", "new_dag"),
+        ("dag-a", "daga"),
     ]
     assert api.import_json("user", [{"username": "someone"}]) == 1
-    assert api.import_json("userDagMapping",
-                           [{"username": "someone", "redcap_data_access_group": "new_dag"}]) == 1
-    mapping = {m["username"]: m["redcap_data_access_group"] for m in api.json(content="userDagMapping")}
+    assert (
+        api.import_json(
+            "userDagMapping", [{"username": "someone", "redcap_data_access_group": "new_dag"}]
+        )
+        == 1
+    )
+    mapping = {
+        m["username"]: m["redcap_data_access_group"] for m in api.json(content="userDagMapping")
+    }
     assert mapping == {"admin": "", "someone": "new_dag"}
     users = {u["username"]: u for u in api.json(content="user")}
     assert users["someone"]["data_access_group"] == "new_dag"
-    assert api.ok(content="dag", action="delete", format="json", **{"dags[0]": "new_dag"}).json() == 1
+    assert (
+        api.ok(content="dag", action="delete", format="json", **{"dags[0]": "new_dag"}).json() == 1
+    )
     assert [d["unique_group_name"] for d in api.json(content="dag")] == ["daga"]
 
 
 def test_users_with_per_instrument_export_rights(server):
     api = clinical_classic(server)
-    count = api.import_json("user", [{
-        "username": "reader", "email": "r@example.org", "api_export": 1,
-        "forms": {"demographics": 1, "visit": 2, "adverse_events": 0},
-        "forms_export": {"demographics": 2, "visit": 3, "adverse_events": 0},
-    }])
+    count = api.import_json(
+        "user",
+        [
+            {
+                "username": "reader",
+                "email": "r@example.org",
+                "api_export": 1,
+                "forms": {"demographics": 1, "visit": 2, "adverse_events": 0},
+                "forms_export": {"demographics": 2, "visit": 3, "adverse_events": 0},
+            }
+        ],
+    )
     assert count == 1
     users = {u["username"]: u for u in api.json(content="user")}
     reader = users["reader"]
@@ -206,8 +263,9 @@ def test_users_with_per_instrument_export_rights(server):
 
 def test_user_import_rejects_unknown_forms(server):
     api = clinical_classic(server)
-    response = api.call(content="user", format="json",
-                        data='[{"username": "x", "forms_export": {"nope": 1}}]')
+    response = api.call(
+        content="user", format="json", data='[{"username": "x", "forms_export": {"nope": 1}}]'
+    )
     assert response.status_code == 400
     assert "nope" in response.json()["error"]
     assert "x" not in {u["username"] for u in api.json(content="user")}
@@ -215,8 +273,11 @@ def test_user_import_rejects_unknown_forms(server):
 
 def test_project_info_import(server):
     api = create_project(server)
-    count = api.ok(content="project_settings", format="json",
-                   data='{"project_title": "Renamed", "project_irb_number": "IRB-9"}')
+    count = api.ok(
+        content="project_settings",
+        format="json",
+        data='{"project_title": "Renamed", "project_irb_number": "IRB-9"}',
+    )
     assert count.json() == 2
     info = api.json(content="project")
     assert info["project_title"] == "Renamed" and info["project_irb_number"] == "IRB-9"

@@ -21,9 +21,15 @@ NO_PERMISSION = "You do not have permissions to use the API"
 NO_EXPORT = "You do not have API Export privileges"
 NO_IMPORT = "You do not have API Import/Update privileges"
 NO_DELETE = "You do not have Delete Record privileges"
-NO_DESIGN = "You do not have permissions to use this method: Project Design and Setup rights are required"
-NO_USER_RIGHTS = "You do not have permissions to use this method: User Rights privileges are required"
-NO_DAG_RIGHTS = "You do not have permissions to use this method: Data Access Groups privileges are required"
+NO_DESIGN = (
+    "You do not have permissions to use this method: Project Design and Setup rights are required"
+)
+NO_USER_RIGHTS = (
+    "You do not have permissions to use this method: User Rights privileges are required"
+)
+NO_DAG_RIGHTS = (
+    "You do not have permissions to use this method: Data Access Groups privileges are required"
+)
 NO_ACCESS_EXPORT = (
     'The API request cannot complete because currently you have "No Access" data export '
     "rights. Higher level data export rights are required for this operation."

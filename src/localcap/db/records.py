@@ -243,7 +243,9 @@ def next_record_names(conn: Connection, project_id: int, how_many: int) -> list[
     """The next free numeric record names (max numeric id + 1, ...)."""
     numbers = [
         int(r.record)
-        for r in conn.execute(select(t.records.c.record).where(t.records.c.project_id == project_id))
+        for r in conn.execute(
+            select(t.records.c.record).where(t.records.c.project_id == project_id)
+        )
         if r.record.isdigit()
     ]
     start = max(numbers, default=0) + 1

@@ -27,22 +27,30 @@ def save_reports(conn: Connection, project_id: int, reports: list[ReportDefiniti
             if owner is None:
                 conn.execute(
                     insert(t.reports).values(
-                        report_id=report.report_id, project_id=project_id, title=report.title,
-                        unique_report_name=report.unique_report_name, definition=payload,
+                        report_id=report.report_id,
+                        project_id=project_id,
+                        title=report.title,
+                        unique_report_name=report.unique_report_name,
+                        definition=payload,
                     )
                 )
             else:
                 conn.execute(
                     update(t.reports)
                     .where(t.reports.c.report_id == report.report_id)
-                    .values(title=report.title, unique_report_name=report.unique_report_name,
-                            definition=payload)
+                    .values(
+                        title=report.title,
+                        unique_report_name=report.unique_report_name,
+                        definition=payload,
+                    )
                 )
         else:
             result = conn.execute(
                 insert(t.reports).values(
-                    project_id=project_id, title=report.title,
-                    unique_report_name=report.unique_report_name, definition="{}",
+                    project_id=project_id,
+                    title=report.title,
+                    unique_report_name=report.unique_report_name,
+                    definition="{}",
                 )
             )
             report.report_id = int(result.inserted_primary_key[0])
@@ -67,7 +75,9 @@ def load_report(conn: Connection, report_id: int) -> tuple[int, ReportDefinition
 def list_reports(conn: Connection, project_id: int) -> list[ReportDefinition]:
     result = []
     for row in conn.execute(
-        select(t.reports).where(t.reports.c.project_id == project_id).order_by(t.reports.c.report_id)
+        select(t.reports)
+        .where(t.reports.c.project_id == project_id)
+        .order_by(t.reports.c.report_id)
     ):
         definition = ReportDefinition.from_json(orjson.loads(row.definition))
         definition.report_id = row.report_id

@@ -25,7 +25,9 @@ def field_specs(project: Project) -> dict[str, FieldSpec]:
         for f in project.fields
     }
     for name in project.complete_fields:
-        specs[name] = FieldSpec(name, "radio", "", {"0": "Incomplete", "1": "Unverified", "2": "Complete"})
+        specs[name] = FieldSpec(
+            name, "radio", "", {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
+        )
     return specs
 
 

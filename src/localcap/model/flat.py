@@ -19,8 +19,8 @@ from typing import Any
 
 from localcap.db.records import StoredRow
 from localcap.model.project import (
-    FORM_STATUS_LABELS,
     CLASSIC_EVENT_ID,
+    FORM_STATUS_LABELS,
     Field,
     Project,
     checkbox_column,
@@ -271,7 +271,9 @@ class FlatExport:
             if event is None:
                 values.append("")
             else:
-                values.append(project.event_label(event) if opts.labels else event.unique_event_name)
+                values.append(
+                    project.event_label(event) if opts.labels else event.unique_event_name
+                )
         if project.has_repeating:
             repeats = bool(row.repeat_instrument) or project.is_repeating_event(row.event_id)
             instrument = row.repeat_instrument
@@ -306,11 +308,7 @@ def export_field_order(
         return everything
     wanted = set(fields or ())
     wanted_forms = set(forms or ())
-    return [
-        name
-        for name in everything
-        if name in wanted or project.form_of(name) in wanted_forms
-    ]
+    return [name for name in everything if name in wanted or project.form_of(name) in wanted_forms]
 
 
 __all__ = ["CLASSIC_EVENT_ID", "FlatExport", "FlatOptions", "export_field_order"]

@@ -16,10 +16,15 @@ from sqlalchemy import Connection
 from localcap.db import records as store
 from localcap.db.records import StoredRow
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
-from localcap.model.validation import value_is_valid, validation_message
+from localcap.model.validation import validation_message, value_is_valid
 
-SPECIAL = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-           "redcap_data_access_group", "redcap_survey_identifier")
+SPECIAL = (
+    "redcap_event_name",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+    "redcap_survey_identifier",
+)
 TIMESTAMP = re.compile(r"^[a-z][a-z0-9_]*_timestamp$")
 
 
@@ -112,8 +117,9 @@ class ImportChecker:
         changes: list[RowChange] = []
         records: dict[str, None] = {}
         for row in rows:
-            change = self._check_row({k: "" if v is None else str(v) for k, v in row.items()},
-                                     record_field, group_id)
+            change = self._check_row(
+                {k: "" if v is None else str(v) for k, v in row.items()}, record_field, group_id
+            )
             if change is not None:
                 changes.append(change)
                 records.setdefault(change.record, None)
@@ -127,19 +133,34 @@ class ImportChecker:
         project = self.project
         record = row.get(record_field, "").strip()
         if not record:
-            self.errors.append(_error_line("", record_field, "", f"The record ID field ({record_field}) is missing or blank"))
+            self.errors.append(
+                _error_line(
+                    "",
+                    record_field,
+                    "",
+                    f"The record ID field ({record_field}) is missing or blank",
+                )
+            )
             return None
         event_id = CLASSIC_EVENT_ID
         event_name = row.get("redcap_event_name", "").strip()
         if project.is_longitudinal:
             if not event_name:
                 if not project.events:
-                    self.errors.append(_error_line(record, "redcap_event_name", "", "The project has no events"))
+                    self.errors.append(
+                        _error_line(record, "redcap_event_name", "", "The project has no events")
+                    )
                     return None
                 event_id = project.events[0].event_id
             elif event_name not in project.event_by_name:
-                self.errors.append(_error_line(record, "redcap_event_name", event_name,
-                                               f"The event name '{event_name}' is not valid"))
+                self.errors.append(
+                    _error_line(
+                        record,
+                        "redcap_event_name",
+                        event_name,
+                        f"The event name '{event_name}' is not valid",
+                    )
+                )
                 return None
             else:
                 event_id = project.event_by_name[event_name].event_id
@@ -147,8 +168,14 @@ class ImportChecker:
         instance_text = row.get("redcap_repeat_instance", "").strip()
         repeating_event = project.is_repeating_event(event_id)
         if instrument and not project.is_repeating_form(event_id, instrument):
-            self.errors.append(_error_line(record, "redcap_repeat_instrument", instrument,
-                                           f"The instrument '{instrument}' is not a repeating instrument here"))
+            self.errors.append(
+                _error_line(
+                    record,
+                    "redcap_repeat_instrument",
+                    instrument,
+                    f"The instrument '{instrument}' is not a repeating instrument here",
+                )
+            )
             return None
         instance: int | str = 1
         if instrument or repeating_event:
@@ -156,33 +183,59 @@ class ImportChecker:
                 instance = "new"
             elif instance_text:
                 if not instance_text.isdigit() or int(instance_text) < 1:
-                    self.errors.append(_error_line(record, "redcap_repeat_instance", instance_text,
-                                                   "The repeat instance must be a positive integer or 'new'"))
+                    self.errors.append(
+                        _error_line(
+                            record,
+                            "redcap_repeat_instance",
+                            instance_text,
+                            "The repeat instance must be a positive integer or 'new'",
+                        )
+                    )
                     return None
                 instance = int(instance_text)
         change = RowChange(record, event_id, instrument, instance)
         if "redcap_data_access_group" in row:
             dag = row["redcap_data_access_group"].strip()
             if group_id is not None:
-                own = project.dag_by_id[group_id].unique_name if group_id in project.dag_by_id else ""
+                own = (
+                    project.dag_by_id[group_id].unique_name if group_id in project.dag_by_id else ""
+                )
                 if dag and dag != own:
-                    self.errors.append(_error_line(record, "redcap_data_access_group", dag,
-                                                   "You are in a Data Access Group and cannot assign records to another group"))
+                    self.errors.append(
+                        _error_line(
+                            record,
+                            "redcap_data_access_group",
+                            dag,
+                            "You are in a Data Access Group and cannot assign records to another group",
+                        )
+                    )
                     return None
             elif dag and dag not in project.dag_by_name:
-                self.errors.append(_error_line(record, "redcap_data_access_group", dag,
-                                               f"The data access group '{dag}' does not exist"))
+                self.errors.append(
+                    _error_line(
+                        record,
+                        "redcap_data_access_group",
+                        dag,
+                        f"The data access group '{dag}' does not exist",
+                    )
+                )
                 return None
             else:
                 change.dag = dag
         in_event = set(project.forms_in_event(event_id))
         for key, value in row.items():
-            if key not in self.columns:
+            if key not in self.columns or key == record_field:
                 continue
             f, code, form = self.columns[key]
             if value != "" and form not in in_event:
-                self.errors.append(_error_line(record, key, value,
-                                               f"The field '{key}' is on the instrument '{form}', which is not designated for the event '{event_name}'"))
+                self.errors.append(
+                    _error_line(
+                        record,
+                        key,
+                        value,
+                        f"The field '{key}' is on the instrument '{form}', which is not designated for the event '{event_name}'",
+                    )
+                )
                 continue
             form_repeats = project.is_repeating_form(event_id, form)
             if value != "" and not repeating_event and form_repeats != (form == instrument):
@@ -197,35 +250,67 @@ class ImportChecker:
         return change
 
     def _check_value(
-        self, change: RowChange, record: str, key: str, value: str, f: Field | None, code: str | None
+        self,
+        change: RowChange,
+        record: str,
+        key: str,
+        value: str,
+        f: Field | None,
+        code: str | None,
     ) -> None:
         value = value.strip() if f is None or f.field_type not in ("text", "notes") else value
         if f is None:  # form status
             if value not in ("", "0", "1", "2"):
-                self.errors.append(_error_line(record, key, value, "The value must be 0, 1 or 2 (form status)"))
+                self.errors.append(
+                    _error_line(record, key, value, "The value must be 0, 1 or 2 (form status)")
+                )
                 return
             change.values[key] = value
             return
         if code is not None:  # one checkbox option
             if value not in ("", "0", "1"):
-                self.errors.append(_error_line(record, key, value, f"The value is not a valid category for {f.field_name}"))
+                self.errors.append(
+                    _error_line(
+                        record, key, value, f"The value is not a valid category for {f.field_name}"
+                    )
+                )
                 return
             change.checkboxes.setdefault(f.field_name, {})[code] = value
             return
         if f.field_type == "file":
             if value:
-                self.errors.append(_error_line(record, key, value, "File upload fields cannot be set by Import Records: use Import File"))
+                self.errors.append(
+                    _error_line(
+                        record,
+                        key,
+                        value,
+                        "File upload fields cannot be set by Import Records: use Import File",
+                    )
+                )
             return
         if value and f.choices and value not in f.choices:
-            self.errors.append(_error_line(record, key, value, f"The value is not a valid category for {f.field_name}"))
+            self.errors.append(
+                _error_line(
+                    record, key, value, f"The value is not a valid category for {f.field_name}"
+                )
+            )
             return
         if value and f.field_type == "text" and f.validation:
             value = convert_date(value, f.validation, self.date_format)
             if not value_is_valid(f.validation, value):
-                self.errors.append(_error_line(record, key, value, validation_message(f.field_name, f.validation)))
+                self.errors.append(
+                    _error_line(record, key, value, validation_message(f.field_name, f.validation))
+                )
                 return
         if value and f.field_type == "slider" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
-            self.errors.append(_error_line(record, key, value, f"The value for the slider '{f.field_name}' must be a number"))
+            self.errors.append(
+                _error_line(
+                    record,
+                    key,
+                    value,
+                    f"The value for the slider '{f.field_name}' must be a number",
+                )
+            )
             return
         change.values[key] = value
 

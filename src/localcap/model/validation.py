@@ -46,15 +46,19 @@ _PATTERNS: dict[str, str] = {
 _COMPILED = {name: re.compile(rf"^(?:{p})$") for name, p in _PATTERNS.items()}
 
 #: Every validation a text field may carry (the checked ones, plus ones REDCap leaves free).
-VALIDATION_TYPES = frozenset(_PATTERNS) | frozenset(DATE_FORMATS) | {
-    "int",
-    "float",
-    "date",
-    "datetime",
-    "datetime_seconds",
-    "autocomplete",
-    "signature",
-}
+VALIDATION_TYPES = (
+    frozenset(_PATTERNS)
+    | frozenset(DATE_FORMATS)
+    | {
+        "int",
+        "float",
+        "date",
+        "datetime",
+        "datetime_seconds",
+        "autocomplete",
+        "signature",
+    }
+)
 
 
 def _date_check(fmt: str) -> Callable[[str], bool]:
@@ -78,7 +82,14 @@ def value_is_valid(validation: str, value: str) -> bool:
 
 def validation_message(field_name: str, validation: str) -> str:
     if validation.startswith(("date_", "datetime_")):
-        fmt = DATE_FORMATS[validation].replace("%Y", "YYYY").replace("%m", "MM").replace(
-            "%d", "DD").replace("%H", "HH").replace("%M", "MM").replace("%S", "SS")
+        fmt = (
+            DATE_FORMATS[validation]
+            .replace("%Y", "YYYY")
+            .replace("%m", "MM")
+            .replace("%d", "DD")
+            .replace("%H", "HH")
+            .replace("%M", "MM")
+            .replace("%S", "SS")
+        )
         return f"The value for the field '{field_name}' must be a valid date in the format {fmt}"
     return f"The value for the field '{field_name}' is not a valid {validation} value"

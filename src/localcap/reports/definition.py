@@ -94,7 +94,9 @@ class ReportDefinition:
             try:
                 report_id = int(report_id)
             except (TypeError, ValueError):
-                raise ReportDefinitionError(f"Report '{title}': report_id must be a number") from None
+                raise ReportDefinitionError(
+                    f"Report '{title}': report_id must be a number"
+                ) from None
             if report_id < 1:
                 raise ReportDefinitionError(f"Report '{title}': report_id must be positive")
         else:
@@ -158,11 +160,10 @@ class ReportDefinition:
         known = set(project.field_by_name) | set(project.complete_fields)
         unknown = [f for f in self.fields if f not in known]
         if unknown:
-            raise ReportDefinitionError(
-                f"Report '{title}': unknown fields: {', '.join(unknown)}"
-            )
+            raise ReportDefinitionError(f"Report '{title}': unknown fields: {', '.join(unknown)}")
         descriptive = [
-            f for f in self.fields
+            f
+            for f in self.fields
             if f in project.field_by_name and project.field_by_name[f].field_type == "descriptive"
         ]
         if descriptive:
@@ -175,7 +176,9 @@ class ReportDefinition:
             )
         bad_events = [e for e in self.filter_events if e not in project.event_by_name]
         if bad_events:
-            raise ReportDefinitionError(f"Report '{title}': unknown events: {', '.join(bad_events)}")
+            raise ReportDefinitionError(
+                f"Report '{title}': unknown events: {', '.join(bad_events)}"
+            )
         bad_dags = [d for d in self.filter_dags if d not in project.dag_by_name]
         if bad_dags:
             raise ReportDefinitionError(f"Report '{title}': unknown DAGs: {', '.join(bad_dags)}")
@@ -185,7 +188,9 @@ class ReportDefinition:
             )
         for order in self.order_by:
             if order.field not in known:
-                raise ReportDefinitionError(f"Report '{title}': unknown order_by field {order.field}")
+                raise ReportDefinitionError(
+                    f"Report '{title}': unknown order_by field {order.field}"
+                )
             f = project.field_by_name.get(order.field)
             if f is not None and f.field_type == "checkbox":
                 raise ReportDefinitionError(

@@ -77,7 +77,9 @@ def plan_report(
         group_ids = [project.dag_by_name[d].group_id for d in definition.filter_dags]
     if user_group_id is not None:
         group_ids = [g for g in (group_ids or [user_group_id]) if g == user_group_id]
-    user_dag = project.dag_by_id[user_group_id].unique_name if user_group_id in project.dag_by_id else ""
+    user_dag = (
+        project.dag_by_id[user_group_id].unique_name if user_group_id in project.dag_by_id else ""
+    )
     return ReportPlan(export, event_ids, group_ids, definition, project, username, user_dag)
 
 

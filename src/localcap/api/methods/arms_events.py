@@ -200,7 +200,9 @@ def import_mapping(ctx: ApiContext) -> Response:
         event = project.event_by_name.get(str(row.get("unique_event_name", "")).strip())
         form = str(row.get("form", "")).strip()
         if event is None:
-            errors.append(f"The unique event name '{row.get('unique_event_name', '')}' is not valid")
+            errors.append(
+                f"The unique event name '{row.get('unique_event_name', '')}' is not valid"
+            )
             continue
         if form not in project.form_by_name:
             errors.append(f"The instrument '{form}' does not exist")

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-
 from starlette.responses import PlainTextResponse, Response
 
 from localcap.api.context import ApiContext

@@ -149,8 +149,12 @@ def validate_dictionary(rows: list[dict[str, str]]) -> list[Field]:
         if required not in ("", "y"):
             errors.append(f"{where}: required_field must be 'y' or blank")
         values.update(
-            field_name=name, form_name=form, field_type=ftype, identifier=identifier,
-            required_field=required, text_validation_type_or_show_slider_number=validation,
+            field_name=name,
+            form_name=form,
+            field_type=ftype,
+            identifier=identifier,
+            required_field=required,
+            text_validation_type_or_show_slider_number=validation,
         )
         result.append(Field(**values))
     if result and result[0].field_type != "text":

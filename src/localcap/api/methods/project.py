@@ -171,7 +171,9 @@ def create_project(ctx: ApiContext) -> Response:
             info[name] = _as_int(attrs[name], name) if name in INT_FIELDS else attrs[name]
     info["purpose"] = purpose
     if ctx.request.get("odm").strip():
-        raise ApiError(400, "Creating a project from a REDCap project XML (odm) is not supported yet")
+        raise ApiError(
+            400, "Creating a project from a REDCap project XML (odm) is not supported yet"
+        )
     with ctx.engine.begin() as conn:
         pid = store.create_project(conn, title, longitudinal, info)
         project = store.load_project(conn, pid)

@@ -16,6 +16,7 @@ from localcap.api.methods.common import import_rows
 from localcap.api.methods.metadata import check_names
 from localcap.db import records as rows_store
 from localcap.db import schema as t
+from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records

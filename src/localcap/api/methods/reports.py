@@ -11,7 +11,7 @@ from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import count_response, list_response, require_design
 from localcap.api.methods.records import flat_options, stored_rows, stream_flat
 from localcap.db.reports import list_reports, load_report, save_reports
-from localcap.formats.odm import odm_for_rows
+from localcap.formats.odm import write_odm
 from localcap.model.rights import has_any_export_access
 from localcap.reports.definition import ReportDefinition, ReportDefinitionError
 from localcap.reports.export import no_access, plan_report
@@ -19,7 +19,8 @@ from localcap.reports.export import no_access, plan_report
 
 def _not_in_project(report_id: str) -> ApiError:
     return ApiError(
-        403, f"The API request cannot complete because report_id={report_id} does not belong to this project."
+        403,
+        f"The API request cannot complete because report_id={report_id} does not belong to this project.",
     )
 
 
@@ -54,7 +55,8 @@ def export_report(ctx: ApiContext) -> Response:
     stored = stored_rows(ctx, None, plan.event_ids, plan.group_ids)
     rows = plan.rows(stored)
     if ctx.format == "odm":
-        body = odm_for_rows(project, plan.export, rows)
+        forms = [column.form for column in plan.export.columns]
+        body = write_odm(project, plan.export.header, rows, forms)
         return StreamingResponse(body, headers={"content-type": "text/xml; charset=utf-8"})
     return stream_flat(ctx, plan.export, rows, ctx.format)
 
@@ -79,7 +81,9 @@ def import_reports(ctx: ApiContext) -> Response:
     except ReportDefinitionError as exc:
         raise ApiError(400, str(exc)) from None
     if ctx.request.get("returnContent").strip().lower() == "ids":
-        return Response(orjson.dumps(ids), headers={"content-type": "application/json; charset=utf-8"})
+        return Response(
+            orjson.dumps(ids), headers={"content-type": "application/json; charset=utf-8"}
+        )
     return count_response(ctx, len(ids))
 
 
@@ -88,7 +92,8 @@ def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
     with ctx.engine.connect() as conn:
         reports = [
-            r for r in list_reports(conn, ctx.proj.project_id)
+            r
+            for r in list_reports(conn, ctx.proj.project_id)
             if r.visible_to(ctx.username, _user_dag(ctx))
         ]
     if ctx.format == "json":
@@ -96,5 +101,7 @@ def list_report_definitions(ctx: ApiContext) -> Response:
             orjson.dumps([r.to_json() for r in reports]),
             headers={"content-type": "application/json; charset=utf-8"},
         )
-    rows = [{"report_id": r.report_id, "title": r.title, "fields": ",".join(r.fields)} for r in reports]
+    rows = [
+        {"report_id": r.report_id, "title": r.title, "fields": ",".join(r.fields)} for r in reports
+    ]
     return list_response(ctx, rows, ("report_id", "title", "fields"))

@@ -91,7 +91,9 @@ def _parse_levels(value: Any, project: Project, column: str) -> dict[str, int]:
         try:
             levels[form] = int(level)
         except ValueError:
-            raise ApiError(400, f"The level '{level}' for '{form}' in '{column}' is not valid") from None
+            raise ApiError(
+                400, f"The level '{level}' for '{form}' in '{column}' is not valid"
+            ) from None
     return levels
 
 

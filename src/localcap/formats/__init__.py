@@ -1,0 +1,1 @@
+"""Output writers (csv/json/xml/odm) that consume row streams, and parsers for imported data."""
