@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from localcap.db.records import StoredRow
@@ -29,6 +30,9 @@ from localcap.model.project import (
 from localcap.model.rights import Rights, allowed_export_fields, survey_fields_allowed
 
 Cell = str | Callable[[dict[str, Any]], str]
+Plan = tuple[list[str], list[tuple[int, Callable[[dict[str, Any]], str]]]]
+#: A key no stored row holds: cells that must stay blank look it up.
+NEVER_A_FIELD = "\x00"
 
 RECORD_COLUMNS_LABELS = {
     "redcap_event_name": "Event Name",
@@ -76,6 +80,16 @@ def clean_line_breaks(value: str) -> str:
     if '"' in value:
         value = value.replace('"', "'")
     return value
+
+
+def clean_row(values: list[Any]) -> None:
+    """Line-break removal over a whole row: one scan finds the rare rows that need it."""
+    strings = [v for v in values if v.__class__ is str]
+    joined = "".join(strings)
+    if "\r" in joined or "\n" in joined or '"' in joined:
+        for i, value in enumerate(values):
+            if value.__class__ is str:
+                values[i] = clean_line_breaks(value)
 
 
 def convert_decimal(value: str, character: str) -> str:
@@ -131,7 +145,7 @@ class FlatExport:
             self._field_cells.extend(self._cells_for(name))
         self.columns.extend(c for c, _ in self._field_cells)
         self.relevant_forms = {c.form for c, _ in self._field_cells if c.form}
-        self._plans: dict[tuple[int, str], list[Cell | None]] = {}
+        self._plans: dict[tuple[int, str], Plan] = {}
 
     # -- header -----------------------------------------------------------------------------
     def _auto(self, name: str) -> Column:
@@ -210,7 +224,6 @@ class FlatExport:
 
     def _value_cell(self, f: Field) -> Cell:
         opts, name = self.options, f.field_name
-        clean = opts.remove_line_breaks and f.field_type in ("text", "notes", "calc", "sql")
         if f.field_type == "file":
             if opts.documents_as_placeholder:
                 return lambda data: "[document]" if data.get(name) else ""
@@ -222,13 +235,17 @@ class FlatExport:
         if opts.decimal_character and f.is_numeric:
             char = opts.decimal_character
             return lambda data: convert_decimal(data.get(name, ""), char)
-        if clean:
-            return lambda data: clean_line_breaks(data.get(name, ""))
         return name
 
     # -- rows -------------------------------------------------------------------------------
-    def _plan(self, event_id: int, repeat_instrument: str) -> list[Cell | None]:
-        """Which field cells have a value on rows of this kind (None: always blank)."""
+    def _plan(self, event_id: int, repeat_instrument: str) -> Plan:
+        """How to fill the field cells of rows of this kind.
+
+        Most cells are a plain lookup of the stored value, done for the whole row at C speed
+        with ``map(data.get, keys)``; cells of instruments that do not belong on this kind of
+        row look up a key that never exists. The few computed cells (checkboxes, labels, file
+        names, decimal conversion) are patched in afterwards.
+        """
         key = (event_id, repeat_instrument)
         plan = self._plans.get(key)
         if plan is None:
@@ -240,8 +257,17 @@ class FlatExport:
                 valid = in_event
             else:
                 valid = {f for f in in_event if not project.is_repeating_form(event_id, f)}
-            plan = [cell if column.form in valid else None for column, cell in self._field_cells]
-            self._plans[key] = plan
+            keys: list[str] = []
+            specials: list[tuple[int, Callable[[dict[str, Any]], str]]] = []
+            for index, (column, cell) in enumerate(self._field_cells):
+                if column.form not in valid:
+                    keys.append(NEVER_A_FIELD)
+                elif isinstance(cell, str):
+                    keys.append(cell)
+                else:
+                    keys.append(NEVER_A_FIELD)
+                    specials.append((index, cell))
+            plan = self._plans[key] = (keys, specials)
         return plan
 
     def has_relevant_data(self, row: StoredRow) -> bool:
@@ -287,10 +313,13 @@ class FlatExport:
         if self.with_survey:
             values.append("")
         data = row.data
-        values.extend(
-            "" if cell is None else (data.get(cell, "") if cell.__class__ is str else cell(data))
-            for cell in self._plan(row.event_id, row.repeat_instrument)
-        )
+        keys, specials = self._plan(row.event_id, row.repeat_instrument)
+        offset = len(values)
+        values.extend(map(data.get, keys, repeat("", len(keys))))
+        for index, cell in specials:
+            values[offset + index] = cell(data)
+        if self.options.remove_line_breaks:
+            clean_row(values)
         return values
 
     def rows(self, stored: Iterable[StoredRow]) -> Iterable[list[Any]]:
