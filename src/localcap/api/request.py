@@ -52,6 +52,11 @@ async def parse_request(request: Request) -> ApiRequest:
             max_files=1000, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE
         )
     except Exception as exc:  # malformed bodies must never become a 500
+        if "maximum" in str(exc).lower() or "too many" in str(exc).lower():
+            raise ApiError(
+                413,
+                f"The request is too large ({exc}). Split the import into smaller batches.",
+            ) from None
         raise ApiError(400, f"The request body could not be read: {exc}") from None
     result = ApiRequest()
     indexed: dict[str, list[tuple[int, str]]] = {}

@@ -40,9 +40,12 @@ def import_rows(ctx: ApiContext) -> list[dict[str, str]]:
         raise ApiError(400, "The data being imported is empty or was not provided")
     fmt = ctx.format if ctx.format in ("json", "csv", "xml") else "xml"
     try:
-        return parse_data(data, fmt)
+        rows = parse_data(data, fmt)
     except DataParseError as exc:
         raise ApiError(400, str(exc)) from None
+    if not rows:
+        raise ApiError(400, "The data being imported is empty or was not provided")
+    return rows
 
 
 def count_response(ctx: ApiContext, count: int) -> Response:
