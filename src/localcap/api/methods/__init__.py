@@ -3,6 +3,7 @@
 from localcap.api.methods import (  # noqa: F401
     arms_events,
     dags,
+    files,
     metadata,
     project,
     records,

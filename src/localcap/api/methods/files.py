@@ -1,0 +1,361 @@
+"""Export / Import / Delete File (``content=file``): the bytes behind file-upload fields.
+
+A file field's stored value is a ``doc_id`` (see :mod:`localcap.db.documents`); the bytes live
+in the configured file store. What REDCap clients rely on, and why this module looks the way
+it does (facts in ``shared/reference/redcap-api-behaviour.md``, "Export File"):
+
+* Errors come in REDCap's order and words: event (longitudinal only), record, field, then "no
+  file". A record in another Data Access Group is reported exactly like a missing one, so a
+  DAG-restricted user cannot even learn that it exists.
+* Export streams the stored bytes with ``Content-Type: <mime>; name="<name>"`` (plus
+  ``;charset=UTF-8`` for ``text/*``): PyCap, redcaplite, REDCapR and redcapAPI all take the
+  file name from there, and REDCapR scans *every* header for ``name=``, so no other header
+  carries one. The name is made safe for a header and a file system by
+  :func:`localcap.files.content_type_header`; the original stays in the database.
+* Import and delete answer 200 with an empty body: PyCap's ``import_file``/``delete_file``
+  ignore the body (they return ``[{}]`` whatever comes back) and REDCapR checks the status.
+* Nothing is lost on a crash: new bytes are written to the store before the database change
+  is committed, and replaced bytes are deleted only after the commit (see
+  :mod:`localcap.db.documents`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import Response, StreamingResponse
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_ACCESS_EXPORT, ApiError, error_format
+from localcap.db import documents as docs
+from localcap.db import records as rows_store
+from localcap.db.records import StoredRow
+from localcap.files import MissingFileError, content_type_header, sniff_mime
+from localcap.files.mime import HEAD_SIZE
+from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
+from localcap.model.rights import (
+    DEIDENTIFIED,
+    NO_ACCESS,
+    REMOVE_IDENTIFIERS,
+    has_any_export_access,
+)
+
+log = logging.getLogger("localcap")
+
+INVALID_EVENT = "invalid event"
+NO_RECORD = 'The record "{record}" does not exist'
+NOT_A_FILE_FIELD = "The field '{field}' does not exist or is not a 'file' field"
+NO_FILE_TO_DOWNLOAD = "There is no file to download for this record"
+NO_FILE_TO_DELETE = "There is no file to delete for this record"
+NO_UPLOAD = (
+    "No file was uploaded: send the file as the multipart/form-data field 'file' "
+    "(curl -F 'file=@path')"
+)
+BAD_INSTANCE = 'The value of the parameter "repeat_instance" is not valid'
+NOT_IN_EVENT = (
+    "The field '{field}' is on the instrument '{form}', which is not designated for the "
+    "event '{event}'"
+)
+IDENTIFIER_EXPORT = (
+    "The API request cannot complete because the field '{field}' is tagged as an identifier "
+    'and you have "{level}" data export rights for the instrument \'{form}\'. "Full Data Set" '
+    "export rights are required to export this file."
+)
+FOREIGN_DAG_RECORD = (
+    "You are in a Data Access Group and these records belong to another group: {record}"
+)
+NO_CREATE = (
+    "You do not have Create Records privileges, so these records cannot be created: {record}"
+)
+MISSING_BYTES = (
+    "The file of this record is missing from the server's file store; the administrator can "
+    "find every such file with `localcap files verify`."
+)
+LEVEL_NAMES = {DEIDENTIFIED: "De-Identified", REMOVE_IDENTIFIERS: "Remove All Identifier Fields"}
+
+#: Bytes read per step when streaming an upload into the store.
+UPLOAD_CHUNK = 1 << 20
+#: Response headers of a download besides Content-Type and Content-Length.
+CSP = "script-src 'none'"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a file lives: the stored row (record, event, repeat instrument, instance) + field."""
+
+    record: str
+    field: Field
+    event_id: int
+    event_name: str
+    repeat_instrument: str
+    instance: int
+
+    @property
+    def form(self) -> str:
+        return self.field.form_name
+
+
+def _event(ctx: ApiContext) -> tuple[int, str]:
+    """The event to use: required (and must exist) in longitudinal projects, ignored otherwise."""
+    project = ctx.proj
+    if not project.is_longitudinal:
+        return CLASSIC_EVENT_ID, ""
+    name = ctx.request.get("event").strip()
+    event = project.event_by_name.get(name)
+    if event is None:
+        raise ApiError(400, INVALID_EVENT)
+    return event.event_id, name
+
+
+def _file_field(project: Project, name: str) -> Field:
+    field = project.field_by_name.get(name)
+    if field is None or field.field_type != "file":
+        raise ApiError(400, NOT_A_FILE_FIELD.format(field=name))
+    return field
+
+
+def _instance(ctx: ApiContext, project: Project, event_id: int, form: str) -> tuple[str, int]:
+    """(repeat_instrument, instance): ``repeat_instance`` counts only where the data repeats.
+
+    REDCap's default is instance 1, and the parameter is ignored for a form that repeats
+    neither as an instrument nor through its event (clients such as redcaplite send it
+    unconditionally).
+    """
+    if project.is_repeating_form(event_id, form):
+        instrument = form
+    elif project.is_repeating_event(event_id):
+        instrument = ""
+    else:
+        return "", 1
+    text = ctx.request.get("repeat_instance").strip()
+    if not text:
+        return instrument, 1
+    if not text.isdigit() or int(text) < 1:
+        raise ApiError(400, BAD_INSTANCE)
+    return instrument, int(text)
+
+
+def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tuple[Target, bool]:
+    """Check event, record and field in REDCap's order; returns the target and whether the
+    record exists. ``may_be_new`` (import) lets a missing record through: import creates it."""
+    project = ctx.proj
+    event_id, event_name = _event(ctx)
+    record = ctx.request.get("record").strip()
+    exists, group_id = rows_store.record_group(conn, project.project_id, record)
+    visible = exists and (ctx.group_id is None or group_id == ctx.group_id)
+    if not visible:
+        if not may_be_new or not record:
+            raise ApiError(400, NO_RECORD.format(record=record))
+        if exists:  # another DAG's record: an import cannot create it either
+            raise ApiError(400, FOREIGN_DAG_RECORD.format(record=record))
+    field = _file_field(project, ctx.request.get("field").strip())
+    instrument, instance = _instance(ctx, project, event_id, field.form_name)
+    return Target(record, field, event_id, event_name, instrument, instance), visible
+
+
+def _check_export_level(ctx: ApiContext, field: Field) -> None:
+    """The seed's table: No Access always fails; De-Identified and Remove All Identifier
+    Fields fail only for identifier-tagged fields; Full Data Set always passes."""
+    level = ctx.user_rights.export_level(field.form_name)
+    if level == NO_ACCESS:
+        raise ApiError(403, NO_ACCESS_EXPORT)
+    if level in LEVEL_NAMES and field.is_identifier:
+        raise ApiError(
+            403,
+            IDENTIFIER_EXPORT.format(
+                field=field.field_name, level=LEVEL_NAMES[level], form=field.form_name
+            ),
+        )
+
+
+def _stored_document(
+    conn: Connection, project: Project, target: Target
+) -> tuple[docs.DataRow, docs.Document | None]:
+    row = docs.read_data_row(
+        conn,
+        project.project_id,
+        target.record,
+        target.event_id,
+        target.repeat_instrument,
+        target.instance,
+    )
+    value = row.data.get(target.field.field_name)
+    if value in (None, ""):
+        return row, None
+    return row, docs.get_document(conn, project.project_id, value)
+
+
+def _empty_answer(ctx: ApiContext) -> Response:
+    """200 with an empty body, typed by returnFormat (PyCap and REDCapR read only the status)."""
+    media = {"json": "application/json", "csv": "text/csv"}.get(
+        error_format(ctx.request.params), "text/xml"
+    )
+    return Response(b"", headers={"content-type": f"{media}; charset=utf-8"})
+
+
+@method("file", "export")
+def export_file(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project = ctx.proj
+    if not has_any_export_access(project, ctx.user_rights):
+        raise ApiError(403, NO_ACCESS_EXPORT)
+    with ctx.engine.connect() as conn:
+        target, _ = resolve_target(ctx, conn, may_be_new=False)
+        _check_export_level(ctx, target.field)
+        _, document = _stored_document(conn, project, target)
+    if document is None:
+        raise ApiError(400, NO_FILE_TO_DOWNLOAD)
+    try:
+        # Opened before the response starts: a missing file is an API error, not a broken 200.
+        body = ctx.state.file_store.open(document.store_key)
+    except MissingFileError:
+        log.error(
+            "document %s (key %s) of project %s is missing from the file store",
+            document.doc_id,
+            document.store_key,
+            project.project_id,
+        )
+        raise ApiError(500, MISSING_BYTES) from None
+    headers = {
+        "content-type": content_type_header(document.mime_type, document.name),
+        "content-length": str(document.size),
+        "content-security-policy": CSP,
+    }
+    return StreamingResponse(body, headers=headers)
+
+
+class _UploadReader:
+    """Stream an upload into the store in bounded chunks, keeping its head for sniffing."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.head = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._file.seek(0)
+        while chunk := self._file.read(UPLOAD_CHUNK):
+            if len(self.head) < HEAD_SIZE:
+                self.head += chunk[: HEAD_SIZE - len(self.head)]
+            yield chunk
+
+
+def _write_field(
+    conn: Connection,
+    ctx: ApiContext,
+    target: Target,
+    value: str | None,
+    *,
+    create: bool,
+) -> str | None:
+    """Set (or with ``None`` clear) the field's value under the record lock; returns the old
+    value. Creating the record, when asked, puts it in the caller's DAG as REDCap does."""
+    project = ctx.proj
+    pid = project.project_id
+    if create:
+        rows_store.create_record(conn, pid, target.record, ctx.group_id)
+    elif not docs.lock_record(conn, pid, target.record):
+        raise ApiError(400, NO_RECORD.format(record=target.record))
+    row = docs.read_data_row(
+        conn, pid, target.record, target.event_id, target.repeat_instrument, target.instance
+    )
+    name = target.field.field_name
+    old = row.data.get(name)
+    if value is None:
+        row.data.pop(name, None)
+    else:
+        row.data[name] = value
+        # A form that now holds data gets a status, as Import Records does: Incomplete.
+        row.data.setdefault(f"{target.form}_complete", "0")
+    stored = StoredRow(
+        target.record, target.event_id, target.repeat_instrument, target.instance, row.data
+    )
+    rows_store.save_row(conn, pid, stored, is_new=not row.exists)
+    return None if old in (None, "") else str(old)
+
+
+@method("file", "import")
+def import_file(ctx: ApiContext) -> Response:
+    ctx.require_import()
+    project = ctx.proj
+    with ctx.engine.connect() as conn:
+        target, exists = resolve_target(ctx, conn, may_be_new=True)
+    if target.form not in project.forms_in_event(target.event_id):
+        raise ApiError(
+            400,
+            NOT_IN_EVENT.format(
+                field=target.field.field_name, form=target.form, event=target.event_name
+            ),
+        )
+    upload = ctx.request.files.get("file")
+    if upload is None:
+        raise ApiError(400, NO_UPLOAD)
+    if not exists and not ctx.user_rights.flag("record_create"):
+        raise ApiError(403, NO_CREATE.format(record=target.record))
+    store = ctx.state.file_store
+    reader = _UploadReader(upload.file)
+    stored = store.put(reader)  # 1. the bytes, durably, under a fresh key
+    name = upload.filename or "file"
+    mime = sniff_mime(reader.head, name)
+    old_key: str | None = None
+    try:
+        # 2. the database: new document row + field value, in one transaction. A concurrent
+        # import may create the record between our check and our insert: retry once as an
+        # update of the now existing record.
+        for attempt in (1, 2):
+            try:
+                with ctx.engine.begin() as conn:
+                    doc_id = docs.insert_document(
+                        conn,
+                        project.project_id,
+                        store_key=stored.key,
+                        name=name,
+                        mime_type=mime,
+                        size=stored.size,
+                        sha256=stored.sha256,
+                    )
+                    old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
+                    if old is not None:
+                        replaced = docs.delete_document(conn, project.project_id, old)
+                        old_key = replaced.store_key if replaced is not None else None
+                break
+            except IntegrityError:
+                if exists or attempt == 2:
+                    raise
+                exists = True
+    except BaseException:
+        store.delete(stored.key)  # never referenced: safe to drop
+        raise
+    if old_key is not None:
+        _delete_bytes(ctx, old_key)  # 3. only after the commit
+    return _empty_answer(ctx)
+
+
+@method("file", "delete")
+def delete_file(ctx: ApiContext) -> Response:
+    ctx.require_import()
+    project = ctx.proj
+    with ctx.engine.begin() as conn:
+        target, _ = resolve_target(ctx, conn, may_be_new=False)
+        _, document = _stored_document(conn, project, target)
+        if document is None:
+            raise ApiError(400, NO_FILE_TO_DELETE)
+        old = _write_field(conn, ctx, target, None, create=False)
+        removed = docs.delete_document(conn, project.project_id, old) if old else None
+    if removed is not None:
+        _delete_bytes(ctx, removed.store_key)
+    return _empty_answer(ctx)
+
+
+def _delete_bytes(ctx: ApiContext, key: str) -> None:
+    """Drop bytes nothing refers to any more. A failure here loses nothing (the database no
+    longer points at them), so it is logged, not reported to the client."""
+    try:
+        ctx.state.file_store.delete(key)
+    except Exception:  # noqa: BLE001 - the API answer is already decided
+        log.exception("could not delete the replaced file %s from the file store", key)
