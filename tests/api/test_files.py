@@ -649,3 +649,40 @@ def test_export_of_bytes_missing_from_the_store_is_an_api_error(server):
     response = export(api, "1", "scan", returnFormat="json")
     assert response.status_code == 500
     assert "localcap files verify" in response.json()["error"]
+
+
+# -- localcap files verify ----------------------------------------------------------------
+
+
+def test_cli_files_verify(tmp_path):
+    """Clean store: exit 0. A changed file and a lost file: both listed, exit 1."""
+    from click.testing import CliRunner
+
+    from builders import create_project
+    from liveserver import start_server
+    from localcap.cli import main
+
+    live = start_server(tmp_path, None, "sqlite")
+    try:
+        api = create_project(live, "verify")
+        api.import_json("metadata", DICTIONARY)
+        for record in ("1", "2", "3"):
+            assert upload(api, record, "scan", record.encode() * 100, "f.txt").status_code == 200
+    finally:
+        live.stop()
+    runner = CliRunner()
+    args = ["files", "verify", "--data-dir", str(tmp_path)]
+    ok = runner.invoke(main, args)
+    assert ok.exit_code == 0, ok.output
+    assert "3 checked: 3 ok, 0 missing, 0 corrupt" in ok.output
+    store = LocalFileStore(tmp_path / "files")
+    with live.engine.connect() as conn:
+        keys = [r.store_key for r in conn.execute(select(t.documents).order_by("doc_id"))]
+    store.delete(keys[0])
+    (damaged,) = [p for p in (tmp_path / "files").rglob(keys[1])]
+    damaged.write_bytes(b"tampered")
+    bad = runner.invoke(main, args)
+    assert bad.exit_code == 1
+    assert f"missing\t{keys[0]}" in bad.output
+    assert f"corrupt\t{keys[1]}" in bad.output
+    assert "3 checked: 1 ok, 1 missing, 1 corrupt" in bad.output
