@@ -22,6 +22,10 @@ _DIGITS = re.compile(r"\d+")
 BATCH_SIZE = 500
 
 
+def has_breaks_or_quotes(json_text: str) -> bool:
+    return "\\n" in json_text or "\\r" in json_text or '\\"' in json_text
+
+
 def natural_sort_key(record: str) -> str:
     """Record names in natural order: numeric runs compare numerically (2 < 10, 12-2 < 12-10)."""
     return _DIGITS.sub(lambda m: m.group().lstrip("0").rjust(20, "0"), record)[:255]
@@ -35,6 +39,9 @@ class StoredRow:
     instance: int
     data: dict[str, Any] = field(default_factory=dict)
     group_id: int | None = None
+    #: Whether any stored value holds a CR, LF or ``"`` (what line-break removal changes);
+    #: found by one scan of the stored JSON text instead of a look at every value.
+    has_breaks_or_quotes: bool = True
 
     @property
     def key(self) -> tuple[int, str, int]:
@@ -211,7 +218,8 @@ def iter_rows(
                 continue
         position = {name: i for i, (name, _) in enumerate(batch)}
         groups = dict(batch)
-        stmt = select(t.record_data).where(
+        c = t.record_data.c
+        stmt = select(c.record, c.event_id, c.repeat_instrument, c.instance, c.data).where(
             t.record_data.c.project_id == project.project_id,
             t.record_data.c.record.in_(list(position)),
         )
@@ -219,14 +227,15 @@ def iter_rows(
             stmt = stmt.where(t.record_data.c.event_id.in_(list(event_ids)))
         fetched = [
             StoredRow(
-                r.record,
-                r.event_id,
-                r.repeat_instrument,
-                r.instance,
-                orjson.loads(r.data),
-                groups[r.record],
+                record,
+                event_id,
+                instrument,
+                instance,
+                orjson.loads(data),
+                groups[record],
+                has_breaks_or_quotes(data),
             )
-            for r in conn.execute(stmt)
+            for record, event_id, instrument, instance, data in conn.execute(stmt)
         ]
         fetched.sort(
             key=lambda row: (

@@ -83,13 +83,10 @@ def clean_line_breaks(value: str) -> str:
 
 
 def clean_row(values: list[Any]) -> None:
-    """Line-break removal over a whole row: one scan finds the rare rows that need it."""
-    strings = [v for v in values if v.__class__ is str]
-    joined = "".join(strings)
-    if "\r" in joined or "\n" in joined or '"' in joined:
-        for i, value in enumerate(values):
-            if value.__class__ is str:
-                values[i] = clean_line_breaks(value)
+    """Line-break removal over a whole row (only rows whose stored values need it)."""
+    for i, value in enumerate(values):
+        if value.__class__ is str:
+            values[i] = clean_line_breaks(value)
 
 
 def convert_decimal(value: str, character: str) -> str:
@@ -318,7 +315,7 @@ class FlatExport:
         values.extend(map(data.get, keys, repeat("", len(keys))))
         for index, cell in specials:
             values[offset + index] = cell(data)
-        if self.options.remove_line_breaks:
+        if self.options.remove_line_breaks and row.has_breaks_or_quotes:
             clean_row(values)
         return values
 
