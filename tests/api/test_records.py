@@ -307,3 +307,30 @@ def test_rights_on_records(server):
     response = viewer.call(content="record", action="delete", format="csv", **{"records[0]": "1"})
     assert response.status_code == 403
     assert response.text == "ERROR: You do not have Delete Record privileges"
+
+
+def test_filter_logic_on_export_records(server):
+    # PyCap's doctest: export_records(filter_logic="[field_1] = 1") keeps the matching rows.
+    api = clinical_longitudinal(server)
+    import_records(
+        api,
+        [
+            {"record_id": "1", "redcap_event_name": "baseline_arm_1", "sex": "1", "weight": "80"},
+            {
+                "record_id": "1",
+                "redcap_event_name": "visit_2_arm_1",
+                "redcap_repeat_instance": "1",
+                "weight": "82",
+            },
+            {"record_id": "2", "redcap_event_name": "baseline_arm_1", "sex": "0", "weight": "60"},
+        ],
+    )
+    rows = api.json(content="record", filterLogic="[weight] > 70")
+    assert [(r["record_id"], r["redcap_event_name"]) for r in rows] == [
+        ("1", "baseline_arm_1"),
+        ("1", "visit_2_arm_1"),
+    ]
+    cross = api.json(content="record", filterLogic="[baseline_arm_1][sex] = '1'")
+    assert {r["record_id"] for r in cross} == {"1"}
+    bad = api.call(content="record", format="json", filterLogic="[nope] = 1")
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]

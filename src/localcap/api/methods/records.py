@@ -20,6 +20,7 @@ from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
+from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
 from localcap.model.rights import has_any_export_access
@@ -119,15 +120,26 @@ def export_records(ctx: ApiContext) -> Response:
     known_fields = set(project.field_by_name) | set(project.complete_fields)
     check_names("fields", fields, known_fields)
     check_names("forms", forms, set(project.form_by_name))
-    if ctx.request.get("filterLogic").strip():
-        raise ApiError(400, "filterLogic is not supported yet")
+    logic = None
+    expression = ctx.request.get("filterLogic").strip()
+    if expression:
+        try:
+            logic = compile_filter(project, expression)
+        except FilterError as exc:
+            raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
     records = ctx.request.list("records")
     event_ids = requested_events(ctx)
     order = export_field_order(project, fields, forms)
     options = flat_options(ctx, doc_names=document_names(ctx))
     export = FlatExport(project, rights, ctx.group_id, order, options)
     fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
-    rows = export.rows(stored_rows(ctx, records, event_ids))
+    stored = stored_rows(ctx, records, event_ids)
+    if logic is not None:
+        dag = project.dag_by_id.get(ctx.group_id) if ctx.group_id else None
+        stored = filter_rows(
+            project, stored, logic, user=ctx.username, user_dag=dag.unique_name if dag else ""
+        )
+    rows = export.rows(stored)
     return stream_flat(ctx, export, iter(rows), fmt)
 
 
