@@ -13,10 +13,12 @@ from sqlalchemy import Engine, select
 
 from localcap.db import projects as store
 from localcap.db import schema as t
+from localcap.db.reports import list_reports, save_reports
 from localcap.db.tokens import create_project_token
 from localcap.model.project import Arm, Event, Field
 from localcap.model.record_import import ImportChecker, write_plan
 from localcap.model.rights import DEIDENTIFIED, FULL, NO_ACCESS, REMOVE_IDENTIFIERS, Rights
+from localcap.reports.definition import ReportDefinition
 
 DEMO_TITLE = "localcap demo project"
 
@@ -81,6 +83,30 @@ USERS = [
 ]
 
 
+REPORTS = [
+    {
+        "title": "Enrolment overview",
+        "fields": [
+            "record_id",
+            "name",
+            "dob",
+            "sex",
+            "conditions",
+            "smoker",
+            "comments",
+            "enrolment_complete",
+        ],
+        "output_dags": True,
+    },
+    {
+        "title": "Moderate or severe adverse events",
+        "fields": ["record_id", "ae_description", "ae_severity"],
+        "filter_logic": "[ae_severity] >= 2",
+        "order_by": [{"field": "ae_severity", "direction": "DESC"}],
+    },
+]
+
+
 def _records(rng: random.Random) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     names = ["Ada", "Ben", "Cleo", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon"]
@@ -139,6 +165,8 @@ def ensure_demo(engine: Engine, url: str) -> Iterator[str]:
         ).first()
         pid = _create(conn) if row is None else row.project_id
         yield f"Demo project {pid} ({DEMO_TITLE}) at {url}"
+        for report in list_reports(conn, pid):
+            yield f"  report_id={report.report_id}: {report.title}"
         yield "Tokens (each call mints a fresh one; earlier ones stop working):"
         for username, level, dag in USERS:
             token = create_project_token(conn, pid, username)
@@ -207,4 +235,5 @@ def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
         store.save_project_user(conn, pid, username, rights, groups[dag] if dag else None)
     plan = ImportChecker(project).check(_records(random.Random(42)), None)
     write_plan(conn, project, plan, group_id=None, overwrite=False)
+    save_reports(conn, pid, [ReportDefinition.from_json(r) for r in REPORTS])
     return pid
