@@ -16,7 +16,7 @@ from localcap.api.methods.common import (
     require_design,
     require_longitudinal,
 )
-from localcap.api.methods.metadata import invalid_values
+from localcap.api.methods.metadata import invalid_values, required_names
 from localcap.db import projects as store
 from localcap.model.project import CLASSIC_EVENT_ID, Arm, Event, Project
 
@@ -160,12 +160,7 @@ def import_events(ctx: ApiContext) -> Response:
 def delete_events(ctx: ApiContext) -> Response:
     require_design(ctx)
     require_longitudinal(ctx, "events")
-    names = ctx.request.list("events") or []
-    if not names:
-        raise ApiError(400, "The parameter 'events' is missing")
-    unknown = [n for n in names if n not in ctx.proj.event_by_name]
-    if unknown:
-        raise invalid_values("events", unknown)
+    names = required_names(ctx, "events", ctx.proj.event_by_name)
     ids = [ctx.proj.event_by_name[n].event_id for n in names]
     with ctx.engine.begin() as conn:
         store.delete_events(conn, ctx.proj.project_id, ids)

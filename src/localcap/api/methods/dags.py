@@ -10,7 +10,7 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import count_response, import_rows, list_response
-from localcap.api.methods.metadata import invalid_values
+from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
@@ -77,12 +77,7 @@ def import_dags(ctx: ApiContext) -> Response:
 @method("dag", "delete")
 def delete_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
-    names = ctx.request.list("dags") or []
-    if not names:
-        raise ApiError(400, "The parameter 'dags' is missing")
-    unknown = [n for n in names if n not in ctx.proj.dag_by_name]
-    if unknown:
-        raise invalid_values("dags", unknown)
+    names = required_names(ctx, "dags", ctx.proj.dag_by_name)
     with ctx.engine.begin() as conn:
         store.delete_dags(
             conn, ctx.proj.project_id, [ctx.proj.dag_by_name[n].group_id for n in names]

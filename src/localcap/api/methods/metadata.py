@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from starlette.responses import Response
 
@@ -30,7 +31,16 @@ def invalid_values(param: str, values: list[str]) -> ApiError:
     return ApiError(400, f'The following values in the parameter "{param}" are not valid: {joined}')
 
 
-def check_names(param: str, requested: list[str] | None, known: set[str]) -> None:
+def required_names(ctx: ApiContext, param: str, known: Collection[str]) -> list[str]:
+    """A required array parameter (deletes): 400 when missing or naming unknown items."""
+    names = ctx.request.list(param) or []
+    if not names:
+        raise ApiError(400, f"The parameter '{param}' is missing")
+    check_names(param, names, known)
+    return names
+
+
+def check_names(param: str, requested: list[str] | None, known: Collection[str]) -> None:
     if requested:
         bad = [name for name in requested if name not in known]
         if bad:

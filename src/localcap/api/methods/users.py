@@ -11,7 +11,7 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
 from localcap.api.methods.common import count_response, import_rows, list_response
-from localcap.api.methods.metadata import invalid_values
+from localcap.api.methods.metadata import invalid_values, required_names
 from localcap.db import projects as store
 from localcap.model.project import Project
 from localcap.model.rights import FLAG_RIGHTS, NO_ACCESS, Rights, normalise_form_right
@@ -172,13 +172,8 @@ def import_users(ctx: ApiContext) -> Response:
 @method("user", "delete")
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    names = ctx.request.list("users") or []
-    if not names:
-        raise ApiError(400, "The parameter 'users' is missing")
     with ctx.engine.begin() as conn:
         members = {u["username"] for u in store.list_project_users(conn, ctx.proj.project_id)}
-        unknown = [n for n in names if n not in members]
-        if unknown:
-            raise invalid_values("users", unknown)
+        names = required_names(ctx, "users", members)
         store.delete_project_users(conn, ctx.proj.project_id, names)
     return count_response(ctx, len(names))
