@@ -60,9 +60,11 @@ def plan_report(
     username: str,
     definition: ReportDefinition,
     options: FlatOptions,
+    odm: bool = False,
 ) -> ReportPlan:
     options.documents_as_placeholder = True
-    options.remove_line_breaks = definition.remove_line_breaks
+    # "Remove line breaks in values" shapes csv/json/xml; ODM keeps values as stored.
+    options.remove_line_breaks = definition.remove_line_breaks and not odm
     options.combine_checkboxes = definition.combine_checkbox_values
     options.export_dags = definition.output_dags
     options.export_survey_fields = definition.output_survey_fields

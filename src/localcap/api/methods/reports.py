@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import orjson
 from starlette.responses import Response, StreamingResponse
 
@@ -9,7 +11,9 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import count_response, list_response, require_design
-from localcap.api.methods.records import flat_options, stored_rows, stream_flat
+from localcap.api.methods.records import flat_options, stream_flat
+from localcap.db import records as rows_store
+from localcap.db.records import StoredRow
 from localcap.db.reports import list_reports, load_report, save_reports
 from localcap.formats.odm import write_odm
 from localcap.model.rights import has_any_export_access
@@ -27,6 +31,16 @@ def _not_in_project(report_id: str) -> ApiError:
 def _user_dag(ctx: ApiContext) -> str:
     dag = ctx.proj.dag_by_id.get(ctx.group_id) if ctx.group_id else None
     return dag.unique_name if dag else ""
+
+
+def _report_rows(
+    ctx: ApiContext, event_ids: list[int] | None, group_ids: list[int] | None
+) -> Iterator[StoredRow]:
+    """The stored rows a report reads. ``group_ids`` is already the report's DAG filter
+    intersected with the user's own DAG (possibly empty: a site B user's view of a site A
+    report holds nothing), so it must not be replaced by the user's DAG."""
+    with ctx.engine.connect() as conn:
+        yield from rows_store.iter_rows(conn, ctx.proj, None, group_ids, event_ids)
 
 
 @method("report", "export")
@@ -51,8 +65,16 @@ def export_report(ctx: ApiContext) -> Response:
     definition.fields = [
         f for f in definition.fields if f in project.field_by_name or f in project.complete_fields
     ]
-    plan = plan_report(project, rights, ctx.group_id, ctx.username, definition, flat_options(ctx))
-    stored = stored_rows(ctx, None, plan.event_ids, plan.group_ids)
+    plan = plan_report(
+        project,
+        rights,
+        ctx.group_id,
+        ctx.username,
+        definition,
+        flat_options(ctx),
+        odm=ctx.format == "odm",
+    )
+    stored = _report_rows(ctx, plan.event_ids, plan.group_ids)
     rows = plan.rows(stored)
     if ctx.format == "odm":
         forms = [column.form for column in plan.export.columns]
