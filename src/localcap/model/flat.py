@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 from localcap.db.records import StoredRow
 from localcap.model.project import (
@@ -30,7 +30,14 @@ from localcap.model.project import (
 from localcap.model.rights import Rights, allowed_export_fields, survey_fields_allowed
 
 Cell = str | Callable[[dict[str, Any]], str]
-Plan = tuple[list[str], list[tuple[int, Callable[[dict[str, Any]], str]]]]
+
+
+class Plan(NamedTuple):
+    keys: list[str]
+    specials: list[tuple[int, Callable[[dict[str, Any]], str]]]
+    relevant_keys: frozenset[str]
+
+
 #: A key no stored row holds: cells that must stay blank look it up.
 NEVER_A_FIELD = "\x00"
 
@@ -235,8 +242,19 @@ class FlatExport:
         return name
 
     # -- rows -------------------------------------------------------------------------------
+    def _valid_forms(self, event_id: int, repeat_instrument: str) -> set[str]:
+        """The instruments whose values belong on rows of this kind."""
+        project = self.project
+        in_event = set(project.forms_in_event(event_id))
+        if repeat_instrument:
+            return {repeat_instrument} & in_event
+        if project.is_repeating_event(event_id):
+            return in_event
+        return {f for f in in_event if not project.is_repeating_form(event_id, f)}
+
     def _plan(self, event_id: int, repeat_instrument: str) -> Plan:
-        """How to fill the field cells of rows of this kind.
+        """How to fill the field cells of rows of this kind, and which stored keys make such a
+        row worth exporting.
 
         Most cells are a plain lookup of the stored value, done for the whole row at C speed
         with ``map(data.get, keys)``; cells of instruments that do not belong on this kind of
@@ -246,14 +264,7 @@ class FlatExport:
         key = (event_id, repeat_instrument)
         plan = self._plans.get(key)
         if plan is None:
-            project = self.project
-            in_event = set(project.forms_in_event(event_id))
-            if repeat_instrument:
-                valid = {repeat_instrument} & in_event
-            elif project.is_repeating_event(event_id):
-                valid = in_event
-            else:
-                valid = {f for f in in_event if not project.is_repeating_form(event_id, f)}
+            valid = self._valid_forms(event_id, repeat_instrument)
             keys: list[str] = []
             specials: list[tuple[int, Callable[[dict[str, Any]], str]]] = []
             for index, (column, cell) in enumerate(self._field_cells):
@@ -264,26 +275,22 @@ class FlatExport:
                 else:
                     keys.append(NEVER_A_FIELD)
                     specials.append((index, cell))
-            plan = self._plans[key] = (keys, specials)
+            relevant = valid & self.relevant_forms
+            project = self.project
+            relevant_keys = frozenset(
+                [f.field_name for form in relevant for f in project.form_fields.get(form, [])]
+                + [f"{form}_complete" for form in relevant]
+            )
+            plan = self._plans[key] = Plan(keys, specials, relevant_keys)
         return plan
 
     def has_relevant_data(self, row: StoredRow) -> bool:
-        """Rows whose requested instruments hold nothing are left out, as REDCap does."""
+        """Rows whose requested instruments hold nothing here are left out, as REDCap does."""
         if not self.relevant_forms:
             return bool(row.data)
-        project = self.project
-        form_of = project.form_of
-        valid = self._valid_forms(row)
-        return any(form_of(name) in valid for name in row.data) if valid else False
-
-    def _valid_forms(self, row: StoredRow) -> set[str]:
-        project = self.project
-        in_event = set(project.forms_in_event(row.event_id)) & self.relevant_forms
-        if row.repeat_instrument:
-            return {row.repeat_instrument} & in_event
-        if project.is_repeating_event(row.event_id):
-            return in_event
-        return {f for f in in_event if not project.is_repeating_form(row.event_id, f)}
+        return not self._plan(row.event_id, row.repeat_instrument).relevant_keys.isdisjoint(
+            row.data
+        )
 
     def row_values(self, row: StoredRow) -> list[Any]:
         """The cells of one output row, in header order (repeat instance as an int)."""
@@ -310,7 +317,7 @@ class FlatExport:
         if self.with_survey:
             values.append("")
         data = row.data
-        keys, specials = self._plan(row.event_id, row.repeat_instrument)
+        keys, specials, _ = self._plan(row.event_id, row.repeat_instrument)
         offset = len(values)
         values.extend(map(data.get, keys, repeat("", len(keys))))
         for index, cell in specials:
