@@ -1,14 +1,22 @@
 """CSV exactly as PHP's ``fputcsv`` writes it (REDCap's exports are PHP).
 
-A value is enclosed in double quotes only when it contains the delimiter, ``"``, CR, LF, tab,
-space or PHP's escape character ``\\``; inner quotes are doubled; every line ends with ``\\n``.
-(PHP's quirk of not doubling a quote that follows a backslash is not reproduced: that output
-is ambiguous to every CSV reader, ours is not.)
+PHP's rule (php-src ``ext/standard/file.c``, ``php_fputcsv``, and the PHP manual): a field is
+enclosed in double quotes only when it contains the delimiter, the enclosure ``"``, the escape
+character (``\\`` by default, and REDCap uses the default), LF, CR, tab or space. Inside a
+quoted field every ``"`` is doubled; every line ends with ``\\n``; an empty value is written as
+nothing at all (never ``""``). So ``a b`` -> ``"a b"``, ``C:\\x`` -> ``"C:\\x"``, ``""`` -> ``""``
+written as an empty cell.
+
+One PHP quirk is deliberately not reproduced: PHP does not double a ``"`` that directly follows
+the escape character (``a\\"b`` is written ``"a\\"b"``). That output is ambiguous to every
+RFC 4180 reader (Python, R, pandas, Excel all misread it), and REDCap's clients all use such
+readers, so we double the quote (``"a\\""b"``): the value round-trips everywhere.
 
 Speed: Python's C ``csv`` writer quotes a value when it holds any character of the line
-terminator, so writing with the terminator ``" \\t\\\\\\n"`` makes it quote on exactly PHP's
-characters; each chunk's terminators are then turned back into ``\\n``. A chunk whose values
-themselves contain that terminator sequence (checked by counting) is rewritten the slow way.
+terminator, so writing with the terminator ``" \\t\\\\\\r\\n"`` makes it quote on exactly PHP's
+characters (plus the delimiter and the quote, which it always quotes on); each batch's
+terminators are then turned back into ``\\n``. A batch whose values themselves contain that
+terminator sequence (detected by counting) is rewritten the slow way.
 """
 
 from __future__ import annotations
@@ -18,30 +26,44 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-CHUNK_ROWS = 500
+#: Flush to the HTTP layer once this many bytes are buffered.
+CHUNK_BYTES = 1 << 16
+#: REDCap's ``csvDelimiter`` values (``tab`` is spelled out in the API; a literal tab is
+#: accepted too, as some clients send the character).
 DELIMITERS = {",": ",", "tab": "\t", "\t": "\t", ";": ";", "|": "|", "^": "^"}
-TERMINATOR = " \t\\\n"
+TERMINATOR = " \t\\\r\n"
+
+Cell = str | int
 
 
-def parse_delimiter(value: str) -> str:
-    """REDCap's csvDelimiter values; anything else falls back to a comma."""
+def parse_delimiter(value: str | None) -> str:
+    """The delimiter character for a ``csvDelimiter`` parameter.
+
+    REDCap accepts ``,`` ``tab`` ``;`` ``|`` ``^``; anything else (including blank, which
+    REDCapR sends by default) falls back to a comma rather than raising an error.
+    """
+    if value is None:
+        return ","
     key = value if value == "\t" else value.strip().lower()
     return DELIMITERS.get(key, ",")
 
 
-def _needs_quotes(delimiter: str) -> Callable[[str], object]:
-    return re.compile("[" + re.escape(delimiter + '"\r\n\t \\') + "]").search
+def needs_quotes(delimiter: str) -> Callable[[str], object]:
+    """A predicate: does PHP's ``fputcsv`` enclose this value (for this delimiter)?"""
+    return re.compile("[" + re.escape(delimiter + '"\\\r\n\t ') + "]").search
 
 
 def format_line(values: Sequence[object], delimiter: str, needs: Callable[[str], object]) -> str:
-    """One line, the straightforward way (used when the fast path cannot be trusted)."""
-    cells = [v if v.__class__ is str else str(v) for v in values]
+    """One CSV line, the straightforward way (header, and batches the fast path cannot trust)."""
+    cells = ["" if v is None else v if v.__class__ is str else str(v) for v in values]
     return (
         delimiter.join(['"' + c.replace('"', '""') + '"' if needs(c) else c for c in cells]) + "\n"
     )
 
 
-def _fast_chunk(rows: list[Sequence[object]], delimiter: str) -> str | None:
+def _fast_batch(rows: list[Sequence[object]], delimiter: str) -> str | None:
+    if rows and len(rows[0]) == 1 and any(row[0] in ("", None) for row in rows):
+        return None  # the csv module writes a lone empty field as ``""``; PHP writes nothing
     buffer = io.StringIO()
     writer = csv.writer(
         buffer,
@@ -58,23 +80,38 @@ def _fast_chunk(rows: list[Sequence[object]], delimiter: str) -> str | None:
     return text.replace(TERMINATOR, "\n")
 
 
-def write_csv(
-    header: Sequence[str], rows: Iterable[Sequence[object]], delimiter: str = ","
-) -> Iterator[bytes]:
-    needs = _needs_quotes(delimiter)
-    yield format_line(header, delimiter, needs).encode()
-    chunk: list[Sequence[object]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == CHUNK_ROWS:
-            yield _encode(chunk, delimiter, needs)
-            chunk = []
-    if chunk:
-        yield _encode(chunk, delimiter, needs)
-
-
-def _encode(chunk: list[Sequence[object]], delimiter: str, needs: Callable[[str], object]) -> bytes:
-    text = _fast_chunk(chunk, delimiter)
+def _encode(batch: list[Sequence[object]], delimiter: str, needs: Callable[[str], object]) -> bytes:
+    text = _fast_batch(batch, delimiter)
     if text is None:
-        text = "".join(format_line(row, delimiter, needs) for row in chunk)
+        text = "".join(format_line(row, delimiter, needs) for row in batch)
     return text.encode()
+
+
+def write_csv(
+    header: Sequence[str], rows: Iterable[Sequence[Cell]], delimiter: str = ","
+) -> Iterator[bytes]:
+    """Stream ``header`` and ``rows`` as REDCap's CSV, in UTF-8 chunks of about 64 KB.
+
+    An empty ``rows`` gives the header line alone (REDCap's empty report). ``delimiter`` is a
+    character (use :func:`parse_delimiter` for the API parameter).
+    """
+    needs = needs_quotes(delimiter)
+    pending: list[bytes] = [format_line(header, delimiter, needs).encode()]
+    size = len(pending[0])
+    batch: list[Sequence[object]] = []
+    batch_rows = 64  # adapted to the row width after the first batch
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_rows:
+            data = _encode(batch, delimiter, needs)
+            batch_rows = max(1, min(4096, CHUNK_BYTES * len(batch) // max(1, len(data))))
+            batch = []
+            pending.append(data)
+            size += len(data)
+            if size >= CHUNK_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if batch:
+        pending.append(_encode(batch, delimiter, needs))
+    if pending:
+        yield b"".join(pending)

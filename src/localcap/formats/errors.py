@@ -1,19 +1,35 @@
-"""REDCap's error bodies in the three formats (see shared/reference/redcap-api-behaviour.md)."""
+"""REDCap's error bodies in the three formats (see shared/reference/redcap-api-behaviour.md).
+
+* json: ``{"error":"<msg>"}``, compact, PHP ``json_encode`` escaping (``/`` -> ``\\/``; REDCap's
+  recorded 400 body in bcbi/REDCap.jl ``src/Import.jl`` shows ``variable\\/field name``);
+* csv: ``ERROR: <msg>`` (REDCapR's recorded expectations);
+* xml: ``<?xml version="1.0" encoding="UTF-8" ?><hash><error><msg></error></hash>`` with the
+  message XML-escaped, so a record name such as ``a<b`` cannot break the document.
+
+Clients detect errors by body, not status (PyCap: an ``error`` key, a body starting ``error:``,
+or ``<error>`` in the body), so these bodies must be exact.
+"""
 
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-import orjson
+from localcap.formats.json_writer import dumps
+from localcap.formats.xml_writer import xml_safe
+
+JSON_TYPE = "application/json; charset=utf-8"
+CSV_TYPE = "text/csv; charset=utf-8"
+XML_TYPE = "text/xml; charset=utf-8"
 
 
 def render_error(message: str, fmt: str) -> tuple[bytes, str]:
-    """(body, content type) of an error in json, csv or xml (anything else means xml)."""
+    """(body, content type) of an error in ``fmt`` json or csv; anything else means xml."""
     if fmt == "json":
-        # PHP's json_encode escapes "/" as "\/"; clients parse either.
-        body = orjson.dumps({"error": message}).replace(b"/", b"\\/")
-        return body, "application/json; charset=utf-8"
+        return dumps({"error": message}), JSON_TYPE
     if fmt == "csv":
-        return f"ERROR: {message}".encode(), "text/csv; charset=utf-8"
-    xml = f'<?xml version="1.0" encoding="UTF-8" ?><hash><error>{escape(message)}</error></hash>'
-    return xml.encode(), "text/xml; charset=utf-8"
+        return f"ERROR: {message}".encode(), CSV_TYPE
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" ?>'
+        f"<hash><error>{escape(xml_safe(message))}</error></hash>"
+    )
+    return xml.encode(), XML_TYPE

@@ -1,82 +1,185 @@
-"""Parsing the ``data`` clients send to imports: JSON, CSV or XML, into rows of strings.
+"""Parsing the ``data`` clients send to imports (JSON, CSV or XML) into rows of strings.
 
-XML is parsed safely: documents with a DTD (``<!DOCTYPE``/``<!ENTITY``) are refused outright,
-so there is no entity expansion and no external entity can be fetched.
+What clients send (their sources): PyCap and redcaplite send a JSON list of objects (PyCap
+``json.dumps`` of a list, or a DataFrame as CSV), REDCapR sends CSV, redcapAPI CSV, and PyCap's
+project-creation test sends a bare ``<item>...</item>`` XML document with no ``<records>`` root.
+All of these are accepted. A single JSON object (not in a list) is accepted as a one-row list:
+REDCap itself answers such an import with ``{"count": 0}`` and imports nothing (PyCap issues
+#103 and #138), a silent loss we do not reproduce.
+
+Values come back as strings, the way PHP's string conversion (which REDCap applies) turns
+decoded JSON scalars into text: ``1`` -> ``"1"``, ``1.5`` -> ``"1.5"``, ``1.0`` -> ``"1"`` (pandas
+writes integer columns holding blanks as floats), ``true`` -> ``"1"``, ``false`` and ``null`` ->
+``""``. Integers keep the digits the client sent, however long. Nested objects and lists (the
+``forms`` rights inside a user import) are returned unchanged for the caller to interpret.
+
+XML is parsed with ``defusedxml``: a DTD, entity declarations and external references are
+refused outright, so no entity expansion ("billion laughs") and no file or network access.
+
+No REDCap wording for unreadable import data was found in the clients' recorded tests, so the
+messages below are our own, written to say what is wrong and where.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-import xml.etree.ElementTree as ET
+import json
+import math
 from typing import Any
+from xml.etree.ElementTree import Element, ParseError
 
-import orjson
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 
-_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+from localcap.formats.csv_writer import parse_delimiter
 
 
 class DataParseError(ValueError):
-    """The submitted data cannot be read in the format given."""
+    """The submitted data cannot be read in the format given; the message is for the client."""
+
+
+def php_number(literal: str) -> str:
+    """A JSON float literal as PHP's ``(string)`` cast writes the decoded number.
+
+    Integral values print without a fraction (``1.0`` -> ``1``); others use the shortest
+    round-trip digits; very large or small magnitudes use PHP's ``1.0E+25`` notation.
+    """
+    value = float(literal)
+    if math.isinf(value) or math.isnan(value):
+        raise DataParseError(f"The JSON number {literal} is out of range")
+    if value == 0:
+        return "0" if math.copysign(1.0, value) > 0 else "-0"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    text = repr(value)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    sign = "-" if exponent.startswith("-") else "+"
+    return f"{mantissa}E{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+
+
+def _no_constant(name: str) -> Any:
+    raise DataParseError(f"The data is not valid JSON: {name} is not a JSON value")
 
 
 def _text(value: Any) -> Any:
-    if value is None:
+    if value is None or value is False:
         return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value  # strings, and nested dicts (user rights' forms) stay as they are
+    if value is True:
+        return "1"
+    return value  # strings (numbers were turned into strings by the decoder), dicts, lists
 
 
 def parse_json(text: str) -> list[dict[str, Any]]:
+    """A JSON list of objects (or one object) -> rows; see the module notes on values."""
     try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise DataParseError(f"The data is not valid JSON: {exc}") from None
+        data = json.loads(
+            text.lstrip("\ufeff"),
+            parse_int=str,
+            parse_float=php_number,
+            parse_constant=_no_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise DataParseError(
+            f"The data is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise DataParseError("The JSON data is nested too deeply") from None
     if isinstance(data, dict):
         data = [data]
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise DataParseError("The JSON data must be a list of objects")
-    return [{str(k): _text(v) for k, v in item.items()} for item in data]
+    if not isinstance(data, list):
+        raise DataParseError("The JSON data must be a list of objects, e.g. [{...},{...}]")
+    rows = []
+    for number, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise DataParseError(
+                f"The JSON data must be a list of objects, but item {number} is not an object"
+            )
+        rows.append({str(k): _text(v) for k, v in item.items()})
+    return rows
 
 
-def parse_csv(text: str, delimiter: str = ",") -> list[dict[str, Any]]:
-    text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def parse_csv(text: str, delimiter: str = ",") -> list[dict[str, str]]:
+    """CSV with a header row -> rows. BOM, CRLF and quoted multi-line values are fine.
+
+    ``delimiter`` may be a character or REDCap's ``csvDelimiter`` value (``tab``...). Blank
+    lines are skipped; header names are trimmed (spreadsheets pad them).
+    """
+    delimiter = parse_delimiter(delimiter)
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
+    reader_rows: list[list[str]] = []
     try:
-        rows = [row for row in reader if row]
+        for row in reader:
+            if row and any(cell != "" for cell in row):
+                reader_rows.append(row)
     except csv.Error as exc:
-        raise DataParseError(f"The CSV data could not be read: {exc}") from None
-    if not rows:
+        raise DataParseError(
+            f"The CSV data could not be read near line {reader.line_num}: {exc}"
+        ) from None
+    if not reader_rows:
         raise DataParseError("The CSV data has no header row")
-    header = [h.strip() for h in rows[0]]
-    if len(set(header)) != len(header):
-        raise DataParseError("The CSV header row names a column more than once")
+    header = [name.strip() for name in reader_rows[0]]
+    for number, name in enumerate(header, start=1):
+        if name == "":
+            raise DataParseError(f"Column {number} of the CSV header row has no name")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataParseError(f'The CSV header row names the column "{name}" more than once')
+        seen.add(name)
     result = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(reader_rows[1:], start=2):
         if len(row) != len(header):
             raise DataParseError(
-                f"CSV line {number} has {len(row)} values but the header has {len(header)}"
+                f"CSV row {number} has {len(row)} values but the header row has {len(header)}"
             )
         result.append(dict(zip(header, row, strict=True)))
     return result
 
 
+def _element_value(element: Element) -> Any:
+    children = list(element)
+    if not children:
+        return element.text or ""
+    return {child.tag: _element_value(child) for child in children}
+
+
 def parse_xml(text: str) -> list[dict[str, Any]]:
-    if _DTD.search(text):
-        raise DataParseError("XML with a DTD or entity declarations is not accepted")
+    """``<records><item><field>v</field>...</item></records>`` (or a bare ``<item>``) -> rows.
+
+    Values may be plain text or CDATA. Any root element is accepted as the list wrapper.
+    """
     try:
-        root = ET.fromstring(text.strip().encode())
-    except ET.ParseError as exc:
+        root = SafeET.fromstring(
+            text.lstrip("\ufeff \t\r\n"), forbid_dtd=True, forbid_entities=True
+        )
+    except DefusedXmlException:
+        raise DataParseError(
+            "XML with a DTD, entity declarations or external references is not accepted"
+        ) from None
+    except ParseError as exc:
         raise DataParseError(f"The XML data is not well-formed: {exc}") from None
-    items = root.findall("item") if root.tag != "item" else [root]
-    return [{child.tag: child.text or "" for child in item} for item in items]
+    items = [root] if root.tag == "item" else root.findall("item")
+    rows = []
+    for item in items:
+        row: dict[str, Any] = {}
+        for child in item:
+            if child.tag in row:
+                raise DataParseError(f"An <item> in the XML data has two <{child.tag}> elements")
+            row[child.tag] = _element_value(child)
+        rows.append(row)
+    return rows
 
 
 def parse_data(text: str, fmt: str, delimiter: str = ",") -> list[dict[str, Any]]:
+    """The ``data`` parameter in ``fmt`` (json, csv; anything else is read as xml) -> rows.
+
+    ``delimiter`` is the import's ``csvDelimiter`` (CSV only). Raises :class:`DataParseError`.
+    """
     if fmt == "json":
         return parse_json(text)
     if fmt == "csv":
