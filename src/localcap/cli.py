@@ -156,6 +156,81 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
         click.echo(create_project_token(conn, project_id, username))
 
 
+@token.command("revoke")
+@data_dir_option
+@click.option("--token", "token_value", default=None, help="The token to revoke.")
+@click.option("--username", default=None, help="Revoke this user's tokens instead.")
+@click.option(
+    "--project",
+    "project_id",
+    type=int,
+    default=None,
+    help="With --username: only the token for this project.",
+)
+def token_revoke(
+    data_dir: Path,
+    database_url: str | None,
+    token_value: str | None,
+    username: str | None,
+    project_id: int | None,
+) -> None:
+    """Revoke a token at once (the server stops accepting it on the next request).
+
+    Give the token itself (--token), or a user (--username, optionally --project).
+    """
+    from localcap.db.tokens import revoke_token, revoke_user_tokens
+
+    if bool(token_value) == bool(username):
+        raise click.UsageError("Give either --token or --username.")
+    engine = _open(data_dir, database_url)
+    with engine.begin() as conn:
+        if token_value:
+            if not revoke_token(conn, token_value):
+                raise click.ClickException("No such token (it may already be revoked).")
+            click.echo("Revoked 1 token.")
+        else:
+            assert username is not None
+            count = revoke_user_tokens(conn, username, project_id)
+            click.echo(f"Revoked {count} token{'s' if count != 1 else ''}.")
+
+
+@main.command()
+@data_dir_option
+@click.option("--project", "project_id", type=int, default=None, help="Only this project.")
+@click.option("--user", "username", default=None, help="Only this user's calls.")
+@click.option(
+    "--since", default=None, help="Only entries at or after this time (YYYY-MM-DD[ HH:MM])."
+)
+@click.option(
+    "--limit", default=100, show_default=True, type=int, help="At most this many entries."
+)
+def audit(
+    data_dir: Path,
+    database_url: str | None,
+    project_id: int | None,
+    username: str | None,
+    since: str | None,
+    limit: int,
+) -> None:
+    """Print the audit log, newest first: every API call that read or changed data.
+
+    Columns: time, user, project, content/action, status, rows (exports), records touched.
+    """
+    from itertools import islice
+
+    from localcap.db.audit import read_entries
+
+    engine = _open(data_dir, database_url)
+    with engine.connect() as conn:
+        for entry in islice(read_entries(conn, project_id, username, since), limit):
+            records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
+            rows = "" if entry.row_count is None else f"rows={entry.row_count}"
+            click.echo(
+                f"{entry.ts}\t{entry.username}\tproject={entry.project_id}\t"
+                f"{entry.content}/{entry.action}\t{entry.status}\t{rows}\t{records}"
+            )
+
+
 @main.group()
 def project() -> None:
     """Inspect projects."""

@@ -334,3 +334,11 @@ def test_filter_logic_on_export_records(server):
     assert {r["record_id"] for r in cross} == {"1"}
     bad = api.call(content="record", format="json", filterLogic="[nope] = 1")
     assert bad.status_code == 400 and "nope" in bad.json()["error"]
+
+
+def test_a_record_imported_with_its_id_alone_exists(server):
+    api = clinical_classic(server)
+    assert import_records(api, [{"record_id": "7"}]).json() == {"count": 1}
+    rows = api.json(content="record")
+    assert [(r["record_id"], r["first_name"], r["demographics_complete"]) for r in rows] == [
+        ("7", "", "0")]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from localcap.api.errors import NO_EXPORT, NO_IMPORT, ApiError
 from localcap.api.request import ApiRequest
+from localcap.db.audit import AuditEntry
 from localcap.model.project import Project
 from localcap.model.rights import Rights
 
@@ -44,6 +45,8 @@ class ApiContext:
     project: Project | None = None
     rights: Rights | None = None
     group_id: int | None = None
+    #: What the audit log will record of this call; handlers add records and row counts.
+    audit: AuditEntry | None = None
 
     @property
     def engine(self) -> Engine:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any
 
-from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
 from localcap.api.request import ApiRequest
+from localcap.db.audit import AuditEntry, write_entry
 from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import lookup_token
 
@@ -18,6 +21,8 @@ Handler = Callable[[ApiContext], Response]
 HANDLERS: dict[tuple[str, str], Handler] = {}
 #: Contents that a super token may call (everything else needs a project token).
 SUPER_CONTENTS = {"project", "version"}
+#: Calls that read no project data are not worth an audit row.
+UNAUDITED = {"version"}
 
 
 def method(content: str, *actions: str) -> Callable[[Handler], Handler]:
@@ -67,4 +72,44 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     handler = HANDLERS.get((content, action))
     if handler is None:
         raise ApiError(400, BAD_ACTION)
-    return handler(ctx)
+    if content in UNAUDITED:
+        return handler(ctx)
+    ctx.audit = AuditEntry(
+        owner.username,
+        owner.project_id,
+        content,
+        action,
+        AuditEntry.clean_params(request.params, request.arrays),
+    )
+    try:
+        response = handler(ctx)
+    except ApiError as error:
+        ctx.audit.status = error.status
+        _write_audit(state, ctx.audit)
+        raise
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _audited(response.body_iterator, state, ctx.audit)
+    else:
+        ctx.audit.status = response.status_code
+        _write_audit(state, ctx.audit)
+    return response
+
+
+def _write_audit(state: AppState, entry: AuditEntry) -> None:
+    with state.engine.begin() as conn:
+        write_entry(conn, entry)
+
+
+async def _audited(
+    body: AsyncIterable[Any], state: AppState, entry: AuditEntry
+) -> AsyncIterator[Any]:
+    """Log a streamed export once it is complete (or cut off), with its row count."""
+    complete = False
+    try:
+        async for chunk in body:
+            yield chunk
+        complete = True
+    finally:
+        if not complete:
+            entry.status = 499  # the client went away mid-stream
+        await run_in_threadpool(_write_audit, state, entry)

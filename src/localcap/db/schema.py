@@ -214,3 +214,24 @@ reports = Table(
     # The whole definition as a JSON object (see localcap.reports.definition).
     Column("definition", Text, nullable=False),
 )
+
+#: Append-only: every authenticated API call, with what it touched (never the token).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("log_id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", String(32), nullable=False),
+    Column("username", String(255), nullable=False),
+    Column("project_id", Integer, nullable=True),
+    Column("content", String(50), nullable=False),
+    Column("action", String(50), nullable=False),
+    # REDCap's log type: export, manage, user, record_add, record_edit, record_delete.
+    Column("log_type", String(20), nullable=False),
+    # Request parameters without the token; bulky ones (data) replaced by their size.
+    Column("params", Text, nullable=False),
+    Column("records", Text, nullable=False, default="[]"),
+    Column("report_id", Integer, nullable=True),
+    Column("row_count", Integer, nullable=True),
+    Column("status", Integer, nullable=False),
+    Index("ix_audit_log_project_ts", "project_id", "ts"),
+)

@@ -79,3 +79,18 @@ def lookup_token(conn: Connection, token: str) -> TokenOwner | None:
     if is_super_shape != (row.project_id is None):
         return None
     return TokenOwner(row.username, row.project_id)
+
+
+def revoke_token(conn: Connection, token: str) -> bool:
+    """Forget one token (project or super); True when it existed."""
+    return bool(
+        conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == _hash(token))).rowcount
+    )
+
+
+def revoke_user_tokens(conn: Connection, username: str, project_id: int | None) -> int:
+    """Forget a user's token for a project (or, with no project, all of the user's tokens)."""
+    stmt = delete(t.tokens).where(t.tokens.c.username == username)
+    if project_id is not None:
+        stmt = stmt.where(t.tokens.c.project_id == project_id)
+    return int(conn.execute(stmt).rowcount)

@@ -150,6 +150,8 @@ class FlatExport:
         self.columns.extend(c for c, _ in self._field_cells)
         self.relevant_forms = {c.form for c, _ in self._field_cells if c.form}
         self._plans: dict[tuple[int, str], Plan] = {}
+        #: Rows produced so far (the audit log records an export's row count).
+        self.rows_emitted = 0
 
     # -- header -----------------------------------------------------------------------------
     def _auto(self, name: str) -> Column:
@@ -329,6 +331,7 @@ class FlatExport:
     def rows(self, stored: Iterable[StoredRow]) -> Iterable[list[Any]]:
         for row in stored:
             if self.has_relevant_data(row):
+                self.rows_emitted += 1
                 yield self.row_values(row)
 
 

@@ -337,10 +337,14 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
             data[name] = checked
         else:
             data.pop(name, None)
+    record_field = project.record_id_field
     # A form that now holds data gets a status: Incomplete unless one was given.
-    for form in {project.form_of(name) for name in data}:
+    for form in {project.form_of(name) for name in data if name != record_field}:
         if form is not None:
             data.setdefault(f"{form}_complete", "0")
+    if not data:
+        # A record imported with its ID alone (or blanked) still exists, as in REDCap.
+        data[record_field] = change.record
 
 
 def records_in(changes: Iterable[RowChange]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from localcap.api.methods import (  # noqa: F401
     arms_events,
+    audit_log,
     dags,
     files,
     metadata,

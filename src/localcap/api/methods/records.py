@@ -140,7 +140,13 @@ def export_records(ctx: ApiContext) -> Response:
             project, stored, logic, user=ctx.username, user_dag=dag.unique_name if dag else ""
         )
     rows = export.rows(stored)
+    audit_export(ctx, export)
     return stream_flat(ctx, export, iter(rows), fmt)
+
+
+def audit_export(ctx: ApiContext, export: FlatExport) -> None:
+    if ctx.audit is not None:
+        ctx.audit.row_counter = lambda: export.rows_emitted
 
 
 def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str]) -> Response:
@@ -204,6 +210,8 @@ def import_records(ctx: ApiContext) -> Response:
             )
     except ImportError_ as exc:
         raise ApiError(exc.status, exc.message) from None
+    if ctx.audit is not None:
+        ctx.audit.records = records
     return import_response(ctx, records, id_map)
 
 
@@ -221,6 +229,8 @@ def delete_records(ctx: ApiContext) -> Response:
         raise ApiError(400, f"The event '{event_name}' is not valid")
     if instrument and instrument not in project.form_by_name:
         raise ApiError(400, f"The instrument '{instrument}' is not valid")
+    if ctx.audit is not None:
+        ctx.audit.records = list(records)
     with ctx.engine.begin() as conn:
         existing = rows_store.existing_records(conn, project.project_id, records)
         missing = [r for r in records if r not in existing]

@@ -11,7 +11,7 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import count_response, list_response, require_design
-from localcap.api.methods.records import flat_options, stream_flat
+from localcap.api.methods.records import audit_export, flat_options, stream_flat
 from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
 from localcap.db.reports import list_reports, load_report, save_reports
@@ -76,6 +76,9 @@ def export_report(ctx: ApiContext) -> Response:
     )
     stored = _report_rows(ctx, plan.event_ids, plan.group_ids)
     rows = plan.rows(stored)
+    if ctx.audit is not None:
+        ctx.audit.report_id = int(report_id)
+    audit_export(ctx, plan.export)
     if ctx.format == "odm":
         forms = [column.form for column in plan.export.columns]
         body = write_odm(project, plan.export.header, rows, forms)
