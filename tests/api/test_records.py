@@ -341,4 +341,40 @@ def test_a_record_imported_with_its_id_alone_exists(server):
     assert import_records(api, [{"record_id": "7"}]).json() == {"count": 1}
     rows = api.json(content="record")
     assert [(r["record_id"], r["first_name"], r["demographics_complete"]) for r in rows] == [
-        ("7", "", "0")]
+        ("7", "", "0")
+    ]
+
+
+def test_deleting_a_record_deletes_its_files(server):
+    from sqlalchemy import func, select
+
+    from localcap.db import schema as t
+
+    api = clinical_classic(server)
+    import_records(api, [{"record_id": "1", "first_name": "Ann"}])
+    upload = api.call(
+        content="file",
+        action="import",
+        record="1",
+        field="scan",
+        files={"file": ("scan.bin", b"\x00\x01secret bytes")},
+    )
+    assert upload.status_code == 200, upload.text
+    pid = api.json(content="project")["project_id"]
+
+    def documents() -> int:
+        with server.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(t.documents).where(t.documents.c.project_id == pid)
+            ).scalar()
+
+    assert documents() == 1
+    with server.engine.connect() as conn:
+        key = conn.execute(
+            select(t.documents.c.store_key).where(t.documents.c.project_id == pid)
+        ).scalar()
+    store_path = next(server.data_dir.rglob(key))
+    assert store_path.exists()
+    assert api.call(content="record", action="delete", **{"records[0]": "1"}).text == "1"
+    assert documents() == 0
+    assert not store_path.exists()

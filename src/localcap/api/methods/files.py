@@ -335,7 +335,7 @@ def import_file(ctx: ApiContext) -> Response:
         store.delete(stored.key)  # never referenced: safe to drop
         raise
     if old_key is not None:
-        _delete_bytes(ctx, old_key)  # 3. only after the commit
+        delete_bytes(ctx, old_key)  # 3. only after the commit
     return _empty_answer(ctx)
 
 
@@ -351,11 +351,11 @@ def delete_file(ctx: ApiContext) -> Response:
         old = _write_field(conn, ctx, target, None, create=False)
         removed = docs.delete_document(conn, project.project_id, old) if old else None
     if removed is not None:
-        _delete_bytes(ctx, removed.store_key)
+        delete_bytes(ctx, removed.store_key)
     return _empty_answer(ctx)
 
 
-def _delete_bytes(ctx: ApiContext, key: str) -> None:
+def delete_bytes(ctx: ApiContext, key: str) -> None:
     """Drop bytes nothing refers to any more. A failure here loses nothing (the database no
     longer points at them), so it is logged, not reported to the client."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -13,9 +13,11 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, NO_DELETE, ApiError, error_format
 from localcap.api.methods.common import import_rows
+from localcap.api.methods.files import delete_bytes
 from localcap.api.methods.metadata import check_names
 from localcap.db import records as rows_store
 from localcap.db import schema as t
+from localcap.db.documents import delete_document
 from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
@@ -242,9 +244,18 @@ def delete_records(ctx: ApiContext) -> Response:
                 "One or more of the records provided cannot be deleted because they do not "
                 "exist in the project. The following records do not exist: " + ", ".join(missing),
             )
-        if not (event_name or instrument or instance_text):
-            rows_store.delete_records(conn, project.project_id, records)
-            return Response(str(len(records)), media_type="text/plain")
+        whole = not (event_name or instrument or instance_text)
+        file_fields = {f.field_name for f in project.fields if f.field_type == "file"}
+        released: list[str] = []
+
+        def release(data: dict[str, Any], names: Iterable[str]) -> None:
+            """Deleted file values take their documents with them."""
+            for name in names:
+                if name in file_fields and data.get(name):
+                    document = delete_document(conn, project.project_id, data[name])
+                    if document is not None:
+                        released.append(document.store_key)
+
         deleted = 0
         event_id = project.event_by_name[event_name].event_id if event_name else None
         for row in rows_store.load_rows(conn, project.project_id, records):
@@ -252,14 +263,19 @@ def delete_records(ctx: ApiContext) -> Response:
                 continue
             if instance_text and str(row.instance) != instance_text:
                 continue
-            if instrument:
-                names = [n for n in row.data if project.form_of(n) == instrument]
-                if not names:
-                    continue
+            names = [n for n in row.data if not instrument or project.form_of(n) == instrument]
+            if not names:
+                continue
+            release(row.data, names)
+            if not whole:
                 for name in names:
                     row.data.pop(name)
-            else:
-                row.data = {}
-            rows_store.save_row(conn, project.project_id, row, is_new=False)
+                rows_store.save_row(conn, project.project_id, row, is_new=False)
             deleted += 1
+        if whole:
+            rows_store.delete_records(conn, project.project_id, records)
+    for key in released:
+        delete_bytes(ctx, key)
+    if whole:
+        return Response(str(len(records)), media_type="text/plain")
     return Response(str(len(records) if deleted else 0), media_type="text/plain")
