@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import math
+from decimal import Decimal
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -53,8 +54,10 @@ def php_number(literal: str) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     text = repr(value)
-    if "e" not in text:
+    if "e" not in text and abs(value) < 1e15:
         return text
+    if "e" not in text:  # PHP switches to exponent notation from 1e15 up
+        text = str(Decimal(text).normalize()).lower()
     mantissa, exponent = text.split("e")
     if "." not in mantissa:
         mantissa += ".0"
@@ -110,7 +113,9 @@ def parse_csv(text: str, delimiter: str = ",") -> list[dict[str, str]]:
     lines are skipped; header names are trimmed (spreadsheets pad them).
     """
     delimiter = parse_delimiter(delimiter)
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
+    reader = csv.reader(
+        io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter, strict=True
+    )
     reader_rows: list[list[str]] = []
     try:
         for row in reader:
