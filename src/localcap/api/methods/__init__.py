@@ -7,6 +7,7 @@ from localcap.api.methods import (  # noqa: F401
     files,
     metadata,
     project,
+    project_xml,
     records,
     reports,
     users,

@@ -170,10 +170,10 @@ def create_project(ctx: ApiContext) -> Response:
         if name in attrs and name not in ("project_title", "is_longitudinal"):
             info[name] = _as_int(attrs[name], name) if name in INT_FIELDS else attrs[name]
     info["purpose"] = purpose
-    if ctx.request.get("odm").strip():
-        raise ApiError(
-            400, "Creating a project from a REDCap project XML (odm) is not supported yet"
-        )
+    if "odm" in ctx.request.files or ctx.request.get("odm").strip():
+        from localcap.api.methods.project_xml import create_project_from_odm
+
+        return create_project_from_odm(ctx, title, info)
     with ctx.engine.begin() as conn:
         pid = store.create_project(conn, title, longitudinal, info)
         project = store.load_project(conn, pid)

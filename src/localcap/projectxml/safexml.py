@@ -1,0 +1,277 @@
+"""Safe, streaming reading of an untrusted REDCap project XML.
+
+Why not ``ElementTree.parse``: a project XML can be gigabytes (base64 files inside), comes
+from users, and REDCap writes *raw* line breaks inside attribute values (``Value="a<LF>b"``)
+which a conforming XML parser turns into spaces, silently changing users' data. So:
+
+1. :class:`AttributeBreakEscaper` pre-filters the byte stream with a small state machine that
+   knows whether it is in text, a tag, a quoted attribute value, a comment, CDATA or a
+   processing instruction, and rewrites CR/LF *inside attribute values only* into ``&#13;`` /
+   ``&#10;`` (character references survive attribute-value normalisation). It also refuses any
+   ``<!DOCTYPE``/``<!ENTITY``/other ``<!`` declaration outright: without a DTD there are no
+   entity definitions, so no billion-laughs expansion and no external entities. The scanning
+   is done with ``bytes.find``/regex jumps, never byte by byte in Python.
+2. expat (through :class:`SafeXmlReader`) parses the filtered stream in chunks and calls back
+   per element; the consumer keeps only what it needs, so memory stays flat. As defence in
+   depth the expat handlers for DTDs and entity declarations raise too, and parameter/external
+   entity parsing is off.
+
+Errors carry the line number *in the original file* (the escaper remembers where it removed
+line breaks) so a 400 can say "line 1234".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from xml.parsers import expat
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+REDCAP_NS = "https://projectredcap.org"
+_NS_PREFIX = {ODM_NS: "", REDCAP_NS: "redcap:"}
+
+_TAG_STOP = re.compile(rb"[\"'>]")
+_QUOTE_STOP = {b'"': re.compile(rb'["\r\n]'), b"'": re.compile(rb"['\r\n]")}
+_END_MARKERS = {"comment": b"-->", "cdata": b"]]>", "pi": b"?>"}
+
+
+class ProjectXmlError(Exception):
+    """The file is not a REDCap project XML we can import; the message says where and why."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"{self.message} (line {self.line})" if self.line else self.message
+
+
+class AttributeBreakEscaper:
+    """Rewrite CR/LF inside attribute values as character references; refuse declarations.
+
+    Feed bytes with :meth:`feed` (returns the filtered bytes ready so far), then call
+    :meth:`close`. :meth:`original_line` maps a line number of the filtered stream back to the
+    input (only attribute line breaks are removed, so the two differ only by those).
+    """
+
+    def __init__(self) -> None:
+        self.state = "text"
+        self.quote = b""
+        self.pending = b""
+        self.filtered_line = 1
+        #: (filtered line where breaks were removed, breaks removed up to and including it)
+        self._removed: deque[tuple[int, int]] = deque()
+        self._removed_total = 0
+        self._mapped_line = 0
+        self._mapped_extra = 0
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self.pending + data
+        self.pending = b""
+        out: list[bytes] = []
+        counted, line_acc = 0, self.filtered_line  # newlines in out[:counted], for line maps
+        pos = 0
+        size = len(buf)
+        while pos < size:
+            state = self.state
+            if state == "text":
+                lt = buf.find(b"<", pos)
+                if lt < 0:
+                    out.append(buf[pos:])
+                    pos = size
+                    break
+                out.append(buf[pos:lt])
+                pos = lt
+                head = buf[pos : pos + 9]
+                if len(head) < 9 and not self._decided(head):
+                    break  # wait for more bytes to know what this "<" opens
+                if head.startswith(b"<!--"):
+                    self.state, step = "comment", 4
+                elif head.startswith(b"<![CDATA["):
+                    self.state, step = "cdata", 9
+                elif head.startswith(b"<?"):
+                    self.state, step = "pi", 2
+                elif head.startswith(b"<!"):
+                    line = self.original_line(self.filtered_line + buf.count(b"\n", 0, pos))
+                    raise ProjectXmlError(
+                        "DTDs and entity declarations (<!DOCTYPE>, <!ENTITY>) are not allowed "
+                        "in a project XML",
+                        line,
+                    )
+                else:
+                    self.state, step = "tag", 1
+                out.append(buf[pos : pos + step])
+                pos += step
+            elif state == "tag":
+                m = _TAG_STOP.search(buf, pos)
+                if m is None:
+                    out.append(buf[pos:])
+                    pos = size
+                    break
+                end = m.end()
+                out.append(buf[pos:end])
+                ch = buf[end - 1 : end]
+                if ch == b">":
+                    self.state = "text"
+                else:
+                    self.state, self.quote = "quote", ch
+                pos = end
+            elif state == "quote":
+                close = buf.find(self.quote, pos)
+                segment = buf[pos:] if close < 0 else buf[pos:close]
+                if segment.endswith(b"\r") and close < 0:
+                    segment = segment[:-1]  # a CR whose LF may come in the next chunk
+                    self.pending = b"\r"
+                if b"\n" in segment or b"\r" in segment:
+                    while counted < len(out):
+                        line_acc += out[counted].count(b"\n")
+                        counted += 1
+                    out.append(self._escape_breaks(segment, line_acc))
+                    counted += 1
+                else:
+                    out.append(segment)
+                if close < 0:
+                    pos = size
+                    break
+                out.append(self.quote)
+                pos = close + 1
+                self.state = "tag"
+            else:  # comment, cdata, pi: copied verbatim up to the end marker
+                marker = _END_MARKERS[state]
+                end = buf.find(marker, pos)
+                if end < 0:
+                    keep = max(pos, size - len(marker) + 1)
+                    out.append(buf[pos:keep])
+                    self.pending = buf[keep:] + self.pending
+                    pos = size
+                    break
+                out.append(buf[pos : end + len(marker)])
+                pos = end + len(marker)
+                self.state = "text"
+        if pos < size:
+            self.pending = buf[pos:] + self.pending
+        result = b"".join(out)
+        self.filtered_line += result.count(b"\n")
+        return result
+
+    @staticmethod
+    def _decided(head: bytes) -> bool:
+        """Whether a short ``<...`` head already tells what it opens."""
+        if len(head) >= 2 and head[1:2] not in (b"!", b"?"):
+            return True
+        if head.startswith(b"<?"):
+            return True
+        return head.startswith(b"<!") and len(head) >= 3 and head[2:3] not in (b"-", b"[")
+
+    def _escape_breaks(self, segment: bytes, line: int) -> bytes:
+        removed = segment.count(b"\n") + segment.replace(b"\r\n", b"").count(b"\r")
+        self._removed_total += removed
+        self._removed.append((line, self._removed_total))
+        return segment.replace(b"\r", b"&#13;").replace(b"\n", b"&#10;")
+
+    def close(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        return rest
+
+    def original_line(self, filtered_line: int, inclusive: bool = False) -> int:
+        """The input line of a filtered line (monotonic callers only: memory stays flat).
+
+        A tag's start line is before its own attribute breaks (``inclusive=False``); a parse
+        error found inside a line comes after the breaks removed on it (``inclusive=True``).
+        """
+        limit = filtered_line + 1 if inclusive else filtered_line
+        while self._removed and self._removed[0][0] < limit:
+            self._mapped_extra = self._removed.popleft()[1]
+        return filtered_line + self._mapped_extra
+
+
+def _refuse(*_args: object) -> None:
+    raise ProjectXmlError("DTDs and entity declarations are not allowed in a project XML")
+
+
+def _refuse_external(*_args: object) -> int:
+    raise ProjectXmlError("External entities are not allowed in a project XML")
+
+
+class SafeXmlReader:
+    """Push-parse a byte stream and call ``start(name, attrs, line)``, ``end(name)`` and
+    ``text(data)``.
+
+    Names are shortened: ODM elements lose their namespace (``ItemData``), REDCap's get the
+    ``redcap:`` prefix (``redcap:DocName``). Handler exceptions propagate out of :meth:`feed`.
+    """
+
+    def __init__(
+        self,
+        start: Callable[[str, dict[str, str], int], None],
+        end: Callable[[str], None],
+        text: Callable[[str], None],
+    ) -> None:
+        self.escaper = AttributeBreakEscaper()
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = _refuse
+        parser.EntityDeclHandler = _refuse
+        parser.UnparsedEntityDeclHandler = _refuse
+        parser.ExternalEntityRefHandler = _refuse_external
+        parser.buffer_text = True
+        parser.buffer_size = 1 << 16
+        self._names: dict[str, str] = {}
+        self._start, self._end, self._text = start, end, text
+        parser.StartElementHandler = self._on_start
+        parser.EndElementHandler = self._on_end
+        parser.CharacterDataHandler = text
+        self.parser = parser
+        self.seen_root = False
+
+    def _name(self, raw: str) -> str:
+        name = self._names.get(raw)
+        if name is None:
+            ns, sep, local = raw.rpartition(" ")
+            name = local if not sep else _NS_PREFIX.get(ns, f"{{{ns}}}") + local
+            self._names[raw] = name
+        return name
+
+    def line(self) -> int:
+        return self.escaper.original_line(self.parser.CurrentLineNumber)
+
+    def _on_start(self, raw: str, attrs: dict[str, str]) -> None:
+        name = self._name(raw)
+        if not self.seen_root:
+            self.seen_root = True
+            if name != "ODM":
+                raise ProjectXmlError(
+                    f"The root element is <{name}>, not <ODM>: this is not a REDCap project XML",
+                    self.line(),
+                )
+        self._start(name, {self._name(k): v for k, v in attrs.items()}, self.line())
+
+    def _on_end(self, raw: str) -> None:
+        self._end(self._name(raw))
+
+    def feed(self, chunk: bytes) -> None:
+        self._parse(self.escaper.feed(chunk), False)
+
+    def close(self) -> None:
+        self._parse(self.escaper.close(), True)
+
+    def _parse(self, data: bytes, final: bool) -> None:
+        try:
+            self.parser.Parse(data, final)
+        except expat.ExpatError as exc:
+            line = self.escaper.original_line(exc.lineno, inclusive=True)
+            message = expat.errors.messages.get(exc.code, str(exc))
+            raise ProjectXmlError(f"The file is not well-formed XML: {message}", line) from None
+        except ProjectXmlError as exc:
+            if exc.line is None:
+                exc.line = self.line()
+            raise
+
+
+def read_all(chunks: Iterable[bytes], reader: SafeXmlReader) -> None:
+    """Feed every chunk, then finish (raises :class:`ProjectXmlError` on any problem)."""
+    for chunk in chunks:
+        reader.feed(chunk)
+    reader.close()
