@@ -71,6 +71,22 @@ def main() -> None:
     help="Create (once) a demo project with records, DAGs and users, and print their tokens.",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--rate-limit",
+    default=600,
+    show_default=True,
+    type=int,
+    envvar="LOCALCAP_RATE_LIMIT",
+    help="API requests per minute per user (0: no limit); more get a 429 error.",
+)
+@click.option(
+    "--max-request-mb",
+    default=4096,
+    show_default=True,
+    type=int,
+    envvar="LOCALCAP_MAX_REQUEST_MB",
+    help="Largest request body accepted, in MB (0: no limit); bigger ones get a 413 error.",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -79,6 +95,8 @@ def serve(
     file_store: str | None,
     demo: bool,
     workers: int,
+    rate_limit: int,
+    max_request_mb: int,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/."""
     import uvicorn
@@ -96,6 +114,8 @@ def serve(
         os.environ["LOCALCAP_DATABASE_URL"] = database_url
     if file_store:
         os.environ["LOCALCAP_FILE_STORE"] = file_store
+    os.environ["LOCALCAP_RATE_LIMIT"] = str(rate_limit)
+    os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
     click.echo(f"localcap is serving the REDCap API at {url}")
     uvicorn.run(
         "localcap.server:app_from_environment",
@@ -356,6 +376,71 @@ def files_verify(data_dir: Path, database_url: str | None, file_store: str | Non
         click.echo(summary, err=True)
         raise SystemExit(1)
     click.echo(summary)
+
+
+@project.command("import")
+@data_dir_option
+@click.option(
+    "--username",
+    default="admin",
+    show_default=True,
+    help="Who creates the project: gets full rights and the printed token (created if new).",
+)
+@click.option("--title", default=None, help="Project title (default: the XML's StudyName).")
+@click.option(
+    "--file-store",
+    default=None,
+    envvar="LOCALCAP_FILE_STORE",
+    help="Where uploaded files go, as given to `localcap serve` (default: <data-dir>/files).",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def project_import(
+    data_dir: Path,
+    database_url: str | None,
+    username: str,
+    title: str | None,
+    file_store: str | None,
+    file: Path,
+) -> None:
+    """Create a project from a REDCap project XML (design, reports, records and files).
+
+    The file is streamed (memory stays flat whatever its size) and imported in one
+    transaction: on any problem nothing is created. What localcap cannot bring over is listed
+    as warnings.
+    """
+    from tqdm import tqdm
+
+    from localcap.files import StoreConfigError, open_store
+    from localcap.projectxml import ProjectXmlError
+    from localcap.projectxml.importer import READ_CHUNK, import_project_xml
+
+    engine = _open(data_dir, database_url)
+    try:
+        store = open_store(file_store, data_dir)
+    except StoreConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    def chunks():  # noqa: ANN202 - a local generator
+        with file.open("rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                yield chunk
+
+    with tqdm(
+        total=file.stat().st_size, unit="B", unit_scale=True, desc="importing", disable=None
+    ) as bar:
+        try:
+            with engine.begin() as conn:
+                result = import_project_xml(
+                    conn, store, chunks(), username=username, title=title, progress=bar.update
+                )
+        except ProjectXmlError as exc:
+            raise click.ClickException(f"{file} cannot be imported: {exc}") from None
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+    click.echo(
+        f"Project {result.project_id} created ({result.records} records, {result.files} files); "
+        f"{username}'s API token {result.token}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
