@@ -45,9 +45,15 @@ class LiveServer:
 
 
 def start_server(
-    data_dir: Path, database_url: str | None, backend: str, file_store: str | None = None
+    data_dir: Path,
+    database_url: str | None,
+    backend: str,
+    file_store: str | None = None,
+    **limits: int,
 ) -> LiveServer:
-    app = build_app(data_dir, database_url, file_store)
+    # Tests make many calls quickly: no rate limit unless a test asks for one.
+    limits.setdefault("rate_limit", 0)
+    app = build_app(data_dir, database_url, file_store, **limits)
     engine = app.state.localcap.engine
     with engine.begin() as conn:
         ensure_user(conn, "admin", super_user=True)

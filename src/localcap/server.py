@@ -11,10 +11,26 @@ from localcap.api.app import create_app
 from localcap.api.context import AppState
 from localcap.db.engine import open_database
 
+DEFAULT_RATE_LIMIT = 600  # requests per minute per user, REDCap's default
+DEFAULT_MAX_REQUEST_MB = 4096
 
-def build_app(data_dir: Path, database_url: str | None, file_store: str | None) -> Starlette:
+
+def build_app(
+    data_dir: Path,
+    database_url: str | None,
+    file_store: str | None,
+    rate_limit: int = DEFAULT_RATE_LIMIT,
+    max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
+) -> Starlette:
     engine = open_database(data_dir, database_url)
-    return create_app(AppState(engine=engine, data_dir=data_dir, file_store_url=file_store))
+    state = AppState(
+        engine=engine,
+        data_dir=data_dir,
+        file_store_url=file_store,
+        rate_limit=rate_limit,
+        max_body_bytes=max_request_mb << 20,
+    )
+    return create_app(state)
 
 
 def app_from_environment() -> Starlette:
@@ -23,4 +39,6 @@ def app_from_environment() -> Starlette:
         Path(os.environ.get("LOCALCAP_DATA_DIR", "localcap-data")),
         os.environ.get("LOCALCAP_DATABASE_URL") or None,
         os.environ.get("LOCALCAP_FILE_STORE") or None,
+        int(os.environ.get("LOCALCAP_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+        int(os.environ.get("LOCALCAP_MAX_REQUEST_MB", DEFAULT_MAX_REQUEST_MB)),
     )

@@ -14,7 +14,7 @@ from localcap.api import methods  # noqa: F401  (registers every method handler)
 from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch
 from localcap.api.errors import ApiError, error_format, error_response
-from localcap.api.request import ApiRequest, parse_request
+from localcap.api.request import ApiRequest, limit_body, parse_request
 
 log = logging.getLogger("localcap")
 
@@ -28,6 +28,8 @@ def create_app(state: AppState) -> Starlette:
             return PlainTextResponse(NOT_IMPLEMENTED, status_code=501)
         parsed = ApiRequest()
         try:
+            if state.max_body_bytes:
+                request = limit_body(request, state.max_body_bytes)
             parsed = await parse_request(request)
             return await run_in_threadpool(dispatch, state, parsed)
         except ApiError as error:

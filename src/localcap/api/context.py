@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from localcap.api.errors import NO_EXPORT, NO_IMPORT, ApiError
+from localcap.api.ratelimit import RateLimiter
 from localcap.api.request import ApiRequest
 from localcap.db.audit import AuditEntry
 from localcap.model.project import Project
@@ -25,7 +26,18 @@ class AppState:
     engine: Engine
     data_dir: Path
     file_store_url: str | None = None
+    #: Requests per minute per user (0: unlimited). REDCap's default is 600.
+    rate_limit: int = 600
+    #: Largest request body accepted, in bytes (0: unlimited).
+    max_body_bytes: int = 4 << 30
     _file_store: FileStore | None = field(default=None, repr=False)
+    _limiter: RateLimiter | None = field(default=None, repr=False)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = RateLimiter(self.rate_limit)
+        return self._limiter
 
     @property
     def file_store(self) -> FileStore:

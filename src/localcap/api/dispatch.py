@@ -52,6 +52,13 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         owner = lookup_token(conn, token)
         if owner is None:
             raise ApiError(403, NO_PERMISSION)
+        if not state.limiter.allow(owner.username):
+            raise ApiError(
+                429,
+                f"You have exceeded the maximum number of API requests per minute "
+                f'({state.rate_limit}) for user "{owner.username}". Wait a minute and try '
+                "again, or ask the administrator to raise the limit (localcap serve --rate-limit).",
+            )
         content = request.get("content").strip()
         if not any(key[0] == content for key in HANDLERS):
             raise ApiError(400, BAD_CONTENT)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
+from starlette.types import Message
 
 from localcap.api.errors import ApiError
 
@@ -46,11 +47,41 @@ class ApiRequest:
         return None
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"The request body is larger than this server accepts ({limit // (1 << 20)} MB). "
+        "Split the import into smaller batches, or raise the limit (localcap serve "
+        "--max-request-mb).",
+    )
+
+
+def limit_body(request: Request, limit: int) -> Request:
+    """Refuse bodies over ``limit`` bytes: at once by Content-Length, else while streaming."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    received = 0
+    receive = request.receive
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise too_large(limit)
+        return message
+
+    return Request(request.scope, counting_receive)
+
+
 async def parse_request(request: Request) -> ApiRequest:
     try:
         form = await request.form(
             max_files=1000, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE
         )
+    except ApiError:
+        raise
     except Exception as exc:  # malformed bodies must never become a 500
         if "maximum" in str(exc).lower() or "too many" in str(exc).lower():
             raise ApiError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from starlette.responses import PlainTextResponse, Response
 
 from localcap.api.context import ApiContext
@@ -25,11 +24,7 @@ def list_response(
     doctests record ``'arm_num': 1``); CSV and XML are text anyway.
     """
     fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
-    if fmt == "json":
-        body = orjson.dumps([{k: item.get(k, "") for k in header} for item in items])
-        return Response(body, headers={"content-type": "application/json; charset=utf-8"})
-    text_items = [{k: str(item.get(k, "")) for k in header} for item in items]
-    body, content_type = render_records(text_items, fmt, list(header))
+    body, content_type = render_records(items, fmt, list(header))
     return Response(body, headers={"content-type": content_type})
 
 
