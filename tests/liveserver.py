@@ -71,3 +71,7 @@ def start_server(
     return LiveServer(
         f"http://127.0.0.1:{port}/api/", engine, data_dir, token, backend, server, thread
     )
+
+
+#: Real REDCap project XMLs (PyCap's test data, MIT licence): see its README.
+REDCAP_PROJECTS = Path(__file__).resolve().parent / "data" / "redcap_projects"

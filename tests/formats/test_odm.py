@@ -7,15 +7,15 @@ The expected fragments are copied from the ClinicalData of the real REDCap proje
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from liveserver import REDCAP_PROJECTS
 from localcap.formats.odm import OdmRecordRow, OdmStudy, study_oid_name, write_odm
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = REDCAP_PROJECTS
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "redcap": "https://projectredcap.org"}
 R = "{https://projectredcap.org}"
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import requests
 
 from builders import Api
-from liveserver import LiveServer
+from liveserver import REDCAP_PROJECTS, LiveServer
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = REDCAP_PROJECTS
 
 
 def project_info_xml(title: str, purpose: int = 0) -> str:

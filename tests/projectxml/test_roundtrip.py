@@ -13,6 +13,7 @@ import pytest
 from projectxml_helpers import create_from_odm, export_xml, normalised
 
 from builders import Api, clinical_classic, clinical_longitudinal
+from liveserver import REDCAP_PROJECTS
 from localcap.db.tokens import create_project_token
 
 REPORT = {
@@ -222,11 +223,8 @@ def test_cli_import(server, tmp_path):
     from localcap.cli import main
 
     source_xml = tmp_path / "doctest.xml"
-    source_xml.write_bytes(
-        (__import__("pathlib").Path("/work/shared/fixtures/pycap_doctest_project.xml")).read_bytes()
-    )
-    if server.backend != "sqlite":
-        pytest.skip("the CLI test opens the SQLite data directory directly")
+    source_xml.write_bytes((REDCAP_PROJECTS / "pycap_doctest_project.xml").read_bytes())
+    database = server.engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(
         main,
         [
@@ -237,6 +235,8 @@ def test_cli_import(server, tmp_path):
             "cli_user",
             "--data-dir",
             str(server.data_dir),
+            "--database-url",
+            database,
         ],
     )
     assert result.exit_code == 0, result.output

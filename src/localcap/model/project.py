@@ -287,7 +287,11 @@ class Project:
         return self.event_forms.get(event_id, [])
 
     def event_label(self, event: Event) -> str:
-        """Label-mode event name: ``Event 1 (Arm 1: Arm One)``."""
+        """Label-mode event name: the event's name, with its arm when there are several
+        (``Event 1 (Arm 2: Placebo)``). PyCap's doctest, recorded from a real one-arm REDCap
+        project, shows plain ``Event 1``."""
+        if len(self.arms) <= 1:
+            return event.event_name
         arm = self.arm_by_num.get(event.arm_num)
         arm_name = arm.name if arm else f"Arm {event.arm_num}"
         return f"{event.event_name} (Arm {event.arm_num}: {arm_name})"

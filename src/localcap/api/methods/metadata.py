@@ -66,28 +66,36 @@ def export_metadata(ctx: ApiContext) -> Response:
 
 
 def export_field_names(project: Project, field_name: str | None = None) -> list[dict[str, str]]:
+    """What each field is called in exports. As PyCap's doctest records from real REDCap:
+    checkboxes expand, each instrument ends with its ``<form>_complete``, and file upload and
+    descriptive fields (which hold no exportable value) are left out."""
     rows = []
-    for f in project.fields:
-        if field_name and f.field_name != field_name:
-            continue
-        if f.field_type == "descriptive":
-            continue
-        if f.field_type == "checkbox":
-            rows.extend(
-                {
-                    "original_field_name": f.field_name,
-                    "choice_value": code,
-                    "export_field_name": checkbox_column(f.field_name, code),
-                }
-                for code in f.choices
-            )
-        else:
+    for form in project.forms:
+        names = [f for f in project.form_fields.get(form.form_name, []) if f.field_type != "file"]
+        for f in names:
+            if field_name and f.field_name != field_name:
+                continue
+            if f.field_type == "checkbox":
+                rows.extend(
+                    {
+                        "original_field_name": f.field_name,
+                        "choice_value": code,
+                        "export_field_name": checkbox_column(f.field_name, code),
+                    }
+                    for code in f.choices
+                )
+            else:
+                rows.append(
+                    {
+                        "original_field_name": f.field_name,
+                        "choice_value": "",
+                        "export_field_name": f.field_name,
+                    }
+                )
+        complete = form.complete_field
+        if not field_name or field_name == complete:
             rows.append(
-                {
-                    "original_field_name": f.field_name,
-                    "choice_value": "",
-                    "export_field_name": f.field_name,
-                }
+                {"original_field_name": complete, "choice_value": "", "export_field_name": complete}
             )
     return rows
 
@@ -96,7 +104,7 @@ def export_field_names(project: Project, field_name: str | None = None) -> list[
 def export_field_names_method(ctx: ApiContext) -> Response:
     ctx.require_export()
     field_name = ctx.request.get("field").strip() or None
-    if field_name and field_name not in ctx.proj.field_by_name:
+    if field_name and ctx.proj.form_of(field_name) is None:
         raise invalid_values("field", [field_name])
     rows = export_field_names(ctx.proj, field_name)
     return list_response(ctx, rows, ("original_field_name", "choice_value", "export_field_name"))
