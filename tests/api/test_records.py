@@ -378,3 +378,25 @@ def test_deleting_a_record_deletes_its_files(server):
     assert api.call(content="record", action="delete", **{"records[0]": "1"}).text == "1"
     assert documents() == 0
     assert not store_path.exists()
+
+
+def test_generate_next_record_name(server):
+    # REDCapR's recorded behaviour: max numeric id + 1; "<group_id>-<n>" for a DAG user.
+    api = clinical_classic(server)
+    assert api.ok(content="generateNextRecordName").text == "1"
+    import_records(api, [{"record_id": "9"}, {"record_id": "x"}, {"record_id": "10"}])
+    assert api.ok(content="generateNextRecordName").text == "11"
+    api.import_json("dag", [{"data_access_group_name": "Site", "unique_group_name": ""}])
+    group_id = api.json(content="dag")[0]["data_access_group_id"]
+    api.import_json("user", [{"username": "site_user", "api_export": 1}])
+    api.import_json(
+        "userDagMapping", [{"username": "site_user", "redcap_data_access_group": "site"}]
+    )
+    from localcap.db.tokens import create_project_token
+
+    with server.engine.begin() as conn:
+        token = create_project_token(
+            conn, int(api.json(content="project")["project_id"]), "site_user"
+        )
+    site = Api(server, token)
+    assert site.ok(content="generateNextRecordName").text == f"{group_id}-1"

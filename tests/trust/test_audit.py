@@ -96,3 +96,11 @@ def test_log_needs_the_logging_right(server):
         token = create_project_token(conn, pid, "no_logs")
     response = Api(server, token).call(content="log", format="json")
     assert response.status_code == 403
+
+
+def test_log_starts_with_the_project_creation(server):
+    # PyCap's doctest, recorded from real REDCap: the first entry is the project's creation.
+    api = clinical_classic(server)
+    first = api.json(content="log")[0]
+    assert first["action"] == "Manage/Design "
+    assert first["details"].startswith("Create project")

@@ -54,6 +54,7 @@ class AuditEntry:
     row_counter: Callable[[], int] | None = None
     status: int = 200
     log_type: str = ""
+    description: str = ""
 
     @staticmethod
     def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def write_entry(conn: Connection, entry: AuditEntry) -> None:
             report_id=entry.report_id,
             row_count=entry.row_counter() if entry.row_counter else None,
             status=entry.status,
+            description=entry.description,
         )
     )
 
@@ -98,6 +100,7 @@ class LogRow:
     report_id: int | None
     row_count: int | None
     status: int
+    description: str
 
 
 def read_entries(
@@ -106,10 +109,11 @@ def read_entries(
     username: str | None = None,
     begin: str | None = None,
     end: str | None = None,
+    newest_first: bool = True,
 ) -> Iterator[LogRow]:
-    """Entries, newest first, optionally filtered."""
+    """Entries, optionally filtered (Export Logging lists them oldest first, as REDCap)."""
     c = t.audit_log.c
-    query = select(t.audit_log).order_by(c.log_id.desc())
+    query = select(t.audit_log).order_by(c.log_id.desc() if newest_first else c.log_id)
     if project_id is not None:
         query = query.where(c.project_id == project_id)
     if username:
@@ -131,4 +135,5 @@ def read_entries(
             r.report_id,
             r.row_count,
             r.status,
+            r.description,
         )

@@ -259,3 +259,14 @@ def next_record_names(conn: Connection, project_id: int, how_many: int) -> list[
     ]
     start = max(numbers, default=0) + 1
     return [str(n) for n in range(start, start + how_many)]
+
+
+def record_names_with_prefix(conn: Connection, project_id: int, prefix: str) -> list[str]:
+    return [
+        r.record
+        for r in conn.execute(
+            select(t.records.c.record).where(
+                t.records.c.project_id == project_id, t.records.c.record.startswith(prefix)
+            )
+        )
+    ]

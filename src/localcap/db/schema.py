@@ -233,5 +233,7 @@ audit_log = Table(
     Column("report_id", Integer, nullable=True),
     Column("row_count", Integer, nullable=True),
     Column("status", Integer, nullable=False),
+    # What happened, in words, when the parameters do not say it (e.g. "Create project").
+    Column("description", Text, nullable=False, default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
 )

@@ -287,10 +287,13 @@ class Project:
         return self.event_forms.get(event_id, [])
 
     def event_label(self, event: Event) -> str:
-        """Label-mode event name: the event's name, with its arm when there are several
-        (``Event 1 (Arm 2: Placebo)``). PyCap's doctest, recorded from a real one-arm REDCap
-        project, shows plain ``Event 1``."""
-        if len(self.arms) <= 1:
+        """Label-mode event name: the event's name, with its arm when more than one arm has
+        events (``Baseline (Arm 2: Placebo)``), so that same-named events stay apart.
+
+        PyCap's doctests, recorded from a real REDCap project that had a second arm without
+        events, show plain ``Event 1``; the arm suffix for several populated arms follows
+        REDCap's data export page (inferred for the API)."""
+        if len({e.arm_num for e in self.events}) <= 1:
             return event.event_name
         arm = self.arm_by_num.get(event.arm_num)
         arm_name = arm.name if arm else f"Arm {event.arm_num}"

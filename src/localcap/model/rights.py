@@ -53,6 +53,9 @@ FLAG_RIGHTS: tuple[str, ...] = (
     "lock_records_all_forms",
 )
 
+#: Rights REDCap does not give a project's creator.
+CREATOR_OFF = frozenset({"email_logging", "mobile_app_download_data", "lock_records_customization"})
+
 DATE_VALIDATION_PREFIXES = ("date_", "datetime_", "time")
 
 
@@ -105,10 +108,11 @@ class Rights:
 
     @classmethod
     def full(cls, project: Project | None = None) -> Rights:
-        """What a project's creator gets: everything."""
+        """What a project's creator gets: everything but the three rights REDCap leaves off
+        for a new project's creator (PyCap's doctest records them as 0)."""
         forms = [f.form_name for f in project.forms] if project else []
         return cls(
-            flags={name: 1 for name in FLAG_RIGHTS},
+            flags={name: int(name not in CREATOR_OFF) for name in FLAG_RIGHTS},
             data_export=FULL,
             forms={f: 1 for f in forms},
             forms_export={f: FULL for f in forms},

@@ -41,15 +41,15 @@ def describe(row: LogRow) -> tuple[str, str]:
         details += f", rows={row.row_count}"
     if row.status != 200:
         details += f", refused with status {row.status}"
+    if row.description:
+        details = f"{row.description} ({details})"
     if row.log_type == "export":
         return "Data export (API)", details
     if row.log_type == "record_delete":
         return "Delete record (API)", details
     if row.log_type in ("record_edit", "record_add"):
         return "Update record (API)", details
-    if row.log_type == "user":
-        return "Manage/Design (users, API)", details
-    return "Manage/Design (API)", details
+    return "Manage/Design ", details  # REDCap's own spelling, trailing space included
 
 
 def _matches_type(row: LogRow, wanted: str) -> bool:

@@ -62,3 +62,10 @@ def require_longitudinal(ctx: ApiContext, what: str) -> None:
 
 def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
+
+
+def audit_creation(ctx: ApiContext, project_id: int, description: str) -> None:
+    """A super token's Create Project belongs in the new project's log (REDCap's first entry)."""
+    if ctx.audit is not None:
+        ctx.audit.project_id = project_id
+        ctx.audit.description = description

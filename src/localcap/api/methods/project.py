@@ -11,7 +11,13 @@ from starlette.responses import PlainTextResponse, Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_PERMISSION, ApiError
-from localcap.api.methods.common import count_response, import_rows, list_response, require_design
+from localcap.api.methods.common import (
+    audit_creation,
+    count_response,
+    import_rows,
+    list_response,
+    require_design,
+)
 from localcap.db import projects as store
 from localcap.db.tokens import create_project_token
 from localcap.model.project import Field
@@ -192,6 +198,7 @@ def create_project(ctx: ApiContext) -> Response:
         project = store.load_project(conn, pid)
         store.save_project_user(conn, pid, ctx.username, Rights.full(project), None)
         token = create_project_token(conn, pid, ctx.username)
+    audit_creation(ctx, pid, "Create project")
     return PlainTextResponse(token)
 
 

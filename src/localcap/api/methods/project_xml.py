@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, NO_PERMISSION, ApiError
+from localcap.api.methods.common import audit_creation
 from localcap.api.methods.metadata import check_names
 from localcap.api.methods.records import requested_events, stored_rows
 from localcap.db import documents as docs
@@ -65,6 +66,7 @@ def create_project_from_odm(ctx: ApiContext, title: str, info: dict[str, Any]) -
         raise ApiError(400, f"The project XML (odm) cannot be imported: {exc}") from None
     for warning in result.warnings:
         log.warning("project %s created from XML: %s", result.project_id, warning)
+    audit_creation(ctx, result.project_id, "Create project from a REDCap project XML")
     return PlainTextResponse(result.token)
 
 

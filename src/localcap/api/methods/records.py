@@ -279,3 +279,22 @@ def delete_records(ctx: ApiContext) -> Response:
     if whole:
         return Response(str(len(records)), media_type="text/plain")
     return Response(str(len(records) if deleted else 0), media_type="text/plain")
+
+
+@method("generateNextRecordName", "export")
+def generate_next_record_name(ctx: ApiContext) -> Response:
+    """The next record name: max numeric id + 1; for a user in a DAG, ``<group_id>-<n>``."""
+    ctx.require_export()
+    pid = ctx.proj.project_id
+    with ctx.engine.connect() as conn:
+        if ctx.group_id is None:
+            name = rows_store.next_record_names(conn, pid, 1)[0]
+        else:
+            prefix = f"{ctx.group_id}-"
+            used = [
+                int(r[len(prefix) :])
+                for r in rows_store.record_names_with_prefix(conn, pid, prefix)
+                if r[len(prefix) :].isdigit()
+            ]
+            name = f"{prefix}{max(used, default=0) + 1}"
+    return Response(name, media_type="text/plain")

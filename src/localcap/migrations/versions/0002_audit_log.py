@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('report_id', sa.Integer(), nullable=True),
     sa.Column('row_count', sa.Integer(), nullable=True),
     sa.Column('status', sa.Integer(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('log_id', name=op.f('pk_audit_log'))
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
