@@ -83,9 +83,15 @@ def export_logging(ctx: ApiContext) -> Response:
         user = ctx.username  # DAG-restricted users see their own calls only
     rows: list[dict[str, Any]] = []
     with ctx.engine.connect() as conn:
-        for entry in read_entries(
-            conn, ctx.proj.project_id, user, _time(req.get("beginTime")), _time(req.get("endTime"))
-        ):
+        entries = read_entries(
+            conn,
+            ctx.proj.project_id,
+            user,
+            _time(req.get("beginTime")),
+            _time(req.get("endTime")),
+            newest_first=False,
+        )
+        for entry in entries:
             if not _matches_type(entry, wanted) or (record and record not in entry.records):
                 continue
             action, details = describe(entry)
