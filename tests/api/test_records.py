@@ -400,3 +400,24 @@ def test_generate_next_record_name(server):
         )
     site = Api(server, token)
     assert site.ok(content="generateNextRecordName").text == f"{group_id}-1"
+
+
+def test_a_record_imported_into_events_without_values_has_a_row_per_event(server):
+    # PyCap's integration test against real REDCap: two events named, two rows exported.
+    api = clinical_longitudinal(server)
+    import_records(
+        api,
+        [
+            {"record_id": "3", "redcap_event_name": "baseline_arm_1"},
+            {"record_id": "3", "redcap_event_name": "visit_2_arm_1", "redcap_repeat_instance": "1"},
+        ],
+    )
+    rows = api.json(content="record", **{"records[0]": "3"})
+    assert [r["redcap_event_name"] for r in rows] == ["baseline_arm_1", "visit_2_arm_1"]
+    assert (
+        api.call(
+            content="record", action="delete", event="visit_2_arm_1", **{"records[0]": "3"}
+        ).text
+        == "1"
+    )
+    assert len(api.json(content="record", **{"records[0]": "3"})) == 1

@@ -282,3 +282,35 @@ def test_project_info_import(server):
     info = api.json(content="project")
     assert info["project_title"] == "Renamed" and info["project_irb_number"] == "IRB-9"
     assert xml_items(api.ok(content="project", format="xml").text)[0]["project_title"] == "Renamed"
+
+
+def test_mapping_import_replaces_every_arms_mapping(server):
+    # PyCap's integration test against real REDCap: import one row, export exactly one.
+    api = clinical_longitudinal(server)
+    assert (
+        api.import_json(
+            "formEventMapping",
+            [{"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "demographics"}],
+        )
+        == 1
+    )
+    assert api.json(content="formEventMapping") == [
+        {"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "demographics"}
+    ]
+
+
+def test_exported_events_import_back_after_an_arm_override(server):
+    # PyCap's integration test: override the arms (events go), then import the exported events.
+    api = clinical_longitudinal(server)
+    events = api.json(content="event")
+    assert (
+        api.import_json(
+            "arm", [{"arm_num": 1, "name": "A"}, {"arm_num": 2, "name": "B"}], override=1
+        )
+        == 2
+    )
+    assert api.json(content="event") == []
+    assert api.import_json("event", events) == 3
+    assert [e["unique_event_name"] for e in api.json(content="event")] == [
+        e["unique_event_name"] for e in events
+    ]

@@ -279,9 +279,12 @@ class FlatExport:
                     specials.append((index, cell))
             relevant = valid & self.relevant_forms
             project = self.project
+            # REDCap stores the record ID on every row it keeps: a row holding only the ID
+            # (a record imported into an event with no values) is still a row.
             relevant_keys = frozenset(
                 [f.field_name for form in relevant for f in project.form_fields.get(form, [])]
                 + [f"{form}_complete" for form in relevant]
+                + [project.record_id_field]
             )
             plan = self._plans[key] = Plan(keys, specials, relevant_keys)
         return plan

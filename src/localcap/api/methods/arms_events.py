@@ -38,6 +38,9 @@ def _int(value: str, what: str) -> int:
         raise ApiError(400, f"The {what} '{value}' is not a valid integer") from None
 
 
+UNIQUE_EVENT = re.compile(r"^[a-z0-9_]+_arm_\d+$")
+
+
 def unique_event_name(event_name: str, arm_num: int, taken: set[str]) -> str:
     """REDCap's rule: lower-cased label, non-alphanumerics to ``_``, trimmed, ``_arm_N``."""
     base = re.sub(r"[^a-z0-9]+", "_", event_name.lower()).strip("_")[:18].rstrip("_") or "event"
@@ -131,12 +134,12 @@ def import_events(ctx: ApiContext) -> Response:
         arm_num = _int(row.get("arm_num", ""), "arm number")
         if arm_num not in project.arm_by_num:
             raise ApiError(400, f"The arm number '{arm_num}' does not exist in the project")
-        unique = str(row.get("unique_event_name", "")).strip()
-        if unique and unique not in project.event_by_name:
-            raise ApiError(
-                400, f"The unique event name '{unique}' does not exist: leave it blank to add one"
-            )
-        if not unique:
+        # A known unique name updates that event. An unknown one (PyCap's integration tests
+        # restore exported events this way into real REDCap) adds an event under that name
+        # when it is a valid, free name, else under the name derived from the label.
+        unique = str(row.get("unique_event_name", "") or "").strip()
+        is_new = override or unique not in project.event_by_name
+        if is_new and not (UNIQUE_EVENT.match(unique) and unique not in taken):
             unique = unique_event_name(name, arm_num, taken)
         taken.add(unique)
         events.append(
@@ -189,7 +192,6 @@ def import_mapping(ctx: ApiContext) -> Response:
     require_longitudinal(ctx, "form/event mappings")
     project = ctx.proj
     pairs: list[tuple[int, str]] = []
-    arms: set[int] = set()
     errors = []
     for row in import_rows(ctx):
         event = project.event_by_name.get(str(row.get("unique_event_name", "")).strip())
@@ -206,12 +208,13 @@ def import_mapping(ctx: ApiContext) -> Response:
         if arm not in (None, "") and _int(str(arm), "arm number") != event.arm_num:
             errors.append(f"The event '{event.unique_event_name}' is not in arm {arm}")
             continue
-        arms.add(event.arm_num)
         pairs.append((event.event_id, form))
     if errors:
         raise ApiError(400, "\n".join(errors))
     with ctx.engine.begin() as conn:
-        store.replace_event_forms(conn, project.project_id, pairs, arms)
+        # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
+        # one row and then export exactly one).
+        store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
     return count_response(ctx, len(pairs))
 
 
