@@ -53,10 +53,9 @@ download over loopback also pays for the TCP stack and the client on the same 2 
 "loopback ceiling" row is the best case for HTTP: a bare socket server that `sendfile()`s the
 file (zero copies, no framework) to the same curl. It reaches well under half of `cat` by itself,
 so the target sits above what the hardware allows an HTTP server. The fair yardstick is that
-ceiling: localcap's pure-Python path (Starlette, uvicorn with h11, no uvloop/httptools installed)
-reaches roughly half of it (40-80 % across runs on this noisy VM). What would close the rest: uvicorn
-with `httptools`+`uvloop` (a dependency decision), or serving the file with `sendfile()` from
-a server that supports it (uvicorn does not implement ASGI's zero-copy send extension).
+ceiling: localcap (Starlette on uvicorn with httptools and uvloop) streams at about the
+ceiling's speed (see "vs ceiling"; with pure-Python h11 it was 40-80 %). Beyond it only a
+zero-copy path could go (uvicorn does not implement ASGI's zero-copy send extension).
 """
 
 
@@ -295,7 +294,7 @@ def _write_section(
 
 `benchmarks/file_export.py`: a {args.size_mb} MB file (random bytes) uploaded once through
 Export File's sibling Import File, then downloaded with `content=file&action=export` from a
-fresh `localcap serve` process (SQLite, local file store, one worker, h11) over loopback, beside
+fresh `localcap serve` process (SQLite, local file store, one worker, httptools + uvloop) over loopback, beside
 `cat FILE > /dev/null` on the stored file in the same run. Warm page cache, best of {args.runs}.
 Python {platform.python_version()}, {os.cpu_count()} vCPU {cpu}.
 

@@ -163,9 +163,26 @@ def export(url: str, token: str, fmt: str) -> tuple[float, float, int]:
     share of this 2-core machine.
     """
     out = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{time_starttransfer} %{time_total} %{size_download}",
-         "-d", f"token={token}", "-d", "content=report", "-d", "report_id=1", "-d", f"format={fmt}", url],
-        check=True, capture_output=True, text=True,
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{time_starttransfer} %{time_total} %{size_download}",
+            "-d",
+            f"token={token}",
+            "-d",
+            "content=report",
+            "-d",
+            "report_id=1",
+            "-d",
+            f"format={fmt}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     return float(out[0]), float(out[1]), int(out[2])
 
