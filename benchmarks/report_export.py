@@ -128,6 +128,9 @@ def build(data_dir: Path, n_records: int, n_fields: int) -> tuple[str, list[list
                 conn.execute(insert(t.records), batch_records)
                 conn.execute(insert(t.record_data), batch_data)
             batch_records, batch_data = [], []
+    with engine.begin() as conn:
+        # A database at rest, as a server finds it: everything checkpointed out of the WAL.
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return token, rows, header
 
@@ -226,7 +229,7 @@ def main() -> None:
             idle_rss = peak_rss_mb(server.pid)
             results = {}
             for fmt in ("csv", "json"):
-                runs = [export(url, token, fmt) for _ in range(2)]
+                runs = [export(url, token, fmt) for _ in range(3)]
                 results[fmt] = min(runs, key=lambda r: r[1])
             rss = peak_rss_mb(server.pid)
         finally:

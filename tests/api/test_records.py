@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from builders import Api, clinical_classic, clinical_longitudinal
+from builders import CLINICAL_DICTIONARY, Api, clinical_classic, clinical_longitudinal
 
 
 def import_records(api: Api, rows, **params):
@@ -421,3 +421,24 @@ def test_a_record_imported_into_events_without_values_has_a_row_per_event(server
         == "1"
     )
     assert len(api.json(content="record", **{"records[0]": "3"})) == 1
+
+
+def test_csv_quotes_values_that_a_later_validation_change_made_unusual(server):
+    # The CSV writer trusts number/date/code columns to be plain only as a speed hint: a value
+    # stored before its field became integer-validated still gets PHP fputcsv's quoting.
+    api = clinical_classic(server, repeating=False)
+    import_records(api, [{"record_id": "1", "weight": "70", "first_name": "Ann"}])
+    changed = [dict(row) for row in CLINICAL_DICTIONARY]
+    import_records(api, [{"record_id": "2", "first_name": "Bo"}])
+    for row in changed:
+        if row["field_name"] == "first_name":
+            row["text_validation_type_or_show_slider_number"] = "integer"
+    api.ok(content="metadata", format="json", data=__import__("json").dumps(changed))
+    text = api.ok(content="record", format="csv", **{"fields[0]": "first_name"}).text
+    assert text.splitlines()[1:] == ["1,Ann", "2,Bo"]
+    with_space = [dict(row) for row in CLINICAL_DICTIONARY]
+    api.ok(content="metadata", format="json", data=__import__("json").dumps(with_space))
+    import_records(api, [{"record_id": "3", "first_name": "C D"}])
+    api.ok(content="metadata", format="json", data=__import__("json").dumps(changed))
+    rows = api.ok(content="record", format="csv", **{"fields[0]": "first_name"}).text.splitlines()
+    assert rows[3] == '3,"C D"'

@@ -13,6 +13,7 @@ instrument's fields.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -38,6 +39,32 @@ class Plan(NamedTuple):
     relevant_keys: frozenset[str]
 
 
+#: Values that never need CSV quoting, and the validations whose values are such.
+PLAIN = re.compile(r"^[A-Za-z0-9._:+-]*$")
+PLAIN_VALIDATIONS = frozenset(
+    {
+        "integer",
+        "int",
+        "number",
+        "float",
+        "number_1dp",
+        "number_2dp",
+        "number_3dp",
+        "number_4dp",
+        "date_ymd",
+        "date_mdy",
+        "date_dmy",
+        "time",
+        "time_hh_mm_ss",
+        "time_mm_ss",
+        "zipcode",
+        "mrn_6d",
+        "mrn_10d",
+        "vmrn",
+        "ssn",
+        "alpha_only",
+    }
+)
 #: A key no stored row holds: cells that must stay blank look it up.
 NEVER_A_FIELD = "\x00"
 
@@ -170,6 +197,45 @@ class FlatExport:
     @property
     def label_header(self) -> list[str]:
         return [c.label for c in self.columns]
+
+    def plain_columns(self) -> list[int]:
+        """Columns whose values are made only of characters CSV never quotes (codes, numbers,
+        dates, unique names): a speed hint for the CSV writer, which still checks them."""
+        opts = self.options
+        automatic_plain = {"redcap_repeat_instance"}
+        if not opts.labels:
+            automatic_plain |= {
+                "redcap_event_name",
+                "redcap_repeat_instrument",
+                "redcap_data_access_group",
+            }
+        plain = [
+            i for i, c in enumerate(self.columns) if c.form is None and c.name in automatic_plain
+        ]
+        if opts.labels:
+            return plain
+        offset = len(self.columns) - len(self._field_cells)
+        for index, (column, _) in enumerate(self._field_cells):
+            if self._is_plain(column):
+                plain.append(offset + index)
+        return plain
+
+    def _is_plain(self, column: Column) -> bool:
+        project, opts = self.project, self.options
+        if column.name in project.complete_fields:
+            return True
+        f = project.field_by_name.get(column.name)
+        if f is None:  # a checkbox option column (raw 0/1) or a survey timestamp
+            return "___" in column.name and not opts.combine_checkboxes
+        if f.field_type in ("radio", "dropdown", "yesno", "truefalse"):
+            return all(PLAIN.match(code) for code in f.choices)
+        if f.field_type == "slider":
+            return True
+        return (
+            f.field_type == "text"
+            and f.validation in PLAIN_VALIDATIONS
+            and opts.decimal_character != ","
+        )
 
     # -- cells ------------------------------------------------------------------------------
     def _cells_for(self, name: str) -> list[tuple[Column, Cell]]:

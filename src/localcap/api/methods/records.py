@@ -62,7 +62,7 @@ def stream_flat(
     if fmt == "csv":
         header = export.label_header if export.options.label_headers else export.header
         delimiter = parse_delimiter(ctx.request.get("csvDelimiter", ","))
-        body = write_csv(header, rows, delimiter)
+        body = write_csv(header, rows, delimiter, export.plain_columns())
     elif fmt == "json":
         body = write_json(export.header, rows)
     else:
