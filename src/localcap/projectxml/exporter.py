@@ -30,6 +30,7 @@ from typing import Any
 from localcap import REDCAP_VERSION
 from localcap.db.documents import Document
 from localcap.db.records import StoredRow
+from localcap.formats.odm import attr as odm_attr
 from localcap.formats.xml_writer import xml_safe
 from localcap.model.project import (
     FORM_STATUS_LABELS,
@@ -97,26 +98,14 @@ CHUNK_BYTES = 1 << 16
 #: Raw bytes per base64 piece of a file (a multiple of 3: pieces concatenate cleanly).
 FILE_PIECE = 3 * (1 << 18)
 
-_ATTR_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&quot;",
-        "'": "&#039;",
-        "\n": "&#10;",
-        "\r": "&#13;",
-        "\t": "&#9;",
-    }
-)
 _TEXT_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#039;", "\r": "&#13;"}
 )
 
 
 def attr(value: Any) -> str:
-    """A quoted attribute value: PHP ``htmlspecialchars`` escapes plus line-break references."""
-    return '"' + xml_safe(str(value)).translate(_ATTR_ESCAPES) + '"'
+    """A quoted attribute value, as in the ODM ClinicalData writer (same escapes)."""
+    return odm_attr(str(value))
 
 
 def text(value: Any) -> str:
