@@ -129,7 +129,7 @@ def serve(
 
 @main.group()
 def token() -> None:
-    """Mint API tokens (works while the server runs)."""
+    """Mint and revoke API tokens (works while the server runs)."""
 
 
 @token.command("super")
@@ -253,7 +253,7 @@ def audit(
 
 @main.group()
 def project() -> None:
-    """Inspect projects."""
+    """List projects, and import REDCap project XMLs."""
 
 
 @project.command("list")

@@ -1,0 +1,111 @@
+"""Benchmark: import a big REDCap project XML with `localcap project import`, in flat memory.
+
+Why: users bring whole projects over as one XML file (issue 6). The importer parses it as a
+stream (expat, fed in chunks) and writes records in batches, so its memory must not grow with
+the file. The file is generated from PyCap's real "simple project" XML: its metadata as is,
+then N records whose values (a long comments field among them) make the file the asked size.
+
+Run: ``.venv/bin/python benchmarks/project_import.py [megabytes]`` (default 300). Prints the
+file size, the import time and MB/s, and the importer's peak RSS (from ``/usr/bin/time``-free
+``/proc`` polling of the child), beside the peak RSS of the same command on a tiny file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "data" / "redcap_projects" / "pycap_test_simple_project.xml"
+COMMENT = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 70  # ~4 KB
+
+
+def subject(n: int) -> str:
+    return (
+        f'\t<SubjectData SubjectKey="{n}" redcap:RecordIdField="record_id">\n'
+        '\t\t<FormData FormOID="Form.demographics" FormRepeatKey="1">\n'
+        '\t\t\t<ItemGroupData ItemGroupOID="demographics.record_id" ItemGroupRepeatKey="1">\n'
+        f'\t\t\t\t<ItemData ItemOID="record_id" Value="{n}"/>\n'
+        f'\t\t\t\t<ItemData ItemOID="first_name" Value="Name{n}"/>\n'
+        f'\t\t\t\t<ItemData ItemOID="last_name" Value="Test{n}"/>\n'
+        '\t\t\t\t<ItemData ItemOID="email" Value="someone@example.org"/>\n'
+        '\t\t\t\t<ItemData ItemOID="dob" Value="1990-01-02"/>\n'
+        f'\t\t\t\t<ItemData ItemOID="sex" Value="{n % 2}"/>\n'
+        f'\t\t\t\t<ItemData ItemOID="comments" Value="{COMMENT}&#10;record {n}"/>\n'
+        '\t\t\t\t<ItemData ItemOID="demographics_complete" Value="2"/>\n'
+        "\t\t\t</ItemGroupData>\n\t\t</FormData>\n\t</SubjectData>\n"
+    )
+
+
+def generate(path: Path, megabytes: int) -> int:
+    text = FIXTURE.read_text(encoding="utf-8")
+    head = text[: text.index("<ClinicalData")]
+    clinical = text[text.index("<ClinicalData") : text.index(">", text.index("<ClinicalData")) + 1]
+    records = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write(head + clinical + "\n")
+        while out.tell() < megabytes << 20:
+            records += 1
+            out.write(subject(records))
+        out.write("</ClinicalData>\n</ODM>")
+    return records
+
+
+def run_import(xml: Path, data_dir: Path) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, output) of one `localcap project import`."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localcap.cli",
+            "project",
+            "import",
+            str(xml),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    peak = 0
+    status = Path(f"/proc/{child.pid}/status")
+    while child.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.05)
+    output = child.communicate()[0]
+    if child.returncode != 0:
+        raise SystemExit(f"import failed:\n{output}")
+    return time.perf_counter() - start, peak / 1024, output
+
+
+def main() -> None:
+    megabytes = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_dir = Path(tmp)
+        small, big = tmp_dir / "small.xml", tmp_dir / "big.xml"
+        generate(small, 1)
+        records = generate(big, megabytes)
+        size = big.stat().st_size / (1 << 20)
+        small_time, small_rss, _ = run_import(small, tmp_dir / "data-small")
+        seconds, rss, output = run_import(big, tmp_dir / "data-big")
+        assert f"{records}" in output or "Project" in output, output
+    print("| file | records | seconds | MB/s | importer peak RSS |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| 1 MB project XML | - | {small_time:.1f} | - | {small_rss:.0f} MB |")
+    print(
+        f"| {size:,.0f} MB project XML | {records:,} | {seconds:.1f} | {size / seconds:.1f} | {rss:.0f} MB |"
+    )
+
+
+if __name__ == "__main__":
+    main()
