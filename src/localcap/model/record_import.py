@@ -25,6 +25,8 @@ SPECIAL = (
     "redcap_data_access_group",
     "redcap_survey_identifier",
 )
+#: Repeat instances are database integers: anything beyond is an input error.
+MAX_INSTANCE = 2**31 - 1
 TIMESTAMP = re.compile(r"^[a-z][a-z0-9_]*_timestamp$")
 
 
@@ -182,7 +184,7 @@ class ImportChecker:
             if instance_text.lower() == "new":
                 instance = "new"
             elif instance_text:
-                if not instance_text.isdigit() or int(instance_text) < 1:
+                if not instance_text.isdigit() or not 0 < int(instance_text) <= MAX_INSTANCE:
                     self.errors.append(
                         _error_line(
                             record,

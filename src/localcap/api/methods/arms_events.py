@@ -10,6 +10,7 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import (
+    MAX_ID,
     count_response,
     import_rows,
     list_response,
@@ -26,16 +27,22 @@ def _arm_filter(ctx: ApiContext) -> set[int] | None:
     if not arms:
         return None
     try:
-        return {int(a) for a in arms}
+        wanted = {int(a) for a in arms}
     except ValueError:
         raise invalid_values("arms", arms) from None
+    if any(not 0 < a <= MAX_ID for a in wanted):
+        raise invalid_values("arms", arms)
+    return wanted
 
 
 def _int(value: str, what: str) -> int:
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise ApiError(400, f"The {what} '{value}' is not a valid integer") from None
+    if not 0 < number <= MAX_ID:
+        raise ApiError(400, f"The {what} '{value}' is out of range")
+    return number
 
 
 UNIQUE_EVENT = re.compile(r"^[a-z0-9_]+_arm_\d+$")

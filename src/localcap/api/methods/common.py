@@ -12,6 +12,9 @@ from localcap.api.errors import NO_DESIGN, ApiError, error_format
 from localcap.formats.lists import render_records
 from localcap.formats.parsers import DataParseError, parse_data
 
+#: Ids and numbers beyond this cannot exist (database integers are 64-bit at most).
+MAX_ID = 2**31 - 1
+
 LONGITUDINAL_ONLY = "You cannot export {what} for classic projects"
 
 

@@ -33,6 +33,7 @@ from starlette.responses import Response, StreamingResponse
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError, error_format
+from localcap.api.methods.common import MAX_ID
 from localcap.db import documents as docs
 from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
@@ -139,7 +140,7 @@ def _instance(ctx: ApiContext, project: Project, event_id: int, form: str) -> tu
     text = ctx.request.get("repeat_instance").strip()
     if not text:
         return instrument, 1
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
         raise ApiError(400, BAD_INSTANCE)
     return instrument, int(text)
 

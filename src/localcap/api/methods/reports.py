@@ -10,7 +10,7 @@ from starlette.responses import Response, StreamingResponse
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
-from localcap.api.methods.common import count_response, list_response, require_design
+from localcap.api.methods.common import MAX_ID, count_response, list_response, require_design
 from localcap.api.methods.records import audit_export, flat_options, stream_flat
 from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
@@ -50,7 +50,7 @@ def export_report(ctx: ApiContext) -> Response:
     if not has_any_export_access(project, rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
     report_id = ctx.request.get("report_id").strip()
-    if not report_id.isdigit():
+    if not report_id.isdigit() or int(report_id) > MAX_ID:
         raise _not_in_project(report_id)
     with ctx.engine.connect() as conn:
         found = load_report(conn, int(report_id))
