@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -68,12 +69,15 @@ def lookup_token(conn: Connection, token: str) -> TokenOwner | None:
     token = token.strip()
     if not (PROJECT_TOKEN.match(token) or SUPER_TOKEN.match(token)):
         return None
+    digest = _hash(token)
     row = conn.execute(
-        select(t.tokens.c.username, t.tokens.c.project_id).where(
-            t.tokens.c.token_hash == _hash(token)
+        select(t.tokens.c.token_hash, t.tokens.c.username, t.tokens.c.project_id).where(
+            t.tokens.c.token_hash == digest
         )
     ).first()
-    if row is None:
+    # The lookup is by a one-way hash (nothing an attacker can steer byte by byte); the final
+    # comparison is constant-time all the same.
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     is_super_shape = len(token) == 64
     if is_super_shape != (row.project_id is None):
