@@ -17,6 +17,9 @@ from localcap.api.errors import ApiError, error_format, error_response
 from localcap.api.request import ApiRequest, limit_body, parse_request
 
 log = logging.getLogger("localcap")
+# The multipart parser logs a warning for every malformed body; we answer those with a 400
+# already, and a client sending many would flood the server's log.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
 NOT_IMPLEMENTED = "The requested method is not implemented."
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
