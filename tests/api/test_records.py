@@ -442,3 +442,46 @@ def test_csv_quotes_values_that_a_later_validation_change_made_unusual(server):
     api.ok(content="metadata", format="json", data=__import__("json").dumps(changed))
     rows = api.ok(content="record", format="csv", **{"fields[0]": "first_name"}).text.splitlines()
     assert rows[3] == '3,"C D"'
+
+
+def test_rename_record(server):
+    api = clinical_longitudinal(server)
+    import_records(
+        api,
+        [
+            {"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "Ann"},
+            {"record_id": "2", "redcap_event_name": "baseline_arm_1", "first_name": "Bo"},
+        ],
+    )
+    assert api.ok(content="record", action="rename", record="1", new_record_name="A-1").text == "1"
+    rows = api.json(content="record", **{"fields[0]": "first_name"})
+    assert [(r["record_id"], r["first_name"]) for r in rows] == [("2", "Bo"), ("A-1", "Ann")]
+    taken = api.call(
+        content="record", action="rename", record="2", new_record_name="A-1", returnFormat="json"
+    )
+    assert taken.status_code == 400 and "already exists" in taken.json()["error"]
+    missing = api.call(
+        content="record", action="rename", record="9", new_record_name="x", returnFormat="json"
+    )
+    assert missing.status_code == 400 and missing.json() == {
+        "error": 'The record "9" does not exist'
+    }
+
+
+def test_date_range_keeps_records_changed_in_it(server):
+    import time
+
+    api = clinical_classic(server)
+    import_records(api, [{"record_id": "1", "first_name": "old"}])
+    time.sleep(1.1)
+    from datetime import datetime
+
+    middle = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    time.sleep(1.1)
+    import_records(api, [{"record_id": "2", "first_name": "new"}])
+    after = api.json(content="record", dateRangeBegin=middle)
+    assert [r["record_id"] for r in after] == ["2"]
+    before = api.json(content="record", dateRangeEnd=middle)
+    assert [r["record_id"] for r in before] == ["1"]
+    bad = api.call(content="record", format="json", dateRangeBegin="yesterday")
+    assert bad.status_code == 400 and "dateRangeBegin" in bad.json()["error"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -84,6 +85,7 @@ def create_record(conn: Connection, project_id: int, record: str, group_id: int 
             record=record,
             sort_key=natural_sort_key(record),
             group_id=group_id,
+            updated_at=now(),
         )
     )
 
@@ -111,8 +113,22 @@ def load_rows(conn: Connection, project_id: int, records: Sequence[str]) -> list
     return rows
 
 
+def now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def touch_record(conn: Connection, project_id: int, record: str) -> None:
+    """Note that a record changed (Export Records filters on it with dateRangeBegin/End)."""
+    conn.execute(
+        update(t.records)
+        .where(t.records.c.project_id == project_id, t.records.c.record == record)
+        .values(updated_at=now())
+    )
+
+
 def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) -> None:
     """Write one row; a row left with no values is deleted (REDCap stores no empty rows)."""
+    touch_record(conn, project_id, row.record)
     where = (
         t.record_data.c.project_id == project_id,
         t.record_data.c.record == row.record,
@@ -171,8 +187,11 @@ def iter_record_names(
     records: Collection[str] | None = None,
     group_ids: Collection[int] | None = None,
     batch_size: int = BATCH_SIZE,
+    changed: tuple[str, str] | None = None,
 ) -> Iterator[list[tuple[str, int | None]]]:
-    """Batches of (record, group_id) in natural order, optionally restricted (keyset paging)."""
+    """Batches of (record, group_id) in natural order, optionally restricted (keyset paging);
+    ``changed`` keeps records created or changed after its first and before its second time
+    (either may be "")."""
     last = None
     while True:
         stmt = (
@@ -185,6 +204,12 @@ def iter_record_names(
             stmt = stmt.where(t.records.c.record.in_(list(records)))
         if group_ids is not None:
             stmt = stmt.where(t.records.c.group_id.in_(list(group_ids)))
+        if changed is not None:
+            begin, end = changed
+            if begin:
+                stmt = stmt.where(t.records.c.updated_at > begin)
+            if end:
+                stmt = stmt.where(t.records.c.updated_at < end)
         if last is not None:
             # A row-value comparison, so the (project_id, sort_key) index seeks straight to
             # the next page (an OR of two conditions made every page scan from the start).
@@ -206,6 +231,7 @@ def iter_rows(
     records: Collection[str] | None = None,
     group_ids: Collection[int] | None = None,
     event_ids: Collection[int] | None = None,
+    changed: tuple[str, str] | None = None,
 ) -> Iterator[StoredRow]:
     """Every stored row of the project in REDCap's export order, streaming."""
     event_order = project.event_order
@@ -216,7 +242,7 @@ def iter_rows(
         records = None
     else:
         wanted = None
-    for batch in iter_record_names(conn, project.project_id, records, group_ids):
+    for batch in iter_record_names(conn, project.project_id, records, group_ids, changed=changed):
         if wanted is not None:
             batch = [b for b in batch if b[0] in wanted]
             if not batch:
@@ -275,3 +301,21 @@ def record_names_with_prefix(conn: Connection, project_id: int, prefix: str) -> 
             )
         )
     ]
+
+
+def rename_record(conn: Connection, project_id: int, old: str, new: str) -> None:
+    """Give a record a new name, keeping its data and DAG (one transaction, the caller's)."""
+    row = conn.execute(
+        select(t.records.c.group_id).where(
+            t.records.c.project_id == project_id, t.records.c.record == old
+        )
+    ).one()
+    create_record(conn, project_id, new, row.group_id)
+    conn.execute(
+        update(t.record_data)
+        .where(t.record_data.c.project_id == project_id, t.record_data.c.record == old)
+        .values(record=new)
+    )
+    conn.execute(
+        delete(t.records).where(t.records.c.project_id == project_id, t.records.c.record == old)
+    )

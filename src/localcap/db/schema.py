@@ -174,6 +174,8 @@ records = Table(
     # Natural-order key: every run of digits zero-padded (see localcap.model.records).
     Column("sort_key", SortableText, nullable=False),
     Column("group_id", Integer, ForeignKey("dags.group_id"), nullable=True),
+    # When the record was last created or changed (Export Records' dateRangeBegin/End).
+    Column("updated_at", String(32), nullable=False, default="", server_default=""),
     Index("ix_records_order", "project_id", "sort_key"),
 )
 

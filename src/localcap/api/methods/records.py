@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -90,12 +91,30 @@ def stored_rows(
     records: list[str] | None,
     event_ids: list[int] | None,
     group_ids: list[int] | None = None,
+    changed: tuple[str, str] | None = None,
 ) -> Iterator[StoredRow]:
     """Stream the project's stored rows with one connection held for the whole export."""
     if ctx.group_id is not None:
         group_ids = [ctx.group_id]
     with ctx.engine.connect() as conn:
-        yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids)
+        yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids, changed)
+
+
+def date_range(ctx: ApiContext) -> tuple[str, str] | None:
+    """dateRangeBegin/dateRangeEnd (``YYYY-MM-DD HH:MM:SS``): records created or modified
+    after the first and before the second."""
+    bounds = []
+    for name in ("dateRangeBegin", "dateRangeEnd"):
+        value = ctx.request.get(name).strip()
+        if value:
+            try:
+                value = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").strftime("%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                raise ApiError(
+                    400, f'The value of "{name}" must be a date-time as YYYY-MM-DD HH:MM:SS'
+                ) from None
+        bounds.append(value)
+    return (bounds[0], bounds[1]) if any(bounds) else None
 
 
 def requested_events(ctx: ApiContext) -> list[int] | None:
@@ -135,7 +154,7 @@ def export_records(ctx: ApiContext) -> Response:
     options = flat_options(ctx, doc_names=document_names(ctx))
     export = FlatExport(project, rights, ctx.group_id, order, options)
     fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
-    stored = stored_rows(ctx, records, event_ids)
+    stored = stored_rows(ctx, records, event_ids, changed=date_range(ctx))
     if logic is not None:
         dag = project.dag_by_id.get(ctx.group_id) if ctx.group_id else None
         stored = filter_rows(
@@ -298,3 +317,25 @@ def generate_next_record_name(ctx: ApiContext) -> Response:
             ]
             name = f"{prefix}{max(used, default=0) + 1}"
     return Response(name, media_type="text/plain")
+
+
+@method("record", "rename")
+def rename_record(ctx: ApiContext) -> Response:
+    """Rename Record: ``record`` becomes ``new_record_name``; answers ``1``."""
+    ctx.require_import()
+    ctx.require("record_rename", "You do not have Rename Record privileges")
+    old = ctx.request.get("record").strip()
+    new = ctx.request.get("new_record_name").strip()
+    if not old or not new:
+        raise ApiError(400, "The parameters 'record' and 'new_record_name' are both required")
+    pid = ctx.proj.project_id
+    with ctx.engine.begin() as conn:
+        found = rows_store.existing_records(conn, pid, [old, new])
+        if old not in found or (ctx.group_id is not None and found[old] != ctx.group_id):
+            raise ApiError(400, f'The record "{old}" does not exist')
+        if new in found:
+            raise ApiError(400, f'The record "{new}" already exists')
+        rows_store.rename_record(conn, pid, old, new)
+    if ctx.audit is not None:
+        ctx.audit.records = [old, new]
+    return Response("1", media_type="text/plain")
