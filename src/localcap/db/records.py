@@ -117,18 +117,23 @@ def now() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def touch_record(conn: Connection, project_id: int, record: str) -> None:
-    """Note that a record changed (Export Records filters on it with dateRangeBegin/End)."""
-    conn.execute(
-        update(t.records)
-        .where(t.records.c.project_id == project_id, t.records.c.record == record)
-        .values(updated_at=now())
-    )
+def touch_records(conn: Connection, project_id: int, records: Sequence[str]) -> None:
+    """Note that records changed (Export Records filters on it with dateRangeBegin/End).
+    Every writer of record data calls this once per write, after its rows."""
+    stamp = now()
+    for start in range(0, len(records), BATCH_SIZE):
+        conn.execute(
+            update(t.records)
+            .where(
+                t.records.c.project_id == project_id,
+                t.records.c.record.in_(list(records[start : start + BATCH_SIZE])),
+            )
+            .values(updated_at=stamp)
+        )
 
 
 def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) -> None:
     """Write one row; a row left with no values is deleted (REDCap stores no empty rows)."""
-    touch_record(conn, project_id, row.record)
     where = (
         t.record_data.c.project_id == project_id,
         t.record_data.c.record == row.record,

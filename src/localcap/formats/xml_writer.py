@@ -59,10 +59,14 @@ def write_xml_records(
     names are always valid ones.
     """
     keys = list(header)
+    return _chunked(root, (item_xml(keys, row) for row in rows))
+
+
+def _chunked(root: str, lines: Iterable[str]) -> Iterator[bytes]:
+    """The ``<records>`` document around ``lines``, in chunks of about CHUNK_BYTES."""
     parts = [f"{PROLOG}<{root}>\n"]
     size = len(parts[0])
-    for row in rows:
-        line = item_xml(keys, row)
+    for line in lines:
         parts.append(line)
         size += len(line)
         if size >= CHUNK_BYTES:
@@ -79,14 +83,4 @@ def write_xml_items(
 
     For list exports whose items need not share keys; values are converted with ``str``.
     """
-    parts = [f"{PROLOG}<{root}>\n"]
-    size = len(parts[0])
-    for item in items:
-        line = item_xml(list(item), list(item.values()))
-        parts.append(line)
-        size += len(line)
-        if size >= CHUNK_BYTES:
-            yield "".join(parts).encode()
-            parts, size = [], 0
-    parts.append(f"</{root}>\n")
-    yield "".join(parts).encode()
+    return _chunked(root, (item_xml(list(item), list(item.values())) for item in items))

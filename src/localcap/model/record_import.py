@@ -401,6 +401,7 @@ def write_plan(
             store.set_record_group(conn, pid, record, dag_updates[record])
     current = {(r.record, *r.key): r for r in store.load_rows(conn, pid, records)}
     created: set[tuple[str, int, str, int]] = set()
+    changed: set[tuple[str, int, str, int]] = set()
     for change in plan.changes:
         instance = change.instance
         if instance == "new":
@@ -416,6 +417,8 @@ def write_plan(
             row = current[key] = StoredRow(*key)
             created.add(key)
         apply_change(row, change, overwrite, project)
-    for key, row in current.items():
-        store.save_row(conn, pid, row, key in created)
+        changed.add(key)
+    for key in changed:  # rows of these records that the import did not name stay as they are
+        store.save_row(conn, pid, current[key], key in created)
+    store.touch_records(conn, pid, records)
     return records, id_map

@@ -280,6 +280,7 @@ def _write_field(
         target.record, target.event_id, target.repeat_instrument, target.instance, row.data
     )
     rows_store.save_row(conn, pid, stored, is_new=not row.exists)
+    rows_store.touch_records(conn, pid, [target.record])
     return None if old in (None, "") else str(old)
 
 

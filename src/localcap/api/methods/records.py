@@ -293,6 +293,8 @@ def delete_records(ctx: ApiContext) -> Response:
             deleted += 1
         if whole:
             rows_store.delete_records(conn, project.project_id, records)
+        else:
+            rows_store.touch_records(conn, project.project_id, records)
     for key in released:
         delete_bytes(ctx, key)
     if whole:
