@@ -153,6 +153,8 @@ project_users = Table(
     Column("rights", Text, nullable=False, default="{}"),
     Column("group_id", Integer, ForeignKey("dags.group_id"), nullable=True),
     Column("expiration", String(20), nullable=False, default=""),
+    # The user's role, whose rights replace the user's own (REDCap's User Roles).
+    Column("role_id", Integer, ForeignKey("user_roles.role_id"), nullable=True),
 )
 
 #: API tokens are stored as SHA-256 hashes: a stolen database gives no working token.
@@ -238,4 +240,105 @@ audit_log = Table(
     # What happened, in words, when the parameters do not say it (e.g. "Create project").
     Column("description", Text, nullable=False, default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
+)
+
+#: A user role: a named set of rights that users are assigned to (REDCap's User Roles).
+#: ``rights`` has the same JSON shape as ``project_users.rights``.
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("role_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("unique_role_name", String(50), nullable=False),
+    Column("role_label", Text, nullable=False),
+    Column("rights", Text, nullable=False, default="{}"),
+    UniqueConstraint("project_id", "unique_role_name", name="uq_user_roles_unique_name"),
+)
+
+#: The DAGs a user may switch into with ``content=dag&action=switch`` (REDCap's DAG Switcher).
+#: group_id 0 stands for "no assignment" (see all records).
+dag_switch = Table(
+    "dag_switch",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("username", String(255), ForeignKey("users.username"), primary_key=True),
+    Column("group_id", Integer, primary_key=True),
+)
+
+#: File Repository folders; parent_id NULL is the top level. A folder may be limited to one
+#: DAG and/or one role.
+repository_folders = Table(
+    "repository_folders",
+    metadata,
+    Column("folder_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("parent_id", Integer, ForeignKey("repository_folders.folder_id"), nullable=True),
+    Column("name", String(150), nullable=False),
+    Column("dag_id", Integer, ForeignKey("dags.group_id"), nullable=True),
+    Column("role_id", Integer, ForeignKey("user_roles.role_id"), nullable=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+#: A File Repository file: a stored document placed in a folder (NULL: the top level).
+#: ``deleted_at`` is set when it is deleted (REDCap's recycle bin keeps it for 30 days).
+repository_files = Table(
+    "repository_files",
+    metadata,
+    Column("doc_id", Integer, ForeignKey("documents.doc_id"), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("folder_id", Integer, ForeignKey("repository_folders.folder_id"), nullable=True),
+    Column("comment", Text, nullable=False, default=""),
+    Column("deleted_at", String(32), nullable=False, default=""),
+    Index("ix_repository_files_folder", "project_id", "folder_id"),
+)
+
+#: A survey-enabled instrument's settings (the attributes of a project XML's
+#: ``<redcap:Surveys>``), as a JSON object.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("form_name", String(100), primary_key=True),
+    Column("settings", Text, nullable=False, default="{}"),
+)
+
+#: Survey queue entries (``<redcap:SurveysQueue>``); event_id 0 in classic projects.
+survey_queue = Table(
+    "survey_queue",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("event_id", Integer, primary_key=True),
+    Column("form_name", String(100), primary_key=True),
+    Column("settings", Text, nullable=False, default="{}"),
+)
+
+#: A survey participant: one per (survey, event, record, instance) once a link or code was
+#: asked for, or one per public-survey/participant-list entry (record NULL until they answer).
+survey_participants = Table(
+    "survey_participants",
+    metadata,
+    Column("participant_id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.project_id"), nullable=False),
+    Column("form_name", String(100), nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("record", SortableText, nullable=True),
+    Column("instance", Integer, nullable=False, default=1),
+    Column("email", Text, nullable=False, default=""),
+    Column("identifier", Text, nullable=False, default=""),
+    # The survey link's hash (``/surveys/?s=<hash>``), its access code and its return code.
+    Column("hash", String(16), nullable=False, unique=True),
+    Column("access_code", String(9), nullable=False, unique=True),
+    Column("return_code", String(8), nullable=False, default=""),
+    Column("first_submit_time", String(32), nullable=False, default=""),
+    Column("completion_time", String(32), nullable=False, default=""),
+    Index("ix_survey_participants_lookup", "project_id", "form_name", "event_id", "record"),
+)
+
+#: A record's survey queue link hash (``/surveys/?sq=<hash>``).
+survey_queue_links = Table(
+    "survey_queue_links",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("record", SortableText, primary_key=True),
+    Column("hash", String(16), nullable=False, unique=True),
 )
