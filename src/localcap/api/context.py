@@ -57,6 +57,8 @@ class ApiContext:
     project: Project | None = None
     rights: Rights | None = None
     group_id: int | None = None
+    #: The user's role (REDCap User Roles), whose rights are already in ``rights``.
+    role_id: int | None = None
     #: What the audit log will record of this call; handlers add records and row counts.
     audit: AuditEntry | None = None
 

@@ -74,7 +74,11 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
             if membership is None or project is None:
                 raise ApiError(403, NO_PERMISSION)
             ctx.project = project
-            ctx.rights, ctx.group_id, _ = membership
+            ctx.rights, ctx.group_id, ctx.role_id = (
+                membership.rights,
+                membership.group_id,
+                membership.role_id,
+            )
     action = resolve_action(request, content)
     handler = HANDLERS.get((content, action))
     if handler is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
@@ -378,17 +378,30 @@ def save_project_user(
         )
 
 
-def load_project_user(
-    conn: Connection, project_id: int, username: str
-) -> tuple[Rights, int | None, str] | None:
+class Membership(NamedTuple):
+    """A user's place in a project: the rights in force, DAG, expiry and role."""
+
+    rights: Rights
+    group_id: int | None
+    expiration: str
+    role_id: int | None
+
+
+def load_project_user(conn: Connection, project_id: int, username: str) -> Membership | None:
+    """The user's membership, with the role's rights in place of the user's own when the
+    user is in a role (REDCap: a role's rights replace, not add to, the user's)."""
+    pu = t.project_users
     row = conn.execute(
-        select(t.project_users).where(
-            t.project_users.c.project_id == project_id, t.project_users.c.username == username
-        )
+        select(pu, t.user_roles.c.rights.label("role_rights"))
+        .outerjoin(t.user_roles, t.user_roles.c.role_id == pu.c.role_id)
+        .where(pu.c.project_id == project_id, pu.c.username == username)
     ).first()
     if row is None:
         return None
-    return Rights.from_json(orjson.loads(row.rights)), row.group_id, row.expiration
+    rights_json = row.role_rights if row.role_id is not None else row.rights
+    return Membership(
+        Rights.from_json(orjson.loads(rights_json)), row.group_id, row.expiration, row.role_id
+    )
 
 
 def list_project_users(conn: Connection, project_id: int) -> list[dict[str, Any]]:
