@@ -310,7 +310,7 @@ class FlatExport:
         return name
 
     # -- rows -------------------------------------------------------------------------------
-    def _valid_forms(self, event_id: int, repeat_instrument: str) -> set[str]:
+    def valid_forms(self, event_id: int, repeat_instrument: str) -> set[str]:
         """The instruments whose values belong on rows of this kind."""
         project = self.project
         in_event = set(project.forms_in_event(event_id))
@@ -332,7 +332,7 @@ class FlatExport:
         key = (event_id, repeat_instrument)
         plan = self._plans.get(key)
         if plan is None:
-            valid = self._valid_forms(event_id, repeat_instrument)
+            valid = self.valid_forms(event_id, repeat_instrument)
             keys: list[str] = []
             specials: list[tuple[int, Callable[[dict[str, Any]], str]]] = []
             for index, (column, cell) in enumerate(self._field_cells):

@@ -23,6 +23,7 @@ from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
+from localcap.model.eav import EavExport, eav_to_flat
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
@@ -60,14 +61,25 @@ def stream_flat(
     ctx: ApiContext, export: FlatExport, rows: Iterator[list[Any]], fmt: str
 ) -> Response:
     """Stream the rows in csv/json/xml (odm is the report module's)."""
+    csv_header = export.label_header if export.options.label_headers else export.header
+    return stream_rows(ctx, export.header, csv_header, rows, fmt, export.plain_columns())
+
+
+def stream_rows(
+    ctx: ApiContext,
+    header: list[str],
+    csv_header: list[str],
+    rows: Iterator[list[Any]],
+    fmt: str,
+    plain_columns: list[int] | None = None,
+) -> Response:
     if fmt == "csv":
-        header = export.label_header if export.options.label_headers else export.header
         delimiter = parse_delimiter(ctx.request.get("csvDelimiter", ","))
-        body = write_csv(header, rows, delimiter, export.plain_columns())
+        body = write_csv(csv_header, rows, delimiter, plain_columns)
     elif fmt == "json":
-        body = write_json(export.header, rows)
+        body = write_json(header, rows)
     else:
-        body = write_xml_records(export.header, rows)
+        body = write_xml_records(header, rows)
     return StreamingResponse(body, headers={"content-type": CONTENT_TYPES[fmt]})
 
 
@@ -125,17 +137,21 @@ def requested_events(ctx: ApiContext) -> list[int] | None:
     return [ctx.proj.event_by_name[e].event_id for e in events]
 
 
+def record_type_of(ctx: ApiContext) -> str:
+    """``type``: flat (one row per record/event/instance) or eav (one row per value)."""
+    record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
+    if record_type not in ("flat", "eav"):
+        raise ApiError(400, 'The value of the parameter "type" is not valid')
+    return record_type
+
+
 @method("record", "export")
 def export_records(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights = ctx.proj, ctx.user_rights
     if not has_any_export_access(project, rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
-    record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
-    if record_type not in ("flat", "eav"):
-        raise ApiError(400, 'The value of the parameter "type" is not valid')
-    if record_type == "eav":
-        raise ApiError(400, "Export of records in EAV format (type=eav) is not supported yet")
+    record_type = record_type_of(ctx)
     fields = ctx.request.list("fields")
     forms = ctx.request.list("forms")
     known_fields = set(project.field_by_name) | set(project.complete_fields)
@@ -160,12 +176,16 @@ def export_records(ctx: ApiContext) -> Response:
         stored = filter_rows(
             project, stored, logic, user=ctx.username, user_dag=dag.unique_name if dag else ""
         )
+    if record_type == "eav":
+        eav = EavExport(export)
+        audit_export(ctx, eav)
+        return stream_rows(ctx, eav.header, eav.header, eav.rows(stored), fmt)
     rows = export.rows(stored)
     audit_export(ctx, export)
     return stream_flat(ctx, export, iter(rows), fmt)
 
 
-def audit_export(ctx: ApiContext, export: FlatExport) -> None:
+def audit_export(ctx: ApiContext, export: FlatExport | EavExport) -> None:
     if ctx.audit is not None:
         ctx.audit.row_counter = lambda: export.rows_emitted
 
@@ -203,9 +223,7 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
 def import_records(ctx: ApiContext) -> Response:
     ctx.require_import()
     project = ctx.proj
-    record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
-    if record_type == "eav":
-        raise ApiError(400, "Import of records in EAV format (type=eav) is not supported yet")
+    record_type = record_type_of(ctx)
     behavior = ctx.request.get("overwriteBehavior", "normal").strip().lower() or "normal"
     if behavior not in ("normal", "overwrite"):
         raise ApiError(400, 'The value of the parameter "overwriteBehavior" is not valid')
@@ -213,6 +231,11 @@ def import_records(ctx: ApiContext) -> Response:
     if date_format not in ("YMD", "MDY", "DMY"):
         raise ApiError(400, 'The value of the parameter "dateFormat" is not valid')
     rows = import_rows(ctx)
+    if record_type == "eav":
+        try:
+            rows = eav_to_flat(project, rows)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
     checker = ImportChecker(project, date_format)
     try:
         plan = checker.check(rows, ctx.group_id)
