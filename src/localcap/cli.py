@@ -134,7 +134,12 @@ def token() -> None:
 
 @token.command("super")
 @data_dir_option
-@click.option("--username", default="admin", show_default=True, help="The super user's name.")
+@click.option(
+    "--username",
+    default="site_admin",
+    show_default=True,
+    help="The super user's name (REDCap's default administrator account is site_admin).",
+)
 def token_super(data_dir: Path, database_url: str | None, username: str) -> None:
     """Print a new 64-character super API token (creating the super user if needed).
 
@@ -382,7 +387,7 @@ def files_verify(data_dir: Path, database_url: str | None, file_store: str | Non
 @data_dir_option
 @click.option(
     "--username",
-    default="admin",
+    default="site_admin",
     show_default=True,
     help="Who creates the project: gets full rights and the printed token (created if new).",
 )
