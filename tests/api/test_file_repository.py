@@ -14,13 +14,14 @@ from xml.etree import ElementTree
 import requests
 from click.testing import CliRunner
 from sqlalchemy import select
+from test_files import project_id
+from test_files import user_api as files_user_api
 
 from builders import Api, create_project, field
 from files.conftest import aws_env, bucket, moto_endpoint, s3_client  # noqa: F401 - fixtures
 from liveserver import start_server
 from localcap.cli import main
 from localcap.db import schema as t
-from localcap.db.tokens import create_project_token
 from localcap.files.local import LocalFileStore
 
 FOLDER_MISSING = (
@@ -90,18 +91,9 @@ def error(response: requests.Response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]
 
 
-def project_id(api: Api) -> int:
-    return int(api.json(content="project")["project_id"])
-
-
 def user_api(api: Api, username: str, **rights: Any) -> Api:
     """A project user (File Repository and API rights unless overridden) and their token."""
-    row = {"username": username, "api_export": 1, "api_import": 1, "file_repository": 1}
-    row.update(rights)
-    assert api.import_json("user", [row]) == 1
-    with api.server.engine.begin() as conn:
-        token = create_project_token(conn, project_id(api), username)
-    return Api(api.server, token)
+    return files_user_api(api, username, **{"file_repository": 1, **rights})
 
 
 def with_dags(server: Any) -> Api:
