@@ -143,7 +143,9 @@ def read_data_row(
 
 
 def iter_expected_files(conn: Connection) -> Iterator[tuple[str, int, str]]:
-    """``(store_key, size, sha256)`` of every document, for ``localcap files verify``."""
+    """``(store_key, size, sha256)`` of every document, for ``localcap files verify``: file
+    fields' uploads and File Repository files alike (those in its Recycle Bin too, whose bytes
+    are kept), since both are rows of ``documents``."""
     query = select(t.documents.c.store_key, t.documents.c.size, t.documents.c.sha256).order_by(
         t.documents.c.doc_id
     )

@@ -4,6 +4,7 @@ from localcap.api.methods import (  # noqa: F401
     arms_events,
     audit_log,
     dags,
+    file_repository,
     files,
     metadata,
     project,

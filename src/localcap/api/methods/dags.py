@@ -12,8 +12,15 @@ from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import count_response, import_rows, list_response
 from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
+from localcap.db.repository import folders_restricted_to_dags
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
+#: A DAG that limits File Repository folders is kept (REDCap's behaviour is unrecorded): once
+#: gone, the folders would be open to every DAG.
+DAG_LIMITS_FOLDERS = (
+    "The Data Access Group cannot be deleted because it limits access to File Repository "
+    "folders (folder_id {folders}): limit those folders to another group or delete them first"
+)
 
 
 def unique_group_name(display_name: str, taken: set[str]) -> str:
@@ -78,10 +85,13 @@ def import_dags(ctx: ApiContext) -> Response:
 def delete_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     names = required_names(ctx, "dags", ctx.proj.dag_by_name)
+    group_ids = [ctx.proj.dag_by_name[n].group_id for n in names]
     with ctx.engine.begin() as conn:
-        store.delete_dags(
-            conn, ctx.proj.project_id, [ctx.proj.dag_by_name[n].group_id for n in names]
-        )
+        limited = folders_restricted_to_dags(conn, ctx.proj.project_id, group_ids)
+        if limited:
+            # Dropping the limit would open those folders to every DAG: refuse instead.
+            raise ApiError(400, DAG_LIMITS_FOLDERS.format(folders=", ".join(map(str, limited))))
+        store.delete_dags(conn, ctx.proj.project_id, group_ids)
     return count_response(ctx, len(names))
 
 

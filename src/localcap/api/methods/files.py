@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
@@ -75,7 +77,7 @@ NO_CREATE = (
     "You do not have Create Records privileges, so these records cannot be created: {record}"
 )
 MISSING_BYTES = (
-    "The file of this record is missing from the server's file store; the administrator can "
+    "The file is missing from the server's file store; the administrator can "
     "find every such file with `localcap files verify`."
 )
 LEVEL_NAMES = {DEIDENTIFIED: "De-Identified", REMOVE_IDENTIFIERS: "Remove All Identifier Fields"}
@@ -195,7 +197,7 @@ def _stored_document(
     return row, docs.get_document(conn, project.project_id, value)
 
 
-def _empty_answer(ctx: ApiContext) -> Response:
+def empty_answer(ctx: ApiContext) -> Response:
     """200 with an empty body, typed by returnFormat (PyCap and REDCapR read only the status)."""
     media = {"json": "application/json", "csv": "text/csv"}.get(
         error_format(ctx.request.params), "text/xml"
@@ -215,6 +217,13 @@ def export_file(ctx: ApiContext) -> Response:
         _, document = _stored_document(conn, project, target)
     if document is None:
         raise ApiError(400, NO_FILE_TO_DOWNLOAD)
+    return document_response(ctx, document)
+
+
+def document_response(ctx: ApiContext, document: docs.Document) -> Response:
+    """A stored document's bytes, streamed with the headers every client reads (see above).
+
+    Shared by Export File and the File Repository's export."""
     try:
         # Opened before the response starts: a missing file is an API error, not a broken 200.
         body = ctx.state.file_store.open(document.store_key, EXPORT_CHUNK)
@@ -223,7 +232,7 @@ def export_file(ctx: ApiContext) -> Response:
             "document %s (key %s) of project %s is missing from the file store",
             document.doc_id,
             document.store_key,
-            project.project_id,
+            document.project_id,
         )
         raise ApiError(500, MISSING_BYTES) from None
     headers = {
@@ -247,6 +256,58 @@ class _UploadReader:
             if len(self.head) < HEAD_SIZE:
                 self.head += chunk[: HEAD_SIZE - len(self.head)]
             yield chunk
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An upload whose bytes are in the store but not yet in the database."""
+
+    key: str
+    size: int
+    sha256: str
+    name: str
+    mime_type: str
+
+    def insert(self, conn: Connection, project_id: int) -> int:
+        """The ``documents`` row for these bytes; returns the new doc_id."""
+        return docs.insert_document(
+            conn,
+            project_id,
+            store_key=self.key,
+            name=self.name,
+            mime_type=self.mime_type,
+            size=self.size,
+            sha256=self.sha256,
+        )
+
+
+def required_upload(ctx: ApiContext) -> UploadFile:
+    """The multipart field ``file``; 400 when the request carries none."""
+    upload = ctx.request.files.get("file")
+    if upload is None:
+        raise ApiError(400, NO_UPLOAD)
+    return upload
+
+
+def store_upload(ctx: ApiContext, upload: UploadFile) -> StoredUpload:
+    """Write an upload's bytes to the store (step 1 of the durability order), sniffing its
+    mime type from the content on the way. The caller inserts the document and, if its
+    transaction fails, deletes ``key`` again (nothing refers to it yet)."""
+    reader = _UploadReader(upload.file)
+    stored = ctx.state.file_store.put(reader)
+    name = upload.filename or "file"
+    return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
+
+
+@contextmanager
+def dropped_on_failure(ctx: ApiContext, stored: StoredUpload) -> Iterator[None]:
+    """Around step 2: if the database change fails, the new bytes are referenced by nothing
+    and are deleted again; the error propagates."""
+    try:
+        yield
+    except BaseException:
+        ctx.state.file_store.delete(stored.key)
+        raise
 
 
 def _write_field(
@@ -297,33 +358,19 @@ def import_file(ctx: ApiContext) -> Response:
                 field=target.field.field_name, form=target.form, event=target.event_name
             ),
         )
-    upload = ctx.request.files.get("file")
-    if upload is None:
-        raise ApiError(400, NO_UPLOAD)
+    upload = required_upload(ctx)
     if not exists and not ctx.user_rights.flag("record_create"):
         raise ApiError(403, NO_CREATE.format(record=target.record))
-    store = ctx.state.file_store
-    reader = _UploadReader(upload.file)
-    stored = store.put(reader)  # 1. the bytes, durably, under a fresh key
-    name = upload.filename or "file"
-    mime = sniff_mime(reader.head, name)
+    stored = store_upload(ctx, upload)  # 1. the bytes, durably, under a fresh key
     old_key: str | None = None
-    try:
+    with dropped_on_failure(ctx, stored):
         # 2. the database: new document row + field value, in one transaction. A concurrent
         # import may create the record between our check and our insert: retry once as an
         # update of the now existing record.
         for attempt in (1, 2):
             try:
                 with ctx.engine.begin() as conn:
-                    doc_id = docs.insert_document(
-                        conn,
-                        project.project_id,
-                        store_key=stored.key,
-                        name=name,
-                        mime_type=mime,
-                        size=stored.size,
-                        sha256=stored.sha256,
-                    )
+                    doc_id = stored.insert(conn, project.project_id)
                     old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
                     if old is not None:
                         replaced = docs.delete_document(conn, project.project_id, old)
@@ -333,12 +380,9 @@ def import_file(ctx: ApiContext) -> Response:
                 if exists or attempt == 2:
                     raise
                 exists = True
-    except BaseException:
-        store.delete(stored.key)  # never referenced: safe to drop
-        raise
     if old_key is not None:
         delete_bytes(ctx, old_key)  # 3. only after the commit
-    return _empty_answer(ctx)
+    return empty_answer(ctx)
 
 
 @method("file", "delete")
@@ -354,7 +398,7 @@ def delete_file(ctx: ApiContext) -> Response:
         removed = docs.delete_document(conn, project.project_id, old) if old else None
     if removed is not None:
         delete_bytes(ctx, removed.store_key)
-    return _empty_answer(ctx)
+    return empty_answer(ctx)
 
 
 def delete_bytes(ctx: ApiContext, key: str) -> None:
