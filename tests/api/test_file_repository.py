@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 
 import requests
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from test_files import project_id
 from test_files import user_api as files_user_api
 
@@ -224,6 +224,26 @@ def test_delete_moves_the_file_to_the_recycle_bin(server):
     assert row.deleted_at != ""
     assert row.store_key in LocalFileStore(api.server.data_dir / "files").iter_keys()
     assert repository_rows(api)[keep].deleted_at == ""
+
+
+def test_the_recycle_bin_forgets_files_after_30_days(server):
+    api = create_project(server)
+    old = put(api, "old.txt", b"old")
+    recent = put(api, "recent.txt", b"recent")
+    assert remove(api, old).status_code == 200
+    assert remove(api, recent).status_code == 200
+    old_key = repository_rows(api)[old].store_key
+    with server.engine.begin() as conn:  # deleted 31 days ago
+        conn.execute(
+            update(t.repository_files)
+            .where(t.repository_files.c.doc_id == old)
+            .values(deleted_at="2000-01-01T00:00:00+00:00")
+        )
+    # The next delete empties what has been in the bin for more than 30 days, bytes too.
+    assert remove(api, put(api, "next.txt", b"next")).status_code == 200
+    rows = repository_rows(api)
+    assert old not in rows and recent in rows
+    assert old_key not in LocalFileStore(api.server.data_dir / "files").iter_keys()
 
 
 # -- errors ------------------------------------------------------------------------------------

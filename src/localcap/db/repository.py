@@ -7,15 +7,16 @@ from the whole folder tree, which :func:`load_folders` reads in one query (a pro
 are few).
 
 A deleted file keeps its ``documents`` row and its bytes, with ``deleted_at`` set: REDCap moves
-it to the Recycle Bin for 30 days. Nothing here lists or returns a deleted file.
+it to the Recycle Bin for 30 days. Nothing here lists or returns a deleted file, and
+:func:`purge_recycle_bin` removes those deleted more than 30 days ago for good.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from localcap.db import schema as t
 from localcap.db.documents import Document, get_document
@@ -128,6 +129,29 @@ def mark_deleted(conn: Connection, project_id: int, doc_id: int) -> bool:
         .values(deleted_at=_now())
     )
     return bool(result.rowcount)
+
+
+#: How long a deleted file stays in the Recycle Bin (REDCap: "up to 30 days").
+RECYCLE_BIN_DAYS = 30
+
+
+def purge_recycle_bin(conn: Connection, project_id: int, now: datetime | None = None) -> list[str]:
+    """Forget the project's files deleted more than :data:`RECYCLE_BIN_DAYS` ago; returns their
+    store keys, whose bytes the caller deletes after committing."""
+    r = t.repository_files.c
+    cutoff = ((now or datetime.now(UTC)) - timedelta(days=RECYCLE_BIN_DAYS)).isoformat(
+        timespec="seconds"
+    )
+    expired = conn.execute(
+        select(t.documents.c.doc_id, t.documents.c.store_key)
+        .join(t.repository_files, r.doc_id == t.documents.c.doc_id)
+        .where(r.project_id == project_id, r.deleted_at != "", r.deleted_at < cutoff)
+    ).all()
+    doc_ids = [row.doc_id for row in expired]
+    if doc_ids:
+        conn.execute(delete(t.repository_files).where(r.doc_id.in_(doc_ids)))
+        conn.execute(delete(t.documents).where(t.documents.c.doc_id.in_(doc_ids)))
+    return [row.store_key for row in expired]
 
 
 def role_names(conn: Connection, project_id: int) -> dict[int, str]:

@@ -40,6 +40,7 @@ from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import MAX_ID, list_response
 from localcap.api.methods.files import (
+    delete_bytes,
     document_response,
     dropped_on_failure,
     empty_answer,
@@ -240,5 +241,8 @@ def delete_file(ctx: ApiContext) -> Response:
         found = _file_param(ctx, conn)
         if not repo.mark_deleted(conn, ctx.proj.project_id, found.document.doc_id):
             raise ApiError(400, FILE_NOT_FOUND.format(doc_id=found.document.doc_id))
+        expired = repo.purge_recycle_bin(conn, ctx.proj.project_id)
+    for key in expired:  # the Recycle Bin's 30 days are over for these
+        delete_bytes(ctx, key)
     _describe(ctx, f"Delete File Repository file {found.document.doc_id} (Recycle Bin)")
     return empty_answer(ctx)
