@@ -453,5 +453,16 @@ def project_import(
     )
 
 
+def _register_subcommands() -> None:
+    """Command groups that live in their feature's package (imported late: they use the
+    options defined above)."""
+    from localcap.surveys.cli import survey
+
+    main.add_command(survey)
+
+
+_register_subcommands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
