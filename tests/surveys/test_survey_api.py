@@ -121,9 +121,7 @@ def test_events_of_a_longitudinal_project(server):
     assert "not designated" in wrong.json()["error"]
     rows = api.json(content="participantList", instrument="contact_info", event="enrollment_arm_1")
     assert [r["record"] for r in rows] == ["1"]  # the one record of arm 1
-    arm_2 = api.json(
-        content="participantList", instrument="contact_info", event="enrollment_arm_2"
-    )
+    arm_2 = api.json(content="participantList", instrument="contact_info", event="enrollment_arm_2")
     assert [r["record"] for r in arm_2] == ["2"]  # record 2 lives in arm 2 only
 
 
