@@ -87,6 +87,14 @@ def main() -> None:
     envvar="LOCALCAP_MAX_REQUEST_MB",
     help="Largest request body accepted, in MB (0: no limit); bigger ones get a 413 error.",
 )
+@click.option(
+    "--public-url",
+    default=None,
+    envvar="LOCALCAP_PUBLIC_URL",
+    help="The address participants open survey links at, e.g. https://surveys.example.org "
+    "(behind a proxy). Survey links and survey queue links are <public-url>/surveys/?s=... "
+    "and <public-url>/surveys/?sq=...  Default: this server's own address, http://HOST:PORT.",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -97,8 +105,9 @@ def serve(
     workers: int,
     rate_limit: int,
     max_request_mb: int,
+    public_url: str | None,
 ) -> None:
-    """Serve the REDCap API at http://HOST:PORT/api/."""
+    """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
 
     engine = _open(data_dir, database_url)
@@ -116,6 +125,7 @@ def serve(
         os.environ["LOCALCAP_FILE_STORE"] = file_store
     os.environ["LOCALCAP_RATE_LIMIT"] = str(rate_limit)
     os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
+    os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     click.echo(f"localcap is serving the REDCap API at {url}")
     uvicorn.run(
         "localcap.server:app_from_environment",
@@ -446,6 +456,17 @@ def project_import(
         f"Project {result.project_id} created ({result.records} records, {result.files} files); "
         f"{username}'s API token {result.token}"
     )
+
+
+def _register_subcommands() -> None:
+    """Command groups that live in their feature's package (imported late: they use the
+    options defined above)."""
+    from localcap.surveys.cli import survey
+
+    main.add_command(survey)
+
+
+_register_subcommands()
 
 
 if __name__ == "__main__":  # pragma: no cover

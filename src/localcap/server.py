@@ -21,6 +21,7 @@ def build_app(
     file_store: str | None,
     rate_limit: int = DEFAULT_RATE_LIMIT,
     max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
+    public_url: str = "",
 ) -> Starlette:
     engine = open_database(data_dir, database_url)
     state = AppState(
@@ -29,6 +30,7 @@ def build_app(
         file_store_url=file_store,
         rate_limit=rate_limit,
         max_body_bytes=max_request_mb << 20,
+        public_url=public_url.rstrip("/"),
     )
     return create_app(state)
 
@@ -41,4 +43,5 @@ def app_from_environment() -> Starlette:
         os.environ.get("LOCALCAP_FILE_STORE") or None,
         int(os.environ.get("LOCALCAP_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
         int(os.environ.get("LOCALCAP_MAX_REQUEST_MB", DEFAULT_MAX_REQUEST_MB)),
+        os.environ.get("LOCALCAP_PUBLIC_URL", ""),
     )

@@ -1,4 +1,5 @@
-"""The ASGI application: one endpoint, POST only, REDCap's errors in the requested format."""
+"""The ASGI application: the API endpoint (POST only, REDCap's errors in the requested format)
+and the survey pages (:mod:`localcap.surveys.pages`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch
 from localcap.api.errors import ApiError, error_format, error_response
 from localcap.api.request import ApiRequest, limit_body, parse_request
+from localcap.surveys.pages import build_routes
 
 log = logging.getLogger("localcap")
 # The multipart parser logs a warning for every malformed body; we answer those with a 400
@@ -49,6 +51,7 @@ def create_app(state: AppState) -> Starlette:
         routes=[
             Route("/api/", api, methods=ALL_METHODS),
             Route("/api", api, methods=ALL_METHODS),
+            *build_routes(state),
         ],
         exception_handlers={404: not_found},
     )

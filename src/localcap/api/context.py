@@ -30,6 +30,9 @@ class AppState:
     rate_limit: int = 600
     #: Largest request body accepted, in bytes (0: unlimited).
     max_body_bytes: int = 4 << 30
+    #: The address participants reach this server at: survey links are
+    #: ``<public_url>/surveys/?s=<hash>``. Empty: the address of the request's own server.
+    public_url: str = ""
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
 

@@ -28,6 +28,8 @@ class ApiRequest:
     params: dict[str, str] = field(default_factory=dict)
     arrays: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, UploadFile] = field(default_factory=dict)
+    #: ``scheme://host:port`` the request came to (survey links when no public URL is set).
+    server_url: str = ""
 
     def get(self, name: str, default: str = "") -> str:
         return self.params.get(name, default)
@@ -89,7 +91,7 @@ async def parse_request(request: Request) -> ApiRequest:
                 f"The request is too large ({exc}). Split the import into smaller batches.",
             ) from None
         raise ApiError(400, f"The request body could not be read: {exc}") from None
-    result = ApiRequest()
+    result = ApiRequest(server_url=f"{request.url.scheme}://{request.url.netloc}")
     indexed: dict[str, list[tuple[int, str]]] = {}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):

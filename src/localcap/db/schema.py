@@ -331,7 +331,16 @@ survey_participants = Table(
     Column("return_code", String(8), nullable=False, default=""),
     Column("first_submit_time", String(32), nullable=False, default=""),
     Column("completion_time", String(32), nullable=False, default=""),
-    Index("ix_survey_participants_lookup", "project_id", "form_name", "event_id", "record"),
+    # One participant per (survey, event, record, instance): the same link every time.
+    Index(
+        "ix_survey_participants_lookup",
+        "project_id",
+        "form_name",
+        "event_id",
+        "record",
+        "instance",
+        unique=True,
+    ),
 )
 
 #: A record's survey queue link hash (``/surveys/?sq=<hash>``).

@@ -24,6 +24,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ from localcap.model.project import (
     strip_tags,
 )
 from localcap.model.rights import FULL, Rights, allowed_export_fields, survey_fields_allowed
+from localcap.model.surveys import Survey
 from localcap.projectxml.importer import INFO_SETTINGS, SETTING_DEFAULTS, XML_SETTINGS_KEY
 from localcap.reports.definition import ReportDefinition
 
@@ -142,6 +144,9 @@ class ExportContext:
     #: store key -> byte chunks
     open_file: Callable[[str], Iterator[bytes]]
     now: datetime | None = None
+    #: Survey settings by form, and survey queue entries (event_id, form, settings).
+    surveys: dict[str, Survey] = dataclass_field(default_factory=dict)
+    survey_queue: Sequence[tuple[int, str, dict[str, Any]]] = ()
 
 
 def _data_type(f: Field) -> tuple[str, str]:
@@ -307,15 +312,33 @@ class ProjectXmlWriter:
         return f"\t<redcap:DataAccessGroupsGroup>\n{items}\t</redcap:DataAccessGroupsGroup>\n"
 
     def _surveys(self) -> str:
+        """Each survey's settings as they were imported or set (``localcap survey enable``)."""
         forms = [f for f in self.project.forms if f.survey_enabled]
         if not forms:
             return ""
-        items = "".join(
-            f"\t\t<redcap:Surveys form_name={attr(f.form_name)} title={attr(f.form_label)} "
-            'survey_enabled="1"/>\n'
-            for f in forms
-        )
-        return f"\t<redcap:SurveysGroup>\n{items}\t</redcap:SurveysGroup>\n"
+        items = []
+        for f in forms:
+            survey = self.ctx.surveys.get(f.form_name)
+            settings: dict[str, Any] = {"title": f.form_label, "survey_enabled": "1"}
+            settings.update(survey.settings if survey else {})
+            settings["survey_enabled"] = "1"
+            items.append(
+                f"\t\t<redcap:Surveys form_name={attr(f.form_name)} "
+                + " ".join(f"{k}={attr(v)}" for k, v in settings.items())
+                + "/>\n"
+            )
+        out = f"\t<redcap:SurveysGroup>\n{''.join(items)}\t</redcap:SurveysGroup>\n"
+        names = {e.event_id: e.unique_event_name for e in self.project.events}
+        queue = [
+            "\t\t<redcap:SurveysQueue "
+            + " ".join(f"{k}={attr(v)}" for k, v in settings.items())
+            + f" event_id={attr(names.get(event_id, ''))} survey_id={attr(form)}/>\n"
+            for event_id, form, settings in self.ctx.survey_queue
+            if form in self.project.form_by_name and self.project.form_by_name[form].survey_enabled
+        ]
+        if queue:
+            out += f"\t<redcap:SurveysQueueGroup>\n{''.join(queue)}\t</redcap:SurveysQueueGroup>\n"
+        return out
 
     def _reports(self) -> str:
         reports = self.ctx.reports

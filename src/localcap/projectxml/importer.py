@@ -42,6 +42,7 @@ from sqlalchemy import Connection, update
 from localcap.db import documents as docs
 from localcap.db import projects as store
 from localcap.db import schema as t
+from localcap.db import surveys as survey_store
 from localcap.db.reports import save_reports
 from localcap.files import sniff_mime
 from localcap.files.mime import HEAD_SIZE
@@ -125,6 +126,8 @@ KNOWN_GROUPS = frozenset(
         "redcap:DataAccessGroups",
         "redcap:SurveysGroup",
         "redcap:Surveys",
+        "redcap:SurveysQueueGroup",
+        "redcap:SurveysQueue",
         "redcap:ReportsGroup",
         "redcap:Reports",
     }
@@ -181,6 +184,7 @@ class _Design:
     repeating: list[tuple[str, str, str]] = field(default_factory=list)  # event, form, label
     dags: list[str] = field(default_factory=list)
     surveys: dict[str, dict[str, str]] = field(default_factory=dict)
+    survey_queue: list[dict[str, str]] = field(default_factory=list)
     reports: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -310,6 +314,8 @@ class ProjectXmlImporter:
             d.dags.append(attrs.get("group_name", ""))
         elif name == "redcap:Surveys":
             d.surveys[attrs.get("form_name", "")] = attrs
+        elif name == "redcap:SurveysQueue":
+            d.survey_queue.append(attrs)
         elif name == "redcap:Reports":
             d.reports.append(attrs)
         elif name.startswith("redcap:") and "GlobalVariables" in self.stack[:-1]:
@@ -514,21 +520,11 @@ class ProjectXmlImporter:
                 .where(t.forms.c.project_id == pid, t.forms.c.form_name == form_name)
                 .values(form_label=label, survey_enabled=enabled)
             )
-        for form_name, survey in d.surveys.items():
-            extra = sorted(
-                k
-                for k, v in survey.items()
-                if k not in ("form_name", "title", "survey_enabled") and v not in ("", "0")
-            )
-            if extra:
-                self.warnings.add(
-                    f"Survey settings of the instrument '{form_name}' are not supported (only "
-                    f"'survey enabled' is kept): {', '.join(extra)}"
-                )
         if longitudinal:
             self._create_events(pid)
         project = store.load_project(conn, pid)
         assert project is not None
+        self._create_surveys(project)
         self._create_repeating(project)
         taken: set[str] = set()
         from localcap.api.methods.dags import unique_group_name
@@ -547,6 +543,36 @@ class ProjectXmlImporter:
         from localcap.db.tokens import create_project_token
 
         self.token = create_project_token(conn, pid, self.username)
+
+    def _create_surveys(self, project: Project) -> None:
+        """Survey settings and the survey queue, kept whole (exported back as they came)."""
+        d = self.design
+        for form_name, attrs in d.surveys.items():
+            if form_name not in project.form_by_name:
+                self.warnings.add(
+                    f"Survey settings for an unknown instrument '{form_name}' were ignored"
+                )
+                continue
+            settings = {k: v for k, v in attrs.items() if k != "form_name"}
+            if settings.get("survey_enabled", "1") == "1":
+                survey_store.save_survey(self.conn, project.project_id, form_name, settings)
+        for attrs in d.survey_queue:
+            form_name = attrs.get("survey_id", "")
+            event_name = attrs.get("event_id", "")
+            event_id = CLASSIC_EVENT_ID
+            if project.is_longitudinal:
+                event = project.event_by_name.get(event_name)
+                event_id = event.event_id if event is not None else -1
+            if form_name not in d.surveys or event_id < 0:
+                self.warnings.add(
+                    f"A survey queue entry for '{form_name}' ({event_name}) names no survey "
+                    "of the project and was ignored"
+                )
+                continue
+            settings = {k: v for k, v in attrs.items() if k not in ("survey_id", "event_id")}
+            survey_store.save_queue_entry(
+                self.conn, project.project_id, event_id, form_name, settings
+            )
 
     def _create_events(self, pid: int) -> None:
         d = self.design

@@ -11,6 +11,7 @@ from localcap.api.methods import (  # noqa: F401
     project_xml,
     records,
     reports,
+    surveys,
     users,
     version,
 )

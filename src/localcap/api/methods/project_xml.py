@@ -24,6 +24,7 @@ from localcap.api.methods.metadata import check_names
 from localcap.api.methods.records import requested_events, stored_rows
 from localcap.db import documents as docs
 from localcap.db import schema as t
+from localcap.db import surveys as survey_store
 from localcap.db.reports import list_reports
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.rights import has_any_export_access
@@ -98,6 +99,8 @@ def export_project_xml(ctx: ApiContext) -> Response:
     event_ids = requested_events(ctx)
     with ctx.engine.connect() as conn:
         reports = list_reports(conn, project.project_id)
+        surveys = survey_store.load_surveys(conn, project.project_id)
+        survey_queue = survey_store.load_queue(conn, project.project_id)
         documents = {}
         if options.files and any(f.field_type == "file" for f in project.fields):
             documents = {
@@ -117,6 +120,8 @@ def export_project_xml(ctx: ApiContext) -> Response:
         options=options,
         document=lambda value: documents.get(str(value).strip()),
         open_file=lambda key: store.open(key),
+        surveys=surveys,
+        survey_queue=survey_queue,
     )
     rows = stored_rows(ctx, records, event_ids) if not options.metadata_only else iter(())
     if logic is not None:

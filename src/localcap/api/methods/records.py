@@ -18,6 +18,7 @@ from localcap.api.methods.files import delete_bytes
 from localcap.api.methods.metadata import check_names
 from localcap.db import records as rows_store
 from localcap.db import schema as t
+from localcap.db import surveys as survey_store
 from localcap.db.documents import delete_document
 from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
@@ -316,6 +317,7 @@ def delete_records(ctx: ApiContext) -> Response:
             deleted += 1
         if whole:
             rows_store.delete_records(conn, project.project_id, records)
+            survey_store.forget_records(conn, project.project_id, records)
         else:
             rows_store.touch_records(conn, project.project_id, records)
     for key in released:
@@ -361,6 +363,7 @@ def rename_record(ctx: ApiContext) -> Response:
         if new in found:
             raise ApiError(400, f'The record "{new}" already exists')
         rows_store.rename_record(conn, pid, old, new)
+        survey_store.rename_record(conn, pid, old, new)
     if ctx.audit is not None:
         ctx.audit.records = [old, new]
     return Response("1", media_type="text/plain")

@@ -60,8 +60,8 @@ def upgrade() -> None:
     with op.batch_alter_table("survey_participants", schema=None) as batch_op:
         batch_op.create_index(
             "ix_survey_participants_lookup",
-            ["project_id", "form_name", "event_id", "record"],
-            unique=False,
+            ["project_id", "form_name", "event_id", "record", "instance"],
+            unique=True,
         )
 
     op.create_table(

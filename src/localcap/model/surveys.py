@@ -1,0 +1,123 @@
+"""Survey settings and survey codes: what a survey-enabled instrument's settings mean.
+
+A survey's settings are the attributes of a project XML's ``<redcap:Surveys>`` element, kept
+as strings exactly as REDCap writes them (so that a round trip loses nothing); this module
+reads the few localcap acts on. Codes and link hashes come from :mod:`secrets`:
+
+* link hashes: 16 characters of ``A-Z0-9`` (REDCap's links look like ``?s=EHXE4PNJW8E3MDAE``),
+  about 82 bits, so a link cannot be guessed from another;
+* access codes: 9 characters (REDCap's length), return codes: 8 characters, both from an
+  alphabet without look-alike characters (no 0/O, 1/I/L) since people type them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+HASH_ALPHABET = string.ascii_uppercase + string.digits
+CODE_ALPHABET = "".join(c for c in HASH_ALPHABET if c not in "0O1IL")
+HASH_LENGTH = 16
+ACCESS_CODE_LENGTH = 9
+RETURN_CODE_LENGTH = 8
+
+#: The settings a new survey gets (REDCap's defaults for a newly enabled survey).
+DEFAULT_SETTINGS: dict[str, str] = {
+    "title": "",
+    "instructions": "<p><strong>Please complete the survey below.</strong></p>\n<p>Thank you!</p>",
+    "acknowledgement": (
+        "<p><strong>Thank you for taking the survey.</strong></p>\n<p>Have a nice day!</p>"
+    ),
+    "survey_enabled": "1",
+    "save_and_return": "0",
+    "hide_title": "0",
+    "show_required_field_text": "1",
+    "edit_completed_response": "0",
+}
+
+
+def new_hash() -> str:
+    return "".join(secrets.choice(HASH_ALPHABET) for _ in range(HASH_LENGTH))
+
+
+def new_access_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+
+
+def new_return_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(RETURN_CODE_LENGTH))
+
+
+@dataclass
+class Survey:
+    """One survey-enabled instrument and its settings (all strings, as in the project XML)."""
+
+    form_name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def _get(self, name: str) -> str:
+        value = self.settings.get(name, DEFAULT_SETTINGS.get(name, ""))
+        return "" if value is None else str(value)
+
+    def _on(self, name: str) -> bool:
+        return self._get(name).strip() == "1"
+
+    @property
+    def title(self) -> str:
+        return self._get("title")
+
+    @property
+    def instructions(self) -> str:
+        return self._get("instructions")
+
+    @property
+    def acknowledgement(self) -> str:
+        return self._get("acknowledgement")
+
+    @property
+    def enabled(self) -> bool:
+        return self._on("survey_enabled")
+
+    @property
+    def save_and_return(self) -> bool:
+        return self._on("save_and_return")
+
+    @property
+    def hide_title(self) -> bool:
+        return self._on("hide_title")
+
+    @property
+    def show_required_text(self) -> bool:
+        return self._on("show_required_field_text")
+
+    @property
+    def edit_completed_response(self) -> bool:
+        return self._on("edit_completed_response")
+
+
+@dataclass(frozen=True)
+class Participant:
+    """One row of ``survey_participants``: a record's (or a listed person's) survey access."""
+
+    participant_id: int
+    project_id: int
+    form_name: str
+    event_id: int
+    record: str | None
+    instance: int
+    email: str
+    identifier: str
+    hash: str
+    access_code: str
+    return_code: str
+    first_submit_time: str
+    completion_time: str
+
+    @property
+    def response_status(self) -> int:
+        """REDCap's 0 no response, 1 partial, 2 completed."""
+        if self.completion_time:
+            return 2
+        return 1 if self.first_submit_time else 0

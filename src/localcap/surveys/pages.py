@@ -1,0 +1,241 @@
+"""The survey pages localcap serves beside the API: ``/surveys/?s=``, ``?sq=`` and access codes.
+
+Server-rendered HTML (Jinja2, autoescaping on) without scripts or external assets. Labels,
+notes and choices come from a project's dictionary, which anyone able to import metadata
+controls: they are rendered through :func:`rich` (a whitelist of text formatting tags, no
+attributes, via the nh3 sanitizer) and everything else is escaped. A strict
+Content-Security-Policy forbids scripts outright, as a second line.
+
+Forms carry a per-form token checked against a cookie (double submit, ``SameSite=Strict``):
+another site cannot post answers in a participant's name. Link hashes are secrets, so pages
+are sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from localcap.api.context import AppState
+from localcap.db import projects as project_store
+from localcap.db import surveys as survey_store
+from localcap.model.project import Project
+from localcap.model.surveys import Participant, Survey
+from localcap.surveys.response import (
+    ANSWERABLE,
+    Submission,
+    read_submission,
+    save_response,
+    survey_fields,
+)
+
+CSRF_COOKIE = "localcap_survey_csrf"
+#: Formatting REDCap's rich-text labels use; no attributes, so no handlers, styles or links.
+RICH_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "br",
+    "p",
+    "div",
+    "span",
+    "sup",
+    "sub",
+    "ul",
+    "ol",
+    "li",
+}
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+MAX_FORM_FIELDS = 2000
+NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
+
+
+def rich(text: str) -> Markup:
+    """A label's HTML reduced to harmless formatting (the text of anything else is kept)."""
+    return Markup(nh3.clean(text or "", tags=RICH_TAGS, attributes={}, link_rel=None))
+
+
+_env = Environment(
+    loader=PackageLoader("localcap.surveys", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["rich"] = rich
+
+
+@dataclass
+class SurveyPage:
+    """What one ``?s=`` link opens: the participant, their survey and the project."""
+
+    participant: Participant
+    survey: Survey
+    project: Project
+
+
+def _render(template: str, status: int = 200, csrf: str | None = None, **context: Any) -> Response:
+    body = _env.get_template(template).render(csrf=csrf or "", **context)
+    response = HTMLResponse(body, status_code=status, headers=HEADERS)
+    if csrf:
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/surveys/")
+    return response
+
+
+def _message(title: str, text: str, status: int = 200) -> Response:
+    return _render("message.html", status, title=title, text=text)
+
+
+def _load(conn: Connection, hash_: str) -> SurveyPage | None:
+    participant = survey_store.participant_by_hash(conn, hash_)
+    if participant is None or participant.record is None:
+        return None
+    project = project_store.load_project(conn, participant.project_id)
+    if project is None:
+        return None
+    survey = survey_store.load_surveys(conn, project.project_id).get(participant.form_name)
+    if survey is None or not survey.enabled:
+        return None
+    return SurveyPage(participant, survey, project)
+
+
+def _form_context(page: SurveyPage, sub: Submission) -> dict[str, Any]:
+    return {
+        "survey": page.survey,
+        "form_label": page.project.form_by_name[page.participant.form_name].form_label,
+        "fields": survey_fields(page.project, page.participant.form_name),
+        "answerable": ANSWERABLE,
+        "sub": sub,
+    }
+
+
+def _show_form(page: SurveyPage, sub: Submission, status: int = 200) -> Response:
+    return _render(
+        "survey.html", status, csrf=secrets.token_urlsafe(32), **_form_context(page, sub)
+    )
+
+
+def _acknowledge(page: SurveyPage) -> Response:
+    return _render("done.html", survey=page.survey)
+
+
+def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = (form.get("csrf") or [""])[0]
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+
+
+async def _form_lists(request: Request) -> dict[str, list[str]]:
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    lists: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            lists.setdefault(key, []).append(value)
+    return lists
+
+
+def build_routes(state: AppState) -> list[Route]:
+    engine = state.engine
+
+    def get_survey(hash_: str) -> Response:
+        with engine.connect() as conn:
+            page = _load(conn, hash_)
+        if page is None:
+            return _message("Survey not available", NOT_AVAILABLE, 404)
+        if page.participant.completion_time:
+            return _acknowledge(page)
+        return _show_form(page, Submission())
+
+    def post_survey(hash_: str, form: dict[str, list[str]]) -> Response:
+        with engine.begin() as conn:
+            page = _load(conn, hash_)
+            if page is None:
+                return _message("Survey not available", NOT_AVAILABLE, 404)
+            if page.participant.completion_time:
+                return _acknowledge(page)
+            sub = read_submission(page.project, page.participant.form_name, form)
+            if save_response(conn, page.project, page.participant, sub, complete=True):
+                return _acknowledge(page)
+        return _show_form(page, sub, 400)
+
+    def access_code(code: str) -> Response:
+        with engine.connect() as conn:
+            participant = survey_store.participant_by_access_code(conn, code.strip().upper())
+        if participant is None:
+            return _render(
+                "access.html", 404, csrf=secrets.token_urlsafe(32), error="The code is not valid."
+            )
+        return RedirectResponse(f"./?s={participant.hash}", status_code=303, headers=HEADERS)
+
+    def queue(hash_: str) -> Response:
+        with engine.begin() as conn:
+            found = survey_store.queue_by_hash(conn, hash_)
+            project = project_store.load_project(conn, found[0]) if found else None
+            if found is None or project is None:
+                return _message("Survey queue not available", NOT_AVAILABLE, 404)
+            surveys = survey_store.load_surveys(conn, project.project_id)
+            items = []
+            for event_id, form, settings in survey_store.load_queue(conn, project.project_id):
+                if form not in surveys or str(settings.get("active", "1")) != "1":
+                    continue
+                p = survey_store.participant_for(
+                    conn, project.project_id, form, event_id, found[1], 1
+                )
+                event = project.event_by_id.get(event_id)
+                items.append(
+                    {
+                        "title": surveys[form].title or project.form_by_name[form].form_label,
+                        "event": project.event_label(event) if event else "",
+                        "hash": p.hash,
+                        "done": bool(p.completion_time),
+                    }
+                )
+        if not items:
+            return _message("Survey queue not available", NOT_AVAILABLE, 404)
+        return _render("queue.html", items=items)
+
+    async def surveys_page(request: Request) -> Response:
+        params = request.query_params
+        if request.method == "POST":
+            form = await _form_lists(request)
+            if not _csrf_ok(request, form):
+                return _message(
+                    "Form expired",
+                    "This form has expired or was sent from another site. Open the survey "
+                    "link again.",
+                    403,
+                )
+            if "s" in params:
+                return await run_in_threadpool(post_survey, params["s"], form)
+            return await run_in_threadpool(access_code, (form.get("code") or [""])[0])
+        if "s" in params:
+            return await run_in_threadpool(get_survey, params["s"])
+        if "sq" in params:
+            return await run_in_threadpool(queue, params["sq"])
+        return _render("access.html", csrf=secrets.token_urlsafe(32), error="")
+
+    methods = ["GET", "POST"]
+    return [
+        Route("/surveys/", surveys_page, methods=methods),
+        Route("/surveys", lambda request: RedirectResponse("/surveys/", 308), methods=methods),
+    ]

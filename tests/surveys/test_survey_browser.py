@@ -1,0 +1,88 @@
+"""A real browser (headless Chromium, Debian's chromium + chromium-driver, through selenium)
+opens a survey link, answers, submits, and the answer is in Export Records.
+
+Without Chromium the test skips, except in CI (CI=true), where a missing browser fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from survey_helpers import survey_project
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing: apt-get install chromium chromium-driver")
+        pytest.skip("Chromium is not installed here (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="localcap-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_a_participant_answers_a_survey_in_chromium(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    api = survey_project(server)
+    link = api.ok(content="surveyLink", record="1", instrument="intake").text
+    browser.get(link)
+    assert browser.find_element(By.ID, "survey-title").text == "Intake <survey>"
+    labels = browser.find_element(By.ID, "survey-form").text
+    assert "Favourite colour" in labels and "Bold" in labels
+    # the hostile label's script never ran and its image was dropped
+    assert browser.find_elements(By.CSS_SELECTOR, "#story-tr img") == []
+    browser.find_element(By.NAME, "full_name").send_keys("Grace Hopper")
+    browser.find_element(By.NAME, "age").send_keys("85")
+    browser.find_element(By.CSS_SELECTOR, "input[name=colour][value='1']").click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=pets][value='2']").click()
+    Select(browser.find_element(By.NAME, "country")).select_by_value("fr")
+    browser.find_element(By.NAME, "story").send_keys("Compilers & <bugs>")
+    browser.find_element(By.ID, "submit-btn").click()
+    assert "Thank you for taking the survey." in browser.find_element(By.ID, "acknowledgement").text
+    saved = api.json(content="record", records="1")[0]
+    assert (saved["full_name"], saved["age"], saved["colour"], saved["country"]) == (
+        "Grace Hopper",
+        "85",
+        "1",
+        "fr",
+    )
+    assert (saved["pets___1"], saved["pets___2"], saved["story"]) == (
+        "0",
+        "1",
+        "Compilers & <bugs>",
+    )
+    assert saved["intake_complete"] == "2"
