@@ -6,6 +6,7 @@ from localcap.api.methods import (  # noqa: F401
     dags,
     files,
     metadata,
+    pdf,
     project,
     project_xml,
     records,
