@@ -33,7 +33,7 @@ LINE = 4.6  # line height at the body size (mm)
 BODY, SMALL, TITLE = 9.5, 7.5, 13.0
 BOX_MIN = 7.0
 NOTES_MIN = 16.0
-SYMBOL = 3.2  # radio circle diameter / check box side
+SYMBOL = 6.0  # the column of a radio circle / check box glyph
 MATRIX_MAX_COLUMNS = 8
 GREY, DARK, SHADE = (110, 110, 110), (30, 30, 30), (225, 230, 238)
 
@@ -109,6 +109,8 @@ class PdfWriter:
         if fonts is not None:
             self.doc.add_font(FAMILY, "", str(fonts.regular))
             self.doc.add_font(FAMILY, "B", str(fonts.bold))
+            # HarfBuzz shaping: right-to-left scripts in reading order, Arabic letters joined.
+            self.doc.set_text_shaping(use_shaping_engine=True)
         self.doc.set_title(project_title)
         self.doc.set_creator("localcap")
         self.doc.context.project_title = project_title
@@ -132,7 +134,9 @@ class PdfWriter:
         if not text:
             return 0
         self.doc.use(size, bold)
-        lines = self.doc.multi_cell(width, LINE, self.doc.clean(text), dry_run=True, output="LINES")
+        lines = self.doc.multi_cell(
+            width, LINE, self.doc.clean(text), dry_run=True, output="LINES", align="L"
+        )
         return max(1, len(lines))
 
     def _fits(self, height: float) -> bool:
@@ -173,7 +177,7 @@ class PdfWriter:
         self.doc.context.record_line = ""
         self.doc.add_page()
         self.doc.use(BODY)
-        self.doc.multi_cell(self.doc.epw, LINE, self.doc.clean(text))
+        self.doc.multi_cell(self.doc.epw, LINE, self.doc.clean(text), align="L")
         self.pages += 1
 
     def output(self) -> bytes:
@@ -187,7 +191,9 @@ class PdfWriter:
         doc.set_fill_color(*SHADE)
         doc.set_x(MARGIN)
         doc.use(BODY, bold=True)
-        doc.multi_cell(doc.epw, LINE, doc.clean(text), fill=True, padding=(1.5, 2, 1.5, 2))
+        doc.multi_cell(
+            doc.epw, LINE, doc.clean(text), fill=True, padding=(1.5, 2, 1.5, 2), align="L"
+        )
         doc.ln(1.5)
 
     def _item(self, item: Item) -> None:
@@ -218,11 +224,11 @@ class PdfWriter:
         doc = self.doc
         doc.set_xy(MARGIN, top)
         doc.use(BODY)
-        doc.multi_cell(self.label_width, LINE, doc.clean(label))
+        doc.multi_cell(self.label_width, LINE, doc.clean(label), align="L")
         if note:
             doc.set_x(MARGIN)
             doc.use(SMALL, colour=GREY)
-            doc.multi_cell(self.label_width, LINE - 0.8, doc.clean(note))
+            doc.multi_cell(self.label_width, LINE - 0.8, doc.clean(note), align="L")
 
     def _flow(
         self, label: str, note: str, draw: Callable[[float, float], None], answer_height: float
@@ -249,7 +255,7 @@ class PdfWriter:
             self._need(height)
         doc.set_x(MARGIN)
         doc.use(BODY)
-        doc.multi_cell(doc.epw, LINE, doc.clean(text))
+        doc.multi_cell(doc.epw, LINE, doc.clean(text), align="L")
         doc.ln(3)
 
     # -- answers: (height, draw at (x, y)) ----------------------------------------------------
@@ -286,11 +292,11 @@ class PdfWriter:
                 doc.rect(x, y, width, height)
                 doc.set_xy(x + 1.5, y + 1.2)
                 doc.use(BODY, colour=GREY if grey else DARK)
-                doc.multi_cell(width - 3, LINE, doc.clean(text))
+                doc.multi_cell(width - 3, LINE, doc.clean(text), align="L")
             else:  # too long for one page: a bordered flow of lines
                 doc.set_xy(x, y)
                 doc.use(BODY, colour=GREY if grey else DARK)
-                doc.multi_cell(width, LINE, doc.clean(text), border=1, padding=1)
+                doc.multi_cell(width, LINE, doc.clean(text), border=1, padding=1, align="L")
                 doc.ln(2)
 
         return height, draw
@@ -301,7 +307,7 @@ class PdfWriter:
         square = f.field_type == "checkbox"
         options = [(code, plain_text(label)) for code, label in f.choices.items()]
         unknown = sorted(c for c in chosen if c and c not in f.choices)
-        text_width = self.answer_width - SYMBOL - 2.5
+        text_width = self.answer_width - SYMBOL - 1
         heights = [self._lines(label or code, text_width, BODY) * LINE for code, label in options]
         extra = ", ".join(unknown)
         extra_height = self._lines(extra, self.answer_width, BODY) * LINE if extra else 0
@@ -313,37 +319,29 @@ class PdfWriter:
                 if y + h > doc.page_break_trigger:
                     doc.add_page()
                     y = doc.get_y()
-                self._symbol(x, y + LINE / 2, square, code in chosen)
-                doc.set_xy(x + SYMBOL + 2.5, y)
+                self._symbol(x, y, square, code in chosen, SYMBOL)
+                doc.set_xy(x + SYMBOL + 1, y)
                 doc.use(BODY, bold=code in chosen)
-                doc.multi_cell(text_width, LINE, doc.clean(label or code))
+                doc.multi_cell(text_width, LINE, doc.clean(label or code), align="L")
                 y += h
             if extra:
                 doc.set_xy(x, y)
                 doc.use(BODY)
-                doc.multi_cell(self.answer_width, LINE, doc.clean(extra))
+                doc.multi_cell(self.answer_width, LINE, doc.clean(extra), align="L")
 
         return height, draw
 
-    def _symbol(self, x: float, centre_y: float, square: bool, filled: bool) -> None:
+    def _symbol(self, x: float, y: float, square: bool, filled: bool, width: float) -> None:
+        """A check box or radio circle as a glyph, so that it is text (copied, searched, read
+        aloud) like the label beside it: ☐/☒ and ○/◉, or [ ]/[X] and ( )/(X) in Helvetica."""
         doc = self.doc
-        doc.set_draw_color(*DARK)
-        doc.set_fill_color(*DARK)
-        half = SYMBOL / 2
-        if square:
-            doc.rect(x, centre_y - half, SYMBOL, SYMBOL)
-            if filled:
-                inset = 0.7
-                doc.line(
-                    x + inset, centre_y - half + inset, x + SYMBOL - inset, centre_y + half - inset
-                )
-                doc.line(
-                    x + inset, centre_y + half - inset, x + SYMBOL - inset, centre_y - half + inset
-                )
+        if doc.unicode_font:
+            mark = ("☒" if filled else "☐") if square else ("◉" if filled else "○")
         else:
-            doc.circle(x + half, centre_y, half)
-            if filled:
-                doc.circle(x + half, centre_y, half * 0.55, style="F")
+            mark = ("[X]" if filled else "[ ]") if square else ("(X)" if filled else "( )")
+        doc.set_xy(x, y)
+        doc.use(BODY + (1.5 if doc.unicode_font else 0), bold=filled)
+        doc.cell(width, LINE, mark, align="C")
 
     # -- matrix groups ------------------------------------------------------------------------
     @staticmethod
@@ -390,8 +388,7 @@ class PdfWriter:
                 chosen = set(item.value) if isinstance(item.value, tuple) else {item.value}
                 square = item.field.field_type == "checkbox"
                 for i, code in enumerate(codes):
-                    x = self.answer_x + i * column + (column - SYMBOL) / 2
-                    self._symbol(x, top + LINE / 2, square, code in chosen)
+                    self._symbol(self.answer_x + i * column, top, square, code in chosen, column)
             doc.set_y(top + height)
             self._rule()
 
