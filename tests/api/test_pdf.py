@@ -37,7 +37,7 @@ def pdf(api: Api, **params: Any) -> requests.Response:
 
 
 def pages(response: requests.Response) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages]
+    return [page.extract_text() for page in PdfReader(io.BytesIO(response.content), strict=True).pages]
 
 
 def text(api: Api, **params: Any) -> str:
@@ -48,6 +48,19 @@ def file_name(response: requests.Response) -> str:
     match = re.fullmatch(r'application/pdf; name="([^"]+)"', response.headers["content-type"])
     assert match, response.headers["content-type"]
     return match.group(1)
+
+
+def put_in_sites(api: Api, sites: dict[str, str]) -> None:
+    """A Data Access Group per site name, and each record in its site's group."""
+    groups = [{"data_access_group_name": n, "unique_group_name": ""} for n in set(sites.values())]
+    api.import_json("dag", groups)
+    unique = {n: n.lower().replace(" ", "_") for n in sites.values()}
+    rows = [{"record_id": r, "redcap_data_access_group": unique[n]} for r, n in sites.items()]
+    api.import_json("record", rows)
+
+
+def assert_error(response: requests.Response, status: int, message: str) -> None:
+    assert (response.status_code, response.json()) == (status, {"error": message})
 
 
 def grant_forms(api: Api, **levels: Any) -> None:
@@ -286,10 +299,7 @@ def test_instruments_without_form_access_are_left_out(server):
         body = text(user, **params)
         assert "First name" in body and "Weight (kg)" not in body
     response = user.call(content="pdf", instrument="visit", returnFormat="json")
-    assert (response.status_code, response.json()) == (
-        403,
-        {"error": "You do not have access to the instrument 'visit'"},
-    )
+    assert_error(response, 403, "You do not have access to the instrument 'visit'")
 
 
 def test_user_with_no_form_rights_gets_an_explanatory_page(server):
@@ -333,7 +343,7 @@ def test_no_export_access_anywhere(server):
     assert "First name" in text(user)  # blank forms hold no data
     for params in ({"record": "1"}, {"allRecords": "1"}):
         response = user.call(content="pdf", returnFormat="json", **params)
-        assert (response.status_code, response.json()) == (403, {"error": NO_ACCESS_MESSAGE})
+        assert_error(response, 403, NO_ACCESS_MESSAGE)
     no_api = user_api(api, "no_api", api_export=0, forms=ALL_FORMS)
     response = no_api.call(content="pdf", returnFormat="json")
     assert response.status_code == 403
@@ -342,30 +352,14 @@ def test_no_export_access_anywhere(server):
 
 def test_data_access_groups(server):
     api = classic_with_data(server)
-    api.import_json(
-        "dag",
-        [
-            {"data_access_group_name": "Site A", "unique_group_name": ""},
-            {"data_access_group_name": "Site B", "unique_group_name": ""},
-        ],
-    )
-    api.import_json(
-        "record",
-        [
-            {"record_id": "1", "redcap_data_access_group": "site_a"},
-            {"record_id": "2", "redcap_data_access_group": "site_b"},
-        ],
-    )
+    put_in_sites(api, {"1": "Site A", "2": "Site B"})
     site_a = user_api(
         api, "site_a_user", data_export=1, forms=ALL_FORMS, data_access_group="site_a"
     )
     body = text(site_a, allRecords="1")
     assert "Zoë" in body and "Bob" not in body
     response = site_a.call(content="pdf", record="2", returnFormat="json")
-    assert (response.status_code, response.json()) == (
-        400,
-        {"error": 'The record "2" does not exist'},
-    )
+    assert_error(response, 400, 'The record "2" does not exist')
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -386,7 +380,7 @@ def test_errors_in_every_return_format(server):
     ]
     for params, message in cases:
         response = api.call(content="pdf", returnFormat="json", **params)
-        assert (response.status_code, response.json()) == (400, {"error": message})
+        assert_error(response, 400, message)
         response = api.call(content="pdf", returnFormat="csv", **params)
         assert (response.status_code, response.text) == (400, f"ERROR: {message}")
         response = api.call(content="pdf", **params)  # no returnFormat: XML

@@ -22,6 +22,7 @@ from fpdf import FPDF
 
 from localcap.pdf.content import REMOVED_TEXT, Item, Page, plain_text
 from localcap.pdf.fonts import find_fonts
+from localcap.pdf.layout import first_page_first
 
 FAMILY = "dejavu"
 CORE_FAMILY = "helvetica"
@@ -181,7 +182,7 @@ class PdfWriter:
         self.pages += 1
 
     def output(self) -> bytes:
-        return bytes(self.doc.output())
+        return first_page_first(bytes(self.doc.output()))
 
     # -- fields -----------------------------------------------------------------------------
     def _section(self, text: str) -> None:
