@@ -37,7 +37,9 @@ def pdf(api: Api, **params: Any) -> requests.Response:
 
 
 def pages(response: requests.Response) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(response.content), strict=True).pages]
+    return [
+        page.extract_text() for page in PdfReader(io.BytesIO(response.content), strict=True).pages
+    ]
 
 
 def text(api: Api, **params: Any) -> str:
