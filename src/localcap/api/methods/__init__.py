@@ -7,6 +7,7 @@ from localcap.api.methods import (  # noqa: F401
     file_repository,
     files,
     metadata,
+    pdf,
     project,
     project_xml,
     records,

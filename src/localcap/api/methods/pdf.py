@@ -1,0 +1,164 @@
+"""Export PDF (``content=pdf``): instruments as a PDF, blank or with a record's or all records' data.
+
+Parameters (REDCap's API documentation; PyCap's ``export_pdf``, REDCapR's
+``redcap_instrument_download``, redcapAPI's ``exportPdf``): ``record``, ``event``,
+``instrument``, ``repeat_instance``, ``allRecords`` (then record, event and instrument are
+ignored, as PyCap documents), ``compactDisplay``. Empty values count as absent (REDCapR sends
+``record=""``, ``event=""``, ``instrument=""`` for a blank PDF). What goes on the pages, and
+how rights apply, is :mod:`localcap.pdf.content`'s docstring.
+
+The answer: 200, the PDF bytes, ``Content-Type: application/pdf; name="<file>.pdf"`` (PyCap
+returns the ``name`` it finds there; no other header carries ``name=``, for REDCapR's sake).
+The file name follows REDCap's downloads, as REDCap's feature tests record them (project
+"D.115.100", instrument "Data Types"): the project title's letters and digits, then the date
+and time of the export, ``D115100_2024-10-11_1226.pdf``; a single blank instrument is
+``DataTypes_D115100.pdf``. For a single instrument with data localcap names it
+``DataTypes_D115100_2024-10-11_1226.pdf`` (inferred; unrecorded).
+
+Errors (400 unless noted; REDCap's exact wording for these is not recorded, so they reuse the
+phrases localcap's other methods take from REDCap), checked in this order:
+
+1. without the API Export right: 403 ``You do not have API Export privileges``;
+2. an unknown ``event`` (longitudinal projects; classic projects ignore it):
+   ``The event '<e>' is not valid``;
+3. an unknown ``instrument``: ``The instrument '<i>' is not valid``; one the user has no form
+   access to: 403 ``You do not have access to the instrument '<i>'``;
+4. a bad ``repeat_instance``: ``The value of the parameter "repeat_instance" is not valid``;
+5. a ``record`` that does not exist, or belongs to another Data Access Group (told apart from a
+   missing one by nothing, as Export File does): ``The record "<r>" does not exist``;
+6. data (``record`` or ``allRecords``) with "No Access" export rights on every instrument:
+   403, the "No Access" message of every export.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
+
+from starlette.responses import Response
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
+from localcap.api.methods.common import MAX_ID
+from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
+from localcap.api.methods.records import document_names, stored_rows
+from localcap.db import records as rows_store
+from localcap.files import content_type_header
+from localcap.model.project import Event, Project
+from localcap.model.rights import has_any_export_access
+from localcap.pdf.content import PageBuilder, Selection, plain_text
+from localcap.pdf.render import PdfWriter
+
+BAD_EVENT = "The event '{event}' is not valid"
+BAD_INSTRUMENT = "The instrument '{instrument}' is not valid"
+NO_FORM_ACCESS = "You do not have access to the instrument '{instrument}'"
+NOTHING_VISIBLE = (
+    "You have no access to any instrument of this project, so there is nothing to show."
+)
+NO_RECORDS = "There are no records to show."
+#: Characters kept from titles in file names, and how many (REDCap: letters and digits).
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+NAME_LENGTH = 30
+
+
+def _compact_name(text: str, fallback: str) -> str:
+    return _NOT_ALNUM.sub("", text)[:NAME_LENGTH] or fallback
+
+
+def pdf_file_name(
+    project_title: str, form_label: str | None, with_data: bool, now: datetime
+) -> str:
+    """REDCap's download name (see the module docstring)."""
+    parts = [_compact_name(form_label, "instrument")] if form_label else []
+    parts.append(_compact_name(project_title, "project"))
+    if with_data or not form_label:
+        parts.append(now.strftime("%Y-%m-%d_%H%M"))
+    return "_".join(parts) + ".pdf"
+
+
+def _event(ctx: ApiContext) -> Event | None:
+    name = ctx.request.get("event").strip()
+    if not name or not ctx.proj.is_longitudinal:
+        return None
+    event = ctx.proj.event_by_name.get(name)
+    if event is None:
+        raise ApiError(400, BAD_EVENT.format(event=name))
+    return event
+
+
+def _instrument(ctx: ApiContext, builder: PageBuilder) -> str | None:
+    name = ctx.request.get("instrument").strip()
+    if not name:
+        return None
+    if name not in ctx.proj.form_by_name:
+        raise ApiError(400, BAD_INSTRUMENT.format(instrument=name))
+    if name not in builder.allowed:
+        raise ApiError(403, NO_FORM_ACCESS.format(instrument=name))
+    return name
+
+
+def _instance(ctx: ApiContext) -> int | None:
+    text = ctx.request.get("repeat_instance").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise ApiError(400, BAD_INSTANCE)
+    return int(text)
+
+
+def _check_record(ctx: ApiContext, record: str) -> None:
+    with ctx.engine.connect() as conn:
+        exists, group_id = rows_store.record_group(conn, ctx.proj.project_id, record)
+    if not exists or (ctx.group_id is not None and group_id != ctx.group_id):
+        raise ApiError(400, NO_RECORD.format(record=record))
+
+
+def _record_label(project: Project) -> str:
+    f = project.field_by_name.get(project.record_id_field)
+    return plain_text(f.field_label) if f is not None and f.field_label else "Record ID"
+
+
+@method("pdf", "export")
+def export_pdf(ctx: ApiContext) -> Response:
+    ctx.require_export()
+    project, rights, req = ctx.proj, ctx.user_rights, ctx.request
+    all_records = req.flag("allRecords")
+    builder = PageBuilder(project, rights, compact=req.flag("compactDisplay"))
+    event = None if all_records else _event(ctx)
+    form = None if all_records else _instrument(ctx, builder)
+    instance = None if all_records else _instance(ctx)
+    record = "" if all_records else req.get("record").strip()
+    if record:
+        _check_record(ctx, record)
+    with_data = all_records or bool(record)
+    if with_data and not has_any_export_access(project, rights):
+        raise ApiError(403, NO_ACCESS_EXPORT)
+
+    writer = PdfWriter(project.project_title, _record_label(project))
+    if with_data:
+        builder.doc_names = document_names(ctx)
+        selection = Selection(event.event_id if event else None, form, instance)
+        event_ids = [event.event_id] if event else None
+        if record:  # pages even where the record has no data yet (an event asked for)
+            rows = list(stored_rows(ctx, [record], event_ids))
+            writer.add_all(builder.record(record, rows, selection))
+            if ctx.audit is not None:
+                ctx.audit.records = [record]
+        else:  # record by record: never more than one record's rows in memory
+            for name, group in groupby(stored_rows(ctx, None, None), key=attrgetter("record")):
+                writer.add_all(builder.record(name, list(group), selection))
+    else:
+        names = [form] if form else None
+        if names is None:
+            names = project.forms_in_event(event.event_id) if event else list(project.form_by_name)
+        writer.add_all(builder.blank(names, project.event_label(event) if event else ""))
+    if writer.pages == 0:
+        writer.note(project.project_title, NO_RECORDS if builder.allowed else NOTHING_VISIBLE)
+
+    form_label = project.form_by_name[form].form_label if form else None
+    name = pdf_file_name(project.project_title, form_label, with_data, datetime.now())
+    headers = {"content-type": content_type_header("application/pdf", name)}
+    return Response(writer.output(), headers=headers)
