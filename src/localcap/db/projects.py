@@ -18,7 +18,7 @@ from localcap.model.project import (
     Form,
     Project,
 )
-from localcap.model.rights import Rights
+from localcap.model.rights import FULL, Rights
 
 
 def load_project(conn: Connection, project_id: int) -> Project | None:
@@ -169,6 +169,7 @@ def replace_metadata(conn: Connection, project: Project, new_fields: Sequence[Fi
             ],
         )
     gone = set(old_forms) - set(form_names)
+    update_form_rights(conn, pid, [n for n in form_names if n not in old_forms], gone)
     if gone:
         conn.execute(
             delete(t.event_forms).where(
@@ -181,6 +182,37 @@ def replace_metadata(conn: Connection, project: Project, new_fields: Sequence[Fi
             )
         )
     bump_design(conn, pid)
+
+
+def update_form_rights(
+    conn: Connection, project_id: int, added: Sequence[str], removed: Iterable[str]
+) -> None:
+    """Instrument rights follow the dictionary: every user and role gets View & Edit and
+    Full Data Set on a new instrument, and loses its rights on a removed one.
+
+    That is what REDCap does for instruments added while a project is in development (the
+    only time the API lets the dictionary change); in production they would start as No
+    Access.
+    """
+    removed = set(removed)
+    if not added and not removed:
+        return
+    for table, key in ((t.project_users, t.project_users.c.username), (t.user_roles, None)):
+        rows = conn.execute(select(table).where(table.c.project_id == project_id)).all()
+        for row in rows:
+            rights = Rights.from_json(orjson.loads(row.rights))
+            for name in removed:
+                rights.forms.pop(name, None)
+                rights.forms_export.pop(name, None)
+            for name in added:
+                rights.forms[name] = 1
+                rights.forms_export[name] = FULL
+            where = key == row.username if key is not None else table.c.role_id == row.role_id
+            conn.execute(
+                update(table)
+                .where(table.c.project_id == project_id, where)
+                .values(rights=orjson.dumps(rights.to_json()).decode())
+            )
 
 
 def replace_arms(conn: Connection, project_id: int, arms: Iterable[Arm], override: bool) -> None:
