@@ -30,6 +30,7 @@ from typing import Any
 from localcap import REDCAP_VERSION
 from localcap.db.documents import Document
 from localcap.db.records import StoredRow
+from localcap.db.roles import Role
 from localcap.formats.odm import attr as odm_attr
 from localcap.formats.xml_writer import xml_safe
 from localcap.model.project import (
@@ -41,6 +42,7 @@ from localcap.model.project import (
 )
 from localcap.model.rights import FULL, Rights, allowed_export_fields, survey_fields_allowed
 from localcap.projectxml.importer import INFO_SETTINGS, SETTING_DEFAULTS, XML_SETTINGS_KEY
+from localcap.projectxml.roles import role_attrs
 from localcap.reports.definition import ReportDefinition
 
 NAMESPACES = (
@@ -142,6 +144,8 @@ class ExportContext:
     #: store key -> byte chunks
     open_file: Callable[[str], Iterator[bytes]]
     now: datetime | None = None
+    #: The project's user roles (written in ``<redcap:UserRolesGroup>``).
+    roles: Sequence[Role] = ()
 
 
 def _data_type(f: Field) -> tuple[str, str]:
@@ -235,6 +239,7 @@ class ProjectXmlWriter:
             + self._repeating()
             + self._dags()
             + self._surveys()
+            + self._roles()
             + self._reports()
             + "</GlobalVariables>\n"
         )
@@ -316,6 +321,22 @@ class ProjectXmlWriter:
             for f in forms
         )
         return f"\t<redcap:SurveysGroup>\n{items}\t</redcap:SurveysGroup>\n"
+
+    def _roles(self) -> str:
+        if not self.ctx.roles:
+            return ""
+        items = "".join(
+            "\t\t<redcap:UserRoles "
+            + " ".join(
+                f"{name}={attr(value)}"
+                for name, value in role_attrs(
+                    role.role_label, role.unique_role_name, role.rights, self.project
+                )
+            )
+            + "/>\n"
+            for role in self.ctx.roles
+        )
+        return f"\t<redcap:UserRolesGroup>\n{items}\t</redcap:UserRolesGroup>\n"
 
     def _reports(self) -> str:
         reports = self.ctx.reports

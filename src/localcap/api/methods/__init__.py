@@ -10,6 +10,7 @@ from localcap.api.methods import (  # noqa: F401
     project_xml,
     records,
     reports,
+    user_roles,
     users,
     version,
 )

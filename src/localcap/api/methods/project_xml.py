@@ -25,6 +25,7 @@ from localcap.api.methods.records import requested_events, stored_rows
 from localcap.db import documents as docs
 from localcap.db import schema as t
 from localcap.db.reports import list_reports
+from localcap.db.roles import list_roles
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.rights import has_any_export_access
 from localcap.projectxml.exporter import ExportContext, ExportOptions, write_project_xml
@@ -98,6 +99,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
     event_ids = requested_events(ctx)
     with ctx.engine.connect() as conn:
         reports = list_reports(conn, project.project_id)
+        roles = list_roles(conn, project.project_id)
         documents = {}
         if options.files and any(f.field_type == "file" for f in project.fields):
             documents = {
@@ -117,6 +119,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
         options=options,
         document=lambda value: documents.get(str(value).strip()),
         open_file=lambda key: store.open(key),
+        roles=roles,
     )
     rows = stored_rows(ctx, records, event_ids) if not options.metadata_only else iter(())
     if logic is not None:
