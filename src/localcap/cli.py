@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import Connection, Engine, select
 
 from localcap.db import schema as t
 from localcap.db.engine import open_database
+
+if TYPE_CHECKING:
+    from localcap.model.project import Project
 
 DATA_DIR_HELP = (
     "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
@@ -166,6 +170,17 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
         click.echo(create_project_token(conn, project_id, username))
 
 
+def _load_project(conn: Connection, project_id: int) -> Project:
+    from localcap.db.projects import load_project
+
+    project = load_project(conn, project_id)
+    if project is None:
+        raise click.ClickException(
+            f"There is no project {project_id}: see `localcap project list`."
+        )
+    return project
+
+
 def _require_member(conn: Connection, project_id: int, username: str) -> None:
     member = conn.execute(
         select(t.project_users.c.username).where(
@@ -291,16 +306,11 @@ def dag_allow_switch(
     dag=<unique group name>, or a blank dag for [No Assignment]); the user's current DAG
     stays as it is until they switch.
     """
-    from localcap.db.projects import load_project
     from localcap.db.roles import NO_ASSIGNMENT, set_switch_dags
 
     engine = _open(data_dir, database_url)
     with engine.begin() as conn:
-        project = load_project(conn, project_id)
-        if project is None:
-            raise click.ClickException(
-                f"There is no project {project_id} (see `localcap project list`)."
-            )
+        project = _load_project(conn, project_id)
         _require_member(conn, project_id, username)
         unknown = [d for d in dags if d not in project.dag_by_name]
         if unknown:
@@ -352,7 +362,6 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
     """
     import orjson
 
-    from localcap.db.projects import load_project
     from localcap.db.reports import save_reports
     from localcap.reports.definition import ReportDefinition, ReportDefinitionError
 
@@ -363,11 +372,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
     items = data if isinstance(data, list) else [data]
     engine = _open(data_dir, database_url)
     with engine.begin() as conn:
-        project = load_project(conn, project_id)
-        if project is None:
-            raise click.ClickException(
-                f"There is no project {project_id}: see `localcap project list`."
-            )
+        project = _load_project(conn, project_id)
         try:
             reports = [ReportDefinition.from_json(item) for item in items]
             for definition in reports:

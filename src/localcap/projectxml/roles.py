@@ -50,48 +50,17 @@ XML_FLAGS = {
 }
 
 #: REDCap's attribute order (a REDCap 15 export), with the defaults of the kept-only ones.
-ATTRIBUTE_ORDER = [
-    "lock_record",
-    "lock_record_multiform",
-    "lock_record_customize",
-    "data_export_tool",
-    "data_export_instruments",
-    "data_import_tool",
-    "data_comparison_tool",
-    "data_logging",
-    "email_logging",
-    "file_repository",
-    "double_data",
-    "user_rights",
-    "data_access_groups",
-    "graphical",
-    "reports",
-    "design",
-    "alerts",
-    "calendar",
-    "data_entry",
-    "api_export",
-    "api_import",
-    "api_modules",
-    "mobile_app",
-    "mobile_app_download_data",
-    "record_create",
-    "record_rename",
-    "record_delete",
-    "dts",
-    "participants",
-    "data_quality_design",
-    "data_quality_execute",
-    "data_quality_resolution",
-    "random_setup",
-    "random_dashboard",
-    "random_perform",
-    "realtime_webservice_mapping",
-    "realtime_webservice_adjudicate",
-    "mycap_participants",
-    "mycap_configure_app",
-    "external_module_config",
-]
+ATTRIBUTE_ORDER = (  # noqa: SIM905 - REDCap's order, as it reads in a real file
+    "lock_record lock_record_multiform lock_record_customize data_export_tool "
+    "data_export_instruments data_import_tool data_comparison_tool data_logging email_logging "
+    "file_repository double_data user_rights data_access_groups graphical reports design "
+    "alerts calendar data_entry api_export api_import api_modules mobile_app "
+    "mobile_app_download_data record_create record_rename record_delete dts participants "
+    "data_quality_design data_quality_execute data_quality_resolution random_setup "
+    "random_dashboard random_perform realtime_webservice_mapping "
+    "realtime_webservice_adjudicate mycap_participants mycap_configure_app "
+    "external_module_config"
+).split()
 NAMES = ("role_name", "unique_role_name")
 FORM_LISTS = ("data_entry", "data_export_instruments", "data_export_tool")
 
