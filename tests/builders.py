@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from liveserver import LiveServer
+from localcap.db.tokens import create_project_token
 
 
 @dataclass
@@ -42,6 +43,20 @@ class Api:
 
     def import_json(self, content: str, rows: Any, **params: Any) -> Any:
         return self.json(content=content, action="import", data=rows, **params)
+
+
+def project_id(api: Api) -> int:
+    return int(api.json(content="project")["project_id"])
+
+
+def user_api(api: Api, username: str, **rights: Any) -> Api:
+    """A project user with the given rights and a fresh token of theirs."""
+    row = {"username": username, "api_export": 1, "api_import": 1, "record_create": 1}
+    row.update(rights)
+    assert api.import_json("user", [row]) == 1
+    with api.server.engine.begin() as conn:
+        token = create_project_token(conn, project_id(api), username)
+    return Api(api.server, token)
 
 
 def create_project(server: LiveServer, title: str = "Test", longitudinal: bool = False) -> Api:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from localcap.db import schema as t
 from localcap.db.engine import open_database
+
+if TYPE_CHECKING:
+    from localcap.model.project import Project
 
 DATA_DIR_HELP = (
     "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
@@ -177,18 +181,33 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
 
     engine = _open(data_dir, database_url)
     with engine.begin() as conn:
-        member = conn.execute(
-            select(t.project_users.c.username).where(
-                t.project_users.c.project_id == project_id,
-                t.project_users.c.username == username,
-            )
-        ).first()
-        if member is None:
-            raise click.ClickException(
-                f"'{username}' is not a user of project {project_id}. Add the user first "
-                "(content=user&action=import) or check the project id with `localcap project list`."
-            )
+        _require_member(conn, project_id, username)
         click.echo(create_project_token(conn, project_id, username))
+
+
+def _load_project(conn: Connection, project_id: int) -> Project:
+    from localcap.db.projects import load_project
+
+    project = load_project(conn, project_id)
+    if project is None:
+        raise click.ClickException(
+            f"There is no project {project_id}: see `localcap project list`."
+        )
+    return project
+
+
+def _require_member(conn: Connection, project_id: int, username: str) -> None:
+    member = conn.execute(
+        select(t.project_users.c.username).where(
+            t.project_users.c.project_id == project_id,
+            t.project_users.c.username == username,
+        )
+    ).first()
+    if member is None:
+        raise click.ClickException(
+            f"'{username}' is not a user of project {project_id}. Add the user first "
+            "(content=user&action=import) or check the project id with `localcap project list`."
+        )
 
 
 @token.command("revoke")
@@ -267,6 +286,65 @@ def audit(
 
 
 @main.group()
+def dag() -> None:
+    """Data Access Group settings that REDCap keeps in its web UI (the DAG Switcher)."""
+
+
+@dag.command("allow-switch")
+@data_dir_option
+@click.option("--project", "project_id", required=True, type=int, help="The project's id.")
+@click.option("--user", "username", required=True, help="An existing user of that project.")
+@click.option(
+    "--dag",
+    "dags",
+    multiple=True,
+    help="A DAG's unique group name (as in content=dag) the user may switch into. Repeat it "
+    "for several DAGs.",
+)
+@click.option(
+    "--no-assignment",
+    is_flag=True,
+    help='Also let the user switch to "[No Assignment]": out of every DAG, seeing all records.',
+)
+def dag_allow_switch(
+    data_dir: Path,
+    database_url: str | None,
+    project_id: int,
+    username: str,
+    dags: tuple[str, ...],
+    no_assignment: bool,
+) -> None:
+    """Set the DAGs a user may switch between (REDCap's DAG Switcher).
+
+    The list replaces the user's earlier one; give no --dag and no --no-assignment to take
+    the right away. The user then switches with the API (content=dag, action=switch,
+    dag=<unique group name>, or a blank dag for [No Assignment]); the user's current DAG
+    stays as it is until they switch.
+    """
+    from localcap.db.roles import NO_ASSIGNMENT, set_switch_dags
+
+    engine = _open(data_dir, database_url)
+    with engine.begin() as conn:
+        project = _load_project(conn, project_id)
+        _require_member(conn, project_id, username)
+        unknown = [d for d in dags if d not in project.dag_by_name]
+        if unknown:
+            known = ", ".join(project.dag_by_name) or "none"
+            raise click.ClickException(
+                f"Unknown DAG(s): {', '.join(unknown)}. The project's DAGs: {known}."
+            )
+        group_ids = [project.dag_by_name[d].group_id for d in dags]
+        if no_assignment:
+            group_ids.append(NO_ASSIGNMENT)
+        set_switch_dags(conn, project_id, username, group_ids)
+    shown = list(dags) + (["[No Assignment]"] if no_assignment else [])
+    if shown:
+        click.echo(f"{username} may switch between: {', '.join(shown)}")
+    else:
+        click.echo(f"{username} may no longer switch DAGs")
+
+
+@main.group()
 def project() -> None:
     """List projects, and import REDCap project XMLs."""
 
@@ -299,7 +377,6 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
     """
     import orjson
 
-    from localcap.db.projects import load_project
     from localcap.db.reports import save_reports
     from localcap.reports.definition import ReportDefinition, ReportDefinitionError
 
@@ -310,11 +387,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
     items = data if isinstance(data, list) else [data]
     engine = _open(data_dir, database_url)
     with engine.begin() as conn:
-        project = load_project(conn, project_id)
-        if project is None:
-            raise click.ClickException(
-                f"There is no project {project_id}: see `localcap project list`."
-            )
+        project = _load_project(conn, project_id)
         try:
             reports = [ReportDefinition.from_json(item) for item in items]
             for definition in reports:

@@ -20,9 +20,16 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from builders import CLINICAL_DICTIONARY, Api, clinical_classic, clinical_longitudinal, field
+from builders import (
+    CLINICAL_DICTIONARY,
+    Api,
+    clinical_classic,
+    clinical_longitudinal,
+    field,
+    project_id,
+    user_api,
+)
 from localcap.db import schema as t
-from localcap.db.tokens import create_project_token
 from localcap.files.local import LocalFileStore
 
 #: The clinical dictionary plus an identifier-tagged file field (demographics, not designated
@@ -104,20 +111,6 @@ def assert_download_headers(response: requests.Response, body: bytes) -> None:
     assert response.headers["content-length"] == str(len(body))
     assert response.headers["content-security-policy"] == "script-src 'none'"
     assert [k for k, v in response.headers.items() if "name=" in v.lower()] == ["content-type"]
-
-
-def project_id(api: Api) -> int:
-    return int(api.json(content="project")["project_id"])
-
-
-def user_api(api: Api, username: str, **rights: Any) -> Api:
-    """A project user with the given rights and a fresh token of theirs."""
-    row = {"username": username, "api_export": 1, "api_import": 1, "record_create": 1}
-    row.update(rights)
-    assert api.import_json("user", [row]) == 1
-    with api.server.engine.begin() as conn:
-        token = create_project_token(conn, project_id(api), username)
-    return Api(api.server, token)
 
 
 def documents(api: Api) -> list[Any]:

@@ -25,6 +25,7 @@ def test_every_command_explains_its_options():
         ["project", "list"],
         ["report", "import"],
         ["report", "list"],
+        ["dag", "allow-switch"],
     ):
         result = runner.invoke(main, [*command, "--help"])
         assert result.exit_code == 0, result.output

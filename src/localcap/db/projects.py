@@ -365,7 +365,13 @@ def save_dag(conn: Connection, project_id: int, group_name: str, unique_name: st
 
 
 def delete_dags(conn: Connection, project_id: int, group_ids: Sequence[int]) -> None:
-    """Delete DAGs; their records and users stay, unassigned (as REDCap does)."""
+    """Delete DAGs; their records and users stay, unassigned (as REDCap does); the DAG
+    Switcher forgets them."""
+    conn.execute(
+        delete(t.dag_switch).where(
+            t.dag_switch.c.project_id == project_id, t.dag_switch.c.group_id.in_(group_ids)
+        )
+    )
     for table in (t.records, t.project_users):
         conn.execute(
             update(table)
@@ -437,24 +443,42 @@ def load_project_user(conn: Connection, project_id: int, username: str) -> Membe
 
 
 def list_project_users(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """The project's users; ``rights`` are the rights in force (the role's for a user in a
+    role), ``own_rights`` the user's own (kept for when the user leaves the role)."""
+    pu = t.project_users
     rows = conn.execute(
-        select(t.project_users, t.users.c.email, t.users.c.firstname, t.users.c.lastname)
-        .join(t.users, t.users.c.username == t.project_users.c.username)
-        .where(t.project_users.c.project_id == project_id)
-        .order_by(t.project_users.c.username)
+        select(
+            pu,
+            t.users.c.email,
+            t.users.c.firstname,
+            t.users.c.lastname,
+            t.user_roles.c.rights.label("role_rights"),
+            t.user_roles.c.unique_role_name,
+        )
+        .join(t.users, t.users.c.username == pu.c.username)
+        .outerjoin(t.user_roles, t.user_roles.c.role_id == pu.c.role_id)
+        .where(pu.c.project_id == project_id)
+        .order_by(pu.c.username)
     )
-    return [
-        {
-            "username": r.username,
-            "email": r.email,
-            "firstname": r.firstname,
-            "lastname": r.lastname,
-            "expiration": r.expiration,
-            "group_id": r.group_id,
-            "rights": Rights.from_json(orjson.loads(r.rights)),
-        }
-        for r in rows
-    ]
+    users = []
+    for r in rows:
+        own = Rights.from_json(orjson.loads(r.rights))
+        in_role = r.role_id is not None
+        users.append(
+            {
+                "username": r.username,
+                "email": r.email,
+                "firstname": r.firstname,
+                "lastname": r.lastname,
+                "expiration": r.expiration,
+                "group_id": r.group_id,
+                "rights": Rights.from_json(orjson.loads(r.role_rights)) if in_role else own,
+                "own_rights": own,
+                "role_id": r.role_id,
+                "unique_role_name": r.unique_role_name or "",
+            }
+        )
+    return users
 
 
 def set_user_dag(conn: Connection, project_id: int, username: str, group_id: int | None) -> None:
@@ -466,12 +490,11 @@ def set_user_dag(conn: Connection, project_id: int, username: str, group_id: int
 
 
 def delete_project_users(conn: Connection, project_id: int, usernames: Sequence[str]) -> None:
-    """Remove users from a project, with their tokens for it."""
-    conn.execute(
-        delete(t.tokens).where(
-            t.tokens.c.project_id == project_id, t.tokens.c.username.in_(usernames)
+    """Remove users from a project, with their tokens and DAG Switcher grants for it."""
+    for table in (t.tokens, t.dag_switch):
+        conn.execute(
+            delete(table).where(table.c.project_id == project_id, table.c.username.in_(usernames))
         )
-    )
     conn.execute(
         delete(t.project_users).where(
             t.project_users.c.project_id == project_id,

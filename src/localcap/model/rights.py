@@ -82,6 +82,9 @@ class Rights:
     forms: dict[str, int] = field(default_factory=dict)
     #: Form -> export level; forms not listed use ``data_export``.
     forms_export: dict[str, int] = field(default_factory=dict)
+    #: Rights REDCap has and localcap does not use (a project XML's ``double_data``,
+    #: ``random_setup`` ...): kept as given so an exported project XML gives them back.
+    extra: dict[str, str] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name, 0))
@@ -90,12 +93,15 @@ class Rights:
         return self.forms_export.get(form_name, self.data_export)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "flags": self.flags,
             "data_export": self.data_export,
             "forms": self.forms,
             "forms_export": self.forms_export,
         }
+        if self.extra:
+            data["extra"] = self.extra
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Rights:
@@ -104,6 +110,7 @@ class Rights:
             data_export=int(data.get("data_export", NO_ACCESS)),
             forms={k: int(v) for k, v in data.get("forms", {}).items()},
             forms_export={k: int(v) for k, v in data.get("forms_export", {}).items()},
+            extra={k: str(v) for k, v in data.get("extra", {}).items()},
         )
 
     @classmethod
@@ -117,6 +124,31 @@ class Rights:
             forms={f: 1 for f in forms},
             forms_export={f: FULL for f in forms},
         )
+
+
+def new_role_rights(project: Project) -> Rights:
+    """What REDCap gives a new role for every right the import leaves out.
+
+    Evidence: PyCap's integration project (``tests/data/test_simple_project.xml``, exported
+    from real REDCap) holds an untouched "Example Role": Stats & Charts, Reports, Calendar,
+    File Repository, Survey Participants and Create Records on; every instrument View & Edit;
+    De-Identified export; everything else (API access, User Rights, Design ...) off.
+    """
+    on = (
+        "stats_and_charts",
+        "reports",
+        "calendar",
+        "file_repository",
+        "manage_survey_participants",
+        "record_create",
+    )
+    forms = [f.form_name for f in project.forms]
+    return Rights(
+        flags={name: int(name in on) for name in FLAG_RIGHTS},
+        data_export=DEIDENTIFIED,
+        forms={f: 1 for f in forms},
+        forms_export={f: DEIDENTIFIED for f in forms},
+    )
 
 
 def is_date_field(f: Field) -> bool:

@@ -31,6 +31,7 @@ from typing import Any
 from localcap import REDCAP_VERSION
 from localcap.db.documents import Document
 from localcap.db.records import StoredRow
+from localcap.db.roles import Role
 from localcap.formats.odm import attr as odm_attr
 from localcap.formats.xml_writer import xml_safe
 from localcap.model.project import (
@@ -43,6 +44,7 @@ from localcap.model.project import (
 from localcap.model.rights import FULL, Rights, allowed_export_fields, survey_fields_allowed
 from localcap.model.surveys import Survey
 from localcap.projectxml.importer import INFO_SETTINGS, SETTING_DEFAULTS, XML_SETTINGS_KEY
+from localcap.projectxml.roles import role_attrs
 from localcap.reports.definition import ReportDefinition
 
 NAMESPACES = (
@@ -147,6 +149,8 @@ class ExportContext:
     #: Survey settings by form, and survey queue entries (event_id, form, settings).
     surveys: dict[str, Survey] = dataclass_field(default_factory=dict)
     survey_queue: Sequence[tuple[int, str, dict[str, Any]]] = ()
+    #: The project's user roles (written in ``<redcap:UserRolesGroup>``).
+    roles: Sequence[Role] = ()
 
 
 def _data_type(f: Field) -> tuple[str, str]:
@@ -240,6 +244,7 @@ class ProjectXmlWriter:
             + self._repeating()
             + self._dags()
             + self._surveys()
+            + self._roles()
             + self._reports()
             + "</GlobalVariables>\n"
         )
@@ -339,6 +344,22 @@ class ProjectXmlWriter:
         if queue:
             out += f"\t<redcap:SurveysQueueGroup>\n{''.join(queue)}\t</redcap:SurveysQueueGroup>\n"
         return out
+
+    def _roles(self) -> str:
+        if not self.ctx.roles:
+            return ""
+        items = "".join(
+            "\t\t<redcap:UserRoles "
+            + " ".join(
+                f"{name}={attr(value)}"
+                for name, value in role_attrs(
+                    role.role_label, role.unique_role_name, role.rights, self.project
+                )
+            )
+            + "/>\n"
+            for role in self.ctx.roles
+        )
+        return f"\t<redcap:UserRolesGroup>\n{items}\t</redcap:UserRolesGroup>\n"
 
     def _reports(self) -> str:
         reports = self.ctx.reports

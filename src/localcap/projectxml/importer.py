@@ -44,6 +44,7 @@ from localcap.db import projects as store
 from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.reports import save_reports
+from localcap.db.roles import new_role_name, save_role
 from localcap.files import sniff_mime
 from localcap.files.mime import HEAD_SIZE
 from localcap.files.store import FileStore
@@ -57,6 +58,7 @@ from localcap.model.project import (
 )
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
 from localcap.model.rights import Rights
+from localcap.projectxml.roles import rights_from_attrs
 from localcap.projectxml.safexml import ProjectXmlError, SafeXmlReader
 from localcap.reports.definition import OrderBy, ReportDefinition, ReportDefinitionError
 
@@ -135,6 +137,8 @@ KNOWN_GROUPS = frozenset(
 STUDY_TEXT = frozenset({"StudyName", "StudyDescription", "ProtocolName"})
 #: Subjects per checked-and-written batch: bounds memory whatever the file size.
 BATCH_SUBJECTS = 200
+#: The longest unique role name the database holds.
+MAX_ROLE_NAME = 50
 READ_CHUNK = 1 << 20
 PSEUDO_ITEMS = ("redcap_data_access_group", "redcap_survey_identifier")
 
@@ -186,6 +190,7 @@ class _Design:
     surveys: dict[str, dict[str, str]] = field(default_factory=dict)
     survey_queue: list[dict[str, str]] = field(default_factory=list)
     reports: list[dict[str, str]] = field(default_factory=list)
+    roles: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -257,6 +262,7 @@ class ProjectXmlImporter:
         self._seen_subjects: set[str] = set()
         self._file: _FileSink | None = None
         self.line = 0
+        self.role_names: set[str] = set()
 
     # -- SAX callbacks ----------------------------------------------------------------------
     def start(self, name: str, attrs: dict[str, str], line: int) -> None:
@@ -296,10 +302,7 @@ class ProjectXmlImporter:
             self._setting = name  # a setting or the study's name, unless children follow
             self.text_parts = []
         if name == "redcap:UserRoles":
-            self.warnings.add(
-                f"User role '{attrs.get('role_name', '')}' ({attrs.get('unique_role_name', '')})"
-                " was not imported: localcap has no user roles"
-            )
+            d.roles.append(attrs)
         elif name == "redcap:RepeatingInstrument":
             d.repeating.append(
                 (
@@ -537,6 +540,7 @@ class ProjectXmlImporter:
         assert project is not None
         self.project = project
         self._calc_fields = {f.field_name for f in project.fields if f.field_type == "calc"}
+        self._create_roles(project)
         self._create_reports(project)
         store.ensure_user(conn, self.username)
         store.save_project_user(conn, pid, self.username, Rights.full(project), None)
@@ -639,12 +643,29 @@ class ProjectXmlImporter:
                 self.conn, project.project_id, [(e, f, lbl) for (e, f), lbl in entries.items()]
             )
 
+    def _create_roles(self, project: Project) -> None:
+        """User roles, with the XML's unique role names (REDCap keeps them on import, so a
+        report limited to a role still names it); a missing or repeated one gets a new name."""
+        taken: set[str] = set()
+        for attrs in self.design.roles:
+            label = attrs.get("role_name", "").strip()
+            if not label:
+                self.warnings.add("A user role without a role_name was not imported")
+                continue
+            unique = attrs.get("unique_role_name", "").strip()
+            if not unique or unique in taken or len(unique) > MAX_ROLE_NAME:
+                unique = new_role_name(taken)
+            taken.add(unique)
+            rights = rights_from_attrs(attrs, project, self.warnings.add)
+            save_role(self.conn, project.project_id, unique, label, rights)
+        self.role_names = taken
+
     def _create_reports(self, project: Project) -> None:
         definitions = []
         for attrs in self.design.reports:
             title = attrs.get("title", "") or attrs.get("unique_report_name", "report")
             try:
-                definition = report_from_attrs(attrs, self.warnings)
+                definition = report_from_attrs(attrs, self.warnings, self.role_names)
                 definition.validate(project)
             except ReportDefinitionError as exc:
                 self.warnings.add(f"Report '{title}' was not imported: {exc}")
@@ -891,7 +912,9 @@ def _flag(attrs: dict[str, str], name: str, default: bool) -> bool:
     return value.strip() == "1"
 
 
-def report_from_attrs(attrs: dict[str, str], warnings: _Warnings) -> ReportDefinition:
+def report_from_attrs(
+    attrs: dict[str, str], warnings: _Warnings, role_names: set[str] | None = None
+) -> ReportDefinition:
     """A ``<redcap:Reports .../>`` element as a :class:`ReportDefinition` (no report id: the
     server assigns one, as REDCap does on import; the unique name is kept)."""
     title = attrs.get("title", "").strip()
@@ -910,10 +933,12 @@ def report_from_attrs(attrs: dict[str, str], warnings: _Warnings) -> ReportDefin
             "roles": _split(attrs.get("redcap_reports_user_access_roles", "")),
             "dags": _split(attrs.get("redcap_reports_user_access_dags", "")),
         }
-        warnings.add(
-            f"Report '{title}': access is limited to selected users; localcap imported the "
-            "users, roles and DAGs the XML names (roles are not supported)"
-        )
+        unknown = [r for r in access["roles"] if r not in (role_names or set())]
+        if unknown:
+            warnings.add(
+                f"Report '{title}': access is limited to user roles the XML does not define "
+                f"({', '.join(unknown)}): users in roles of those names will see it"
+            )
     for name in ("dynamic_filter1", "dynamic_filter2", "dynamic_filter3"):
         if attrs.get(name, "").strip():
             warnings.add(f"Report '{title}': live filters ({name}) exist only in REDCap's web UI")

@@ -14,6 +14,9 @@ The JSON shape (``content=report&action=import`` and ``localcap report import``)
      "combine_checkbox_values": false, "remove_line_breaks": true,
      "user_access": "all"                   # or {"users": [...], "roles": [...], "dags": [...]}
     }
+
+``user_access`` roles are unique role names (``U-573AEYRNR8``): a user in one of them sees
+the report (the role, not the user's own rights, decides, as everywhere else).
 """
 
 from __future__ import annotations
@@ -209,6 +212,8 @@ class ReportDefinition:
                 )
 
     def visible_to(self, username: str, user_dag: str, roles: tuple[str, ...] = ()) -> bool:
+        """Whether a user (with their DAG's unique name and their role's unique name, if
+        any) may see the report: one of the selected users, roles or DAGs."""
         if self.user_access == "all":
             return True
         access = self.user_access

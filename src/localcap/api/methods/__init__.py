@@ -13,6 +13,7 @@ from localcap.api.methods import (  # noqa: F401
     records,
     reports,
     surveys,
+    user_roles,
     users,
     version,
 )

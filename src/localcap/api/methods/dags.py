@@ -12,6 +12,7 @@ from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import count_response, import_rows, list_response
 from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
+from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
@@ -132,3 +133,44 @@ def import_user_dags(ctx: ApiContext) -> Response:
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
     return count_response(ctx, len(planned))
+
+
+@method("dag", "switch")
+def switch_dag(ctx: ApiContext) -> Response:
+    """Switch the calling user into another DAG they were given in the DAG Switcher
+    (``dag`` = a unique group name; blank = "[No Assignment]", every record). Answers ``1``.
+
+    REDCap documents the method (API Import/Update privileges required) but not its error
+    texts; localcap answers 400 with a message saying what is wrong: no ``dag`` parameter, an
+    unknown DAG, a user the DAG Switcher gave no DAGs, or a DAG not among the user's.
+    """
+    ctx.require_import()
+    project = ctx.proj
+    if "dag" not in ctx.request.params:
+        raise ApiError(400, "The parameter 'dag' is missing (a unique group name, or blank)")
+    name = ctx.request.get("dag").strip()
+    if name and name not in project.dag_by_name:
+        raise ApiError(400, f"The data access group '{name}' does not exist")
+    target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
+    with ctx.engine.begin() as conn:
+        allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
+        if not allowed:
+            raise ApiError(
+                400,
+                f'The user "{ctx.username}" has not been given any Data Access Groups to '
+                "switch between (the DAG Switcher)",
+            )
+        if target not in allowed:
+            shown = f"'{name}'" if name else "[No Assignment]"
+            raise ApiError(
+                400,
+                f'The user "{ctx.username}" may not switch to the data access group {shown}: '
+                "it is not one of the DAGs the DAG Switcher gives this user",
+            )
+        store.set_user_dag(
+            conn,
+            project.project_id,
+            ctx.username,
+            None if target == role_store.NO_ASSIGNMENT else target,
+        )
+    return count_response(ctx, 1)

@@ -26,6 +26,7 @@ from localcap.db import documents as docs
 from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.reports import list_reports
+from localcap.db.roles import list_roles
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.rights import has_any_export_access
 from localcap.projectxml.exporter import ExportContext, ExportOptions, write_project_xml
@@ -101,6 +102,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
         reports = list_reports(conn, project.project_id)
         surveys = survey_store.load_surveys(conn, project.project_id)
         survey_queue = survey_store.load_queue(conn, project.project_id)
+        roles = list_roles(conn, project.project_id)
         documents = {}
         if options.files and any(f.field_type == "file" for f in project.fields):
             documents = {
@@ -122,6 +124,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
         open_file=lambda key: store.open(key),
         surveys=surveys,
         survey_queue=survey_queue,
+        roles=roles,
     )
     rows = stored_rows(ctx, records, event_ids) if not options.metadata_only else iter(())
     if logic is not None:

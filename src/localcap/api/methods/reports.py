@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import orjson
+from sqlalchemy import Connection
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
@@ -15,6 +16,7 @@ from localcap.api.methods.records import audit_export, flat_options, stream_flat
 from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
 from localcap.db.reports import list_reports, load_report, save_reports
+from localcap.db.roles import role_name
 from localcap.formats.odm import write_odm
 from localcap.model.rights import has_any_export_access
 from localcap.reports.definition import ReportDefinition, ReportDefinitionError
@@ -31,6 +33,14 @@ def _not_in_project(report_id: str) -> ApiError:
 def _user_dag(ctx: ApiContext) -> str:
     dag = ctx.proj.dag_by_id.get(ctx.group_id) if ctx.group_id else None
     return dag.unique_name if dag else ""
+
+
+def _visible(ctx: ApiContext, conn: Connection, reports: list[ReportDefinition]) -> list[bool]:
+    """Whether the caller may see each report: REDCap limits a report to selected users,
+    roles (by unique role name) and DAGs."""
+    roles = (role_name(conn, ctx.role_id),) if ctx.role_id is not None else ()
+    dag = _user_dag(ctx)
+    return [r.visible_to(ctx.username, dag, roles) for r in reports]
 
 
 def _report_rows(
@@ -54,10 +64,11 @@ def export_report(ctx: ApiContext) -> Response:
         raise _not_in_project(report_id)
     with ctx.engine.connect() as conn:
         found = load_report(conn, int(report_id))
-    if found is None or found[0] != project.project_id:
-        raise _not_in_project(report_id)
-    definition = found[1]
-    if not definition.visible_to(ctx.username, _user_dag(ctx)):
+        if found is None or found[0] != project.project_id:
+            raise _not_in_project(report_id)
+        definition = found[1]
+        visible = _visible(ctx, conn, [definition])[0]
+    if not visible:
         raise ApiError(403, f'User "{ctx.username}" does not have access to this report.')
     if no_access(project, rights, definition):
         raise ApiError(403, NO_ACCESS_EXPORT)
@@ -116,11 +127,8 @@ def import_reports(ctx: ApiContext) -> Response:
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
     with ctx.engine.connect() as conn:
-        reports = [
-            r
-            for r in list_reports(conn, ctx.proj.project_id)
-            if r.visible_to(ctx.username, _user_dag(ctx))
-        ]
+        every = list_reports(conn, ctx.proj.project_id)
+        reports = [r for r, ok in zip(every, _visible(ctx, conn, every), strict=True) if ok]
     if ctx.format == "json":
         return Response(
             orjson.dumps([r.to_json() for r in reports]),

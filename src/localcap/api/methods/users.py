@@ -38,32 +38,43 @@ def _form_levels(project: Project, rights: Rights) -> tuple[dict[str, int], dict
     return forms, exports
 
 
+def rights_columns(
+    ctx: ApiContext, rights: Rights, flags: tuple[str, ...], flag_type: type = int
+) -> dict[str, Any]:
+    """The rights part of an Export Users / Export User Roles row: the flags as
+    ``flag_type`` (REDCap sends users' as JSON numbers, roles' as strings: PyCap's doctests
+    record both), then ``forms`` and ``forms_export``: JSON objects, or ``form:level`` lists
+    joined with commas in CSV and XML."""
+    forms, exports = _form_levels(ctx.proj, rights)
+    row: dict[str, Any] = {name: flag_type(int(rights.flag(name))) for name in flags}
+    if ctx.format == "json":
+        row.update(forms=forms, forms_export=exports)
+    else:
+        row.update(
+            forms=",".join(f"{k}:{v}" for k, v in forms.items()),
+            forms_export=",".join(f"{k}:{v}" for k, v in exports.items()),
+        )
+    return row
+
+
 @method("user", "export")
 def export_users(ctx: ApiContext) -> Response:
+    """A user in a role is shown with the role's rights: the rights in force, which is what
+    REDCap's User Rights page shows for such a user. Expiration and DAG are the user's own."""
     ctx.require_export()
     project = ctx.proj
     with ctx.engine.connect() as conn:
         users = store.list_project_users(conn, project.project_id)
-    json_mode = ctx.format == "json"
     rows: list[dict[str, Any]] = []
     for user in users:
-        rights: Rights = user["rights"]
         dag = project.dag_by_id.get(user["group_id"])
-        forms, exports = _form_levels(project, rights)
         row: dict[str, Any] = {k: user[k] for k in PROFILE}
         row.update(
             data_access_group=dag.unique_name if dag else "",
             data_access_group_id=dag.group_id if dag else "",
             data_access_group_label=dag.group_name if dag else "",
         )
-        row.update({name: int(rights.flag(name)) for name in EXPORT_FLAGS})
-        if json_mode:
-            row.update(forms=forms, forms_export=exports)
-        else:
-            row.update(
-                forms=",".join(f"{k}:{v}" for k, v in forms.items()),
-                forms_export=",".join(f"{k}:{v}" for k, v in exports.items()),
-            )
+        row.update(rights_columns(ctx, user["rights"], EXPORT_FLAGS))
         rows.append(row)
     return list_response(ctx, rows, USER_COLUMNS)
 
@@ -131,6 +142,36 @@ def _flag_level(value: Any) -> int:
     return int(text)
 
 
+def _effective(project: Project, rights: Rights) -> tuple[Any, ...]:
+    """What the rights allow in this project (absent entries and explicit zeros alike)."""
+    return (
+        tuple(rights.flag(name) for name in FLAG_RIGHTS),
+        _form_levels(project, rights),
+    )
+
+
+def check_role_rights(user: dict[str, Any], row: dict[str, Any], project: Project) -> None:
+    """A user in a role has the role's rights: an import that would give the user other
+    rights is refused (400) rather than silently ignored.
+
+    What REDCap does here is undocumented (redcapAPI takes users out of their roles before
+    importing their rights, and puts them back afterwards). localcap accepts a row whose
+    rights equal the role's (an exported user imported back), and changes to the profile,
+    expiration and DAG; any other rights need Import User Roles, or the user out of the
+    role first (Import User-Role Assignments).
+    """
+    in_force: Rights = user["rights"]
+    if _effective(project, rights_from_row(row, project, in_force)) != _effective(
+        project, in_force
+    ):
+        raise ApiError(
+            400,
+            f"The user '{user['username']}' is in the user role '{user['unique_role_name']}' "
+            "and has that role's rights: change the role (content=userRole) or take the user "
+            "out of the role (content=userRoleMapping) before giving the user other rights",
+        )
+
+
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
@@ -143,8 +184,12 @@ def import_users(ctx: ApiContext) -> Response:
             if not username:
                 raise ApiError(400, "The username is missing")
             current = existing.get(username)
-            base = current["rights"] if current else Rights(data_export=NO_ACCESS)
-            rights = rights_from_row(row, project, base)
+            if current is not None and current["role_id"] is not None:
+                check_role_rights(current, row, project)
+                rights = current["own_rights"]
+            else:
+                base = current["rights"] if current else Rights(data_export=NO_ACCESS)
+                rights = rights_from_row(row, project, base)
             group_id = current["group_id"] if current else None
             dag_name = str(row.get("data_access_group", "") or "").strip()
             if dag_name:

@@ -1,0 +1,170 @@
+"""User roles: Export/Import/Delete User Roles and Export/Import User-Role Assignments.
+
+A role is a named set of rights; a user put in a role has the role's rights in place of
+their own (every export, report and file check reads the rights in force). Like REDCap's
+API, these methods need the User Rights privilege besides API Export / API Import.
+
+Decisions where REDCap's behaviour is not documented:
+
+* Deleting a role that still has users is refused (400, naming the roles): the users would
+  otherwise fall back silently to whatever rights they had before the role, possibly more.
+  redcapAPI's own tests take users out of a role before deleting it. Unknown roles: 400.
+* A role that File Repository folders are limited to cannot be deleted either (the folders
+  would become visible to everyone).
+* Import User-Role Assignments: a blank ``unique_role_name`` takes the user out of the role
+  (REDCap's documented behaviour); a non-blank ``data_access_group`` also assigns the DAG,
+  a blank one leaves the user's DAG as it is (a blank never widens what the user sees).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from localcap.api.context import ApiContext
+from localcap.api.dispatch import method
+from localcap.api.errors import NO_USER_RIGHTS, ApiError
+from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.metadata import required_names
+from localcap.api.methods.users import require_user_rights, rights_columns, rights_from_row
+from localcap.db import projects as store
+from localcap.db import roles as role_store
+from localcap.model.rights import FLAG_RIGHTS, new_role_rights
+
+ROLE_COLUMNS = ("unique_role_name", "role_label", *FLAG_RIGHTS, "forms", "forms_export")
+MAPPING_COLUMNS = ("username", "unique_role_name", "data_access_group")
+
+
+def require_user_rights_export(ctx: ApiContext) -> None:
+    ctx.require_export()
+    ctx.require("user_rights", NO_USER_RIGHTS)
+
+
+def _text(row: dict[str, Any], key: str) -> str:
+    return str(row.get(key, "") or "").strip()
+
+
+@method("userRole", "export")
+def export_user_roles(ctx: ApiContext) -> Response:
+    require_user_rights_export(ctx)
+    with ctx.engine.connect() as conn:
+        roles = role_store.list_roles(conn, ctx.proj.project_id)
+    rows = [
+        {
+            "unique_role_name": role.unique_role_name,
+            "role_label": role.role_label,
+            **rights_columns(ctx, role.rights, FLAG_RIGHTS, str),
+        }
+        for role in roles
+    ]
+    return list_response(ctx, rows, ROLE_COLUMNS)
+
+
+@method("userRole", "import")
+def import_user_roles(ctx: ApiContext) -> Response:
+    """Create a role for each row without a ``unique_role_name`` (REDCap names it
+    ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
+    require_user_rights(ctx)
+    project = ctx.proj
+    rows = import_rows(ctx)
+    with ctx.engine.begin() as conn:
+        existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
+        taken = set(existing)
+        for row in rows:
+            unique = _text(row, "unique_role_name")
+            label = _text(row, "role_label")
+            if unique:
+                role = existing.get(unique)
+                if role is None:
+                    raise ApiError(
+                        400,
+                        f"The unique_role_name '{unique}' does not exist in this project: leave "
+                        "it blank to create a role",
+                    )
+                base, label = role.rights, label or role.role_label
+            else:
+                if not label:
+                    raise ApiError(400, "The role_label is missing: a new role needs a label")
+                unique = role_store.new_role_name(taken)
+                taken.add(unique)
+                base = new_role_rights(project)
+            rights = rights_from_row(row, project, base)
+            role_store.save_role(conn, project.project_id, unique, label, rights)
+    return count_response(ctx, len(rows))
+
+
+@method("userRole", "delete")
+def delete_user_roles(ctx: ApiContext) -> Response:
+    require_user_rights(ctx)
+    pid = ctx.proj.project_id
+    with ctx.engine.begin() as conn:
+        roles = {r.unique_role_name: r for r in role_store.list_roles(conn, pid)}
+        names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
+        ids = [roles[n].role_id for n in names]
+        by_id = {roles[n].role_id: n for n in names}
+        in_use = role_store.roles_in_use(conn, pid, ids)
+        if in_use:
+            listed = ", ".join(f"{by_id[i]} ({n} user{'s' * (n != 1)})" for i, n in in_use.items())
+            raise ApiError(
+                400,
+                "These user roles still have users and cannot be deleted: "
+                f"{listed}. Take the users out of the roles first (content=userRoleMapping)",
+            )
+        folders = role_store.roles_limiting_folders(conn, pid, ids)
+        if folders:
+            raise ApiError(
+                400,
+                "These user roles limit File Repository folders and cannot be deleted: "
+                + ", ".join(by_id[i] for i in sorted(folders)),
+            )
+        role_store.delete_roles(conn, pid, ids)
+    return count_response(ctx, len(names))
+
+
+@method("userRoleMapping", "export")
+def export_user_role_mapping(ctx: ApiContext) -> Response:
+    require_user_rights_export(ctx)
+    project = ctx.proj
+    with ctx.engine.connect() as conn:
+        users = store.list_project_users(conn, project.project_id)
+    rows = [
+        {
+            "username": u["username"],
+            "unique_role_name": u["unique_role_name"],
+            "data_access_group": project.dag_by_id[u["group_id"]].unique_name
+            if u["group_id"] in project.dag_by_id
+            else "",
+        }
+        for u in users
+    ]
+    return list_response(ctx, rows, MAPPING_COLUMNS)
+
+
+@method("userRoleMapping", "import")
+def import_user_role_mapping(ctx: ApiContext) -> Response:
+    require_user_rights(ctx)
+    project = ctx.proj
+    pid = project.project_id
+    rows = import_rows(ctx)
+    with ctx.engine.begin() as conn:
+        members = {u["username"] for u in store.list_project_users(conn, pid)}
+        roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}
+        planned: list[tuple[str, int | None, int | None]] = []
+        for row in rows:
+            username = _text(row, "username")
+            role = _text(row, "unique_role_name")
+            dag = _text(row, "data_access_group")
+            if username not in members:
+                raise ApiError(400, f"The user '{username}' is not a user of this project")
+            if role and role not in roles:
+                raise ApiError(400, f"The user role '{role}' does not exist in this project")
+            if dag and dag not in project.dag_by_name:
+                raise ApiError(400, f"The data access group '{dag}' does not exist")
+            group_id = project.dag_by_name[dag].group_id if dag else None
+            planned.append((username, roles[role] if role else None, group_id))
+        for username, role_id, group_id in planned:
+            role_store.set_user_role(conn, pid, username, role_id)
+            if group_id is not None:
+                store.set_user_dag(conn, pid, username, group_id)
+    return count_response(ctx, len(planned))
