@@ -1,9 +1,8 @@
 """Role-limited File Repository folders, with user roles set up through the API as PyCap does.
 
 Roles come from ``content=userRole`` (import ``[{"role_label": ..}]``, export to read the
-``unique_role_name``) and users join them with ``content=userRoleMapping``; those methods are
-built on another branch, so these tests fail until it is merged. The ``role_id`` a folder is
-limited to is read from the database (REDCap's role export does not carry it).
+``unique_role_name``) and users join them with ``content=userRoleMapping``. The ``role_id`` a
+folder is limited to is read from the database (REDCap's role export does not carry it).
 
 A folder limited to a role is visible to the users in that role only: not to users in another
 role, nor to users in no role (REDCap's documentation: without ``role_id`` a folder is open to
@@ -66,8 +65,9 @@ def test_role_limited_folder(server):
     monitors, monitors_id = add_role(api, "Monitors")
     coordinators, _ = add_role(api, "Coordinators")
     folder = new_folder(api, "Monitoring", role_id=monitors_id)
-    inside = new_folder(api, "open subfolder", folder_id=folder)
     monitor = member(api, "monitor", monitors)
+    # Only the role's members reach inside the folder, so one of them makes the subfolder.
+    inside = new_folder(monitor, "open subfolder", folder_id=folder)
     coordinator = member(api, "coordinator", coordinators)
     no_role = user_api(api, "no_role")
 
