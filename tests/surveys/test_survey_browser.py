@@ -1,5 +1,6 @@
 """A real browser (headless Chromium, Debian's chromium + chromium-driver, through selenium)
-opens a survey link, answers, submits, and the answer is in Export Records.
+opens a survey link, answers, submits (an answer revealing a question brings the page back
+with it), and the answer is in Export Records.
 
 Without Chromium the test skips, except in CI (CI=true), where a missing browser fails it.
 """
@@ -71,6 +72,12 @@ def test_a_participant_answers_a_survey_in_chromium(server, browser):
     browser.find_element(By.CSS_SELECTOR, "input[name=pets][value='2']").click()
     Select(browser.find_element(By.NAME, "country")).select_by_value("fr")
     browser.find_element(By.NAME, "story").send_keys("Compilers & <bugs>")
+    assert browser.find_elements(By.NAME, "dog_name") == []  # branching: no dog yet
+    browser.find_element(By.ID, "submit-btn").click()
+    # having a dog brings the page back with the dog's question, the answers kept
+    assert "more questions" in browser.find_element(By.ID, "notice").text
+    assert browser.find_element(By.NAME, "full_name").get_attribute("value") == "Grace Hopper"
+    browser.find_element(By.NAME, "dog_name").send_keys("Rex")
     browser.find_element(By.ID, "submit-btn").click()
     assert "Thank you for taking the survey." in browser.find_element(By.ID, "acknowledgement").text
     saved = api.json(content="record", records="1")[0]
@@ -80,9 +87,10 @@ def test_a_participant_answers_a_survey_in_chromium(server, browser):
         "1",
         "fr",
     )
-    assert (saved["pets___1"], saved["pets___2"], saved["story"]) == (
+    assert (saved["pets___1"], saved["pets___2"], saved["story"], saved["dog_name"]) == (
         "0",
         "1",
         "Compilers & <bugs>",
+        "Rex",
     )
     assert saved["intake_complete"] == "2"
