@@ -158,7 +158,7 @@ def csrf_of(html: str) -> str:
 
 def hidden_of(html: str, name: str) -> str:
     """A hidden input's value on a survey page."""
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    found = re.search(rf'type="hidden" name="{name}" value="([^"]*)"', html)
     assert found, f"no {name} on the page"
     return found.group(1)
 
@@ -176,7 +176,7 @@ def post_page(
     """Post answers with the page's form token and its hidden fields, as a browser would."""
     data: dict[str, object] = {"csrf": csrf_of(page.text)}
     for name in ("was_hidden", "return_code"):
-        if f'name="{name}"' in page.text:
+        if f'type="hidden" name="{name}"' in page.text:
             data[name] = hidden_of(page.text, name)
     data.update(answers)
     return session.post(link, data=data, timeout=30)
