@@ -185,3 +185,15 @@ def post_page(
 def record(api: Api, record_id: str = "1") -> dict[str, str]:
     """The record's row (classic project) with its survey fields."""
     return api.json(content="record", records=record_id, exportSurveyFields="true")[0]
+
+
+def link_for(api: Api, record_id: str = "1") -> str:
+    """The record's link to the intake survey (API: surveyLink)."""
+    return api.ok(content="surveyLink", record=record_id, instrument="intake").text
+
+
+def save_for_later(link: str, **answers: object) -> requests.Response:
+    """Open the link, answer part of the survey and press Save & Return Later."""
+    session, page, _ = open_form(link)
+    assert "Save &amp; Return Later" in page.text
+    return post_page(session, link, page, save_return="1", **answers)

@@ -7,7 +7,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
-from survey_helpers import open_form, post_page, record, survey_project
+from survey_helpers import (
+    link_for,
+    open_form,
+    post_page,
+    record,
+    save_for_later,
+    survey_project,
+)
 
 from localcap.db import schema as t
 from localcap.surveys.returning import MAX_FAILURES
@@ -18,15 +25,6 @@ def participant(api, record_id="1"):
     return next(r for r in rows if r["record"] == record_id)
 
 
-def save_for_later(api, record_id="1", **answers):
-    """Answer part of the survey and press Save & Return Later: (link, the page shown)."""
-    link = api.ok(content="surveyLink", record=record_id, instrument="intake").text
-    session, page, _ = open_form(link)
-    assert "Save &amp; Return Later" in page.text
-    saved = post_page(session, link, page, save_return="1", **answers)
-    return link, saved
-
-
 def enter_code(link, code):
     session, page, _ = open_form(link)
     return session, post_page(session, link, page, return_code=code, begin="1")
@@ -34,7 +32,8 @@ def enter_code(link, code):
 
 def test_save_and_return_later_keeps_a_partial_response(server):
     api = survey_project(server, "--save-and-return")
-    link, saved = save_for_later(api, full_name="Ada", age="36")
+    link = link_for(api)
+    saved = save_for_later(link, full_name="Ada", age="36")
     assert saved.status_code == 200 and "Your survey responses were saved!" in saved.text
     code = api.ok(content="surveyReturnCode", record="1", instrument="intake").text
     assert re.search(r'id="return-code">([A-Z0-9]{8})<', saved.text).group(1) == code
@@ -69,14 +68,14 @@ def test_save_and_return_later_keeps_a_partial_response(server):
 
 def test_saving_for_later_still_checks_the_answers(server):
     api = survey_project(server, "--save-and-return")
-    link, page = save_for_later(api, full_name="Ada", age="forty")
+    page = save_for_later(link_for(api), full_name="Ada", age="forty")
     assert page.status_code == 400 and "Your answers were not saved" in page.text
     assert record(api)["full_name"] == "" and participant(api)["response_status"] == 0
 
 
 def test_without_save_and_return_there_is_no_button_and_no_partial_save(server):
     api = survey_project(server)
-    link = api.ok(content="surveyLink", record="1", instrument="intake").text
+    link = link_for(api)
     session, page, _ = open_form(link)
     assert "Return Later" not in page.text
     # a forged "save for later" is an ordinary submit: the required name is missing
@@ -87,7 +86,8 @@ def test_without_save_and_return_there_is_no_button_and_no_partial_save(server):
 
 def test_the_link_alone_cannot_change_a_saved_response(server):
     api = survey_project(server, "--save-and-return")
-    link, _ = save_for_later(api, full_name="Ada")
+    link = link_for(api)
+    save_for_later(link, full_name="Ada")
     session, page, _ = open_form(link)
     forged = post_page(session, link, page, full_name="Mallory", submit="1")
     assert forged.status_code == 403 and record(api)["full_name"] == "Ada"
@@ -95,7 +95,8 @@ def test_the_link_alone_cannot_change_a_saved_response(server):
 
 def test_wrong_codes_in_a_row_lock_the_response_for_a_while(server):
     api = survey_project(server, "--save-and-return")
-    link, _ = save_for_later(api, full_name="Ada")
+    link = link_for(api)
+    save_for_later(link, full_name="Ada")
     code = api.ok(content="surveyReturnCode", record="1", instrument="intake").text
     for _ in range(MAX_FAILURES):
         assert enter_code(link, "WRONG123")[1].status_code == 403
@@ -115,7 +116,7 @@ def test_wrong_codes_in_a_row_lock_the_response_for_a_while(server):
 
 def test_completed_responses_are_edited_with_the_return_code_when_allowed(server):
     api = survey_project(server, "--save-and-return", "--edit-completed")
-    link = api.ok(content="surveyLink", record="1", instrument="intake").text
+    link = link_for(api)
     session, page, _ = open_form(link)
     post_page(session, link, page, full_name="Ada", pets=["1"], smoker="0")
     first = record(api)
