@@ -131,13 +131,20 @@ class CliServer:
             self.process.wait()
 
 
-def start_cli_server(data_dir: Path, *options: str) -> CliServer:
-    """``localcap serve`` with these options on a free port, with a super user's token."""
+def new_super_token(data_dir: Path) -> str:
+    """A super token of the SQLite database in ``data_dir`` (made if missing), for a server
+    started as a separate process."""
     engine = open_database(data_dir)
     with engine.begin() as conn:
         ensure_user(conn, "admin", super_user=True)
         token = create_super_token(conn, "admin")
     engine.dispose()
+    return token
+
+
+def start_cli_server(data_dir: Path, *options: str) -> CliServer:
+    """``localcap serve`` with these options on a free port, with a super user's token."""
+    token = new_super_token(data_dir)
     port = free_port()
     process = spawn_cli_server(data_dir, port, "--rate-limit", "0", *options)
     return CliServer(f"http://127.0.0.1:{port}/api/", data_dir, token, process)

@@ -1,6 +1,6 @@
 """A real browser (headless Chromium, Debian's chromium + chromium-driver, through selenium)
 opens a survey link, answers, submits (an answer revealing a question brings the page back
-with it), and the answer is in Export Records.
+with it), and the answer is in Export Records; a response saved for later is taken up again.
 
 Without Chromium the test skips, except in CI (CI=true), where a missing browser fails it.
 """

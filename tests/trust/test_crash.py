@@ -22,11 +22,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from liveserver import free_port, spawn_cli_server
+from liveserver import free_port, new_super_token, spawn_cli_server
 from localcap.cli import main
-from localcap.db.engine import open_database
-from localcap.db.projects import ensure_user
-from localcap.db.tokens import create_super_token
 
 KILLS = 50
 BATCH = 100
@@ -84,11 +81,7 @@ def client(url: str, token: str, stop: threading.Event, counter: list[int]) -> N
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_never_leaves_half_writes(tmp_path):
     data_dir = tmp_path / "data"
-    engine = open_database(data_dir)
-    with engine.begin() as conn:
-        ensure_user(conn, "admin", super_user=True)
-        super_token = create_super_token(conn, "admin")
-    engine.dispose()
+    super_token = new_super_token(data_dir)
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/"
     server = start(data_dir, port)
