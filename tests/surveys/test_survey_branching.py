@@ -3,9 +3,17 @@ required and saved, from the record's stored data and the answers being submitte
 
 from __future__ import annotations
 
-from survey_helpers import SURVEY_DICTIONARY, open_form, post_page, record, survey_project
+from survey_helpers import (
+    SURVEY_DICTIONARY,
+    cli,
+    open_form,
+    post_page,
+    project_id,
+    record,
+    survey_project,
+)
 
-from builders import field
+from builders import create_project, field
 
 
 def test_questions_hidden_by_branching_logic_are_not_on_the_page(server):
@@ -88,3 +96,51 @@ def test_hiding_cascades_through_questions_that_depend_on_hidden_ones(server):
     done = post_page(session, link, page, full_name="A", smoker="0", cigarettes="5", brand="X")
     assert "Thank you for taking the survey." in done.text
     assert (record(api)["cigarettes"], record(api)["brand"]) == ("", "")
+
+
+def test_branching_reads_other_events_and_smart_variables(server):
+    api = create_project(server, "Survey events", longitudinal=True)
+    api.import_json(
+        "metadata",
+        [
+            field("record_id", "screening"),
+            field("eligible", "screening", "yesno", "Eligible?"),
+            field("feeling", "followup", label="How do you feel?"),
+            field(
+                "details",
+                "followup",
+                label="Tell us more",
+                branching_logic="[screening_arm_1][eligible] = '1' and "
+                "[event-name] = 'follow_up_arm_1'",
+            ),
+        ],
+    )
+    api.import_json(
+        "event",
+        [{"event_name": "Screening", "arm_num": 1}, {"event_name": "Follow up", "arm_num": 1}],
+        override=1,
+    )
+    api.import_json(
+        "formEventMapping",
+        [
+            {"arm_num": 1, "unique_event_name": "screening_arm_1", "form": "screening"},
+            {"arm_num": 1, "unique_event_name": "follow_up_arm_1", "form": "followup"},
+        ],
+    )
+    api.import_json(
+        "record",
+        [
+            {"record_id": r, "redcap_event_name": "screening_arm_1", "eligible": e}
+            for r, e in (("1", "1"), ("2", "0"))
+        ],
+    )
+    cli(server, "survey", "enable", "--project", str(project_id(api)), "--instrument", "followup")
+
+    def page(record_id: str) -> str:
+        link = api.ok(
+            content="surveyLink", record=record_id, instrument="followup", event="follow_up_arm_1"
+        ).text
+        return open_form(link)[1].text
+
+    assert 'name="details"' in page("1") and 'name="feeling"' in page("1")
+    assert 'name="details"' not in page("2") and 'name="feeling"' in page("2")
