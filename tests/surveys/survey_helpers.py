@@ -1,9 +1,11 @@
-"""Survey projects for the tests: a dictionary with every question type, enabled as a survey
-with the real CLI (`localcap survey enable`), and a long project from PyCap's REDCap XML."""
+"""Survey projects for the tests: a dictionary with every question type and some branching
+logic, enabled as a survey with the real CLI (`localcap survey enable`), a long project from
+PyCap's REDCap XML, and what a respondent's browser does (open a link, post its form)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import requests
 from click.testing import CliRunner
@@ -54,12 +56,33 @@ SURVEY_DICTIONARY = [
         select_choices_or_calculations="fr, France | ca, Canada",
     ),
     field("smoker", "intake", "yesno", "Do you smoke?"),
+    field(
+        "cigarettes",
+        "intake",
+        label="Cigarettes a day",
+        text_validation_type_or_show_slider_number="integer",
+        required_field="y",
+        branching_logic="[smoker] = '1'",
+    ),
     field("agree", "intake", "truefalse", "I agree"),
+    field(
+        "staff_question",
+        "intake",
+        label="Question for records staff flagged",
+        branching_logic="[staff_note] <> ''",
+    ),
     field("story", "intake", "notes", HOSTILE),
     field(
         "double_age", "intake", "calc", "Twice the age", select_choices_or_calculations="[age]*2"
     ),
     field("info", "intake", "descriptive", "Thank you for <i>helping</i>"),
+    field(
+        "dog_name",
+        "intake",
+        label="Your dog's name",
+        section_header="Your dog",
+        branching_logic="[pets(2)] = '1' and [record-name] <> ''",
+    ),
     field("staff_note", "staff", label="Staff only"),
 ]
 
@@ -125,3 +148,52 @@ def long_project(server: LiveServer) -> Api:
 
 def surveys_url(server: LiveServer) -> str:
     return server.url.removesuffix("api/") + "surveys/"
+
+
+def csrf_of(html: str) -> str:
+    """The form token of a survey page ("" when the page has no form)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
+def hidden_of(html: str, name: str) -> str:
+    """A hidden input's value on a survey page."""
+    found = re.search(rf'type="hidden" name="{name}" value="([^"]*)"', html)
+    assert found, f"no {name} on the page"
+    return found.group(1)
+
+
+def open_form(link: str) -> tuple[requests.Session, requests.Response, str]:
+    """A new browser session opening a survey link: the session, the page, its form token."""
+    session = requests.Session()
+    page = session.get(link, timeout=30)
+    return session, page, csrf_of(page.text)
+
+
+def post_page(
+    session: requests.Session, link: str, page: requests.Response, **answers: object
+) -> requests.Response:
+    """Post answers with the page's form token and its hidden fields, as a browser would."""
+    data: dict[str, object] = {"csrf": csrf_of(page.text)}
+    for name in ("was_hidden", "return_code"):
+        if f'type="hidden" name="{name}"' in page.text:
+            data[name] = hidden_of(page.text, name)
+    data.update(answers)
+    return session.post(link, data=data, timeout=30)
+
+
+def record(api: Api, record_id: str = "1") -> dict[str, str]:
+    """The record's row (classic project) with its survey fields."""
+    return api.json(content="record", records=record_id, exportSurveyFields="true")[0]
+
+
+def link_for(api: Api, record_id: str = "1") -> str:
+    """The record's link to the intake survey (API: surveyLink)."""
+    return api.ok(content="surveyLink", record=record_id, instrument="intake").text
+
+
+def save_for_later(link: str, **answers: object) -> requests.Response:
+    """Open the link, answer part of the survey and press Save & Return Later."""
+    session, page, _ = open_form(link)
+    assert "Save &amp; Return Later" in page.text
+    return post_page(session, link, page, save_return="1", **answers)

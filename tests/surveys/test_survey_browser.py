@@ -1,5 +1,6 @@
 """A real browser (headless Chromium, Debian's chromium + chromium-driver, through selenium)
-opens a survey link, answers, submits, and the answer is in Export Records.
+opens a survey link, answers, submits (an answer revealing a question brings the page back
+with it), and the answer is in Export Records; a response saved for later is taken up again.
 
 Without Chromium the test skips, except in CI (CI=true), where a missing browser fails it.
 """
@@ -53,6 +54,17 @@ def browser() -> Iterator[object]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def wait_for(browser, element_id: str):  # noqa: ANN001, ANN201
+    """The element of the page a click led to, once that page has loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_element_located((By.ID, element_id))
+    )
+
+
 def test_a_participant_answers_a_survey_in_chromium(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -71,8 +83,14 @@ def test_a_participant_answers_a_survey_in_chromium(server, browser):
     browser.find_element(By.CSS_SELECTOR, "input[name=pets][value='2']").click()
     Select(browser.find_element(By.NAME, "country")).select_by_value("fr")
     browser.find_element(By.NAME, "story").send_keys("Compilers & <bugs>")
+    assert browser.find_elements(By.NAME, "dog_name") == []  # branching: no dog yet
     browser.find_element(By.ID, "submit-btn").click()
-    assert "Thank you for taking the survey." in browser.find_element(By.ID, "acknowledgement").text
+    # having a dog brings the page back with the dog's question, the answers kept
+    assert "more questions" in wait_for(browser, "notice").text
+    assert browser.find_element(By.NAME, "full_name").get_attribute("value") == "Grace Hopper"
+    browser.find_element(By.NAME, "dog_name").send_keys("Rex")
+    browser.find_element(By.ID, "submit-btn").click()
+    assert "Thank you for taking the survey." in wait_for(browser, "acknowledgement").text
     saved = api.json(content="record", records="1")[0]
     assert (saved["full_name"], saved["age"], saved["colour"], saved["country"]) == (
         "Grace Hopper",
@@ -80,9 +98,30 @@ def test_a_participant_answers_a_survey_in_chromium(server, browser):
         "1",
         "fr",
     )
-    assert (saved["pets___1"], saved["pets___2"], saved["story"]) == (
+    assert (saved["pets___1"], saved["pets___2"], saved["story"], saved["dog_name"]) == (
         "0",
         "1",
         "Compilers & <bugs>",
+        "Rex",
     )
     assert saved["intake_complete"] == "2"
+
+
+def test_save_and_return_later_in_chromium(server, browser):
+    from selenium.webdriver.common.by import By
+
+    api = survey_project(server, "--save-and-return")
+    link = api.ok(content="surveyLink", record="1", instrument="intake").text
+    browser.get(link)
+    browser.find_element(By.NAME, "full_name").send_keys("Grace")
+    browser.find_element(By.ID, "save-return-btn").click()
+    code = wait_for(browser, "return-code").text
+    assert code == api.ok(content="surveyReturnCode", record="1", instrument="intake").text
+    browser.get(link)  # coming back: the code first, then the saved answers
+    assert browser.find_elements(By.NAME, "full_name") == []
+    browser.find_element(By.NAME, "return_code").send_keys(code)
+    browser.find_element(By.ID, "begin-btn").click()
+    assert wait_for(browser, "full_name").get_attribute("value") == "Grace"
+    browser.find_element(By.ID, "submit-btn").click()
+    wait_for(browser, "acknowledgement")
+    assert api.json(content="record", records="1")[0]["intake_complete"] == "2"

@@ -5,18 +5,7 @@ from __future__ import annotations
 import re
 
 import requests
-from survey_helpers import HOSTILE, survey_project, surveys_url
-
-
-def open_form(link: str) -> tuple[requests.Session, requests.Response, str]:
-    session = requests.Session()
-    page = session.get(link, timeout=30)
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    return session, page, token.group(1) if token else ""
-
-
-def record(api, record_id="1"):
-    return api.json(content="record", records=record_id, exportSurveyFields="true")[0]
+from survey_helpers import HOSTILE, csrf_of, open_form, record, survey_project, surveys_url
 
 
 def test_the_page_shows_the_instrument_and_escapes_labels(server):
@@ -103,7 +92,7 @@ def test_invalid_answers_are_shown_again_with_messages_and_nothing_is_saved(serv
     assert page.status_code == 400
     assert "Your answers were not saved" in page.text
     assert "This field is required." in page.text  # full_name is required
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    token = csrf_of(page.text)
     page = session.post(
         link,
         data={"csrf": token, "full_name": "B", "age": "forty", "visit_date": "2024-02-30"},
@@ -133,12 +122,12 @@ def test_access_codes_open_the_survey(server):
     session = requests.Session()
     form = session.get(surveys_url(server), timeout=30)
     assert "Enter your survey access code" in form.text
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    token = csrf_of(form.text)
     opened = session.post(
         surveys_url(server), data={"csrf": token, "code": access.lower()}, timeout=30
     )
     assert opened.url == link and "Intake &lt;survey&gt;" in opened.text
-    token = re.search(r'name="csrf" value="([^"]+)"', opened.text).group(1)  # a new form
+    token = csrf_of(opened.text)  # a new form
     wrong = session.post(surveys_url(server), data={"csrf": token, "code": "NOPE"}, timeout=30)
     assert wrong.status_code == 404 and "The code is not valid." in wrong.text
 

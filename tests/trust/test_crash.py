@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,42 +22,15 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from liveserver import free_port
+from liveserver import free_port, new_super_token, spawn_cli_server
 from localcap.cli import main
-from localcap.db.engine import open_database
-from localcap.db.projects import ensure_user
-from localcap.db.tokens import create_super_token
 
 KILLS = 50
 BATCH = 100
 
 
 def start(data_dir: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localcap.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--rate-limit",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.post(f"http://127.0.0.1:{port}/api/", data={}, timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not start")
+    return spawn_cli_server(data_dir, port, "--rate-limit", "0")
 
 
 def batch_rows(batch: int) -> list[dict[str, str]]:
@@ -109,11 +81,7 @@ def client(url: str, token: str, stop: threading.Event, counter: list[int]) -> N
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_never_leaves_half_writes(tmp_path):
     data_dir = tmp_path / "data"
-    engine = open_database(data_dir)
-    with engine.begin() as conn:
-        ensure_user(conn, "admin", super_user=True)
-        super_token = create_super_token(conn, "admin")
-    engine.dispose()
+    super_token = new_super_token(data_dir)
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/"
     server = start(data_dir, port)

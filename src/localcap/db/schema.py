@@ -331,6 +331,9 @@ survey_participants = Table(
     Column("return_code", String(8), nullable=False, default=""),
     Column("first_submit_time", String(32), nullable=False, default=""),
     Column("completion_time", String(32), nullable=False, default=""),
+    # Wrong return codes in a row, and until when (UTC ISO) the response refuses every code.
+    Column("return_failures", Integer, nullable=False, default=0),
+    Column("return_locked_until", String(32), nullable=False, default=""),
     # One participant per (survey, event, record, instance): the same link every time.
     Index(
         "ix_survey_participants_lookup",

@@ -130,6 +130,8 @@ def _participant(row: Any) -> Participant:
         row.return_code,
         row.first_submit_time,
         row.completion_time,
+        row.return_failures,
+        row.return_locked_until,
     )
 
 
@@ -182,6 +184,8 @@ def participant_for(
                 return_code=new_return_code(),
                 first_submit_time="",
                 completion_time="",
+                return_failures=0,
+                return_locked_until="",
             )
         )
 
@@ -222,6 +226,29 @@ def mark_submitted(conn: Connection, participant_id: int, stamp: str, complete: 
         conn.execute(
             update(t.survey_participants).where(P.participant_id == participant_id).values(**values)
         )
+
+
+def note_return_failure(conn: Connection, participant_id: int) -> int:
+    """Count one more wrong return code (atomically, so parallel guesses all count); the count."""
+    conn.execute(
+        update(t.survey_participants)
+        .where(P.participant_id == participant_id)
+        .values(return_failures=P.return_failures + 1)
+    )
+    return int(
+        conn.execute(
+            select(P.return_failures).where(P.participant_id == participant_id)
+        ).scalar_one()
+    )
+
+
+def set_return_lock(conn: Connection, participant_id: int, locked_until: str) -> None:
+    """Start (``locked_until`` set) or end (``""``) a lock; either way the count starts over."""
+    conn.execute(
+        update(t.survey_participants)
+        .where(P.participant_id == participant_id)
+        .values(return_failures=0, return_locked_until=locked_until)
+    )
 
 
 def forget_records(conn: Connection, project_id: int, records: Iterable[str]) -> None:

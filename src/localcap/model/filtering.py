@@ -7,7 +7,7 @@ while memory stays bounded by the largest record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
 from localcap.db.records import StoredRow
@@ -40,6 +40,36 @@ def compile_filter(project: Project, expression: str) -> CompiledLogic:
         raise FilterError(str(exc)) from None
 
 
+def event_names(project: Project) -> dict[int, str | None]:
+    """event_id -> the unique event name logic uses (None everywhere in a classic project)."""
+    longitudinal = project.is_longitudinal
+    return {e.event_id: e.unique_event_name if longitudinal else None for e in project.events}
+
+
+def record_context(
+    project: Project,
+    record: str,
+    rows: Sequence[StoredRow],
+    *,
+    user: str = "",
+    user_dag: str = "",
+    group_id: int | None = None,
+) -> DictContext:
+    """One record's stored rows as a logic context (``[event][field]``, ``[field][n]`` and the
+    record/DAG smart variables see all of them); point ``event``/``instance`` at a row after."""
+    names = event_names(project)
+    ctx = DictContext(record=record, user=user, user_dag=user_dag)
+    for row in rows:
+        key = (names.get(row.event_id), row.instance)
+        ctx.rows.setdefault(key, {}).update(row.data)
+        ctx.rows[key].setdefault(project.record_id_field, record)
+    if group_id is None and rows:
+        group_id = rows[0].group_id
+    dag = project.dag_by_id.get(group_id) if group_id else None
+    ctx.dag = dag.unique_name if dag else ""
+    return ctx
+
+
 def filter_rows(
     project: Project,
     rows: Iterable[StoredRow],
@@ -50,20 +80,13 @@ def filter_rows(
     whole_record: bool = False,
 ) -> Iterator[StoredRow]:
     """Keep the rows the logic is true for (``whole_record``: every row of a matching record)."""
-    event_name = {e.event_id: e.unique_event_name for e in project.events}
-    longitudinal = project.is_longitudinal
+    names = event_names(project)
     for record, group in groupby(rows, key=lambda r: r.record):
         record_rows = list(group)
-        ctx = DictContext(record=record, user=user, user_dag=user_dag)
-        for row in record_rows:
-            key = (event_name.get(row.event_id) if longitudinal else None, row.instance)
-            ctx.rows.setdefault(key, {}).update(row.data)
-            ctx.rows[key].setdefault(project.record_id_field, record)
-        dag = project.dag_by_id.get(row.group_id) if (row := record_rows[0]).group_id else None
-        ctx.dag = dag.unique_name if dag else ""
+        ctx = record_context(project, record, record_rows, user=user, user_dag=user_dag)
         kept = []
         for row in record_rows:
-            ctx.event = event_name.get(row.event_id) if longitudinal else None
+            ctx.event = names.get(row.event_id)
             ctx.repeat_instrument = row.repeat_instrument
             ctx.instance = row.instance
             if logic.matches(ctx):

@@ -114,6 +114,14 @@ class Participant:
     return_code: str
     first_submit_time: str
     completion_time: str
+    #: Wrong return codes in a row, and until when (UTC, ISO 8601) every code is refused.
+    return_failures: int = 0
+    return_locked_until: str = ""
+
+    @property
+    def partial(self) -> bool:
+        """Saved with Save & Return Later and not completed yet."""
+        return bool(self.first_submit_time) and not self.completion_time
 
     @property
     def response_status(self) -> int:

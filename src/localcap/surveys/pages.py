@@ -9,13 +9,20 @@ Content-Security-Policy forbids scripts outright, as a second line.
 Forms carry a per-form token checked against a cookie (double submit, ``SameSite=Strict``):
 another site cannot post answers in a participant's name. Link hashes are secrets, so pages
 are sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
+
+What a ``?s=`` link opens: a blank form (questions shown as branching logic decides, see
+:mod:`.branching`); a response saved for later, or a completed one the survey lets respondents
+edit, asks for its return code first (:mod:`.returning`), then shows the saved answers; any
+other completed response shows the acknowledgement. No script: when answers reveal questions
+the page had hidden, the submit brings the page back with them (nothing saved) instead of
+showing them as the respondent types.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nh3
@@ -28,17 +35,23 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from localcap.api.context import AppState
+from localcap.api.methods.surveys import survey_link
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
+from localcap.db.records import StoredRow
 from localcap.model.project import Project
 from localcap.model.surveys import Participant, Survey
+from localcap.surveys.branching import shown_headers, visible_fields
 from localcap.surveys.response import (
     ANSWERABLE,
     Submission,
+    load_record,
     read_submission,
     save_response,
+    saved_submission,
     survey_fields,
 )
+from localcap.surveys.returning import CodeCheck, check_return_code, is_closed, needs_return_code
 
 CSRF_COOKIE = "localcap_survey_csrf"
 #: Formatting REDCap's rich-text labels use; no attributes, so no handlers, styles or links.
@@ -69,6 +82,14 @@ HEADERS = {
 }
 MAX_FORM_FIELDS = 2000
 NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
+WRONG_CODE = "The return code is not valid."
+LOCKED = (
+    "Too many wrong return codes were entered for this survey: it is locked for a while. "
+    "Please try again later."
+)
+MORE_QUESTIONS = (
+    "Your answers bring up more questions, shown below. Please answer them, then submit again."
+)
 
 
 def rich(text: str) -> Markup:
@@ -87,11 +108,21 @@ _env.filters["rich"] = rich
 
 @dataclass
 class SurveyPage:
-    """What one ``?s=`` link opens: the participant, their survey and the project."""
+    """What one ``?s=`` link opens: the participant, their survey, the project and the
+    record's stored rows (what branching logic and saved answers read)."""
 
     participant: Participant
     survey: Survey
     project: Project
+    rows: list[StoredRow] = field(default_factory=list)
+    group_id: int | None = None
+
+    @property
+    def form_name(self) -> str:
+        return self.participant.form_name
+
+    def visible(self, sub: Submission) -> set[str]:
+        return visible_fields(self.project, self.participant, self.rows, self.group_id, sub)
 
 
 def _render(template: str, status: int = 200, csrf: str | None = None, **context: Any) -> Response:
@@ -116,27 +147,100 @@ def _load(conn: Connection, hash_: str) -> SurveyPage | None:
     survey = survey_store.load_surveys(conn, project.project_id).get(participant.form_name)
     if survey is None or not survey.enabled:
         return None
-    return SurveyPage(participant, survey, project)
+    rows, group_id = load_record(conn, project, participant.record)
+    return SurveyPage(participant, survey, project, rows, group_id)
 
 
-def _form_context(page: SurveyPage, sub: Submission) -> dict[str, Any]:
-    return {
-        "survey": page.survey,
-        "form_label": page.project.form_by_name[page.participant.form_name].form_label,
-        "fields": survey_fields(page.project, page.participant.form_name),
-        "answerable": ANSWERABLE,
-        "sub": sub,
-    }
-
-
-def _show_form(page: SurveyPage, sub: Submission, status: int = 200) -> Response:
+def _show_form(
+    page: SurveyPage,
+    sub: Submission,
+    status: int = 200,
+    *,
+    return_code: str = "",
+    notice: str = "",
+) -> Response:
+    """The questions branching logic shows for these answers, filled with them. The fields
+    hidden now are listed in the form, so that the answer can tell which ones it revealed."""
+    fields = survey_fields(page.project, page.form_name)
+    visible = page.visible(sub)
     return _render(
-        "survey.html", status, csrf=secrets.token_urlsafe(32), **_form_context(page, sub)
+        "survey.html",
+        status,
+        csrf=secrets.token_urlsafe(32),
+        survey=page.survey,
+        form_label=page.project.form_by_name[page.form_name].form_label,
+        fields=fields,
+        visible=visible,
+        headers=shown_headers(fields, visible),
+        was_hidden=" ".join(f.field_name for f in fields if f.field_name not in visible),
+        answerable=ANSWERABLE,
+        sub=sub,
+        return_code=return_code,
+        can_save=page.survey.save_and_return and not page.participant.completion_time,
+        notice=notice,
+    )
+
+
+def _blank_form(page: SurveyPage) -> Response:
+    return _show_form(page, read_submission(page.project, page.form_name, {}))
+
+
+def _ask_code(page: SurveyPage, error: str = "", status: int = 200) -> Response:
+    return _render(
+        "return.html",
+        status,
+        csrf=secrets.token_urlsafe(32),
+        survey=page.survey,
+        completed=bool(page.participant.completion_time),
+        error=error,
     )
 
 
 def _acknowledge(page: SurveyPage) -> Response:
     return _render("done.html", survey=page.survey)
+
+
+def _saved(page: SurveyPage, base: str) -> Response:
+    return _render(
+        "saved.html",
+        survey=page.survey,
+        return_code=page.participant.return_code,
+        link=survey_link(base, page.participant.hash),
+    )
+
+
+def _first(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0]
+
+
+def _revealed(page: SurveyPage, form: dict[str, list[str]], visible: set[str]) -> bool:
+    """Whether these answers show a question the respondent's page had hidden."""
+    was_hidden = set(_first(form, "was_hidden").split())
+    return any(
+        f.field_name in visible and f.field_name in was_hidden and f.field_type in ANSWERABLE
+        for f in survey_fields(page.project, page.form_name)
+    )
+
+
+def _answer(
+    conn: Connection, page: SurveyPage, form: dict[str, list[str]], code: str, base: str
+) -> Response:
+    """Save posted answers: for later (Save & Return), or as the completed response. Answers
+    that reveal questions bring the page back with them, nothing saved yet."""
+    sub = read_submission(page.project, page.form_name, form)
+    visible = page.visible(sub)
+    later = bool(_first(form, "save_return")) and page.survey.save_and_return
+    if later and not page.participant.completion_time:
+        if save_response(
+            conn, page.project, page.participant, sub, complete=False, visible=visible
+        ):
+            return _saved(page, base)
+        return _show_form(page, sub, 400, return_code=code)
+    if _revealed(page, form, visible):
+        return _show_form(page, sub, return_code=code, notice=MORE_QUESTIONS)
+    if save_response(conn, page.project, page.participant, sub, complete=True, visible=visible):
+        return _acknowledge(page)
+    return _show_form(page, sub, 400, return_code=code)
 
 
 def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
@@ -162,21 +266,31 @@ def build_routes(state: AppState) -> list[Route]:
             page = _load(conn, hash_)
         if page is None:
             return _message("Survey not available", NOT_AVAILABLE, 404)
-        if page.participant.completion_time:
+        if is_closed(page.survey, page.participant):
             return _acknowledge(page)
-        return _show_form(page, Submission())
+        if needs_return_code(page.survey, page.participant):
+            return _ask_code(page)
+        return _blank_form(page)
 
-    def post_survey(hash_: str, form: dict[str, list[str]]) -> Response:
+    def post_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
         with engine.begin() as conn:
             page = _load(conn, hash_)
             if page is None:
                 return _message("Survey not available", NOT_AVAILABLE, 404)
-            if page.participant.completion_time:
+            if is_closed(page.survey, page.participant):
                 return _acknowledge(page)
-            sub = read_submission(page.project, page.participant.form_name, form)
-            if save_response(conn, page.project, page.participant, sub, complete=True):
-                return _acknowledge(page)
-        return _show_form(page, sub, 400)
+            code = ""
+            if needs_return_code(page.survey, page.participant):
+                code = _first(form, "return_code")
+                checked = check_return_code(conn, page.participant, code)
+                if checked is CodeCheck.LOCKED:
+                    return _ask_code(page, LOCKED, 429)
+                if checked is CodeCheck.WRONG:
+                    return _ask_code(page, WRONG_CODE, 403)
+                if _first(form, "begin"):
+                    sub = saved_submission(page.project, page.participant, page.rows)
+                    return _show_form(page, sub, return_code=code)
+            return _answer(conn, page, form, code, base)
 
     def access_code(code: str) -> Response:
         with engine.connect() as conn:
@@ -226,7 +340,8 @@ def build_routes(state: AppState) -> list[Route]:
                     403,
                 )
             if "s" in params:
-                return await run_in_threadpool(post_survey, params["s"], form)
+                base = state.public_url or f"{request.url.scheme}://{request.url.netloc}"
+                return await run_in_threadpool(post_survey, params["s"], form, base)
             return await run_in_threadpool(access_code, (form.get("code") or [""])[0])
         if "s" in params:
             return await run_in_threadpool(get_survey, params["s"])

@@ -4,18 +4,21 @@ The survey page saves through :class:`localcap.model.record_import.ImportChecker
 :func:`write_plan`, so an answer is held to exactly the rules of Import Records (choices,
 validation types, ranges of dates...) and written in one transaction with the audit entry and
 the participant's completion time. Required fields are the survey's own rule (Import Records
-does not enforce them). Branching logic is not evaluated: every question is shown.
+does not enforce them). Which questions are shown is :mod:`localcap.surveys.branching`'s
+decision; a question it hides is not required and its value is erased on save.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from localcap.db import records as store
 from localcap.db.audit import AuditEntry, write_entry
+from localcap.db.records import StoredRow
 from localcap.db.surveys import mark_submitted
 from localcap.model.project import Field, Project, checkbox_column
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
@@ -65,6 +68,42 @@ def read_submission(project: Project, form_name: str, form: dict[str, list[str]]
     return sub
 
 
+def load_record(
+    conn: Connection, project: Project, record: str
+) -> tuple[list[StoredRow], int | None]:
+    """The record's stored rows and its DAG (what branching logic and saved answers read)."""
+    group_id = store.existing_records(conn, project.project_id, [record]).get(record)
+    return store.load_rows(conn, project.project_id, [record]), group_id
+
+
+def saved_submission(
+    project: Project, participant: Participant, rows: Sequence[StoredRow]
+) -> Submission:
+    """The answers stored for this participant's row, as the page shows them when they return."""
+    repeats = project.is_repeating_form(participant.event_id, participant.form_name)
+    key = (participant.event_id, participant.form_name if repeats else "", participant.instance)
+    data = next((row.data for row in rows if row.key == key), {})
+    sub = Submission()
+    for f in survey_fields(project, participant.form_name):
+        stored = data.get(f.field_name)
+        if f.field_type == "checkbox":
+            sub.checked[f.field_name] = list(stored or [])
+        elif f.field_type in ANSWERABLE:
+            sub.values[f.field_name] = "" if stored is None else str(stored)
+    return sub
+
+
+def erase_hidden(project: Project, form_name: str, sub: Submission, visible: set[str]) -> None:
+    """Blank the answers of hidden questions: their stored values are erased on save."""
+    for f in survey_fields(project, form_name):
+        if f.field_name in visible or f.field_type not in ANSWERABLE:
+            continue
+        if f.field_type == "checkbox":
+            sub.checked[f.field_name] = []
+        else:
+            sub.values[f.field_name] = ""
+
+
 def _import_row(
     project: Project, participant: Participant, sub: Submission, complete: bool
 ) -> dict[str, str]:
@@ -87,10 +126,16 @@ def _import_row(
     return row
 
 
-def _required_errors(project: Project, form_name: str, sub: Submission) -> dict[str, str]:
+def is_required(f: Field) -> bool:
+    return f.required_field.strip().lower() == "y" and f.field_type in ANSWERABLE
+
+
+def _required_errors(
+    project: Project, form_name: str, sub: Submission, visible: set[str]
+) -> dict[str, str]:
     errors = {}
     for f in survey_fields(project, form_name):
-        if f.required_field.strip().lower() != "y" or f.field_type not in ANSWERABLE:
+        if not is_required(f) or f.field_name not in visible:
             continue
         empty = (
             not sub.checked.get(f.field_name)
@@ -120,11 +165,16 @@ def save_response(
     sub: Submission,
     *,
     complete: bool,
+    visible: set[str],
 ) -> bool:
     """Check and save one response in the caller's transaction; False (with ``sub.errors``
-    filled) when the answers are not valid, nothing being written then."""
+    filled) when the answers are not valid, nothing being written then.
+
+    ``visible``: the questions shown (branching logic); the others are erased. ``complete``
+    False is Save & Return Later: no required answers, the form stays Incomplete."""
+    erase_hidden(project, participant.form_name, sub, visible)
     if complete:
-        sub.errors = _required_errors(project, participant.form_name, sub)
+        sub.errors = _required_errors(project, participant.form_name, sub, visible)
         if sub.errors:
             return False
     checker = ImportChecker(project)

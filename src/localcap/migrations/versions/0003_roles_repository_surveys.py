@@ -48,6 +48,8 @@ def upgrade() -> None:
         sa.Column("return_code", sa.String(length=8), nullable=False),
         sa.Column("first_submit_time", sa.String(length=32), nullable=False),
         sa.Column("completion_time", sa.String(length=32), nullable=False),
+        sa.Column("return_failures", sa.Integer(), nullable=False),
+        sa.Column("return_locked_until", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"],
             ["projects.project_id"],
