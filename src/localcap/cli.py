@@ -7,45 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
+from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
-from localcap.db.engine import open_database
+from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
     from localcap.model.project import Project
-
-DATA_DIR_HELP = (
-    "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
-)
-DB_URL_HELP = (
-    "Database URL, e.g. postgresql://user:pass@127.0.0.1/localcap. Default: SQLite in the data "
-    "directory. Also read from LOCALCAP_DATABASE_URL."
-)
-
-
-def data_dir_option(f):  # noqa: ANN001, ANN201 - click decorator
-    f = click.option(
-        "--database-url", default=None, envvar="LOCALCAP_DATABASE_URL", help=DB_URL_HELP
-    )(f)
-    return click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("localcap-data"),
-        envvar="LOCALCAP_DATA_DIR",
-        show_default=True,
-        help=DATA_DIR_HELP,
-    )(f)
-
-
-def _open(data_dir: Path, database_url: str | None) -> Engine:
-    try:
-        return open_database(data_dir, database_url)
-    except Exception as exc:  # a bad URL or an unreachable server: say what to do
-        raise click.ClickException(
-            f"Cannot open the database ({exc.__class__.__name__}: {exc}). Check --database-url "
-            "or LOCALCAP_DATABASE_URL, and that the database server is running."
-        ) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,7 +83,7 @@ def serve(
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     url = f"http://{host}:{port}/api/"
     if demo:
         from localcap.demo import ensure_demo
@@ -162,7 +131,7 @@ def token_super(data_dir: Path, database_url: str | None, username: str) -> None
     from localcap.db.projects import ensure_user
     from localcap.db.tokens import create_super_token
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         ensure_user(conn, username, super_user=True)
         click.echo(create_super_token(conn, username))
@@ -179,7 +148,7 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
     """
     from localcap.db.tokens import create_project_token
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         _require_member(conn, project_id, username)
         click.echo(create_project_token(conn, project_id, username))
@@ -236,7 +205,7 @@ def token_revoke(
 
     if bool(token_value) == bool(username):
         raise click.UsageError("Give either --token or --username.")
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         if token_value:
             if not revoke_token(conn, token_value):
@@ -274,7 +243,7 @@ def audit(
 
     from localcap.db.audit import read_entries
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.connect() as conn:
         for entry in islice(read_entries(conn, project_id, username, since), limit):
             records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
@@ -323,7 +292,7 @@ def dag_allow_switch(
     """
     from localcap.db.roles import NO_ASSIGNMENT, set_switch_dags
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         project = _load_project(conn, project_id)
         _require_member(conn, project_id, username)
@@ -353,7 +322,7 @@ def project() -> None:
 @data_dir_option
 def project_list(data_dir: Path, database_url: str | None) -> None:
     """List the projects: id, title, and whether they are longitudinal."""
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.connect() as conn:
         for row in conn.execute(select(t.projects).order_by(t.projects.c.project_id)):
             kind = "longitudinal" if row.is_longitudinal else "classic"
@@ -385,7 +354,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
     except orjson.JSONDecodeError as exc:
         raise click.ClickException(f"{file.name} is not valid JSON: {exc}") from None
     items = data if isinstance(data, list) else [data]
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         project = _load_project(conn, project_id)
         try:
@@ -404,7 +373,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
 @click.option("--project", "project_id", type=int, default=None, help="Only this project.")
 def report_list(data_dir: Path, database_url: str | None, project_id: int | None) -> None:
     """List report definitions: report id, project id, title."""
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.connect() as conn:
         query = select(t.reports.c.report_id, t.reports.c.project_id, t.reports.c.title)
         if project_id is not None:
@@ -415,7 +384,7 @@ def report_list(data_dir: Path, database_url: str | None, project_id: int | None
 
 @main.group()
 def files() -> None:
-    """Check the uploaded files behind file-upload fields."""
+    """Check the stored files behind file-upload fields and the File Repository."""
 
 
 @files.command("verify")
@@ -437,7 +406,7 @@ def files_verify(data_dir: Path, database_url: str | None, file_store: str | Non
     from localcap.db.documents import count_documents, iter_expected_files
     from localcap.files import StoreConfigError, open_store, verify_files
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     try:
         store = open_store(file_store, data_dir)
     except StoreConfigError as exc:
@@ -502,7 +471,7 @@ def project_import(
     from localcap.projectxml import ProjectXmlError
     from localcap.projectxml.importer import READ_CHUNK, import_project_xml
 
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     try:
         store = open_store(file_store, data_dir)
     except StoreConfigError as exc:
@@ -531,15 +500,7 @@ def project_import(
     )
 
 
-def _register_subcommands() -> None:
-    """Command groups that live in their feature's package (imported late: they use the
-    options defined above)."""
-    from localcap.surveys.cli import survey
-
-    main.add_command(survey)
-
-
-_register_subcommands()
+main.add_command(survey)
 
 
 if __name__ == "__main__":  # pragma: no cover

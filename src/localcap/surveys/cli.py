@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from localcap.cli import _open, data_dir_option
+from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.model.project import Project
@@ -103,7 +103,7 @@ def survey_enable(
     Survey links and codes (API: surveyLink, surveyAccessCode, participantList) then work for
     it, and the server shows it at /surveys/.
     """
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         project = _project(conn, project_id, instrument)
         current = survey_store.load_surveys(conn, project_id).get(instrument)
@@ -149,7 +149,7 @@ def survey_disable(
     Its links and codes stop working and it leaves the survey queue; its settings are kept,
     so `enable` brings them back. Collected responses stay in the records.
     """
-    engine = _open(data_dir, database_url)
+    engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         _project(conn, project_id, instrument)
         survey_store.disable_survey(conn, project_id, instrument)
