@@ -86,6 +86,7 @@ def test_export_labels_and_fields(server):
             "fields[2]": "consent",
             "fields[3]": "visit_ok",
             "fields[4]": "demographics_complete",
+            "fields[5]": "record_id",
         },
     )
     assert rows == [
@@ -127,7 +128,7 @@ def test_csv_label_headers(server):
         content="record",
         format="csv",
         rawOrLabelHeaders="label",
-        **{"fields[0]": "sex", "fields[1]": "race"},
+        **{"fields[0]": "sex", "fields[1]": "race", "fields[2]": "record_id"},
     ).text
     header = next(csv.reader(io.StringIO(text)))
     assert header == [
@@ -434,14 +435,39 @@ def test_csv_quotes_values_that_a_later_validation_change_made_unusual(server):
         if row["field_name"] == "first_name":
             row["text_validation_type_or_show_slider_number"] = "integer"
     api.ok(content="metadata", format="json", data=__import__("json").dumps(changed))
-    text = api.ok(content="record", format="csv", **{"fields[0]": "first_name"}).text
+    text = api.ok(
+        content="record", format="csv", **{"fields[0]": "record_id", "fields[1]": "first_name"}
+    ).text
     assert text.splitlines()[1:] == ["1,Ann", "2,Bo"]
     with_space = [dict(row) for row in CLINICAL_DICTIONARY]
     api.ok(content="metadata", format="json", data=__import__("json").dumps(with_space))
     import_records(api, [{"record_id": "3", "first_name": "C D"}])
     api.ok(content="metadata", format="json", data=__import__("json").dumps(changed))
-    rows = api.ok(content="record", format="csv", **{"fields[0]": "first_name"}).text.splitlines()
+    rows = api.ok(
+        content="record", format="csv", **{"fields[0]": "record_id", "fields[1]": "first_name"}
+    ).text.splitlines()
     assert rows[3] == '3,"C D"'
+
+
+def test_fields_or_forms_without_the_record_id_leave_out_the_record_columns(server):
+    """REDCap exports the record ID (and the event and repeat columns that come with it) only
+    when it is among the fields asked for. Recorded on a real REDCap by REDCapR
+    (``tests/testthat/test-read-oneshot.R``, ``specify-fields-without-record-id``: fields
+    ``name_first,address,interpreter_needed`` give exactly those three columns;
+    ``specify-forms-without-record-id``: forms ``health`` gives ``height`` ... ``health_complete``
+    alone); PyCap's ``Records._backfill_fields`` adds the record ID itself for that reason."""
+    api = clinical_longitudinal(server)
+    import_records(
+        api,
+        [{"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "Ann"}],
+    )
+    text = api.ok(content="record", format="csv", **{"fields[0]": "first_name"}).text
+    assert text.splitlines() == ["first_name", "Ann"]
+    assert api.json(content="record", **{"forms[0]": "demographics"})[0]["record_id"] == "1"
+    with_id = api.json(content="record", **{"fields[0]": "first_name", "fields[1]": "record_id"})
+    assert list(with_id[0])[:2] == ["record_id", "redcap_event_name"]
+    everything = api.json(content="record")
+    assert list(everything[0])[:2] == ["record_id", "redcap_event_name"]
 
 
 def test_rename_record(server):
@@ -454,7 +480,7 @@ def test_rename_record(server):
         ],
     )
     assert api.ok(content="record", action="rename", record="1", new_record_name="A-1").text == "1"
-    rows = api.json(content="record", **{"fields[0]": "first_name"})
+    rows = api.json(content="record", **{"fields[0]": "record_id", "fields[1]": "first_name"})
     assert [(r["record_id"], r["first_name"]) for r in rows] == [("2", "Bo"), ("A-1", "Ann")]
     taken = api.call(
         content="record", action="rename", record="2", new_record_name="A-1", returnFormat="json"

@@ -93,6 +93,12 @@ class FlatOptions:
     combine_checkboxes: bool = False
     blank_for_gray_status: bool = False
     doc_names: Mapping[str, str] = field(default_factory=dict)
+    #: Reports always start with the record ID and its event/repeat columns. Export Records
+    #: shows them only when the record ID field is among the fields asked for (all fields,
+    #: or ``fields``/``forms`` that include it): REDCap leaves them out otherwise, as PyCap's
+    #: ``_backfill_fields`` and REDCapR's recorded ``specify-fields-without-record-id``
+    #: expectation show.
+    record_id_always: bool = True
 
     @property
     def labels(self) -> bool:
@@ -146,14 +152,17 @@ class FlatExport:
         allowed = allowed_export_fields(project, rights)
         record_id = project.record_id_field
         self.fields = [name for name in fields if name in allowed and name != record_id]
-        self.columns: list[Column] = [
-            Column(record_id, self._field_label(record_id), project.form_of(record_id))
-        ]
-        if project.is_longitudinal:
-            self.columns.append(self._auto("redcap_event_name"))
-        if project.has_repeating:
-            self.columns.append(self._auto("redcap_repeat_instrument"))
-            self.columns.append(self._auto("redcap_repeat_instance"))
+        self.with_keys = options.record_id_always or record_id in fields
+        self.columns: list[Column] = []
+        if self.with_keys:
+            self.columns.append(
+                Column(record_id, self._field_label(record_id), project.form_of(record_id))
+            )
+            if project.is_longitudinal:
+                self.columns.append(self._auto("redcap_event_name"))
+            if project.has_repeating:
+                self.columns.append(self._auto("redcap_repeat_instrument"))
+                self.columns.append(self._auto("redcap_repeat_instance"))
         self.with_dag = options.export_dags and user_group_id is None
         if self.with_dag:
             self.columns.append(self._auto("redcap_data_access_group"))
@@ -363,10 +372,10 @@ class FlatExport:
             row.data
         )
 
-    def row_values(self, row: StoredRow) -> list[Any]:
-        """The cells of one output row, in header order (repeat instance as an int)."""
+    def _key_values(self, row: StoredRow, values: list[Any]) -> None:
+        """The record ID, event and repeat cells of one row."""
         project, opts = self.project, self.options
-        values: list[Any] = [row.record]
+        values.append(row.record)
         if project.is_longitudinal:
             event = project.event_by_id.get(row.event_id)
             if event is None:
@@ -382,6 +391,13 @@ class FlatExport:
                 instrument = project.form_by_name[instrument].form_label
             values.append(instrument)
             values.append(row.instance if repeats else "")
+
+    def row_values(self, row: StoredRow) -> list[Any]:
+        """The cells of one output row, in header order (repeat instance as an int)."""
+        project, opts = self.project, self.options
+        values: list[Any] = []
+        if self.with_keys:
+            self._key_values(row, values)
         if self.with_dag:
             dag = project.dag_by_id.get(row.group_id) if row.group_id else None
             values.append((dag.group_name if opts.labels else dag.unique_name) if dag else "")

@@ -169,6 +169,7 @@ def export_records(ctx: ApiContext) -> Response:
     event_ids = requested_events(ctx)
     order = export_field_order(project, fields, forms)
     options = flat_options(ctx, doc_names=document_names(ctx))
+    options.record_id_always = False
     export = FlatExport(project, rights, ctx.group_id, order, options)
     fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
     stored = stored_rows(ctx, records, event_ids, changed=date_range(ctx))
