@@ -159,6 +159,23 @@ def test_role_methods_need_the_user_rights_privilege(server):
     assert api.json(content="userRole") == []
 
 
+def test_read_only_user_rights_may_export_users_but_not_change_them(server):
+    """``user_rights`` 2 is REDCap's read-only User Rights: REDCapR recorded Export Users
+    showing a user with it as ``2``, not ``1``."""
+    api = clinical_classic(server)
+    viewer = user_api(api, "viewer", user_rights=2, api_import=1)
+    exported = {u["username"]: u for u in viewer.json(content="user")}
+    assert exported["viewer"]["user_rights"] == 2
+    assert [r["role_label"] for r in viewer.json(content="userRole")] == []
+    for params in (
+        {"content": "user", "action": "import", "data": '[{"username": "x"}]'},
+        {"content": "userRole", "action": "import", "data": '[{"role_label": "x"}]'},
+    ):
+        status, text = error(viewer.call(format="json", **params))
+        assert status == 403 and "User Rights" in text
+    assert "x" not in {u["username"] for u in api.json(content="user")}
+
+
 # -- User-role assignments ------------------------------------------------------------------
 def test_user_role_mapping_export_import_and_removal(server):
     api = clinical_classic(server)

@@ -27,9 +27,17 @@ EXPORT_FLAGS = tuple(
 USER_COLUMNS = PROFILE + DAG_COLUMNS + EXPORT_FLAGS + ("forms", "forms_export")
 
 
+#: ``user_rights`` 2: REDCap's read-only User Rights (the XML of a role records it as "2").
+READ_ONLY_USER_RIGHTS = 2
+
+
 def require_user_rights(ctx: ApiContext) -> None:
+    """Changing users or roles needs full User Rights (1); read-only User Rights (2, in
+    REDCap 14+) may look but not change."""
     ctx.require_import()
     ctx.require("user_rights", NO_USER_RIGHTS)
+    if ctx.user_rights.flags.get("user_rights") == READ_ONLY_USER_RIGHTS:
+        raise ApiError(403, NO_USER_RIGHTS)
 
 
 def _form_levels(project: Project, rights: Rights) -> tuple[dict[str, int], dict[str, int]]:
@@ -46,7 +54,7 @@ def rights_columns(
     record both), then ``forms`` and ``forms_export``: JSON objects, or ``form:level`` lists
     joined with commas in CSV and XML."""
     forms, exports = _form_levels(ctx.proj, rights)
-    row: dict[str, Any] = {name: flag_type(int(rights.flag(name))) for name in flags}
+    row: dict[str, Any] = {name: flag_type(rights.flags.get(name, 0)) for name in flags}
     if ctx.format == "json":
         row.update(forms=forms, forms_export=exports)
     else:
