@@ -4,8 +4,8 @@ unmodified PyCap exactly as its doctests do (``redcap/methods/*.py`` ``>>>`` exa
 from __future__ import annotations
 
 import pytest
-from projectxml_helpers import create_from_fixture, export_xml
-from redcap import Project
+from projectxml_helpers import FIXTURES, create_from_fixture, export_xml, post_odm
+from redcap import Project, RedcapError
 from sqlalchemy import select
 
 from localcap.db import schema as t
@@ -141,6 +141,23 @@ def test_report(server, doctest_project: Project):
         "checkbox_field___2": "1",
     }
     assert all(r["record_id"] in ("1", "3") for r in report)
+
+
+def test_values_that_fail_validation_are_kept_with_a_warning(server):
+    """REDCap exports values entered before a validation or choice list changed, and imports
+    them again: REDCapR's "potentially problematic values" project (a date field holding
+    "before validation 1") loads on real REDCap servers. localcap keeps them and says so."""
+    text = (FIXTURES / "pycap_doctest_project.xml").read_text()
+    text = text.replace('ItemOID="field_1" Value="0"', 'ItemOID="field_1" Value="7"')
+    response = post_odm(server, text, "kept values")
+    assert response.status_code == 200, response.text
+    project = Project(server.url, response.text[-32:])
+    assert [r["field_1"] for r in project.export_records(records=["2"])] == ["7"]
+    # Import Records itself still refuses such a value.
+    with pytest.raises(RedcapError, match="not a valid category"):
+        project.import_records(
+            [{"record_id": "2", "redcap_event_name": "event_1_arm_1", "field_1": "8"}]
+        )
 
 
 @pytest.mark.parametrize(

@@ -45,8 +45,12 @@ def _truncated() -> str:
 
 
 def _bad_value() -> str:
+    """A form status no REDCap can hold (values that merely fail their field's validation or
+    choices are kept, as REDCap keeps them: see test_fixtures_import)."""
     text = (FIXTURES / "pycap_doctest_project.xml").read_text()
-    return text.replace('ItemOID="field_1" Value="0"', 'ItemOID="field_1" Value="7"')
+    return text.replace(
+        'ItemOID="form_1_complete" Value="2"', 'ItemOID="form_1_complete" Value="7"'
+    )
 
 
 @pytest.mark.parametrize(

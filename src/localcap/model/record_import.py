@@ -81,9 +81,16 @@ def convert_date(value: str, validation: str, date_format: str) -> str:
 class ImportChecker:
     """Validates submitted flat rows against the project; collects every error."""
 
-    def __init__(self, project: Project, date_format: str = "YMD") -> None:
+    def __init__(
+        self, project: Project, date_format: str = "YMD", keep_invalid: bool = False
+    ) -> None:
         self.project = project
         self.date_format = date_format.upper()
+        #: Keep values that fail their field's validation or choices instead of refusing them
+        #: (a project XML from REDCap may hold such values, entered before a validation was
+        #: added, and REDCap imports them); each kept one is listed in :attr:`kept_invalid`.
+        self.keep_invalid = keep_invalid
+        self.kept_invalid: list[str] = []
         self.columns: dict[str, tuple[Field | None, str | None, str]] = {}
         for f in project.fields:
             if not f.has_data:
@@ -290,30 +297,21 @@ class ImportChecker:
                     )
                 )
             return
+        problem = ""
         if value and f.choices and value not in f.choices:
-            self.errors.append(
-                _error_line(
-                    record, key, value, f"The value is not a valid category for {f.field_name}"
-                )
-            )
-            return
-        if value and f.field_type == "text" and f.validation:
+            problem = f"The value is not a valid category for {f.field_name}"
+        elif value and f.field_type == "text" and f.validation:
             value = convert_date(value, f.validation, self.date_format)
             if not value_is_valid(f.validation, value):
-                self.errors.append(
-                    _error_line(record, key, value, validation_message(f.field_name, f.validation))
-                )
+                problem = validation_message(f.field_name, f.validation)
+        elif value and f.field_type == "slider" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+            problem = f"The value for the slider '{f.field_name}' must be a number"
+        if problem:
+            line = _error_line(record, key, value, problem)
+            if not self.keep_invalid:
+                self.errors.append(line)
                 return
-        if value and f.field_type == "slider" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
-            self.errors.append(
-                _error_line(
-                    record,
-                    key,
-                    value,
-                    f"The value for the slider '{f.field_name}' must be a number",
-                )
-            )
-            return
+            self.kept_invalid.append(line)
         change.values[key] = value
 
 

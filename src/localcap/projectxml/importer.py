@@ -832,13 +832,17 @@ class ProjectXmlImporter:
         project = self.project
         assert project is not None
         rows = [values for _, values, _ in self._batch]
-        checker = ImportChecker(project)
+        # Values that fail their field's validation or choices are kept, as REDCap keeps them
+        # (REDCapR's "potentially problematic values" project loads on real REDCap servers).
+        checker = ImportChecker(project, keep_invalid=True)
         try:
             plan = checker.check(rows, None)
         except ImportError_ as exc:
             raise ProjectXmlError(
                 f"The records in ClinicalData are not valid for this project:\n{exc.message}"
             ) from None
+        for line in checker.kept_invalid:
+            self.warnings.add(f"Kept a value that fails its field's validation: {line}")
         for change, (_, _, extras) in zip(plan.changes, self._batch, strict=True):
             change.values.update(extras)
         try:
