@@ -4,16 +4,16 @@ PyCap's REDCap XML, and what a respondent's browser does (open a link, post its 
 
 from __future__ import annotations
 
-import json
 import re
 
 import requests
 from click.testing import CliRunner
 
 from builders import Api, create_project, field
-from liveserver import REDCAP_PROJECTS, LiveServer
+from liveserver import LiveServer
 from localcap.cli import main
 from localcap.db.tokens import create_project_token
+from projectxml.projectxml_helpers import create_from_fixture
 
 HOSTILE = '<script>alert("label")</script><b>Bold</b> <img src=x onerror="alert(2)">'
 
@@ -130,20 +130,7 @@ def user_token(server: LiveServer, api: Api, username: str, **rights: int) -> Ap
 
 def long_project(server: LiveServer) -> Api:
     """PyCap's integration-test project, as exported from a real REDCap (surveys included)."""
-    xml = (REDCAP_PROJECTS / "pycap_test_long_project.xml").read_text()
-    response = requests.post(
-        server.url,
-        data={
-            "token": server.super_token,
-            "content": "project",
-            "format": "json",
-            "data": json.dumps([{"project_title": "PyCap long", "purpose": 0}]),
-            "odm": xml,
-        },
-        timeout=120,
-    )
-    assert response.status_code == 200, response.text
-    return Api(server, response.text)
+    return create_from_fixture(server, "pycap_test_long_project.xml", "PyCap long")
 
 
 def surveys_url(server: LiveServer) -> str:
