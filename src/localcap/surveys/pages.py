@@ -31,7 +31,13 @@ from localcap.api.context import AppState
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.model.project import Project
-from localcap.model.surveys import Participant, Survey
+from localcap.model.surveys import (
+    ACCESS_CODE_LENGTH,
+    HASH_ALPHABET,
+    HASH_LENGTH,
+    Participant,
+    Survey,
+)
 from localcap.surveys.response import (
     ANSWERABLE,
     Submission,
@@ -106,7 +112,15 @@ def _message(title: str, text: str, status: int = 200) -> Response:
     return _render("message.html", status, title=title, text=text)
 
 
+def well_formed(code: str, length: int) -> bool:
+    """Whether a link hash or code from the URL or form could be one localcap made. Anything
+    else never reaches the database (PostgreSQL refuses a NUL byte in a query with an error)."""
+    return len(code) == length and all(c in HASH_ALPHABET for c in code)
+
+
 def _load(conn: Connection, hash_: str) -> SurveyPage | None:
+    if not well_formed(hash_, HASH_LENGTH):
+        return None
     participant = survey_store.participant_by_hash(conn, hash_)
     if participant is None or participant.record is None:
         return None
@@ -179,8 +193,11 @@ def build_routes(state: AppState) -> list[Route]:
         return _show_form(page, sub, 400)
 
     def access_code(code: str) -> Response:
-        with engine.connect() as conn:
-            participant = survey_store.participant_by_access_code(conn, code.strip().upper())
+        code = code.strip().upper()
+        participant = None
+        if well_formed(code, ACCESS_CODE_LENGTH):
+            with engine.connect() as conn:
+                participant = survey_store.participant_by_access_code(conn, code)
         if participant is None:
             return _render(
                 "access.html", 404, csrf=secrets.token_urlsafe(32), error="The code is not valid."
@@ -189,7 +206,9 @@ def build_routes(state: AppState) -> list[Route]:
 
     def queue(hash_: str) -> Response:
         with engine.begin() as conn:
-            found = survey_store.queue_by_hash(conn, hash_)
+            found = (
+                survey_store.queue_by_hash(conn, hash_) if well_formed(hash_, HASH_LENGTH) else None
+            )
             project = project_store.load_project(conn, found[0]) if found else None
             if found is None or project is None:
                 return _message("Survey queue not available", NOT_AVAILABLE, 404)

@@ -1,0 +1,66 @@
+"""The token-less survey pages under attack: hostile links, codes, bodies and answers.
+
+Anyone on the network reaches ``/surveys/``: every answer must be a page (4xx for what is
+refused), never a 500 or a traceback, and nothing a respondent sends may be saved outside the
+one record and instrument their link names.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from survey_helpers import survey_project, surveys_url
+
+
+def form_token(session: requests.Session, url: str) -> str:
+    page = session.get(url, timeout=30)
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text[:300]
+    return found.group(1)
+
+
+def assert_page(response: requests.Response, *statuses: int) -> None:
+    assert response.status_code in statuses, (response.status_code, response.text[:300])
+    assert "Traceback" not in response.text
+
+
+@pytest.fixture(scope="module")
+def survey(server):
+    api = survey_project(server)
+    return api, api.ok(content="surveyLink", record="1", instrument="intake").text
+
+
+HOSTILE_VALUES = ["\x00", "A" * 5000, "%FF", "é" * 20, "' OR 1=1 --", "../../etc/passwd", ""]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+@pytest.mark.parametrize("name", ["s", "sq"])
+def test_hostile_links_are_404_pages(server, survey, name, value):
+    response = requests.get(surveys_url(server), params={name: value}, timeout=30)
+    assert_page(response, 404)
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_hostile_access_codes_are_refused(server, survey, value):
+    session = requests.Session()
+    token = form_token(session, surveys_url(server))
+    response = session.post(surveys_url(server), data={"csrf": token, "code": value}, timeout=30)
+    assert_page(response, 404, 413)
+
+
+@pytest.mark.parametrize("value", ["\x00", "nul\x00in the middle", "A" * 200_000])
+def test_hostile_answers_are_refused_or_saved_whole(server, survey, value):
+    api, _ = survey
+    record_id = str(100 + len(value) + value.count("\x00"))
+    api.import_json("record", [{"record_id": record_id}])
+    link = api.ok(content="surveyLink", record=record_id, instrument="intake").text
+    session = requests.Session()
+    token = form_token(session, link)
+    response = session.post(
+        link, data={"csrf": token, "full_name": value, "story": value}, timeout=60
+    )
+    assert_page(response, 200, 400, 413)
+    saved = api.json(content="record", records=record_id)[0]
+    assert saved["story"] in ("", value), saved["story"][:100]  # as Import Records would
