@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import date
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -71,7 +72,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
             assert owner.project_id is not None
             membership = load_project_user(conn, owner.project_id, owner.username)
             project = load_project(conn, owner.project_id)
-            if membership is None or project is None:
+            if membership is None or project is None or membership.expired(date.today()):
                 raise ApiError(403, NO_PERMISSION)
             ctx.project = project
             ctx.rights, ctx.group_id, ctx.role_id = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import orjson
@@ -172,6 +173,23 @@ def check_role_rights(user: dict[str, Any], row: dict[str, Any], project: Projec
         )
 
 
+def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
+    """The row's expiration date (YYYY-MM-DD, REDCap's format; empty: never), checked here
+    because the API refuses an expired user's token: a value that is not a date would lock
+    the user out (or, on PostgreSQL, overflow the column) rather than be refused."""
+    value = str(row.get("expiration", current) or "").strip()
+    if value:
+        try:
+            value = date.fromisoformat(value).isoformat() if len(value) == 10 else ""
+        except ValueError:
+            value = ""
+        if not value:
+            raise ApiError(
+                400, f"The expiration date of the user '{username}' must be in YYYY-MM-DD format"
+            )
+    return value
+
+
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
@@ -209,7 +227,7 @@ def import_users(ctx: ApiContext) -> Response:
                 username,
                 rights,
                 group_id,
-                str(row.get("expiration", current["expiration"] if current else "") or ""),
+                expiration_of(row, username, current["expiration"] if current else ""),
             )
     return count_response(ctx, len(rows))
 
