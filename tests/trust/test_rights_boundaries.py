@@ -11,7 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from builders import Api, clinical_classic, user_api
+from builders import Api, clinical_classic, project_id, user_api
+from surveys.survey_helpers import cli
 
 TODAY = date.today()
 
@@ -20,6 +21,16 @@ TODAY = date.today()
 def project(server) -> Api:
     api = clinical_classic(server, repeating=False)
     api.import_json("record", [{"record_id": "1", "first_name": "IDENT1"}])
+    cli(
+        server,
+        "survey",
+        "enable",
+        "--project",
+        str(project_id(api)),
+        "--instrument",
+        "demographics",
+    )
+    api.ok(content="fileRepository", action="import", files={"file": ("kept.txt", b"kept")})
     return api
 
 
@@ -61,3 +72,79 @@ def test_an_expiration_that_is_not_a_date_is_refused_and_nothing_is_written(proj
     assert "YYYY-MM-DD" in response.json()["error"]
     users = {u["username"] for u in project.json(content="user")}
     assert "first_ok" not in users and "badexp" not in users
+
+
+#: (what is called, the right taken away). Every user below has every right but that one.
+GUARDED = [
+    ({"content": "fileRepository", "action": "createFolder", "name": "x"}, "api_import"),
+    ({"content": "fileRepository", "action": "createFolder", "name": "x"}, "file_repository"),
+    ({"content": "fileRepository", "action": "import"}, "api_import"),
+    ({"content": "fileRepository", "action": "import"}, "file_repository"),
+    ({"content": "fileRepository", "action": "list"}, "api_export"),
+    ({"content": "fileRepository", "action": "list"}, "file_repository"),
+    ({"content": "fileRepository", "action": "export", "doc_id": "1"}, "file_repository"),
+    ({"content": "fileRepository", "action": "delete", "doc_id": "1"}, "api_import"),
+    ({"content": "fileRepository", "action": "delete", "doc_id": "1"}, "file_repository"),
+    ({"content": "userRole", "format": "json"}, "user_rights"),
+    ({"content": "userRole", "format": "json"}, "api_export"),
+    ({"content": "userRole", "action": "import", "data": '[{"role_label":"R"}]'}, "user_rights"),
+    ({"content": "userRole", "action": "import", "data": '[{"role_label":"R"}]'}, "api_import"),
+    ({"content": "userRole", "action": "delete", "roles[0]": "x"}, "user_rights"),
+    ({"content": "userRoleMapping", "format": "json"}, "user_rights"),
+    (
+        {"content": "userRoleMapping", "action": "import", "data": '[{"username":"admin"}]'},
+        "user_rights",
+    ),
+    ({"content": "user", "action": "import", "data": '[{"username":"new"}]'}, "user_rights"),
+    ({"content": "participantList", "instrument": "demographics"}, "manage_survey_participants"),
+    ({"content": "surveyLink", "instrument": "demographics", "record": "1"}, "api_export"),
+    ({"content": "pdf", "record": "1"}, "api_export"),
+    ({"content": "pdf"}, "api_export"),
+    ({"content": "record", "type": "eav", "format": "json"}, "api_export"),
+    (
+        {
+            "content": "record",
+            "type": "eav",
+            "format": "json",
+            "data": '[{"record":"9","field_name":"first_name","value":"x"}]',
+            "action": "import",
+        },
+        "api_import",
+    ),
+    ({"content": "dag", "action": "switch", "dag": ""}, "api_import"),
+    ({"content": "metadata", "action": "import", "data": "[]"}, "design"),
+]
+
+
+def state(api: Api) -> tuple[object, ...]:
+    """What the refused calls could change, as the project's creator sees it."""
+    return (
+        api.json(content="fileRepository", action="list"),
+        api.json(content="userRole"),
+        api.json(content="user"),
+        api.json(content="record"),
+        api.json(content="metadata"),
+    )
+
+
+@pytest.mark.parametrize(("params", "right"), GUARDED, ids=lambda v: str(v)[:60])
+def test_each_method_refuses_a_user_without_its_right_and_changes_nothing(project, params, right):
+    everything = {
+        name: 1
+        for name in (
+            "api_export",
+            "api_import",
+            "file_repository",
+            "user_rights",
+            "design",
+            "manage_survey_participants",
+            "data_access_groups",
+        )
+    }
+    username = f"no_{right}"
+    user = user_api(project, username, data_export=1, **{**everything, right: 0})
+    before = state(project)
+    files = {"file": ("x.txt", b"x")} if params.get("action") == "import" else None
+    response = user.call(**params, files=files) if files else user.call(**params)
+    assert response.status_code == 403, response.text
+    assert state(project) == before
