@@ -148,3 +148,49 @@ def test_each_method_refuses_a_user_without_its_right_and_changes_nothing(projec
     response = user.call(**params, files=files) if files else user.call(**params)
     assert response.status_code == 403, response.text
     assert state(project) == before
+
+
+HOSTILE = ["0", "-1", "99999999999999999999", "1.5", "1e3", "\x00", "é🙂", "A" * 5000, "[1]"]
+#: The new methods and the parameters they read.
+NEW_METHODS = {
+    ("fileRepository", "createFolder"): ("name", "folder_id", "dag_id", "role_id"),
+    ("fileRepository", "list"): ("folder_id",),
+    ("fileRepository", "export"): ("doc_id",),
+    ("fileRepository", "import"): ("folder_id",),
+    ("fileRepository", "delete"): ("doc_id",),
+    ("userRole", "import"): ("data",),
+    ("userRole", "delete"): ("roles[0]",),
+    ("userRoleMapping", "import"): ("data",),
+    ("user", "import"): ("data",),
+    ("dag", "switch"): ("dag",),
+    ("participantList", "export"): ("instrument", "event"),
+    ("surveyLink", "export"): ("instrument", "record", "event", "repeat_instance"),
+    ("surveyQueueLink", "export"): ("record",),
+    ("pdf", "export"): ("record", "instrument", "event", "repeat_instance", "allRecords"),
+    ("record", "export"): ("type", "records[0]", "fields[0]"),
+}
+ROWS = [
+    '[{"username": "%s", "unique_role_name": "%s", "role_label": "%s", "expiration": "%s"}]',
+]
+
+
+@pytest.mark.parametrize(("content", "action"), list(NEW_METHODS))
+def test_hostile_values_of_every_parameter_are_redcap_errors(project, content, action):
+    problems = []
+    for name in NEW_METHODS[(content, action)]:
+        for value in HOSTILE:
+            if name == "data":
+                value = ROWS[0] % ((value.replace('"', "").replace("\\", ""),) * 4)
+            for fmt in ("json", "csv", "xml"):
+                params = {"content": content, "action": action, "format": fmt, name: value}
+                if name != "type":
+                    params["type"] = "eav" if content == "record" else "flat"
+                response = project.call(**params)
+                body = response.text
+                shaped = response.status_code == 200 or (
+                    '"error"' in body if fmt == "json" else "error" in body.lower()
+                )
+                if response.status_code >= 500 or "Traceback" in body or not shaped:
+                    problems.append((name, value[:40], fmt, response.status_code, body[:200]))
+    assert not problems
+    project.ok(content="version")

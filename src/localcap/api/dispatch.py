@@ -60,6 +60,11 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
                 f'({state.rate_limit}) for user "{owner.username}". Wait a minute and try '
                 "again, or ask the administrator to raise the limit (localcap serve --rate-limit).",
             )
+        nul = request.nul_parameter()
+        if nul is not None:  # no name or value has one; PostgreSQL refuses them in queries
+            raise ApiError(
+                400, f'The parameter "{nul}" contains a NUL character, which is not valid'
+            )
         content = request.get("content").strip()
         if not any(key[0] == content for key in HANDLERS):
             raise ApiError(400, BAD_CONTENT)

@@ -17,6 +17,8 @@ from localcap.db import projects as store
 from localcap.model.project import Project
 from localcap.model.rights import FLAG_RIGHTS, NO_ACCESS, Rights, normalise_form_right
 
+#: The width of the ``users.username`` column.
+MAX_USERNAME = 255
 PROFILE = ("username", "email", "firstname", "lastname", "expiration")
 DAG_COLUMNS = ("data_access_group", "data_access_group_id", "data_access_group_label")
 #: REDCap's export order of the flag rights (PyCap's doctest records it).
@@ -201,6 +203,11 @@ def import_users(ctx: ApiContext) -> Response:
             username = str(row.get("username", "")).strip()
             if not username:
                 raise ApiError(400, "The username is missing")
+            if len(username) > MAX_USERNAME:
+                raise ApiError(
+                    400,
+                    f"The username is longer than {MAX_USERNAME} characters: {username[:40]}...",
+                )
             current = existing.get(username)
             if current is not None and current["role_id"] is not None:
                 check_role_rights(current, row, project)
