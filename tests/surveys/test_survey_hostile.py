@@ -13,6 +13,8 @@ import pytest
 import requests
 from survey_helpers import survey_project, surveys_url
 
+from liveserver import start_server
+
 
 def form_token(session: requests.Session, url: str) -> str:
     page = session.get(url, timeout=30)
@@ -47,7 +49,7 @@ def test_hostile_access_codes_are_refused(server, survey, value):
     session = requests.Session()
     token = form_token(session, surveys_url(server))
     response = session.post(surveys_url(server), data={"csrf": token, "code": value}, timeout=30)
-    assert_page(response, 404, 413)
+    assert_page(response, 404)
 
 
 @pytest.mark.parametrize("value", ["\x00", "nul\x00in the middle", "A" * 200_000])
@@ -64,3 +66,24 @@ def test_hostile_answers_are_refused_or_saved_whole(server, survey, value):
     assert_page(response, 200, 400, 413)
     saved = api.json(content="record", records=record_id)[0]
     assert saved["story"] in ("", value), saved["story"][:100]  # as Import Records would
+
+
+def test_access_codes_cannot_be_guessed_at_speed(tmp_path):
+    """Ten tries a minute per address (the default); then even the right code waits."""
+    limited = start_server(tmp_path, None, "sqlite", survey_code_attempts=10)
+    try:
+        api = survey_project(limited)
+        right = api.ok(content="surveyAccessCode", record="1", instrument="intake").text
+        session = requests.Session()
+        statuses = []
+        for n in range(11):
+            token = form_token(session, surveys_url(limited))
+            guess = {"csrf": token, "code": f"WRONG{n:04d}"}
+            statuses.append(session.post(surveys_url(limited), data=guess, timeout=30).status_code)
+        assert statuses == [404] * 10 + [429]
+        token = form_token(session, surveys_url(limited))
+        refused = session.post(surveys_url(limited), data={"csrf": token, "code": right})
+        assert_page(refused, 429)
+        assert "Too many codes" in refused.text and "Intake" not in refused.text
+    finally:
+        limited.stop()

@@ -6,6 +6,11 @@ controls: they are rendered through :func:`rich` (a whitelist of text formatting
 attributes, via the nh3 sanitizer) and everything else is escaped. A strict
 Content-Security-Policy forbids scripts outright, as a second line.
 
+Access-code tries are limited per client address (``AppState.survey_code_attempts`` a
+minute; what REDCap allows is undocumented, this is localcap's choice): a code is about 45
+bits, and unlimited tries against a project with many participants would let a script find
+someone's code in days.
+
 Forms carry a per-form token checked against a cookie (double submit, ``SameSite=Strict``):
 another site cannot post answers in a participant's name. Link hashes are secrets, so pages
 are sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
@@ -74,6 +79,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_FORM_FIELDS = 2000
+TOO_MANY_CODES = "Too many codes were tried from your address: wait a minute and try again."
 NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
 
 
@@ -246,6 +252,10 @@ def build_routes(state: AppState) -> list[Route]:
                 )
             if "s" in params:
                 return await run_in_threadpool(post_survey, params["s"], form)
+            if not state.code_limiter.allow(request.client.host if request.client else ""):
+                return _render(
+                    "access.html", 429, csrf=secrets.token_urlsafe(32), error=TOO_MANY_CODES
+                )
             return await run_in_threadpool(access_code, (form.get("code") or [""])[0])
         if "s" in params:
             return await run_in_threadpool(get_survey, params["s"])
