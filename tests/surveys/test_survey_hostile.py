@@ -87,3 +87,24 @@ def test_access_codes_cannot_be_guessed_at_speed(tmp_path):
         assert "Too many codes" in refused.text and "Intake" not in refused.text
     finally:
         limited.stop()
+
+
+def test_huge_and_malformed_bodies_are_refused_pages(server, survey):
+    api, _ = survey
+    api.import_json("record", [{"record_id": "50"}])
+    link = api.ok(content="surveyLink", record="50", instrument="intake").text
+    session = requests.Session()
+    token = form_token(session, link)
+    huge = session.post(link, data={"csrf": token, "story": "x" * (20 << 20)}, timeout=60)
+    assert_page(huge, 413)
+    for body, content_type in (
+        (b"--zz\r\nnonsense", "multipart/form-data; boundary=zz"),
+        (b"\xff\xfe&&==%%", "application/x-www-form-urlencoded"),
+        (
+            b"csrf=" + token.encode() + b"&" + b"&".join(b"f%d=1" % n for n in range(5000)),
+            "application/x-www-form-urlencoded",
+        ),
+    ):
+        response = session.post(link, data=body, headers={"content-type": content_type}, timeout=30)
+        assert_page(response, 400, 403, 413)
+    assert api.json(content="record", records="50")[0]["story"] == ""

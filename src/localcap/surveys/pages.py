@@ -33,6 +33,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from localcap.api.context import AppState
+from localcap.api.errors import ApiError
+from localcap.api.request import limit_body
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.model.project import Project
@@ -79,6 +81,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_FORM_FIELDS = 2000
+MAX_BODY_BYTES = 4 << 20
 TOO_MANY_CODES = "Too many codes were tried from your address: wait a minute and try again."
 NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
 
@@ -165,8 +168,17 @@ def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
 
 
-async def _form_lists(request: Request) -> dict[str, list[str]]:
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+async def _form_lists(request: Request) -> dict[str, list[str]] | Response:
+    """The posted form's values by name, or the error page for a body too large or unreadable
+    (a survey page posts a few kilobytes: nothing bigger is read into memory)."""
+    try:
+        form = await limit_body(request, MAX_BODY_BYTES).form(
+            max_files=0, max_fields=MAX_FORM_FIELDS
+        )
+    except ApiError:
+        return _message("Too large", "The answers sent are too large.", 413)
+    except Exception:  # the multipart parser's errors: a malformed body is the sender's fault
+        return _message("Not readable", "The answers sent could not be read.", 400)
     lists: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
@@ -243,6 +255,8 @@ def build_routes(state: AppState) -> list[Route]:
         params = request.query_params
         if request.method == "POST":
             form = await _form_lists(request)
+            if isinstance(form, Response):
+                return form
             if not _csrf_ok(request, form):
                 return _message(
                     "Form expired",
