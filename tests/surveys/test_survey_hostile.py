@@ -8,11 +8,13 @@ one record and instrument their link names.
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 import requests
-from survey_helpers import survey_project, surveys_url
+from survey_helpers import cli, project_id, survey_project, surveys_url
 
+from builders import create_project, field
 from liveserver import start_server
 
 
@@ -108,3 +110,80 @@ def test_huge_and_malformed_bodies_are_refused_pages(server, survey):
         response = session.post(link, data=body, headers={"content-type": content_type}, timeout=30)
         assert_page(response, 400, 403, 413)
     assert api.json(content="record", records="50")[0]["story"] == ""
+
+
+class Tags(HTMLParser):
+    """The elements and attributes a browser would build from a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+SCRIPT = "<script>alert(1)</script>"
+HANDLER = '<img src=x onerror="alert(2)"><a href="javascript:alert(3)">x</a>'
+ATTRIBUTE_BREAK = '"><svg onload=alert(4)>'
+
+
+def test_markup_everywhere_a_project_puts_text_stays_inert(server):
+    """Labels, choices, notes, headers and every survey setting are the designer's input; the
+    answers saved are the respondent's. None of it may become a script, handler or link."""
+    api = create_project(server, f"P {SCRIPT}")
+    hostile = f"{SCRIPT}{HANDLER}{ATTRIBUTE_BREAK}"
+    api.import_json(
+        "metadata",
+        [
+            field("record_id", "f"),
+            field("t", "f", label=hostile, field_note=hostile, section_header=hostile),
+            field(
+                "r",
+                "f",
+                "radio",
+                hostile,
+                select_choices_or_calculations=f"1, {SCRIPT} | 2, {ATTRIBUTE_BREAK}",
+            ),
+            field("d", "f", "dropdown", "d", select_choices_or_calculations=f"1, {HANDLER}"),
+            field("c", "f", "checkbox", "c", select_choices_or_calculations=f"1, {HANDLER}"),
+            field("n", "f", "notes", "n"),
+        ],
+    )
+    api.import_json("record", [{"record_id": "1", "t": hostile}])
+    cli(
+        server,
+        "survey",
+        "enable",
+        "--project",
+        str(project_id(api)),
+        "--instrument",
+        "f",
+        "--title",
+        hostile,
+        "--instructions",
+        hostile,
+        "--acknowledgement",
+        hostile,
+    )
+    link = api.ok(content="surveyLink", record="1", instrument="f").text
+    session = requests.Session()
+    page = session.get(link, timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    # a respondent's answers come back on the page when one is refused (r is not a choice)
+    again = session.post(
+        link, data={"csrf": token, "t": hostile, "n": hostile, "r": "9"}, timeout=30
+    )
+    assert again.status_code == 400
+    token = re.search(r'name="csrf" value="([^"]+)"', again.text).group(1)
+    done = session.post(link, data={"csrf": token, "t": hostile, "n": hostile}, timeout=30)
+    assert done.status_code == 200
+    for response in (page, again, done):
+        tags = Tags()
+        tags.feed(response.text)
+        assert not {"script", "img", "svg", "a", "iframe"} & {tag for tag, _ in tags.found}
+        attributes = [(name, value) for _, attrs in tags.found for name, value in attrs]
+        assert not [a for a in attributes if a[0].startswith("on")]
+        assert not [a for a in attributes if "javascript:" in (a[1] or "") and a[0] != "value"]
+        assert "script-src" not in response.headers["content-security-policy"]
+    assert api.json(content="record", records="1")[0]["n"] == hostile  # saved as sent
