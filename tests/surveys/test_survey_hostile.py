@@ -187,3 +187,35 @@ def test_markup_everywhere_a_project_puts_text_stays_inert(server):
         assert not [a for a in attributes if "javascript:" in (a[1] or "") and a[0] != "value"]
         assert "script-src" not in response.headers["content-security-policy"]
     assert api.json(content="record", records="1")[0]["n"] == hostile  # saved as sent
+
+
+def test_a_respondent_writes_only_their_record_and_instrument_and_sees_no_data(server, survey):
+    api, _ = survey
+    api.import_json("record", [{"record_id": "60"}, {"record_id": "61", "full_name": "OTHER61"}])
+    link = api.ok(content="surveyLink", record="60", instrument="intake").text
+    session = requests.Session()
+    token = form_token(session, link)
+    forged = {
+        "csrf": token,
+        "full_name": "Me",
+        "record_id": "61",
+        "redcap_event_name": "x",
+        "redcap_repeat_instance": "2",
+        "staff_note": "INJECTED",  # a field of another instrument
+        "intake_complete": "0",
+        "double_age": "999",  # a calc field is computed, never posted
+    }
+    assert session.post(link, data=forged, timeout=30).status_code == 200
+    mine, other = api.json(content="record", records="60,61")
+    assert mine["full_name"] == "Me" and mine["staff_note"] == "" and mine["intake_complete"] == "2"
+    assert mine["double_age"] != "999"
+    assert other["full_name"] == "OTHER61" and other["staff_note"] == ""
+    # once complete, the link shows the acknowledgement and nothing that was answered
+    after = requests.get(link, timeout=30)
+    assert after.status_code == 200 and "Thank you for taking the survey" in after.text
+    assert (
+        "Me" not in re.sub(r"<[^>]*>", " ", after.text).split() and 'name="csrf"' not in after.text
+    )
+    again = session.post(link, data={**forged, "full_name": "Changed"}, timeout=30)
+    assert_page(again, 200, 403)
+    assert api.json(content="record", records="60")[0]["full_name"] == "Me"
