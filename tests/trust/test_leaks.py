@@ -112,13 +112,14 @@ def project(server) -> tuple[Api, dict[str, Api]]:
 
 def repository(api: Api) -> None:
     """File Repository: an open file, a folder limited to site_b, one limited to a role."""
+    pid = project_id(api)
     rights = {"api_export": 1, "api_import": 1, "file_repository": 1}
     api.import_json("userRole", [{"role_label": "Secret", **rights}])
     [secret] = [r["unique_role_name"] for r in api.json(content="userRole")]
     api.import_json("user", [{"username": "secret_member"}])
     api.import_json("userRoleMapping", [{"username": "secret_member", "unique_role_name": secret}])
     with api.server.engine.begin() as conn:
-        member = Api(api.server, create_project_token(conn, project_id(api), "secret_member"))
+        member = Api(api.server, create_project_token(conn, pid, "secret_member"))
 
     def folder(name: str, by: Api = api, **limits: str) -> str:
         return str(
@@ -137,10 +138,14 @@ def repository(api: Api) -> None:
 
     with api.server.engine.connect() as conn:  # the API exports DAG and role names only
         group_id = conn.execute(
-            select(t.dags.c.group_id).where(t.dags.c.unique_name == "site_b")
+            select(t.dags.c.group_id).where(
+                t.dags.c.project_id == pid, t.dags.c.unique_name == "site_b"
+            )
         ).scalar_one()
         role_id = conn.execute(
-            select(t.user_roles.c.role_id).where(t.user_roles.c.role_label == "Secret")
+            select(t.user_roles.c.role_id).where(
+                t.user_roles.c.project_id == pid, t.user_roles.c.role_label == "Secret"
+            )
         ).scalar_one()
     put("open.txt", b"OPENREPOFILE")
     put("b.txt", b"REPOSITEB", folder("SITEB folder", dag_id=str(group_id)))

@@ -194,3 +194,74 @@ def test_hostile_values_of_every_parameter_are_redcap_errors(project, content, a
                     problems.append((name, value[:40], fmt, response.status_code, body[:200]))
     assert not problems
     project.ok(content="version")
+
+
+def site_project(server) -> Api:
+    api = clinical_classic(server, repeating=False)
+    api.import_json(
+        "dag",
+        [
+            {"data_access_group_name": "Site A", "unique_group_name": ""},
+            {"data_access_group_name": "Site B", "unique_group_name": ""},
+        ],
+    )
+    api.import_json(
+        "record", [{"record_id": "1", "redcap_data_access_group": "site_b", "first_name": "B"}]
+    )
+    api.import_json("userRole", [{"role_label": "Any"}])
+    return api
+
+
+ESCAPES = [
+    ("user", '[{"username": "%s", "data_access_group": "site_b"}]'),
+    (
+        "userRoleMapping",
+        '[{"username": "%s", "unique_role_name": "%s", "data_access_group": "site_b"}]',
+    ),
+    ("userDagMapping", '[{"username": "%s", "redcap_data_access_group": "site_b"}]'),
+    ("userDagMapping", '[{"username": "%s", "redcap_data_access_group": ""}]'),
+]
+
+
+@pytest.mark.parametrize(("content", "row"), ESCAPES)
+def test_a_user_in_a_dag_cannot_leave_it_or_move_others_out(server, content, row):
+    """User Rights and Data Access Groups rights manage users; for a user in a DAG they must
+    not open a way out of it (REDCap keeps DAG users off its DAG page)."""
+    api = site_project(server)
+    [role] = [r["unique_role_name"] for r in api.json(content="userRole")]
+    rights = {"user_rights": 1, "data_access_groups": 1, "data_export": 1}
+    mover = user_api(api, "mover", data_access_group="site_a", **rights)
+    before = api.json(content="userDagMapping")
+    for username in ("mover", "admin"):
+        data = row % ((username, role) if content == "userRoleMapping" else (username,))
+        response = mover.call(content=content, action="import", format="json", data=data)
+        assert response.status_code == 403, response.text
+    assert api.json(content="userDagMapping") == before
+    assert mover.json(content="record") == []  # still site_a's records only: none
+
+
+def test_a_user_in_a_dag_manages_only_its_users_and_no_dags(server):
+    api = site_project(server)
+    rights = {"user_rights": 1, "data_access_groups": 1, "data_export": 1, "record_delete": 1}
+    mover = user_api(api, "mover", data_access_group="site_a", **rights)
+    user_api(api, "colleague", data_access_group="site_a")
+    user_api(api, "other", data_access_group="site_b")
+    dags = api.json(content="dag")
+    for params in (
+        {"content": "dag", "action": "delete", "dags[0]": "site_b"},
+        {"content": "dag", "action": "import", "data": '[{"data_access_group_name": "Mine"}]'},
+        {"content": "user", "action": "delete", "users[0]": "other"},
+        {"content": "user", "action": "delete", "users[0]": "admin"},
+        {"content": "user", "action": "import", "data": '[{"username": "admin", "design": 0}]'},
+        {"content": "user", "action": "import", "data": '[{"username": "newcomer"}]'},
+    ):
+        response = mover.call(format="json", **params)
+        assert response.status_code == 403, (params, response.text)
+    assert api.json(content="dag") == dags
+    assert {"admin", "other"} <= {u["username"] for u in api.json(content="user")}
+    assert "newcomer" not in {u["username"] for u in api.json(content="user")}
+    # within the DAG, User Rights work as before
+    row = {"username": "colleague", "data_access_group": "site_a", "data_export": 2}
+    assert mover.import_json("user", [row]) == 1
+    new = {"username": "newcomer", "data_access_group": "site_a"}
+    assert mover.import_json("user", [new]) == 1

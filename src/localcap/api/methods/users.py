@@ -11,7 +11,12 @@ from starlette.responses import Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
-from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.common import (
+    count_response,
+    import_rows,
+    list_response,
+    require_own_dag,
+)
 from localcap.api.methods.metadata import invalid_values, required_names
 from localcap.db import projects as store
 from localcap.model.project import Project
@@ -221,6 +226,9 @@ def import_users(ctx: ApiContext) -> Response:
                 if dag_name not in project.dag_by_name:
                     raise ApiError(400, f"The data access group '{dag_name}' does not exist")
                 group_id = project.dag_by_name[dag_name].group_id
+            if current is not None:
+                require_own_dag(ctx, username, current["group_id"])
+            require_own_dag(ctx, username, group_id)
             store.ensure_user(
                 conn,
                 username,
@@ -243,7 +251,12 @@ def import_users(ctx: ApiContext) -> Response:
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     with ctx.engine.begin() as conn:
-        members = {u["username"] for u in store.list_project_users(conn, ctx.proj.project_id)}
+        members = {
+            u["username"]: u["group_id"]
+            for u in store.list_project_users(conn, ctx.proj.project_id)
+        }
         names = required_names(ctx, "users", members)
+        for name in names:
+            require_own_dag(ctx, name, members[name])
         store.delete_project_users(conn, ctx.proj.project_id, names)
     return count_response(ctx, len(names))
