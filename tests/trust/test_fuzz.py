@@ -239,8 +239,13 @@ def test_fuzz_the_running_server(server):
         "--instrument",
         "demographics",
     )
-    api.json(content="fileRepository", action="createFolder", name="f")
-    api.ok(content="fileRepository", action="import", folder_id="1", files={"file": ("a", b"a")})
+    [folder] = api.json(content="fileRepository", action="createFolder", name="f")
+    api.ok(
+        content="fileRepository",
+        action="import",
+        folder_id=str(folder["folder_id"]),
+        files={"file": ("a", b"a")},
+    )
     api.import_json("userRole", [{"role_label": "r"}])
     api.import_json("dag", [{"data_access_group_name": "d", "unique_group_name": ""}])
     tokens = [api.token, server.super_token, "0" * 32, "A" * 64, "nothex", ""]
