@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 import requests
-from survey_helpers import cli, project_id, survey_project, surveys_url
+from survey_helpers import enable_survey, survey_project, surveys_url
 
 from builders import create_project, field
 from liveserver import start_server
@@ -151,13 +151,8 @@ def test_markup_everywhere_a_project_puts_text_stays_inert(server):
         ],
     )
     api.import_json("record", [{"record_id": "1", "t": hostile}])
-    cli(
-        server,
-        "survey",
-        "enable",
-        "--project",
-        str(project_id(api)),
-        "--instrument",
+    enable_survey(
+        api,
         "f",
         "--title",
         hostile,

@@ -19,9 +19,9 @@ import time
 
 import requests
 
-from builders import clinical_longitudinal, project_id
+from builders import clinical_longitudinal
 from localcap.api.dispatch import HANDLERS
-from surveys.survey_helpers import cli
+from surveys.survey_helpers import enable_survey
 
 TOTAL = int(os.environ.get("LOCALCAP_FUZZ_REQUESTS", "100000"))
 THREADS = 4
@@ -230,15 +230,7 @@ def test_fuzz_the_running_server(server):
         data=json.dumps([{"title": "r", "fields": ["record_id", "first_name"]}]),
     )
     # something for the newer methods to find: a survey, a folder with a file, a role, a DAG
-    cli(
-        server,
-        "survey",
-        "enable",
-        "--project",
-        str(project_id(api)),
-        "--instrument",
-        "demographics",
-    )
+    enable_survey(api, "demographics")
     [folder] = api.json(content="fileRepository", action="createFolder", name="f")
     api.ok(
         content="fileRepository",

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from builders import Api, clinical_classic, project_id
 from localcap.db import schema as t
 from localcap.db.tokens import create_project_token
-from surveys.survey_helpers import cli
+from surveys.survey_helpers import enable_survey
 
 LEVELS = {"full": 1, "deidentified": 2, "no_identifiers": 3, "no_access": 0}
 #: The rights every user here has besides the export level: the methods they open are tested.
@@ -87,7 +87,7 @@ def project(server) -> tuple[Api, dict[str, Api]]:
         ),
     )
     pid = api.json(content="project")["project_id"]
-    cli(server, "survey", "enable", "--project", str(pid), "--instrument", "demographics")
+    enable_survey(api, "demographics")
     repository(api)
     users: dict[str, Api] = {}
     for name, level in LEVELS.items():

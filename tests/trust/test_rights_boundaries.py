@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from builders import Api, clinical_classic, project_id, user_api
-from surveys.survey_helpers import cli
+from builders import Api, clinical_classic, user_api
+from surveys.survey_helpers import enable_survey
 
 TODAY = date.today()
 
@@ -21,15 +21,7 @@ TODAY = date.today()
 def project(server) -> Api:
     api = clinical_classic(server, repeating=False)
     api.import_json("record", [{"record_id": "1", "first_name": "IDENT1"}])
-    cli(
-        server,
-        "survey",
-        "enable",
-        "--project",
-        str(project_id(api)),
-        "--instrument",
-        "demographics",
-    )
+    enable_survey(api, "demographics")
     api.ok(content="fileRepository", action="import", files={"file": ("kept.txt", b"kept")})
     return api
 
