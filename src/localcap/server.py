@@ -22,6 +22,7 @@ def build_app(
     rate_limit: int = DEFAULT_RATE_LIMIT,
     max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
     public_url: str = "",
+    survey_code_attempts: int = 10,
 ) -> Starlette:
     engine = open_database(data_dir, database_url)
     state = AppState(
@@ -31,6 +32,7 @@ def build_app(
         rate_limit=rate_limit,
         max_body_bytes=max_request_mb << 20,
         public_url=public_url.rstrip("/"),
+        survey_code_attempts=survey_code_attempts,
     )
     return create_app(state)
 

@@ -106,19 +106,14 @@ def survey_project(server: LiveServer, *options: str) -> Api:
     api = create_project(server, "Survey test")
     api.import_json("metadata", SURVEY_DICTIONARY)
     api.import_json("record", [{"record_id": "1"}, {"record_id": "2", "staff_note": "x"}])
-    cli(
-        server,
-        "survey",
-        "enable",
-        "--project",
-        str(project_id(api)),
-        "--instrument",
-        "intake",
-        "--title",
-        "Intake <survey>",
-        *options,
-    )
+    enable_survey(api, "intake", "--title", "Intake <survey>", *options)
     return api
+
+
+def enable_survey(api: Api, instrument: str, *options: str) -> None:
+    """Make an instrument a survey with the real CLI (`localcap survey enable`)."""
+    project = str(project_id(api))
+    cli(api.server, "survey", "enable", "--project", project, "--instrument", instrument, *options)
 
 
 def user_token(server: LiveServer, api: Api, username: str, **rights: int) -> Api:

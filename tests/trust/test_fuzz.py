@@ -1,7 +1,8 @@
 """Fuzzing the running server: 100,000 generated requests, zero 5xx, zero tracebacks.
 
 Random contents, actions, formats, parameters (known names with hostile values, unknown
-names, arrays), bodies (urlencoded, multipart with odd parts and files, raw bytes, wrong
+names, arrays; the parameters of the newer methods too, on a project with a survey, a File
+Repository folder and file, a role and a DAG), bodies (urlencoded, multipart with odd parts and files, raw bytes, wrong
 charsets), against a project with data, with valid, super, malformed and unknown tokens.
 Every answer must be a valid answer or a REDCap-style error in the format asked for. The count
 is printed. LOCALCAP_FUZZ_REQUESTS changes it (CI runs the full 100,000 on SQLite; the
@@ -20,6 +21,7 @@ import requests
 
 from builders import clinical_longitudinal
 from localcap.api.dispatch import HANDLERS
+from surveys.survey_helpers import enable_survey
 
 TOTAL = int(os.environ.get("LOCALCAP_FUZZ_REQUESTS", "100000"))
 THREADS = 4
@@ -62,6 +64,17 @@ PARAMS = [
     "returnMetadataOnly",
     "exportDataAccessGroups",
     "exportSurveyFields",
+    # the newer methods: File Repository, roles, DAG switch, surveys, PDF, EAV
+    "folder_id",
+    "doc_id",
+    "dag_id",
+    "role_id",
+    "name",
+    "roles",
+    "dag",
+    "allRecords",
+    "compactDisplay",
+    "new_record_name",
 ]
 NASTY = [
     "",
@@ -149,7 +162,7 @@ def one_request(
         params["action"] = rng.choice(actions)
     for name in rng.sample(PARAMS, rng.randint(0, 6)):
         if (
-            name in ("records", "fields", "forms", "events", "arms", "dags", "users")
+            name in ("records", "fields", "forms", "events", "arms", "dags", "users", "roles")
             and rng.random() < 0.5
         ):
             for i in range(rng.randint(1, 3)):
@@ -216,6 +229,17 @@ def test_fuzz_the_running_server(server):
         format="json",
         data=json.dumps([{"title": "r", "fields": ["record_id", "first_name"]}]),
     )
+    # something for the newer methods to find: a survey, a folder with a file, a role, a DAG
+    enable_survey(api, "demographics")
+    [folder] = api.json(content="fileRepository", action="createFolder", name="f")
+    api.ok(
+        content="fileRepository",
+        action="import",
+        folder_id=str(folder["folder_id"]),
+        files={"file": ("a", b"a")},
+    )
+    api.import_json("userRole", [{"role_label": "r"}])
+    api.import_json("dag", [{"data_access_group_name": "d", "unique_group_name": ""}])
     tokens = [api.token, server.super_token, "0" * 32, "A" * 64, "nothex", ""]
     contents = sorted({c for c, _ in HANDLERS})
     actions = sorted({a for _, a in HANDLERS}) + ["", "nonsense"]

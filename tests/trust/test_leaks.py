@@ -1,20 +1,41 @@
 """No forbidden value, record or file leaks through any method, for any rights level or DAG.
 
 Values carry markers: IDENT (identifier fields), FREETEXT (unvalidated text and notes, removed
-under De-Identified), 1901-02-03 (an identifier date), SITEB (records of the other DAG). Every
-export method, in every format, is asked by users of every export level, in and out of a DAG.
+under De-Identified), 1901-02-03 (an identifier date), SITEB (records of the other DAG), ROLEONLY
+(a File Repository folder limited to a role none of these users is in). Every export method, in
+every format, is asked by users of every export level, in and out of a DAG: records (flat and
+EAV), reports, project XML, logs, files, PDFs (one record, all records, compact), the survey
+participant list and survey links, the File Repository, users and roles. ``roled_all`` has Full
+Data Set rights of its own but is in a role that removes identifiers: the role's rights rule.
 """
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+import requests
+from pypdf import PdfReader
+from sqlalchemy import select
 
-from builders import Api, clinical_classic
+from builders import Api, clinical_classic, project_id
+from localcap.db import schema as t
 from localcap.db.tokens import create_project_token
+from surveys.survey_helpers import enable_survey
 
 LEVELS = {"full": 1, "deidentified": 2, "no_identifiers": 3, "no_access": 0}
+#: The rights every user here has besides the export level: the methods they open are tested.
+OTHER_RIGHTS = {
+    "api_export": 1,
+    "logging": 1,
+    "file_repository": 1,
+    "manage_survey_participants": 1,
+    "forms": "demographics:1,visit:1,adverse_events:1",
+}
+#: Exports whose content is not governed by the export level (the rest are 403 at No Access).
+NOT_DATA = ("log", "repo", "users", "roles", "survey")
+FORMS = ("demographics", "visit")
 
 
 @pytest.fixture(scope="module")
@@ -66,25 +87,69 @@ def project(server) -> tuple[Api, dict[str, Api]]:
         ),
     )
     pid = api.json(content="project")["project_id"]
+    enable_survey(api, "demographics")
+    repository(api)
     users: dict[str, Api] = {}
     for name, level in LEVELS.items():
         for dag in ("", "site_a"):
             username = f"{name}_{dag or 'all'}"
-            api.import_json(
-                "user",
-                [
-                    {
-                        "username": username,
-                        "api_export": 1,
-                        "logging": 1,
-                        "data_export": level,
-                        "data_access_group": dag,
-                    }
-                ],
-            )
+            row = {"username": username, "data_export": level, "data_access_group": dag}
+            api.import_json("user", [{**row, **OTHER_RIGHTS}])
             with api.server.engine.begin() as conn:
                 users[username] = Api(api.server, create_project_token(conn, pid, username))
+    # A user whose own rights are Full Data Set, in a role that removes identifiers.
+    low = {**OTHER_RIGHTS, "data_export": 3, "forms_export": ",".join(f"{f}:3" for f in FORMS)}
+    api.import_json("userRole", [{"role_label": "Low", **low}])
+    [role] = [
+        r["unique_role_name"] for r in api.json(content="userRole") if r["role_label"] == "Low"
+    ]
+    api.import_json("user", [{"username": "roled_all", "data_export": 1, **OTHER_RIGHTS}])
+    api.import_json("userRoleMapping", [{"username": "roled_all", "unique_role_name": role}])
+    with api.server.engine.begin() as conn:
+        users["roled_all"] = Api(api.server, create_project_token(conn, pid, "roled_all"))
     return api, users
+
+
+def repository(api: Api) -> None:
+    """File Repository: an open file, a folder limited to site_b, one limited to a role."""
+    pid = project_id(api)
+    rights = {"api_export": 1, "api_import": 1, "file_repository": 1}
+    api.import_json("userRole", [{"role_label": "Secret", **rights}])
+    [secret] = [r["unique_role_name"] for r in api.json(content="userRole")]
+    api.import_json("user", [{"username": "secret_member"}])
+    api.import_json("userRoleMapping", [{"username": "secret_member", "unique_role_name": secret}])
+    with api.server.engine.begin() as conn:
+        member = Api(api.server, create_project_token(conn, pid, "secret_member"))
+
+    def folder(name: str, by: Api = api, **limits: str) -> str:
+        return str(
+            by.json(content="fileRepository", action="createFolder", name=name, **limits)[0][
+                "folder_id"
+            ]
+        )
+
+    def put(name: str, content: bytes, folder_id: str = "", by: Api = api) -> None:
+        by.ok(
+            content="fileRepository",
+            action="import",
+            folder_id=folder_id,
+            files={"file": (name, content)},
+        )
+
+    with api.server.engine.connect() as conn:  # the API exports DAG and role names only
+        group_id = conn.execute(
+            select(t.dags.c.group_id).where(
+                t.dags.c.project_id == pid, t.dags.c.unique_name == "site_b"
+            )
+        ).scalar_one()
+        role_id = conn.execute(
+            select(t.user_roles.c.role_id).where(
+                t.user_roles.c.project_id == pid, t.user_roles.c.role_label == "Secret"
+            )
+        ).scalar_one()
+    put("open.txt", b"OPENREPOFILE")
+    put("b.txt", b"REPOSITEB", folder("SITEB folder", dag_id=str(group_id)))
+    put("r.txt", b"REPOROLEONLY", folder("ROLEONLY", member, role_id=str(role_id)), member)
 
 
 def exports(user: Api) -> list[tuple[str, int, str]]:
@@ -110,6 +175,59 @@ def exports(user: Api) -> list[tuple[str, int, str]]:
     for record in ("1", "3"):
         r = user.call(content="file", action="export", record=record, field="scan")
         out.append((f"file/{record}", r.status_code, r.content.decode("latin-1")))
+    for fmt in ("json", "csv", "xml"):
+        r = user.call(content="record", format=fmt, type="eav", exportDataAccessGroups="true")
+        out.append((f"record-eav/{fmt}", r.status_code, r.text))
+    for what, params in (
+        ("pdf/1", {"record": "1"}),
+        ("pdf/3", {"record": "3"}),
+        ("pdf/all", {"allRecords": "1"}),
+        ("pdf/compact", {"allRecords": "1", "compactDisplay": "1"}),
+        ("pdf/compact/3", {"record": "3", "compactDisplay": "1"}),
+    ):
+        out.append((what, *pdf_text(user.call(content="pdf", **params))))
+    out.extend(survey_exports(user))
+    out.extend(repository_exports(user))
+    for content in ("user", "userDagMapping", "dag"):
+        r = user.call(content=content, format="json")
+        out.append((f"users/{content}", r.status_code, r.text))
+    for content in ("userRole", "userRoleMapping"):
+        r = user.call(content=content, format="json")
+        out.append((f"roles/{content}", r.status_code, r.text))
+    return out
+
+
+def pdf_text(response: requests.Response) -> tuple[int, str]:
+    if response.status_code != 200:
+        return response.status_code, response.text
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    return 200, "\n".join(page.extract_text() for page in pages)
+
+
+def survey_exports(user: Api) -> list[tuple[str, int, str]]:
+    out = []
+    for fmt in ("json", "csv", "xml"):
+        r = user.call(content="participantList", instrument="demographics", format=fmt)
+        out.append((f"survey/participantList/{fmt}", r.status_code, r.text))
+    for content in ("surveyLink", "surveyAccessCode", "surveyReturnCode"):
+        for record in ("1", "3"):
+            r = user.call(content=content, instrument="demographics", record=record)
+            out.append((f"survey/{content}/{record}", r.status_code, r.text))
+    return out
+
+
+def repository_exports(user: Api) -> list[tuple[str, int, str]]:
+    """Every folder the user can list, and every file id of the project (1..20) asked for."""
+    out = []
+    for fmt in ("json", "csv", "xml"):
+        r = user.call(content="fileRepository", action="list", format=fmt)
+        out.append((f"repo/list/{fmt}", r.status_code, r.text))
+    for folder_id in range(1, 6):
+        r = user.call(content="fileRepository", action="list", format="json", folder_id=folder_id)
+        out.append((f"repo/list/{folder_id}", r.status_code, r.text))
+    for doc_id in range(1, 21):
+        r = user.call(content="fileRepository", action="export", doc_id=doc_id)
+        out.append((f"repo/file/{doc_id}", r.status_code, r.content.decode("latin-1")))
     return out
 
 
@@ -124,21 +242,32 @@ def report_of(user: Api) -> int:
     return _REPORTS[key]
 
 
-@pytest.mark.parametrize("username", [f"{n}_{d}" for n in LEVELS for d in ("all", "site_a")])
+USERNAMES = [f"{n}_{d}" for n in LEVELS for d in ("all", "site_a")] + ["roled_all"]
+
+
+@pytest.mark.parametrize("username", USERNAMES)
 def test_no_forbidden_value_reaches_any_export(project, username):
     _, users = project
     user = users[username]
     in_dag = username.endswith("_site_a")
     level = username.removesuffix("_site_a" if in_dag else "_all")
+    level = "no_identifiers" if level == "roled" else level
+    seen = {}
     for what, status, body in exports(user):
-        if level == "no_access" and not what.startswith("log"):
+        seen[what] = (status, body)
+        if what != "log":  # the log names the folder made (REDCap's too); never its files
+            assert "ROLEONLY" not in body, (username, what)  # no user here is in that role
+        if what.startswith("roles/"):  # User Rights are needed, and no user here has them
+            assert status == 403, (what, status, body[:200])
+        if level == "no_access" and not what.startswith(NOT_DATA):
             assert status == 403, (what, status, body[:200])
             continue
         assert status < 500, (what, body[:300])
-        if what == "record/json":  # the markers are really there for those allowed to see them
-            assert "okSITEA1" in body
-            assert ("IDENTSITEA1" in body) == (level == "full")
-            assert ("SITEB" in body) == (not in_dag)
+        if what in ("record/json", "record-eav/json", "pdf/all"):
+            # the markers are really there for those allowed to see them
+            assert "okSITEA1" in body, (what, body[:300])
+            assert ("IDENTSITEA1" in body) == (level == "full"), what
+            assert ("SITEB" in body) == (not in_dag), what
         if level in ("deidentified", "no_identifiers"):
             assert "IDENT" not in body, (username, what)
             assert "1901-02-03" not in body, (username, what)
@@ -146,8 +275,14 @@ def test_no_forbidden_value_reaches_any_export(project, username):
             assert "FREETEXT" not in body, (username, what)
         if in_dag:
             assert "SITEB" not in body, (username, what)
-            if what == "file/3":
-                assert status == 400, (username, "another DAG's record must look absent", body)
+            if what.endswith("/3") and not what.startswith("repo"):  # file, pdf, survey
+                assert status == 400, (username, what, "another DAG's record must look absent")
+    assert "OPENREPOFILE" in "".join(body for _, body in seen.values())
+    assert (
+        seen["survey/surveyLink/1"][0] == 200 and "/surveys/?s=" in seen["survey/surveyLink/1"][1]
+    )
+    participants = seen["survey/participantList/json"][1]
+    assert ('"record":"3"' in participants.replace(" ", "")) == (not in_dag), participants
     # The token never appears in what the server says about the calls.
     log = user.call(content="log", format="json").text
     assert user.token not in log and user.token.lower() not in log

@@ -33,14 +33,25 @@ class AppState:
     #: The address participants reach this server at: survey links are
     #: ``<public_url>/surveys/?s=<hash>``. Empty: the address of the request's own server.
     public_url: str = ""
+    #: Survey access codes a client address may try per minute (0: unlimited). An access
+    #: code is about 45 bits: without a limit a script could try thousands a second.
+    survey_code_attempts: int = 10
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
+    _code_limiter: RateLimiter | None = field(default=None, repr=False)
 
     @property
     def limiter(self) -> RateLimiter:
         if self._limiter is None:
             self._limiter = RateLimiter(self.rate_limit)
         return self._limiter
+
+    @property
+    def code_limiter(self) -> RateLimiter:
+        """Survey access-code attempts, per client address."""
+        if self._code_limiter is None:
+            self._code_limiter = RateLimiter(self.survey_code_attempts)
+        return self._code_limiter
 
     @property
     def file_store(self) -> FileStore:

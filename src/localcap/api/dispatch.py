@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import date
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +60,11 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
                 f'({state.rate_limit}) for user "{owner.username}". Wait a minute and try '
                 "again, or ask the administrator to raise the limit (localcap serve --rate-limit).",
             )
+        nul = request.nul_parameter()
+        if nul is not None:  # no name or value has one; PostgreSQL refuses them in queries
+            raise ApiError(
+                400, f'The parameter "{nul}" contains a NUL character, which is not valid'
+            )
         content = request.get("content").strip()
         if not any(key[0] == content for key in HANDLERS):
             raise ApiError(400, BAD_CONTENT)
@@ -71,7 +77,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
             assert owner.project_id is not None
             membership = load_project_user(conn, owner.project_id, owner.username)
             project = load_project(conn, owner.project_id)
-            if membership is None or project is None:
+            if membership is None or project is None or membership.expired(date.today()):
                 raise ApiError(403, NO_PERMISSION)
             ctx.project = project
             ctx.rights, ctx.group_id, ctx.role_id = (

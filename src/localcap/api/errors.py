@@ -30,6 +30,14 @@ NO_USER_RIGHTS = (
 NO_DAG_RIGHTS = (
     "You do not have permissions to use this method: Data Access Groups privileges are required"
 )
+IN_A_DAG = (
+    "You do not have permissions to use this method: a user in a data access group may not "
+    "manage data access groups"
+)
+OUTSIDE_OWN_DAG = (
+    "You do not have permissions to change the user '{username}': a user in a data access "
+    "group may only manage users of that group, and only within it"
+)
 NO_ACCESS_EXPORT = (
     'The API request cannot complete because currently you have "No Access" data export '
     "rights. Higher level data export rights are required for this operation."

@@ -23,6 +23,10 @@ MAX_FIELDS = 1_000_000
 MAX_PART_SIZE = 1 << 30  # a records import sent as one multipart part
 
 
+#: Parameters that carry a whole document to parse rather than a value.
+BODIES = frozenset({"data", "odm"})
+
+
 @dataclass
 class ApiRequest:
     params: dict[str, str] = field(default_factory=dict)
@@ -39,6 +43,17 @@ class ApiRequest:
         if name not in self.params:
             return default
         return self.params[name].strip().lower() in ("1", "true")
+
+    def nul_parameter(self) -> str | None:
+        """The first parameter (other than the ``data``/``odm`` bodies, whose parsers judge
+        their own content) whose name or value holds a NUL character, or None."""
+        for name, value in self.params.items():
+            if name not in BODIES and ("\x00" in name or "\x00" in value):
+                return name
+        for name, values in self.arrays.items():
+            if "\x00" in name or any("\x00" in v for v in values):
+                return name
+        return None
 
     def list(self, name: str) -> list[str] | None:
         """An array parameter in any of its spellings; None when absent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any, NamedTuple
 
 import orjson
@@ -423,6 +424,19 @@ class Membership(NamedTuple):
     group_id: int | None
     expiration: str
     role_id: int | None
+
+    def expired(self, today: date) -> bool:
+        """REDCap suspends a user from the project once the expiration date has passed: the
+        user keeps access through that day (REDCap's own help: "at midnight ... the user will
+        no longer have access") and the API answers as for a user without API rights. A
+        value that is not a date (stored by an older localcap) counts as expired: a
+        security boundary fails closed."""
+        if not self.expiration:
+            return False
+        try:
+            return date.fromisoformat(self.expiration) < today
+        except ValueError:
+            return True
 
 
 def load_project_user(conn: Connection, project_id: int, username: str) -> Membership | None:

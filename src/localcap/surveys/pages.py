@@ -6,6 +6,11 @@ controls: they are rendered through :func:`rich` (a whitelist of text formatting
 attributes, via the nh3 sanitizer) and everything else is escaped. A strict
 Content-Security-Policy forbids scripts outright, as a second line.
 
+Access-code tries are limited per client address (``AppState.survey_code_attempts`` a
+minute; what REDCap allows is undocumented, this is localcap's choice): a code is about 45
+bits, and unlimited tries against a project with many participants would let a script find
+someone's code in days.
+
 Forms carry a per-form token checked against a cookie (double submit, ``SameSite=Strict``):
 another site cannot post answers in a participant's name. Link hashes are secrets, so pages
 are sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
@@ -35,12 +40,20 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from localcap.api.context import AppState
+from localcap.api.errors import ApiError
 from localcap.api.methods.surveys import survey_link
+from localcap.api.request import limit_body
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
 from localcap.model.project import Project
-from localcap.model.surveys import Participant, Survey
+from localcap.model.surveys import (
+    ACCESS_CODE_LENGTH,
+    HASH_ALPHABET,
+    HASH_LENGTH,
+    Participant,
+    Survey,
+)
 from localcap.surveys.branching import shown_headers, visible_fields
 from localcap.surveys.response import (
     ANSWERABLE,
@@ -81,6 +94,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_FORM_FIELDS = 2000
+MAX_BODY_BYTES = 4 << 20
+TOO_MANY_CODES = "Too many codes were tried from your address: wait a minute and try again."
 NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
 WRONG_CODE = "The return code is not valid."
 LOCKED = (
@@ -137,7 +152,15 @@ def _message(title: str, text: str, status: int = 200) -> Response:
     return _render("message.html", status, title=title, text=text)
 
 
+def well_formed(code: str, length: int) -> bool:
+    """Whether a link hash or code from the URL or form could be one localcap made. Anything
+    else never reaches the database (PostgreSQL refuses a NUL byte in a query with an error)."""
+    return len(code) == length and all(c in HASH_ALPHABET for c in code)
+
+
 def _load(conn: Connection, hash_: str) -> SurveyPage | None:
+    if not well_formed(hash_, HASH_LENGTH):
+        return None
     participant = survey_store.participant_by_hash(conn, hash_)
     if participant is None or participant.record is None:
         return None
@@ -249,8 +272,17 @@ def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
 
 
-async def _form_lists(request: Request) -> dict[str, list[str]]:
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+async def _form_lists(request: Request) -> dict[str, list[str]] | Response:
+    """The posted form's values by name, or the error page for a body too large or unreadable
+    (a survey page posts a few kilobytes: nothing bigger is read into memory)."""
+    try:
+        form = await limit_body(request, MAX_BODY_BYTES).form(
+            max_files=0, max_fields=MAX_FORM_FIELDS
+        )
+    except ApiError:
+        return _message("Too large", "The answers sent are too large.", 413)
+    except Exception:  # the multipart parser's errors: a malformed body is the sender's fault
+        return _message("Not readable", "The answers sent could not be read.", 400)
     lists: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
@@ -293,8 +325,11 @@ def build_routes(state: AppState) -> list[Route]:
             return _answer(conn, page, form, code, base)
 
     def access_code(code: str) -> Response:
-        with engine.connect() as conn:
-            participant = survey_store.participant_by_access_code(conn, code.strip().upper())
+        code = code.strip().upper()
+        participant = None
+        if well_formed(code, ACCESS_CODE_LENGTH):
+            with engine.connect() as conn:
+                participant = survey_store.participant_by_access_code(conn, code)
         if participant is None:
             return _render(
                 "access.html", 404, csrf=secrets.token_urlsafe(32), error="The code is not valid."
@@ -303,7 +338,9 @@ def build_routes(state: AppState) -> list[Route]:
 
     def queue(hash_: str) -> Response:
         with engine.begin() as conn:
-            found = survey_store.queue_by_hash(conn, hash_)
+            found = (
+                survey_store.queue_by_hash(conn, hash_) if well_formed(hash_, HASH_LENGTH) else None
+            )
             project = project_store.load_project(conn, found[0]) if found else None
             if found is None or project is None:
                 return _message("Survey queue not available", NOT_AVAILABLE, 404)
@@ -332,6 +369,8 @@ def build_routes(state: AppState) -> list[Route]:
         params = request.query_params
         if request.method == "POST":
             form = await _form_lists(request)
+            if isinstance(form, Response):
+                return form
             if not _csrf_ok(request, form):
                 return _message(
                     "Form expired",
@@ -342,6 +381,10 @@ def build_routes(state: AppState) -> list[Route]:
             if "s" in params:
                 base = state.public_url or f"{request.url.scheme}://{request.url.netloc}"
                 return await run_in_threadpool(post_survey, params["s"], form, base)
+            if not state.code_limiter.allow(request.client.host if request.client else ""):
+                return _render(
+                    "access.html", 429, csrf=secrets.token_urlsafe(32), error=TOO_MANY_CODES
+                )
             return await run_in_threadpool(access_code, (form.get("code") or [""])[0])
         if "s" in params:
             return await run_in_threadpool(get_survey, params["s"])

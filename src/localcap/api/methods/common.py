@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 
 from localcap.api.context import ApiContext
-from localcap.api.errors import NO_DESIGN, ApiError, error_format
+from localcap.api.errors import IN_A_DAG, NO_DESIGN, OUTSIDE_OWN_DAG, ApiError, error_format
 from localcap.formats.lists import render_records
 from localcap.formats.parsers import DataParseError, parse_data
 
@@ -56,6 +56,20 @@ def count_response(ctx: ApiContext, count: int) -> Response:
 def require_design(ctx: ApiContext) -> None:
     ctx.require_import()
     ctx.require("design", NO_DESIGN)
+
+
+def require_no_dag(ctx: ApiContext) -> None:
+    """Managing DAGs (and who is in which) is for users in no DAG: a user's DAG is a boundary
+    that user must not be able to leave, widen or remove. REDCap keeps DAG-assigned users off
+    its DAG page; its API's rule is undocumented, so localcap refuses (403)."""
+    if ctx.group_id is not None:
+        raise ApiError(403, IN_A_DAG)
+
+
+def require_own_dag(ctx: ApiContext, username: str, group_id: int | None) -> None:
+    """A caller in a DAG (with User Rights) changes only users who are, and stay, in that DAG."""
+    if ctx.group_id is not None and group_id != ctx.group_id:
+        raise ApiError(403, OUTSIDE_OWN_DAG.format(username=username))
 
 
 def require_longitudinal(ctx: ApiContext, what: str) -> None:

@@ -9,7 +9,12 @@ from starlette.responses import Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_DAG_RIGHTS, ApiError
-from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.common import (
+    count_response,
+    import_rows,
+    list_response,
+    require_no_dag,
+)
 from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
@@ -39,6 +44,7 @@ def unique_group_name(display_name: str, taken: set[str]) -> str:
 def require_dag_rights(ctx: ApiContext) -> None:
     ctx.require_import()
     ctx.require("data_access_groups", NO_DAG_RIGHTS)
+    require_no_dag(ctx)
 
 
 @method("dag", "export")

@@ -131,11 +131,11 @@ def export_pdf(ctx: ApiContext) -> Response:
     form = None if all_records else _instrument(ctx, builder)
     instance = None if all_records else _instance(ctx)
     record = "" if all_records else req.get("record").strip()
+    with_data = all_records or bool(record)
+    if with_data and not has_any_export_access(project, rights):  # before the record's
+        raise ApiError(403, NO_ACCESS_EXPORT)  # existence: nothing to learn without rights
     if record:
         _check_record(ctx, record)
-    with_data = all_records or bool(record)
-    if with_data and not has_any_export_access(project, rights):
-        raise ApiError(403, NO_ACCESS_EXPORT)
 
     writer = PdfWriter(project.project_title, _record_label(project))
     if with_data:

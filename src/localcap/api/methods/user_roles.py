@@ -25,7 +25,12 @@ from starlette.responses import Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
-from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.common import (
+    count_response,
+    import_rows,
+    list_response,
+    require_own_dag,
+)
 from localcap.api.methods.metadata import required_names
 from localcap.api.methods.users import require_user_rights, rights_columns, rights_from_row
 from localcap.db import projects as store
@@ -148,7 +153,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
     pid = project.project_id
     rows = import_rows(ctx)
     with ctx.engine.begin() as conn:
-        members = {u["username"] for u in store.list_project_users(conn, pid)}
+        members = {u["username"]: u["group_id"] for u in store.list_project_users(conn, pid)}
         roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}
         planned: list[tuple[str, int | None, int | None]] = []
         for row in rows:
@@ -162,6 +167,9 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
             if dag and dag not in project.dag_by_name:
                 raise ApiError(400, f"The data access group '{dag}' does not exist")
             group_id = project.dag_by_name[dag].group_id if dag else None
+            require_own_dag(ctx, username, members[username])
+            if group_id is not None:
+                require_own_dag(ctx, username, group_id)
             planned.append((username, roles[role] if role else None, group_id))
         for username, role_id, group_id in planned:
             role_store.set_user_role(conn, pid, username, role_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import orjson
@@ -10,12 +11,19 @@ from starlette.responses import Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
-from localcap.api.methods.common import count_response, import_rows, list_response
+from localcap.api.methods.common import (
+    count_response,
+    import_rows,
+    list_response,
+    require_own_dag,
+)
 from localcap.api.methods.metadata import invalid_values, required_names
 from localcap.db import projects as store
 from localcap.model.project import Project
 from localcap.model.rights import FLAG_RIGHTS, NO_ACCESS, Rights, normalise_form_right
 
+#: The width of the ``users.username`` column.
+MAX_USERNAME = 255
 PROFILE = ("username", "email", "firstname", "lastname", "expiration")
 DAG_COLUMNS = ("data_access_group", "data_access_group_id", "data_access_group_label")
 #: REDCap's export order of the flag rights (PyCap's doctest records it).
@@ -180,6 +188,23 @@ def check_role_rights(user: dict[str, Any], row: dict[str, Any], project: Projec
         )
 
 
+def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
+    """The row's expiration date (YYYY-MM-DD, REDCap's format; empty: never), checked here
+    because the API refuses an expired user's token: a value that is not a date would lock
+    the user out (or, on PostgreSQL, overflow the column) rather than be refused."""
+    value = str(row.get("expiration", current) or "").strip()
+    if value:
+        try:
+            value = date.fromisoformat(value).isoformat() if len(value) == 10 else ""
+        except ValueError:
+            value = ""
+        if not value:
+            raise ApiError(
+                400, f"The expiration date of the user '{username}' must be in YYYY-MM-DD format"
+            )
+    return value
+
+
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
@@ -191,6 +216,11 @@ def import_users(ctx: ApiContext) -> Response:
             username = str(row.get("username", "")).strip()
             if not username:
                 raise ApiError(400, "The username is missing")
+            if len(username) > MAX_USERNAME:
+                raise ApiError(
+                    400,
+                    f"The username is longer than {MAX_USERNAME} characters: {username[:40]}...",
+                )
             current = existing.get(username)
             if current is not None and current["role_id"] is not None:
                 check_role_rights(current, row, project)
@@ -204,6 +234,9 @@ def import_users(ctx: ApiContext) -> Response:
                 if dag_name not in project.dag_by_name:
                     raise ApiError(400, f"The data access group '{dag_name}' does not exist")
                 group_id = project.dag_by_name[dag_name].group_id
+            if current is not None:
+                require_own_dag(ctx, username, current["group_id"])
+            require_own_dag(ctx, username, group_id)
             store.ensure_user(
                 conn,
                 username,
@@ -217,7 +250,7 @@ def import_users(ctx: ApiContext) -> Response:
                 username,
                 rights,
                 group_id,
-                str(row.get("expiration", current["expiration"] if current else "") or ""),
+                expiration_of(row, username, current["expiration"] if current else ""),
             )
     return count_response(ctx, len(rows))
 
@@ -226,7 +259,12 @@ def import_users(ctx: ApiContext) -> Response:
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     with ctx.engine.begin() as conn:
-        members = {u["username"] for u in store.list_project_users(conn, ctx.proj.project_id)}
+        members = {
+            u["username"]: u["group_id"]
+            for u in store.list_project_users(conn, ctx.proj.project_id)
+        }
         names = required_names(ctx, "users", members)
+        for name in names:
+            require_own_dag(ctx, name, members[name])
         store.delete_project_users(conn, ctx.proj.project_id, names)
     return count_response(ctx, len(names))
