@@ -257,3 +257,16 @@ def test_a_user_in_a_dag_manages_only_its_users_and_no_dags(server):
     assert mover.import_json("user", [row]) == 1
     new = {"username": "newcomer", "data_access_group": "site_a"}
     assert mover.import_json("user", [new]) == 1
+
+
+def test_a_user_in_a_dag_sees_only_its_dags_users(server):
+    """Export Users gives names, emails and rights: a caller in a DAG gets its own group's
+    users only (REDCap's User Rights page shows a DAG user no one else)."""
+    api = site_project(server)
+    looker = user_api(api, "looker", data_access_group="site_a")
+    user_api(api, "colleague", data_access_group="site_a")
+    user_api(api, "other", data_access_group="site_b")
+    assert {u["username"] for u in looker.json(content="user")} == {"looker", "colleague"}
+    assert {"admin", "looker", "colleague", "other"} <= {
+        u["username"] for u in api.json(content="user")
+    }

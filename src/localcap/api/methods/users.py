@@ -76,11 +76,17 @@ def rights_columns(
 @method("user", "export")
 def export_users(ctx: ApiContext) -> Response:
     """A user in a role is shown with the role's rights: the rights in force, which is what
-    REDCap's User Rights page shows for such a user. Expiration and DAG are the user's own."""
+    REDCap's User Rights page shows for such a user. Expiration and DAG are the user's own.
+
+    A caller in a DAG sees only the users of that DAG, as REDCap's User Rights page shows a
+    DAG-assigned user only their own group's users (names, emails and rights are not theirs
+    to see); the API's rule is undocumented, so this fails closed."""
     ctx.require_export()
     project = ctx.proj
     with ctx.engine.connect() as conn:
         users = store.list_project_users(conn, project.project_id)
+    if ctx.group_id is not None:
+        users = [u for u in users if u["group_id"] == ctx.group_id]
     rows: list[dict[str, Any]] = []
     for user in users:
         dag = project.dag_by_id.get(user["group_id"])
