@@ -2,10 +2,11 @@
 
 REDCap works out a record's ``calc`` fields (the expression is the field's
 ``select_choices_or_calculations``) when a form or survey page is saved, and after Import
-Records / the Data Import Tool for the records the import touched (REDCap's own wording in
-logging: "Update record (Auto calculation)"; clients rely on it, e.g. PyCap issue #271, a
-client importing inputs and expecting the calc fields filled in; REDCapR drops ``age`` and
-``bmi`` before writing its test project and reads the calculated values back). A project
+Records / the Data Import Tool for the records the import touched. Evidence (community
+sources, not REDCap's own documentation): PyCap issue #271, a client importing inputs with
+``import_records`` and finding plain calcs filled in (only some ``@CALCTEXT`` fields were not);
+the Recalculate external module's README naming REDCap's "Update record (Auto calculation)"
+log event; REDCapR and redcapAPI dropping calc columns before they write records. A project
 XML's calc values are not kept and not computed (see :mod:`localcap.projectxml.importer`).
 
 :class:`Calculator` compiles every calc expression once with the REDCap logic engine
@@ -30,8 +31,8 @@ Rules, and the decisions where REDCap's behaviour is not documented:
   blank condition takes ``if()``'s false branch: the logic engine's rules (reference doc
   §2.2). A result that is not a number (text, blank, division by zero) stores nothing; a
   true/false result stores 1/0.
-* Numbers are stored as REDCap's server side (PHP) prints a float: at most 14 significant
-  digits, integers without ``.0`` (``round(x,1)`` gives ``59.2``, ``1/3`` gives
+* Numbers are stored as PHP (REDCap's server side) prints a float by default, precision 14
+  (*unconfirmed* for REDCap's stored calc values): at most 14 significant digits, integers without ``.0`` (``round(x,1)`` gives ``59.2``, ``1/3`` gives
   ``0.33333333333333``, ``0.1+0.2`` gives ``0.3``); never in exponent form.
 * A value imported into a calc field directly is accepted (REDCapR imports blank calc
   columns without error) and then recalculated over: the computed value wins. Whether REDCap
