@@ -63,7 +63,15 @@ DICTIONARY = [
         text_validation_type_or_show_slider_number="number_1dp_comma_decimal",
     ),
     dd("score", "visit", label="Score", text_validation_type_or_show_slider_number="integer"),
-    dd("bmi", "visit", "calc", "BMI", select_choices_or_calculations="[weight]/([height]^2)"),
+    # localcap computes calc fields on import: this one gives record 1's 24.4 and, with no
+    # temperature, leaves records 2 and 10 blank
+    dd(
+        "bmi",
+        "visit",
+        "calc",
+        "BMI",
+        select_choices_or_calculations="if([temp] <> '', round([weight]/(([height])^(2)), 1), '')",
+    ),
     dd("visit_ok", "visit", "truefalse", "Visit done"),
     dd("scan", "visit", "file", "Scan"),
     dd("ae_term", "adverse_events", label="AE term"),

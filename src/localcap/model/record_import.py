@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from localcap.db import records as store
 from localcap.db.records import StoredRow
+from localcap.model.calc import recalculate
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.validation import validation_message, value_is_valid
 
@@ -360,8 +361,13 @@ def write_plan(
     overwrite: bool,
     auto_number: bool = False,
     may_create: bool = True,
+    calculate: bool = True,
 ) -> tuple[list[str], dict[str, str]]:
-    """Write a checked plan in the caller's transaction; returns (records, old->new ids)."""
+    """Write a checked plan in the caller's transaction; returns (records, old->new ids).
+
+    ``calculate``: recompute the calc fields of the records written, as REDCap does after an
+    import or a form/survey save (:mod:`localcap.model.calc`); a project XML import does not.
+    """
     pid = project.project_id
     id_map: dict[str, str] = {}
     records = list(plan.records)
@@ -416,6 +422,11 @@ def write_plan(
             created.add(key)
         apply_change(row, change, overwrite, project)
         changed.add(key)
+    if calculate:
+        written: dict[str, set[str]] = {}
+        for change in plan.changes:
+            written.setdefault(change.record, set()).update(change.values, change.checkboxes)
+        changed |= recalculate(project, current.values(), written)
     for key in changed:  # rows of these records that the import did not name stay as they are
         store.save_row(conn, pid, current[key], key in created)
     store.touch_records(conn, pid, records)

@@ -846,7 +846,7 @@ class ProjectXmlImporter:
         for change, (_, _, extras) in zip(plan.changes, self._batch, strict=True):
             change.values.update(extras)
         try:
-            write_plan(self.conn, project, plan, group_id=None, overwrite=False)
+            write_plan(self.conn, project, plan, group_id=None, overwrite=False, calculate=False)
         except ImportError_ as exc:
             raise ProjectXmlError(exc.message) from None
         self._batch = []
