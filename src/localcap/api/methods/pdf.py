@@ -50,7 +50,6 @@ from localcap.files import content_type_header
 from localcap.model.project import Event, Project
 from localcap.model.rights import has_any_export_access
 from localcap.pdf.content import PageBuilder, Selection, plain_text
-from localcap.pdf.render import PdfWriter
 
 BAD_EVENT = "The event '{event}' is not valid"
 BAD_INSTRUMENT = "The instrument '{instrument}' is not valid"
@@ -136,6 +135,10 @@ def export_pdf(ctx: ApiContext) -> Response:
         raise ApiError(403, NO_ACCESS_EXPORT)  # existence: nothing to learn without rights
     if record:
         _check_record(ctx, record)
+
+    # Imported here, not at start-up: fpdf2 and HarfBuzz cost every server process about
+    # 0.6 s and 40 MB, and most never draw a PDF.
+    from localcap.pdf.render import PdfWriter
 
     writer = PdfWriter(project.project_title, _record_label(project))
     if with_data:
