@@ -8,7 +8,7 @@ import logging
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from localcap.api import methods  # noqa: F401  (registers every method handler)
@@ -24,6 +24,13 @@ log = logging.getLogger("localcap")
 logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
 NOT_IMPLEMENTED = "The requested method is not implemented."
+#: The web server's page for a path that is neither the API nor a survey page: Apache's
+#: standard 404, byte for byte as REDCapR's and redcapAPI's tests recorded it from REDCap.
+NOT_FOUND_PAGE = (
+    b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+    b"<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n"
+    b"<p>The requested URL was not found on this server.</p>\n</body></html>\n"
+)
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -45,7 +52,7 @@ def create_app(state: AppState) -> Starlette:
             return error_response(error, error_format(parsed.params))
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return HTMLResponse("<h1>Not Found</h1>", status_code=404)
+        return Response(NOT_FOUND_PAGE, 404, media_type="text/html; charset=iso-8859-1")
 
     app = Starlette(
         routes=[

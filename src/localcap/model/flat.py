@@ -113,10 +113,11 @@ class Column:
 
 
 def clean_line_breaks(value: str) -> str:
-    """REDCap's "remove line breaks in values": each CR and each LF becomes one space (so a
-    browser's CRLF becomes two spaces, as REDCapR's recorded reports show); ``"`` becomes ``'``."""
+    """REDCap's "remove line breaks in values": a CRLF and a lone LF each become two spaces
+    (REDCapR recorded ``St.\nKenning`` from Export Records as ``St.  Kenning`` in a report); a
+    lone CR, unconfirmed, becomes one space; ``"`` becomes ``'``."""
     if "\r" in value or "\n" in value:
-        value = value.replace("\r", " ").replace("\n", " ")
+        value = value.replace("\r\n", "  ").replace("\n", "  ").replace("\r", " ")
     if '"' in value:
         value = value.replace('"', "'")
     return value
@@ -153,6 +154,11 @@ class FlatExport:
         record_id = project.record_id_field
         self.fields = [name for name in fields if name in allowed and name != record_id]
         self.with_keys = options.record_id_always or record_id in fields
+        #: Export Records: REDCap keeps the record ID on every event row holding data, so
+        #: asking for it lists each such row (REDCapR recorded 18 rows, one per event with
+        #: data, for its longitudinal project's ID plus one form only some events hold).
+        #: A report always carries the ID and still leaves out rows its fields leave blank.
+        self.id_asked = record_id in fields and not options.record_id_always
         self.columns: list[Column] = []
         if self.with_keys:
             self.columns.append(
@@ -365,8 +371,10 @@ class FlatExport:
         return plan
 
     def has_relevant_data(self, row: StoredRow) -> bool:
-        """Rows whose requested instruments hold nothing here are left out, as REDCap does."""
-        if not self.relevant_forms:
+        """Rows whose requested instruments hold nothing here are left out, as REDCap does,
+        unless the record ID is asked for: then every row of an event holding data is in (a
+        repeating instrument's instances still need data of the requested instruments)."""
+        if not self.relevant_forms or (self.id_asked and not row.repeat_instrument):
             return bool(row.data)
         return not self._plan(row.event_id, row.repeat_instrument).relevant_keys.isdisjoint(
             row.data

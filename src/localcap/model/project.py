@@ -90,7 +90,9 @@ def parse_choices(text: str) -> dict[str, str]:
 
 
 def format_choices(choices: dict[str, str]) -> str:
-    """REDCap writes choices back as ``0, Female|1, Male`` whatever spacing was imported."""
+    """Choices as REDCap writes them from a project XML's code list: ``0, Female|1, Male``.
+
+    (A data dictionary's choices are exported as they were imported, spaces kept.)"""
     return "|".join(f"{code}, {label}" for code, label in choices.items())
 
 

@@ -288,15 +288,8 @@ class ImportChecker:
             change.checkboxes.setdefault(f.field_name, {})[code] = value
             return
         if f.field_type == "file":
-            if value:
-                self.errors.append(
-                    _error_line(
-                        record,
-                        key,
-                        value,
-                        "File upload fields cannot be set by Import Records: use Import File",
-                    )
-                )
+            # Ignored, as REDCap does: REDCapR writes an exported data frame back with its
+            # "[document]" placeholders, and real REDCap accepts it and leaves the files alone.
             return
         problem = ""
         if value and f.choices and value not in f.choices:
@@ -361,12 +354,11 @@ def write_plan(
     overwrite: bool,
     auto_number: bool = False,
     may_create: bool = True,
-    calculate: bool = True,
 ) -> tuple[list[str], dict[str, str]]:
     """Write a checked plan in the caller's transaction; returns (records, old->new ids).
 
-    ``calculate``: recompute the calc fields of the records written, as REDCap does after an
-    import or a form/survey save (:mod:`localcap.model.calc`); a project XML import does not.
+    The calc fields of the records written are recomputed, as REDCap does after an import, a
+    project XML import or a form/survey save (:mod:`localcap.model.calc`).
     """
     pid = project.project_id
     id_map: dict[str, str] = {}
@@ -422,11 +414,10 @@ def write_plan(
             created.add(key)
         apply_change(row, change, overwrite, project)
         changed.add(key)
-    if calculate:
-        written: dict[str, set[str]] = {}
-        for change in plan.changes:
-            written.setdefault(change.record, set()).update(change.values, change.checkboxes)
-        changed |= recalculate(project, current.values(), written)
+    written: dict[str, set[str]] = {}
+    for change in plan.changes:
+        written.setdefault(change.record, set()).update(change.values, change.checkboxes)
+    changed |= recalculate(project, current.values(), written)
     for key in changed:  # rows of these records that the import did not name stay as they are
         store.save_row(conn, pid, current[key], key in created)
     store.touch_records(conn, pid, records)

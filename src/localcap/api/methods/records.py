@@ -27,6 +27,7 @@ from localcap.formats.xml_writer import write_xml_records
 from localcap.model.eav import EavExport, eav_to_flat
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
+from localcap.model.project import Project
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
 from localcap.model.rights import has_any_export_access
 
@@ -59,11 +60,17 @@ def flat_options(ctx: ApiContext, **overrides: Any) -> FlatOptions:
 
 
 def stream_flat(
-    ctx: ApiContext, export: FlatExport, rows: Iterator[list[Any]], fmt: str
+    ctx: ApiContext,
+    export: FlatExport,
+    rows: Iterator[list[Any]],
+    fmt: str,
+    header_alone: bool = True,
 ) -> Response:
     """Stream the rows in csv/json/xml (odm is the report module's)."""
     csv_header = export.label_header if export.options.label_headers else export.header
-    return stream_rows(ctx, export.header, csv_header, rows, fmt, export.plain_columns())
+    return stream_rows(
+        ctx, export.header, csv_header, rows, fmt, export.plain_columns(), header_alone
+    )
 
 
 def stream_rows(
@@ -73,10 +80,13 @@ def stream_rows(
     rows: Iterator[list[Any]],
     fmt: str,
     plain_columns: list[int] | None = None,
+    header_alone: bool = True,
 ) -> Response:
+    """``header_alone``: an empty CSV export is its header line (reports), or, when false, an
+    empty body (Export Records, as REDCapR recorded from real REDCap)."""
     if fmt == "csv":
         delimiter = parse_delimiter(ctx.request.get("csvDelimiter", ","))
-        body = write_csv(csv_header, rows, delimiter, plain_columns)
+        body = write_csv(csv_header, rows, delimiter, plain_columns, header_alone)
     elif fmt == "json":
         body = write_json(header, rows)
     else:
@@ -181,10 +191,10 @@ def export_records(ctx: ApiContext) -> Response:
     if record_type == "eav":
         eav = EavExport(export)
         audit_export(ctx, eav)
-        return stream_rows(ctx, eav.header, eav.header, eav.rows(stored), fmt)
+        return stream_rows(ctx, eav.header, eav.header, eav.rows(stored), fmt, header_alone=False)
     rows = export.rows(stored)
     audit_export(ctx, export)
-    return stream_flat(ctx, export, iter(rows), fmt)
+    return stream_flat(ctx, export, iter(rows), fmt, header_alone=False)
 
 
 def audit_export(ctx: ApiContext, export: FlatExport | EavExport) -> None:
@@ -275,10 +285,15 @@ def delete_records(ctx: ApiContext) -> Response:
         raise ApiError(400, f"The event '{event_name}' is not valid")
     if instrument and instrument not in project.form_by_name:
         raise ApiError(400, f"The instrument '{instrument}' is not valid")
+    arm_events = delete_arm_events(project, ctx.request.get("arm").strip())
     if ctx.audit is not None:
         ctx.audit.records = list(records)
     with ctx.engine.begin() as conn:
+        rows = rows_store.load_rows(conn, project.project_id, records)
         existing = rows_store.existing_records(conn, project.project_id, records)
+        if arm_events is not None:  # a record exists in an arm where it holds rows
+            in_arm = {row.record for row in rows if row.event_id in arm_events}
+            existing = {r: g for r, g in existing.items() if r in in_arm}
         missing = [r for r in records if r not in existing]
         if ctx.group_id is not None:
             missing += [r for r in records if r in existing and existing[r] != ctx.group_id]
@@ -301,8 +316,12 @@ def delete_records(ctx: ApiContext) -> Response:
                         released.append(document.store_key)
 
         deleted = 0
+        kept: set[str] = set()  # records keeping rows in other arms
         event_id = project.event_by_name[event_name].event_id if event_name else None
-        for row in rows_store.load_rows(conn, project.project_id, records):
+        for row in rows:
+            if arm_events is not None and row.event_id not in arm_events:
+                kept.add(row.record)
+                continue
             if event_id is not None and row.event_id != event_id:
                 continue
             if instance_text and str(row.instance) != instance_text:
@@ -311,14 +330,16 @@ def delete_records(ctx: ApiContext) -> Response:
             if not names:
                 continue
             release(row.data, names)
-            if not whole:
+            if not whole or arm_events is not None:  # a row left empty is deleted
                 for name in names:
                     row.data.pop(name)
                 rows_store.save_row(conn, project.project_id, row, is_new=False)
             deleted += 1
-        if whole:
-            rows_store.delete_records(conn, project.project_id, records)
-            survey_store.forget_records(conn, project.project_id, records)
+        if whole:  # a record is gone when no arm holds its rows any more
+            gone = [r for r in records if r not in kept]
+            rows_store.delete_records(conn, project.project_id, gone)
+            survey_store.forget_records(conn, project.project_id, gone)
+            rows_store.touch_records(conn, project.project_id, [r for r in records if r in kept])
         else:
             rows_store.touch_records(conn, project.project_id, records)
     for key in released:
@@ -326,6 +347,16 @@ def delete_records(ctx: ApiContext) -> Response:
     if whole:
         return Response(str(len(records)), media_type="text/plain")
     return Response(str(len(records) if deleted else 0), media_type="text/plain")
+
+
+def delete_arm_events(project: Project, arm_text: str) -> set[int] | None:
+    """The events of Delete Records' ``arm``: records are deleted from that arm only (REDCapR
+    recorded records deleted from arm 2 still in arms 1 and 3); None without an arm."""
+    if not arm_text or not project.is_longitudinal:
+        return None
+    if not arm_text.isdigit() or int(arm_text) not in project.arm_by_num:
+        raise ApiError(400, f"The arm number '{arm_text}' is not valid")
+    return {e.event_id for e in project.events if e.arm_num == int(arm_text)}
 
 
 @method("generateNextRecordName", "export")
