@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from localcap.db.transactions import install_sqlite_transactions
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -28,18 +30,23 @@ def database_url(data_dir: Path, url: str | None = None) -> str:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI hook
     cursor = dbapi_connection.cursor()
     # WAL lets the CLI (tokens, imports) write while the server reads; foreign keys on.
+    # synchronous=FULL: a commit is on disk (the WAL is fsynced) before the client is told
+    # 200, so an acknowledged write survives power loss or an OS crash; NORMAL would only
+    # survive a crash of the process (see docs/ARCHITECTURE.md, "Transactions").
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL and a busy timeout so processes can share it."""
+    """Create the engine; SQLite gets WAL, a busy timeout so processes can share it, and
+    transactions that begin as :mod:`localcap.db.transactions` says."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        install_sqlite_transactions(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -92,7 +92,15 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
         event_forms=event_forms,
         repeating=repeating,
         dags=dags,
+        design_version=row.design_version,
     )
+
+
+def design_version(conn: Connection, project_id: int) -> int | None:
+    """The project's design version (None: no such project)."""
+    return conn.execute(
+        select(t.projects.c.design_version).where(t.projects.c.project_id == project_id)
+    ).scalar()
 
 
 def bump_design(conn: Connection, project_id: int) -> None:
