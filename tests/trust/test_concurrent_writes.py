@@ -37,9 +37,7 @@ def post(api: Api, session: requests.Session, **params: Any) -> requests.Respons
 
 
 def import_rows(api: Api, session: requests.Session, rows: list[dict[str, str]], **params: Any):
-    return post(
-        api, session, content="record", format="json", data=json.dumps(rows), **params
-    )
+    return post(api, session, content="record", format="json", data=json.dumps(rows), **params)
 
 
 def export(api: Api) -> list[dict[str, str]]:
@@ -121,7 +119,9 @@ def test_creating_the_same_new_record_together_is_never_a_500(server):
     def work(client: int, session: requests.Session) -> list[tuple[int, str]]:
         out = []
         for r in records:
-            response = import_rows(api, session, [{"record_id": r, fields[client]: value(client, r)}])
+            response = import_rows(
+                api, session, [{"record_id": r, fields[client]: value(client, r)}]
+            )
             out.append((response.status_code, response.text))
         return out
 
