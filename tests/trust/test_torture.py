@@ -78,6 +78,7 @@ class Client:
     #: problems seen in exports (torn reads, missing acknowledged writes)
     export_problems: list[str] = field(default_factory=list)
     exports: int = 0
+    bad_exports: int = 0
 
     def post(self, **params: Any) -> requests.Response | None:
         self.requests += 1
@@ -150,6 +151,7 @@ class Client:
             return
         self.exports += 1
         problems = check_export(response.json(), [self], final=False)
+        self.bad_exports += bool(problems)
         self.export_problems.extend(problems)
 
     def run(self, barrier: threading.Barrier) -> None:
@@ -213,6 +215,23 @@ def check_export(rows: list[dict[str, str]], clients: list[Client], final: bool)
     return problems
 
 
+KINDS = (
+    "torn pair",
+    "torn row",
+    "lost update",
+    "lost record",
+    "deleted record",
+    "auto-numbered",
+    "repeat instance ",
+    "records nobody",
+    "repeat instances differ",
+)
+
+
+def problem_kind(problem: str) -> str:
+    return next(k for k in KINDS if problem.startswith(k)).strip()
+
+
 def test_torture_many_clients_lose_nothing_and_see_consistent_exports(server):
     admin = create_project(server, "Torture")
     admin.import_json("metadata", DICTIONARY)
@@ -235,12 +254,13 @@ def test_torture_many_clients_lose_nothing_and_see_consistent_exports(server):
     sent = sum(c.requests for c in clients)
     failures = [f for c in clients for f in c.failures]
     torn = [p for c in clients for p in c.export_problems]
+    kinds = Counter(problem_kind(p) for p in torn)
+    final_kinds = Counter(problem_kind(p) for p in final)
     print(
-        f"\n[torture {server.backend}] clients={CLIENTS} requests={sent} "
-        f"seconds={elapsed:.1f} non_200={len(failures)} "
-        f"5xx={sum(f.startswith('5') for f in failures)} "
-        f"exports={sum(c.exports for c in clients)} export_problems={len(torn)} "
-        f"final_problems={len(final)} records={len(SHARED) + len(PAIR) + sum(len(c.mine) + len(c.auto) for c in clients)}"
+        f"\n[torture {server.backend}] clients={CLIENTS} requests={sent} seconds={elapsed:.1f} "
+        f"non_200={len(failures)} 5xx={sum(f.startswith('5') for f in failures)} "
+        f"exports={sum(c.exports for c in clients)} exports_with_problems={sum(c.bad_exports for c in clients)} "
+        f"{dict(kinds)} final_problems={len(final)} {dict(final_kinds)}"
     )
     assert failures == []
     assert torn == []
