@@ -69,6 +69,16 @@ def main() -> None:
     "(behind a proxy). Survey links and survey queue links are <public-url>/surveys/?s=... "
     "and <public-url>/surveys/?sq=...  Default: this server's own address, http://HOST:PORT.",
 )
+@click.option(
+    "--sqlite-synchronous",
+    type=click.Choice(["full", "normal"]),
+    default="full",
+    show_default=True,
+    envvar="LOCALCAP_SQLITE_SYNCHRONOUS",
+    help="SQLite durability. full: every acknowledged write is on disk before the answer "
+    "(survives power loss). normal: faster small writes, but the last ones can be lost on "
+    "power loss or an OS crash. Ignored with PostgreSQL.",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -80,10 +90,12 @@ def serve(
     rate_limit: int,
     max_request_mb: int,
     public_url: str | None,
+    sqlite_synchronous: str,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
 
+    os.environ["LOCALCAP_SQLITE_SYNCHRONOUS"] = sqlite_synchronous  # the workers' engines too
     engine = open_engine(data_dir, database_url)
     url = f"http://{host}:{port}/api/"
     if demo:
