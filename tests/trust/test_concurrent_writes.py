@@ -196,3 +196,26 @@ def test_the_same_explicit_new_instance_from_four_clients_merges(server):
     for k in instances:
         assert (stored[k]["ae_term"], stored[k]["ae_grade"]) == (f"t{k}", "2")
         assert stored[k]["adverse_events_complete"] == "1"
+
+
+def test_one_new_user_imported_into_two_projects_at_once(server):
+    """Users are server-wide: two projects' imports (each under its own project's lock) may
+    create the same new user at the same moment; neither may fail."""
+    projects = [clinical_classic(server, repeating=False) for _ in range(2)]
+    names = [f"shared_user_{server.backend}_{i}" for i in range(30)]
+    each_name = threading.Barrier(CLIENTS)  # all clients import each name at the same moment
+
+    def work(client: int, session: requests.Session) -> list[tuple[int, str]]:
+        api = projects[client % 2]
+        out = []
+        for name in names:
+            each_name.wait()
+            row = {"username": name, "email": f"{name}@x.org", "api_export": 1}
+            response = post(api, session, content="user", format="json", data=json.dumps([row]))
+            out.append((response.status_code, response.text))
+        return out
+
+    answers = [a for per in run_together(CLIENTS, work) for a in per]
+    assert [a for a in answers if a[0] != 200] == []
+    for api in projects:
+        assert set(names) <= {u["username"] for u in api.json(content="user")}
