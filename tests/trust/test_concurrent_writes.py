@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
-from builders import Api, clinical_classic
+from builders import Api, clinical_classic, project_id
+from localcap.db.projects import load_project, replace_metadata
+from localcap.db.transactions import write_transaction
 
 CLIENTS = 4
 
@@ -219,3 +222,32 @@ def test_one_new_user_imported_into_two_projects_at_once(server):
     assert [a for a in answers if a[0] != 200] == []
     for api in projects:
         assert set(names) <= {u["username"] for u in api.json(content="user")}
+
+
+def test_an_import_waiting_for_the_lock_is_checked_against_the_design_it_lands_in(server):
+    """A design change committed while an import waits for the project's lock: the import is
+    checked again against the new design (here the field it sets is gone: a 400, nothing
+    written), never written against the design it was first checked with."""
+    api = clinical_classic(server, repeating=False)
+    pid = project_id(api)
+    answers: list[requests.Response] = []
+    with write_transaction(server.engine, pid) as conn:
+        importer = threading.Thread(
+            target=lambda: answers.append(
+                api.call(
+                    content="record",
+                    format="json",
+                    data=json.dumps([{"record_id": "1", "notes": "written blind"}]),
+                )
+            )
+        )
+        importer.start()
+        time.sleep(1.5)  # the import is checked and now waits for the lock this test holds
+        assert not answers
+        project = load_project(conn, pid)
+        replace_metadata(conn, project, [f for f in project.fields if f.field_name != "notes"])
+    importer.join(timeout=60)
+    [response] = answers
+    assert response.status_code == 400, response.text
+    assert "notes" in response.json()["error"]
+    assert api.json(content="record") == []
