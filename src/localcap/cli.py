@@ -235,23 +235,38 @@ def audit(
     since: str | None,
     limit: int,
 ) -> None:
-    """Print the audit log, newest first: every API call that read or changed data.
+    """Print the audit log, newest first: every API call, survey action and command.
 
-    Columns: time, user, project, content/action, status, rows (exports), records touched.
+    Columns: time, user, project, content/action, status, client, rows (exports), records
+    touched, what changed. Every value is printed with control characters escaped (a record
+    named with a line break cannot print a line of its own).
     """
     from itertools import islice
 
     from localcap.db.audit import read_entries
+    from localcap.model.audit import printable
 
     engine = open_engine(data_dir, database_url)
     with engine.connect() as conn:
         for entry in islice(read_entries(conn, project_id, username, since), limit):
             records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
             rows = "" if entry.row_count is None else f"rows={entry.row_count}"
-            click.echo(
-                f"{entry.ts}\t{entry.username}\tproject={entry.project_id}\t"
-                f"{entry.content}/{entry.action}\t{entry.status}\t{rows}\t{records}"
-            )
+            what = "; ".join(
+                f"{c.action} {c.record}: {c.details}".replace(" :", ":")
+                for c in entry.changes[:20]
+            ) or entry.description
+            columns = [
+                entry.ts,
+                entry.username,
+                f"project={entry.project_id}",
+                f"{entry.content}/{entry.action}",
+                str(entry.status),
+                entry.client,
+                rows,
+                records,
+                what,
+            ]
+            click.echo("\t".join(printable(str(c)) for c in columns))
 
 
 @main.group()
