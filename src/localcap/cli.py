@@ -251,10 +251,13 @@ def audit(
         for entry in islice(read_entries(conn, project_id, username, since), limit):
             records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
             rows = "" if entry.row_count is None else f"rows={entry.row_count}"
-            what = "; ".join(
-                f"{c.action} {c.record}: {c.details}".replace(" :", ":")
-                for c in entry.changes[:20]
-            ) or entry.description
+            what = (
+                "; ".join(
+                    f"{c.action} {c.record}: {c.details}".replace(" :", ":")
+                    for c in entry.changes[:20]
+                )
+                or entry.description
+            )
             columns = [
                 entry.ts,
                 entry.username,

@@ -203,3 +203,33 @@ def read_entries(
             [Change.from_json(item) for item in orjson.loads(r.changes or "[]")],
             r.client or "",
         )
+
+
+#: Who the audit log names for what the survey pages do (REDCap's own wording).
+SURVEY_RESPONDENT = "[survey respondent]"
+
+
+def log_survey_event(
+    conn: Connection,
+    project_id: int | None,
+    description: str,
+    *,
+    record: str | None = None,
+    client: str = "",
+) -> None:
+    """A survey page event that is not a save: a return code accepted or refused, an access
+    code used (REDCap logs these as the survey respondent)."""
+    write_entry(
+        conn,
+        AuditEntry(
+            SURVEY_RESPONDENT,
+            project_id,
+            "survey",
+            "page",
+            {},
+            records=[record] if record else [],
+            log_type="manage",
+            description=description,
+            client=client,
+        ),
+    )
