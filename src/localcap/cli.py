@@ -134,7 +134,9 @@ def token_super(data_dir: Path, database_url: str | None, username: str) -> None
     engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         ensure_user(conn, username, super_user=True)
-        click.echo(create_super_token(conn, username))
+        token = create_super_token(conn, username)
+        _log(conn, None, "token super", f"Create super API token for user {username}")
+    click.echo(token)
 
 
 @token.command("create")
@@ -151,7 +153,17 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
     engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         _require_member(conn, project_id, username)
-        click.echo(create_project_token(conn, project_id, username))
+        token = create_project_token(conn, project_id, username)
+        _log(conn, project_id, "token create", f"Create API token for user {username}")
+    click.echo(token)
+
+
+def _log(conn: Connection, project_id: int | None, command: str, description: str) -> None:
+    """The audit log's record of a command (user names are printed safely)."""
+    from localcap.db.audit import log_command
+    from localcap.model.audit import bounded, printable
+
+    log_command(conn, project_id, command, printable(bounded(description, 1000)))
 
 
 def _load_project(conn: Connection, project_id: int) -> Project:
@@ -201,19 +213,29 @@ def token_revoke(
 
     Give the token itself (--token), or a user (--username, optionally --project).
     """
-    from localcap.db.tokens import revoke_token, revoke_user_tokens
+    from localcap.db.tokens import lookup_token, revoke_token, revoke_user_tokens
 
     if bool(token_value) == bool(username):
         raise click.UsageError("Give either --token or --username.")
     engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         if token_value:
-            if not revoke_token(conn, token_value):
+            owner = lookup_token(conn, token_value)
+            if owner is None or not revoke_token(conn, token_value):
                 raise click.ClickException("No such token (it may already be revoked).")
+            kind = "super API token" if owner.is_super else "API token"
+            _log(conn, owner.project_id, "token revoke", f"Revoke {kind} of user {owner.username}")
             click.echo("Revoked 1 token.")
         else:
             assert username is not None
             count = revoke_user_tokens(conn, username, project_id)
+            where = f" for project {project_id}" if project_id is not None else ""
+            _log(
+                conn,
+                project_id,
+                "token revoke",
+                f"Revoke {count} API token{'s' * (count != 1)} of user {username}{where}",
+            )
             click.echo(f"Revoked {count} token{'s' if count != 1 else ''}.")
 
 
@@ -324,7 +346,13 @@ def dag_allow_switch(
         if no_assignment:
             group_ids.append(NO_ASSIGNMENT)
         set_switch_dags(conn, project_id, username, group_ids)
-    shown = list(dags) + (["[No Assignment]"] if no_assignment else [])
+        shown = list(dags) + (["[No Assignment]"] if no_assignment else [])
+        _log(
+            conn,
+            project_id,
+            "dag allow-switch",
+            f"DAG Switcher: user {username} may switch between: {', '.join(shown) or 'none'}",
+        )
     if shown:
         click.echo(f"{username} may switch between: {', '.join(shown)}")
     else:
@@ -380,6 +408,13 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
             for definition in reports:
                 definition.validate(project)
             ids = save_reports(conn, project_id, reports)
+            _log(
+                conn,
+                project_id,
+                "report import",
+                "Import report definitions: "
+                + ", ".join(f"{i} ({d.title})" for i, d in zip(ids, reports, strict=True)),
+            )
         except ReportDefinitionError as exc:
             raise click.ClickException(f"{exc}. Nothing was imported.") from None
     for report_id, definition in zip(ids, reports, strict=True):
@@ -507,6 +542,14 @@ def project_import(
             with engine.begin() as conn:
                 result = import_project_xml(
                     conn, store, chunks(), username=username, title=title, progress=bar.update
+                )
+                _log(
+                    conn,
+                    result.project_id,
+                    "project import",
+                    f"Create project from a REDCap project XML ({file.name}): "
+                    f"{result.records} records, {result.files} files; user {username}, "
+                    "with a new API token",
                 )
         except ProjectXmlError as exc:
             raise click.ClickException(f"{file} cannot be imported: {exc}") from None

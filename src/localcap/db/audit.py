@@ -8,6 +8,8 @@ See docs/AUDIT.md.
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -231,5 +233,38 @@ def log_survey_event(
             log_type="manage",
             description=description,
             client=client,
+        ),
+    )
+
+
+def command_user() -> str:
+    """Who the audit log names for a ``localcap`` command: the operating-system account."""
+    try:
+        account = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no account name (e.g. an unnamed container uid)
+        account = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"[command line: {account}]"
+
+
+def log_command(
+    conn: Connection,
+    project_id: int | None,
+    command: str,
+    description: str,
+    changes: list[Change] | None = None,
+) -> None:
+    """A ``localcap`` command that changes who may do what (tokens, surveys, DAG Switcher,
+    imports): logged like an API call, as Manage/Design in the project's Logging."""
+    write_entry(
+        conn,
+        AuditEntry(
+            command_user(),
+            project_id,
+            "cli",
+            command,
+            {},
+            log_type="manage",
+            description=description,
+            changes=changes or [],
         ),
     )
