@@ -3,7 +3,7 @@
 localcap reads tokens from the request body only, but a client may still put one in the URL
 (``POST /api/?token=...``), which uvicorn's access log prints, and an unexpected error's
 message could quote a value. A filter on those loggers blanks ``token=<value>`` in any
-spelling (``TOKEN``, ``token[0]``, ``token%5B%5D``) and any 32- or 64-character hex string
+spelling (``TOKEN``, ``token[0]``, ``token%5B%5D``) and any run of 32 or more hex digits
 (the shape of every localcap token) before a line is written, and escapes control
 characters so that a crafted path cannot print a line of its own.
 """
@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
+from localcap.model.audit import TOKEN_SHAPE as _TOKEN_SHAPE
 from localcap.model.audit import printable
 
 _TOKEN_PARAM = re.compile(r"(?i)(token(?:\[[^\]=&]*\]|%5B[^=&]*?%5D)*\s*(?:=|%3D))[^&\s\"']*")
-_TOKEN_SHAPE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{32})(?![0-9A-Fa-f])")
 #: The loggers that print request details: uvicorn's access and error logs, and ours.
 LOGGERS = ("uvicorn.access", "uvicorn.error", "localcap")
 
 
 def redact_line(text: str) -> str:
+    """A log line's text with tokens blanked: percent-escapes are decoded first (a token
+    cannot hide behind ``%0A`` or ``%74oken``), control characters escaped last."""
+    text = unquote(text)
     return printable(_TOKEN_SHAPE.sub("[redacted]", _TOKEN_PARAM.sub(r"\1[redacted]", text)))
 
 

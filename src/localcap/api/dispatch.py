@@ -7,7 +7,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -55,11 +54,11 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     token = request.get("token")
     secrets = token_values(request.params, request.arrays)
     content = bounded(request.get("content").strip(), 40)
-    with state.engine.begin() as conn:
+    with state.engine.connect() as conn:
         owner = lookup_token(conn, token)
-        if owner is None:
-            _refuse_invalid_token(state, conn, request, content, secrets)
-            raise ApiError(403, NO_PERMISSION)
+    if owner is None:
+        _refuse_invalid_token(state, request, content, secrets)
+        raise ApiError(403, NO_PERMISSION)
     action = bounded(request.get("action").strip(), 40)
     entry = AuditEntry(
         owner.username,
@@ -136,7 +135,7 @@ def _authorise(
 
 
 def _refuse_invalid_token(
-    state: AppState, conn: Connection, request: ApiRequest, content: str, secrets: list[str]
+    state: AppState, request: ApiRequest, content: str, secrets: list[str]
 ) -> None:
     """Log a call whose token is unknown or malformed, per client address: beyond
     ``invalid_token_attempts`` a minute the address gets 429s (nothing logged, nothing looked
@@ -150,8 +149,8 @@ def _refuse_invalid_token(
         )
     if not state.bad_token_log.allow("*"):
         return
-    write_entry(
-        conn,
+    _write_audit(
+        state,
         AuditEntry(
             INVALID_TOKEN_USER,
             None,

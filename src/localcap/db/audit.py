@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Connection, insert, select
 
 from localcap.db import schema as t
-from localcap.model.audit import Change, bounded, call_log_type
+from localcap.model.audit import TOKEN_SHAPE, Change, bounded, call_log_type
 
 #: Parameters whose values are bulky: only their size is kept (the "what" of an import is
 #: logged as its changes, not as the request).
@@ -95,7 +95,19 @@ def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[s
             )
     if len(names) > MAX_PARAMS:
         cleaned["..."] = f"{len(names)} parameters"
-    return redact(cleaned, token_values(params, arrays))
+    return _blank_token_shapes(redact(cleaned, token_values(params, arrays)))
+
+
+def _blank_token_shapes(value: Any) -> Any:
+    """A request's values with anything shaped like a token blanked (a token pasted into
+    another parameter is still a token)."""
+    if isinstance(value, str):
+        return TOKEN_SHAPE.sub(REDACTED, value)
+    if isinstance(value, list):
+        return [_blank_token_shapes(v) for v in value]
+    if isinstance(value, dict):
+        return {_blank_token_shapes(k): _blank_token_shapes(v) for k, v in value.items()}
+    return value
 
 
 @dataclass

@@ -13,6 +13,7 @@ See docs/AUDIT.md for the whole model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,11 @@ MAX_DETAILS = 20_000
 #: Export Logging spells it with a trailing space (PyCap's doctest, recorded from REDCap).
 MANAGE = "Manage/Design "
 DATA_EXPORT = "Data export (API)"
+
+#: The shape of every localcap token (32 or 64 hex digits): any run of 32 or more hex digits
+#: is blanked wherever a request's parameters carry one, whatever the parameter is called
+#: (a run, so that a token glued to other digits is caught too).
+TOKEN_SHAPE = re.compile(r"[0-9A-Fa-f]{32,}")
 
 #: Log types Export Logging's ``logtype`` filters on (REDCap's list).
 LOG_TYPES = (
@@ -201,11 +207,16 @@ def shown_value(value: Any) -> str:
 
 
 def assignments(pairs: Iterable[tuple[str, Any]]) -> str:
-    """REDCap's ``name = 'value', name2 = 'value2'``, bounded."""
-    return bounded(
-        ", ".join(f"{printable(bounded(name, 200))} = '{shown_value(v)}'" for name, v in pairs),
-        MAX_DETAILS,
-    )
+    """REDCap's ``name = 'value', name2 = 'value2'`` (a checkbox option: ``race(2) =
+    checked``, unquoted; field names cannot hold parentheses), bounded."""
+    return bounded(", ".join(_assignment(name, value) for name, value in pairs), MAX_DETAILS)
+
+
+def _assignment(name: str, value: Any) -> str:
+    shown = printable(bounded(name, 200))
+    if shown.endswith(")") and value in ("checked", "unchecked"):
+        return f"{shown} = {value}"
+    return f"{shown} = '{shown_value(value)}'"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -81,7 +82,9 @@ def log_rows(row: LogRow) -> Iterator[tuple[str, str, str, str]]:
         details = described
         if row.row_count is not None:
             details += f", rows: {int(row.row_count)}"
-        yield row.log_type, MANAGE, details, ""
+        # (a record call that changed nothing, e.g. an import of the values already stored,
+        # is not a record change: Manage/Design)
+        yield ("manage" if row.log_type == "record" else row.log_type), MANAGE, details, ""
 
 
 def _time(ctx: ApiContext, name: str, end: bool) -> str | None:
@@ -93,6 +96,12 @@ def _time(ctx: ApiContext, name: str, end: bool) -> str | None:
     if not match:
         raise ApiError(400, f'The value of the parameter "{name}" is not a valid date/time')
     day, minute, seconds = match.groups()
+    try:
+        datetime.strptime(f"{day} {minute or '00:00'}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ApiError(
+            400, f'The value of the parameter "{name}" is not a valid date/time'
+        ) from None
     if minute is None:
         return f"{day} 23:59:59" if end else f"{day} 00:00:00"
     return f"{day} {minute}{(seconds or (':59' if end else ':00'))[:3]}"
