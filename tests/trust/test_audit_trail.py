@@ -413,3 +413,17 @@ def test_log_time_filters_are_checked(server, value):
     answer = api.call(content="log", format="json", beginTime=value)
     assert answer.status_code == 400
     assert "beginTime" in answer.text
+
+
+def test_the_log_hides_values_the_reader_may_not_export(server):
+    api = clinical_classic(server)
+    api.import_json(
+        "record", [{"record_id": "1", "first_name": "Annabel", "notes": "FREE", "weight": "70"}]
+    )
+    reader = user_api(api, "deid_reader", logging=1, data_export=2)
+    [created] = [e for e in reader.json(content="log") if e["record"] == "1"]
+    assert "Annabel" not in created["details"] and "FREE" not in created["details"]
+    assert "first_name = [hidden]" in created["details"] and "weight = '70'" in created["details"]
+    # a Full Data Set reader sees every value, and `localcap audit` (the operator) does too
+    assert "first_name = 'Annabel'" in json.dumps(api.json(content="log"))
+    assert "first_name = 'Annabel'" in audit_cli(server, project_id(api))

@@ -29,6 +29,8 @@ MAX_DETAILS = 20_000
 #: Export Logging spells it with a trailing space (PyCap's doctest, recorded from REDCap).
 MANAGE = "Manage/Design "
 DATA_EXPORT = "Data export (API)"
+#: What Export Logging shows instead of a value its reader may not export.
+HIDDEN = "[hidden]"
 
 #: The shape of every localcap token (32 or 64 hex digits): any run of 32 or more hex digits
 #: is blanked wherever a request's parameters carry one, whatever the parameter is called
@@ -202,8 +204,9 @@ def bounded(text: str, limit: int = MAX_VALUE) -> str:
 
 
 def shown_value(value: Any) -> str:
-    """One value as the details show it: printable and bounded."""
-    return printable(bounded(str(value)))
+    """One value as the details show it: printable and bounded (with room for the length
+    note of a value bounded when it was stored, so it is not cut twice)."""
+    return printable(bounded(str(value), MAX_VALUE + 40))
 
 
 def assignments(pairs: Iterable[tuple[str, Any]]) -> str:
@@ -214,7 +217,7 @@ def assignments(pairs: Iterable[tuple[str, Any]]) -> str:
 
 def _assignment(name: str, value: Any) -> str:
     shown = printable(bounded(name, 200))
-    if shown.endswith(")") and value in ("checked", "unchecked"):
+    if value is HIDDEN or (shown.endswith(")") and value in ("checked", "unchecked")):
         return f"{shown} = {value}"
     return f"{shown} = '{shown_value(value)}'"
 
@@ -222,18 +225,38 @@ def _assignment(name: str, value: Any) -> str:
 @dataclass(frozen=True)
 class Change:
     """One line of REDCap's Logging: what was done (``action``, e.g. ``Create record
-    (API)``), to which record (or ""), and the ``details`` (``field = 'value'``, ...)."""
+    (API)``), to which record (or ""), and the ``details`` (``field = 'value'``, ...).
+
+    A record change also keeps its ``values`` (field, value) and ``prefix`` (event,
+    instance), so that Export Logging can hide the values a caller may not export."""
 
     action: str
     record: str = ""
     details: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+    prefix: str = ""
 
-    def as_json(self) -> list[str]:
-        return [self.action, self.record, self.details]
+    def as_json(self) -> list[Any]:
+        if not self.values:
+            return [self.action, self.record, self.details]
+        return [self.action, self.record, self.details, [list(v) for v in self.values], self.prefix]
 
     @staticmethod
-    def from_json(item: Sequence[str]) -> Change:
-        return Change(str(item[0]), str(item[1]), str(item[2]))
+    def from_json(item: Sequence[Any]) -> Change:
+        values = tuple((str(n), str(v)) for n, v in item[3]) if len(item) > 3 else ()
+        prefix = str(item[4]) if len(item) > 4 else ""
+        return Change(str(item[0]), str(item[1]), str(item[2]), values, prefix)
+
+    def details_for(self, allowed: set[str] | None) -> str:
+        """The details as a reader with these exportable fields may see them (None: all):
+        the value of a field outside ``allowed`` is shown as ``[hidden]``."""
+        if allowed is None or not self.values:
+            return self.details
+        shown = [
+            (name, value if name.split("(")[0] in allowed else HIDDEN)
+            for name, value in self.values
+        ]
+        return bounded(self.prefix + assignments(shown), MAX_DETAILS)
 
 
 def row_assignments(
@@ -276,7 +299,8 @@ def record_change(
     *,
     record: str,
     created: bool,
-    details: str,
+    values: list[tuple[str, str]],
+    prefix: str = "",
     source: str = "API",
 ) -> Change:
     """A record write: ``Create record (API)`` the first time a record is written to, else
@@ -285,7 +309,8 @@ def record_change(
         action = "Create survey response" if created else "Update survey response"
     else:
         action = f"{'Create' if created else 'Update'} record ({source})"
-    return Change(action, record, details)
+    details = bounded(prefix + assignments(values), MAX_DETAILS)
+    return Change(action, record, details, tuple(values), prefix)
 
 
 def row_writes(
@@ -319,7 +344,8 @@ def row_writes(
             record_change(
                 record=record,
                 created=first_of_new,
-                details=bounded(prefix + assignments(pairs), MAX_DETAILS),
+                values=[(n, bounded(v)) for n, v in pairs],
+                prefix=prefix,
                 source=source,
             )
         )

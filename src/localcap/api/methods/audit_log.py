@@ -29,6 +29,7 @@ from localcap.model.audit import (
     describe_call,
     matches_log_type,
 )
+from localcap.model.rights import allowed_export_fields
 
 LOG_COLUMNS = ("timestamp", "username", "action", "details", "record")
 NO_LOGGING = "You do not have permissions to use this method: Logging privileges are required"
@@ -59,15 +60,17 @@ def export_details(row: LogRow) -> str:
     return details
 
 
-def log_rows(row: LogRow) -> Iterator[tuple[str, str, str, str]]:
-    """(log type, action, details, record) for each line one entry shows in REDCap's Logging."""
+def log_rows(row: LogRow, allowed: set[str] | None = None) -> Iterator[tuple[str, str, str, str]]:
+    """(log type, action, details, record) for each line one entry shows in REDCap's Logging;
+    ``allowed``: the fields whose values the reader may see (None: all)."""
     described = row.description or describe_call(row.content, row.action)
     if not 200 <= row.status < 300 and row.status != 499:
         yield "manage", MANAGE, f"{described} refused (status {int(row.status)})", ""
     elif row.changes:
         for change in row.changes:
             action = f"{change.action} {change.record}" if change.record else change.action
-            yield change_log_type(change.action), action, change.details, change.record
+            details = change.details_for(allowed)
+            yield change_log_type(change.action), action, details, change.record
     elif row.log_type == "export":
         yield "export", DATA_EXPORT, export_details(row), ""
     elif row.log_type in _LEGACY_RECORD_ACTIONS:
@@ -121,10 +124,17 @@ def export_logging(ctx: ApiContext) -> Response:
     if ctx.group_id is not None:
         user = ctx.username  # DAG-restricted users see their own calls only
     begin, end = _time(ctx, "beginTime", end=False), _time(ctx, "endTime", end=True)
+    # The log is an export too: values of fields the reader may not export (identifiers for
+    # a De-Identified user, forms without export rights) are shown as [hidden].
+    allowed = allowed_export_fields(ctx.proj, ctx.user_rights)
+    everything = {f.field_name for f in ctx.proj.fields} | {
+        f.complete_field for f in ctx.proj.forms
+    }
+    visible = None if everything <= allowed else allowed
     rows: list[dict[str, Any]] = []
     with ctx.engine.connect() as conn:
         for entry in read_entries(conn, ctx.proj.project_id, user, begin, end, newest_first=False):
-            for log_type, action, details, touched in log_rows(entry):
+            for log_type, action, details, touched in log_rows(entry, visible):
                 if not matches_log_type(log_type, wanted) or (record and touched != record):
                     continue
                 rows.append(
