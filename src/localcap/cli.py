@@ -61,6 +61,15 @@ def main() -> None:
     help="Largest request body accepted, in MB (0: no limit); bigger ones get a 413 error.",
 )
 @click.option(
+    "--invalid-token-limit",
+    default=60,
+    show_default=True,
+    type=int,
+    envvar="LOCALCAP_INVALID_TOKEN_LIMIT",
+    help="API calls with an invalid token one client address (an IPv6 /64) may make per "
+    "minute (0: no limit); more get a 429 error. Each one is in the audit log.",
+)
+@click.option(
     "--public-url",
     default=None,
     envvar="LOCALCAP_PUBLIC_URL",
@@ -78,6 +87,7 @@ def serve(
     workers: int,
     rate_limit: int,
     max_request_mb: int,
+    invalid_token_limit: int,
     public_url: str | None,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
@@ -98,6 +108,7 @@ def serve(
         os.environ["LOCALCAP_FILE_STORE"] = file_store
     os.environ["LOCALCAP_RATE_LIMIT"] = str(rate_limit)
     os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
+    os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     click.echo(f"localcap is serving the REDCap API at {url}")
     uvicorn.run(

@@ -50,4 +50,5 @@ def app_from_environment() -> Starlette:
         int(os.environ.get("LOCALCAP_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
         int(os.environ.get("LOCALCAP_MAX_REQUEST_MB", DEFAULT_MAX_REQUEST_MB)),
         os.environ.get("LOCALCAP_PUBLIC_URL", ""),
+        invalid_token_attempts=int(os.environ.get("LOCALCAP_INVALID_TOKEN_LIMIT", 60)),
     )
