@@ -427,3 +427,14 @@ def test_the_log_hides_values_the_reader_may_not_export(server):
     # a Full Data Set reader sees every value, and `localcap audit` (the operator) does too
     assert "first_name = 'Annabel'" in json.dumps(api.json(content="log"))
     assert "first_name = 'Annabel'" in audit_cli(server, project_id(api))
+
+
+def test_errors_do_not_quote_a_token_back(server):
+    api = clinical_classic(server)
+    other = user_api(api, "pasted_user")
+    hashed = "0123456789abcdef0123456789abcdef"  # token-shaped, but nobody's token
+    for value in (other.token, other.token.lower(), "00" + other.token, hashed):
+        answer = api.call(content="record", format="json", **{"fields[0]": value})
+        assert answer.status_code == 400
+        assert other.token.lower() not in answer.text.lower()
+        assert ("[redacted]" in answer.text) == (value != hashed), answer.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
 from typing import Any
@@ -13,10 +14,10 @@ from starlette.responses import Response, StreamingResponse
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
 from localcap.api.request import ApiRequest
-from localcap.db.audit import AuditEntry, is_token_name, token_values, write_entry
+from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
-from localcap.model.audit import bounded, describe_call
+from localcap.model.audit import TOKEN_SHAPE, bounded, describe_call
 
 Handler = Callable[[ApiContext], Response]
 
@@ -24,6 +25,8 @@ Handler = Callable[[ApiContext], Response]
 HANDLERS: dict[tuple[str, str], Handler] = {}
 #: Contents that a super token may call (everything else needs a project token).
 SUPER_CONTENTS = {"project", "version"}
+#: Token-shaped values an error message may quote that are looked up (the rest are blanked).
+MAX_TOKEN_LOOKUPS = 20
 #: Who the audit log names for a call whose token is unknown.
 INVALID_TOKEN_USER = "[invalid token]"
 
@@ -83,6 +86,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         if error.status != 429:  # a rate-limited user's calls are counted, not logged
             entry.status = error.status
             _write_audit(state, entry)
+        error.message = _without_tokens(state, error.message, secrets)
         raise
     except Exception:
         entry.status = 500
@@ -164,6 +168,27 @@ def _refuse_invalid_token(
             secrets=secrets,
         ),
     )
+
+
+def _without_tokens(state: AppState, message: str, secrets: list[str]) -> str:
+    """An error message with every token blanked: messages quote values back (``fields``,
+    record names), and a token pasted into one must not come back in the answer. A run of
+    exactly 32 or 64 hex digits is blanked when it is a live token (an MD5 record name stays
+    readable); any other run of 32+ hex digits (a token glued to more digits) always is."""
+    if not TOKEN_SHAPE.search(message):
+        return message
+    checked = 0
+
+    def blank(match: re.Match[str]) -> str:
+        nonlocal checked
+        run = match.group(0)
+        if len(run) not in (32, 64) or run in secrets or checked >= MAX_TOKEN_LOOKUPS:
+            return REDACTED
+        checked += 1
+        with state.engine.connect() as conn:
+            return REDACTED if lookup_token(conn, run) is not None else run
+
+    return TOKEN_SHAPE.sub(blank, message)
 
 
 def client_bucket(address: str) -> str:
