@@ -438,3 +438,22 @@ def test_errors_do_not_quote_a_token_back(server):
         assert answer.status_code == 400
         assert other.token.lower() not in answer.text.lower()
         assert ("[redacted]" in answer.text) == (value != hashed), answer.text
+
+
+def test_hostile_names_and_values_are_stored_on_every_backend(server):
+    """Refusals are logged too: a NUL or an over-long content/action must be stored
+    (PostgreSQL refuses NULs and values wider than a column), never a 500."""
+    api = clinical_classic(server)
+    hostile = [
+        {"content": "x" * 300},
+        {"content": "record", "action": "y" * 300},
+        {"content": "rec\x00ord"},
+        {"content": "record", "fields[0]": "a\x00b"},
+        {"content": "record", "n\x00ame": "1"},
+    ]
+    for params in hostile:
+        assert api.call(format="json", **params).status_code == 400, params
+    bad = requests.post(server.url, data={"token": "z" * 500, "content": "\x00" * 100}, timeout=30)
+    assert bad.status_code == 403
+    printed = audit_cli(server, project_id(api), limit=10)
+    assert "\x00" not in printed and "rec\ufffdord" in printed

@@ -37,6 +37,7 @@ MAX_RECORD_NAME = 200
 MAX_CHANGES = 100_000
 REDACTED = "[redacted]"
 _ARRAY_SUFFIX = re.compile(r"(\[[^\]]*\])+$")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def is_token_name(name: str) -> bool:
@@ -137,6 +138,22 @@ class AuditEntry:
         return clean_params(params, arrays)
 
 
+def storable(value: Any) -> Any:
+    """``value`` (strings, or lists/dicts of them) as every backend stores it: a NUL
+    (PostgreSQL refuses it in text) or a lone surrogate (not UTF-8) becomes U+FFFD."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
+def _json(value: Any, secrets: list[str]) -> str:
+    return orjson.dumps(storable(redact(value, secrets))).decode()
+
+
 def write_entry(conn: Connection, entry: AuditEntry) -> None:
     secrets = entry.secrets
     changes = [c.as_json() for c in entry.changes[:MAX_CHANGES]]
@@ -146,19 +163,20 @@ def write_entry(conn: Connection, entry: AuditEntry) -> None:
     conn.execute(
         insert(t.audit_log).values(
             ts=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
-            username=bounded(entry.username, 200),
+            # (cut to the columns' widths: a PostgreSQL VARCHAR refuses a longer value)
+            username=storable(entry.username[:255]),
             project_id=entry.project_id,
-            content=bounded(entry.content, 40),
-            action=bounded(entry.action, 40),
+            content=storable(entry.content[:50]),
+            action=storable(entry.action[:50]),
             log_type=entry.log_type or call_log_type(entry.content, entry.action),
-            params=orjson.dumps(redact(entry.params, secrets)).decode(),
-            records=orjson.dumps(redact(records, secrets)).decode(),
+            params=_json(entry.params, secrets),
+            records=_json(records, secrets),
             report_id=entry.report_id,
             row_count=entry.row_counter() if entry.row_counter else None,
             status=entry.status,
-            description=redact(bounded(entry.description, 2000), secrets),
-            changes=orjson.dumps(redact(changes, secrets)).decode(),
-            client=bounded(entry.client, 60),
+            description=storable(redact(bounded(entry.description, 2000), secrets)),
+            changes=_json(changes, secrets),
+            client=storable(entry.client[:64]),
         )
     )
 
