@@ -73,7 +73,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         secrets=secrets,
     )
     try:
-        ctx = _authorise(state, request, owner, content, entry)
+        ctx = _authorise(state, request, owner, content)
         action = resolve_action(request, content)
         handler = HANDLERS.get((content, action))
         if handler is None:
@@ -100,9 +100,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     return response
 
 
-def _authorise(
-    state: AppState, request: ApiRequest, owner: TokenOwner, content: str, entry: AuditEntry
-) -> ApiContext:
+def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content: str) -> ApiContext:
     """The caller's context: rate limit, the method's existence, the project and rights."""
     if not state.limiter.allow(owner.username):
         raise ApiError(
