@@ -43,7 +43,7 @@ class AppState:
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
     _bad_token_limiter: RateLimiter | None = field(default=None, repr=False)
-    _bad_token_log: RateLimiter | None = field(default=None, repr=False)
+    _unauthenticated_log: RateLimiter | None = field(default=None, repr=False)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -66,12 +66,13 @@ class AppState:
         return self._bad_token_limiter
 
     @property
-    def bad_token_log(self) -> RateLimiter:
-        """Invalid-token calls logged per minute from all addresses together: many addresses
-        cannot flood the audit log either (the calls beyond are answered, not logged)."""
-        if self._bad_token_log is None:
-            self._bad_token_log = RateLimiter(10 * self.invalid_token_attempts)
-        return self._bad_token_log
+    def unauthenticated_log(self) -> RateLimiter:
+        """Entries nobody authenticated may cause (invalid-token calls, wrong survey access
+        codes), per minute from all addresses together: many addresses cannot flood the
+        audit log either (the calls beyond are answered, not logged)."""
+        if self._unauthenticated_log is None:
+            self._unauthenticated_log = RateLimiter(10 * self.invalid_token_attempts)
+        return self._unauthenticated_log
 
     @property
     def file_store(self) -> FileStore:

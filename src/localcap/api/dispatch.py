@@ -149,7 +149,7 @@ def _refuse_invalid_token(
             "Too many API requests with an invalid token from this address. Wait a minute "
             "and try again.",
         )
-    if not state.bad_token_log.allow("*"):
+    if not state.unauthenticated_log.allow("*"):
         return
     _write_audit(
         state,

@@ -299,11 +299,10 @@ def _where(page: SurveyPage) -> str:
 
 
 def _log_return_code(conn: Connection, page: SurveyPage, checked: CodeCheck, client: str) -> None:
-    """Audit the return-code step: a response reopened, a wrong code, a locked response."""
+    """Audit the return-code step: a response reopened, or a wrong code."""
     what = {
         CodeCheck.OK: "Survey response reopened with its return code",
         CodeCheck.WRONG: "Wrong survey return code entered",
-        CodeCheck.LOCKED: "Survey return code refused: too many wrong codes",
     }[checked]
     log_survey_event(
         conn,
@@ -355,7 +354,11 @@ def build_routes(state: AppState) -> list[Route]:
             if needs_return_code(page.survey, page.participant):
                 code = _first(form, "return_code")
                 checked = check_return_code(conn, page.participant, code)
-                if checked is not CodeCheck.OK or _first(form, "begin"):
+                # (a locked response's refusals are not logged: its wrong codes were, and a
+                # script hammering it must not fill the log)
+                if checked is CodeCheck.WRONG or (
+                    checked is CodeCheck.OK and _first(form, "begin")
+                ):
                     _log_return_code(conn, page, checked, client)
                 if checked is CodeCheck.LOCKED:
                     return _ask_code(page, LOCKED, 429)
@@ -372,7 +375,8 @@ def build_routes(state: AppState) -> list[Route]:
         with engine.begin() as conn:
             if well_formed(code, ACCESS_CODE_LENGTH):
                 participant = survey_store.participant_by_access_code(conn, code)
-            _log_access_code(conn, participant, client)
+            if participant is not None or state.unauthenticated_log.allow("*"):
+                _log_access_code(conn, participant, client)
         if participant is None:
             return _render(
                 "access.html", 404, csrf=secrets.token_urlsafe(32), error="The code is not valid."
