@@ -21,6 +21,7 @@ from localcap.api.dispatch import HANDLERS
 from localcap.cli import main
 from localcap.db import schema as t
 from localcap.model.audit import DESCRIPTIONS
+from localcap.surveys.returning import MAX_FAILURES
 from surveys.survey_helpers import (
     csrf_of,
     link_for,
@@ -457,3 +458,14 @@ def test_hostile_names_and_values_are_stored_on_every_backend(server):
     assert bad.status_code == 403
     printed = audit_cli(server, project_id(api), limit=10)
     assert "\x00" not in printed and "rec\ufffdord" in printed
+
+
+def test_a_locked_response_cannot_flood_the_log(server):
+    api = survey_project(server, "--save-and-return")
+    link = link_for(api)
+    save_for_later(link, full_name="Ada")
+    for _ in range(MAX_FAILURES + 10):
+        session, page, _ = open_form(link)
+        post_page(session, link, page, return_code="WRONG123", begin="1")
+    wrong = [e for e in api.json(content="log") if e["details"].startswith("Wrong survey")]
+    assert len(wrong) == MAX_FAILURES  # then the response is locked, and nothing more logged
