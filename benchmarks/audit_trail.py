@@ -58,10 +58,13 @@ def bloat(url: str, token: str, db: Path) -> str:
     size = sum(len(k) + len(v) + 2 for k, v in pairs)
     requests.post(url, data=[*pairs, ("token", token), ("content", "version")], timeout=60)
     with sqlite3.connect(db) as conn:
-        stored = conn.execute(
-            "select length(params) from audit_log order by log_id desc limit 1"
-        ).fetchone()[0]
-    return f"a {size / 1e6:.1f} MB request is stored as {stored:,} characters of parameters"
+        row = conn.execute(
+            "select length(params) from audit_log where content = 'version' "
+            "order by log_id desc limit 1"
+        ).fetchone()
+    if row is None:
+        return f"a {size / 1e6:.1f} MB request to Export Version is not logged"
+    return f"a {size / 1e6:.1f} MB request is stored as {row[0]:,} characters of parameters"
 
 
 def imports(url: str, super_token: str, db: Path, n: int) -> str:
