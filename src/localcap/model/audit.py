@@ -237,15 +237,20 @@ class Change:
     prefix: str = ""
 
     def as_json(self) -> list[Any]:
+        """Stored form; a record change keeps its values only (the details are made from
+        them when read, which halves what an import writes)."""
         if not self.values:
             return [self.action, self.record, self.details]
-        return [self.action, self.record, self.details, [list(v) for v in self.values], self.prefix]
+        return [self.action, self.record, "", [list(v) for v in self.values], self.prefix]
 
     @staticmethod
     def from_json(item: Sequence[Any]) -> Change:
-        values = tuple((str(n), str(v)) for n, v in item[3]) if len(item) > 3 else ()
-        prefix = str(item[4]) if len(item) > 4 else ""
-        return Change(str(item[0]), str(item[1]), str(item[2]), values, prefix)
+        if len(item) <= 3:
+            return Change(str(item[0]), str(item[1]), str(item[2]))
+        values = tuple((str(n), str(v)) for n, v in item[3])
+        prefix = str(item[4])
+        details = bounded(prefix + assignments(values), MAX_DETAILS)
+        return Change(str(item[0]), str(item[1]), details, values, prefix)
 
     def details_for(self, allowed: set[str] | None) -> str:
         """The details as a reader with these exportable fields may see them (None: all):
