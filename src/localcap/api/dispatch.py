@@ -17,6 +17,7 @@ from localcap.api.request import ApiRequest
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
+from localcap.db.transactions import read_snapshot
 from localcap.model.audit import TOKEN_SHAPE, describe_call
 
 Handler = Callable[[ApiContext], Response]
@@ -57,7 +58,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     token = request.get("token")
     secrets = token_values(request.params, request.arrays)
     content = request.get("content").strip()[:50]  # the audit column's width
-    with state.engine.connect() as conn:
+    with read_snapshot(state.engine) as conn:
         owner = lookup_token(conn, token)
     if owner is None:
         _refuse_invalid_token(state, request, content, secrets)
@@ -122,7 +123,7 @@ def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content:
         ctx.is_super = True
         return ctx
     assert owner.project_id is not None
-    with state.engine.connect() as conn:
+    with read_snapshot(state.engine) as conn:
         membership = load_project_user(conn, owner.project_id, owner.username)
         project = load_project(conn, owner.project_id)
     if membership is None or project is None or membership.expired(date.today()):
@@ -183,7 +184,7 @@ def _without_tokens(state: AppState, message: str, secrets: list[str]) -> str:
         if len(run) not in (32, 64) or run in secrets or checked >= MAX_TOKEN_LOOKUPS:
             return REDACTED
         checked += 1
-        with state.engine.connect() as conn:
+        with read_snapshot(state.engine) as conn:
             return REDACTED if lookup_token(conn, run) is not None else run
 
     return TOKEN_SHAPE.sub(blank, message)

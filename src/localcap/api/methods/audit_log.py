@@ -132,7 +132,7 @@ def export_logging(ctx: ApiContext) -> Response:
     }
     visible = None if everything <= allowed else allowed
     rows: list[dict[str, Any]] = []
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         for entry in read_entries(conn, ctx.proj.project_id, user, begin, end, newest_first=False):
             for log_type, action, details, touched in log_rows(entry, visible):
                 if not matches_log_type(log_type, wanted) or (record and touched != record):
