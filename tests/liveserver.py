@@ -59,6 +59,7 @@ def start_server(
     # Tests make many calls quickly: no rate limit unless a test asks for one.
     limits.setdefault("rate_limit", 0)
     limits.setdefault("survey_code_attempts", 0)
+    limits.setdefault("invalid_token_attempts", 0)
     app = build_app(data_dir, database_url, file_store, **limits)
     engine = app.state.localcap.engine
     with engine.begin() as conn:

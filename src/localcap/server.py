@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from localcap.api.app import create_app
 from localcap.api.context import AppState
 from localcap.db.engine import open_database
+from localcap.logredact import install_redaction
 
 DEFAULT_RATE_LIMIT = 600  # requests per minute per user, REDCap's default
 DEFAULT_MAX_REQUEST_MB = 4096
@@ -23,7 +24,9 @@ def build_app(
     max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
     public_url: str = "",
     survey_code_attempts: int = 10,
+    invalid_token_attempts: int = 60,
 ) -> Starlette:
+    install_redaction()
     engine = open_database(data_dir, database_url)
     state = AppState(
         engine=engine,
@@ -33,6 +36,7 @@ def build_app(
         max_body_bytes=max_request_mb << 20,
         public_url=public_url.rstrip("/"),
         survey_code_attempts=survey_code_attempts,
+        invalid_token_attempts=invalid_token_attempts,
     )
     return create_app(state)
 
@@ -46,4 +50,5 @@ def app_from_environment() -> Starlette:
         int(os.environ.get("LOCALCAP_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
         int(os.environ.get("LOCALCAP_MAX_REQUEST_MB", DEFAULT_MAX_REQUEST_MB)),
         os.environ.get("LOCALCAP_PUBLIC_URL", ""),
+        invalid_token_attempts=int(os.environ.get("LOCALCAP_INVALID_TOKEN_LIMIT", 60)),
     )

@@ -40,9 +40,14 @@ class AppState:
     #: Survey access codes a client address may try per minute (0: unlimited). An access
     #: code is about 45 bits: without a limit a script could try thousands a second.
     survey_code_attempts: int = 10
+    #: Calls with an invalid token a client address may make per minute (0: unlimited); more
+    #: get a 429 and are not logged one by one. Each logged one is an audit row.
+    invalid_token_attempts: int = 60
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
+    _bad_token_limiter: RateLimiter | None = field(default=None, repr=False)
+    _unauthenticated_log: RateLimiter | None = field(default=None, repr=False)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -56,6 +61,22 @@ class AppState:
         if self._code_limiter is None:
             self._code_limiter = RateLimiter(self.survey_code_attempts)
         return self._code_limiter
+
+    @property
+    def bad_token_limiter(self) -> RateLimiter:
+        """Invalid-token calls, per client address."""
+        if self._bad_token_limiter is None:
+            self._bad_token_limiter = RateLimiter(self.invalid_token_attempts)
+        return self._bad_token_limiter
+
+    @property
+    def unauthenticated_log(self) -> RateLimiter:
+        """Entries nobody authenticated may cause (invalid-token calls, wrong survey access
+        codes), per minute from all addresses together: many addresses cannot flood the
+        audit log either (the calls beyond are answered, not logged)."""
+        if self._unauthenticated_log is None:
+            self._unauthenticated_log = RateLimiter(10 * self.invalid_token_attempts)
+        return self._unauthenticated_log
 
     @property
     def file_store(self) -> FileStore:

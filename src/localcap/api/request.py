@@ -34,6 +34,8 @@ class ApiRequest:
     files: dict[str, UploadFile] = field(default_factory=dict)
     #: ``scheme://host:port`` the request came to (survey links when no public URL is set).
     server_url: str = ""
+    #: The client's address (the audit log's record of who called, invalid tokens included).
+    client: str = ""
 
     def get(self, name: str, default: str = "") -> str:
         return self.params.get(name, default)
@@ -106,7 +108,10 @@ async def parse_request(request: Request) -> ApiRequest:
                 f"The request is too large ({exc}). Split the import into smaller batches.",
             ) from None
         raise ApiError(400, f"The request body could not be read: {exc}") from None
-    result = ApiRequest(server_url=f"{request.url.scheme}://{request.url.netloc}")
+    result = ApiRequest(
+        server_url=f"{request.url.scheme}://{request.url.netloc}",
+        client=request.client.host if request.client else "",
+    )
     indexed: dict[str, list[tuple[int, str]]] = {}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):

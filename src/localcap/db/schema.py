@@ -239,6 +239,11 @@ audit_log = Table(
     Column("status", Integer, nullable=False),
     # What happened, in words, when the parameters do not say it (e.g. "Create project").
     Column("description", Text, nullable=False, default=""),
+    # What changed, as REDCap's Logging shows it: a JSON list of [action, record, details]
+    # (e.g. ["Create record (API)", "7", "age = '41', sex = '1'"]), one per record or user.
+    Column("changes", Text, nullable=False, default="[]", server_default="[]"),
+    # The client's address (invalid-token calls have no user to name).
+    Column("client", String(64), nullable=False, default="", server_default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
 )
 

@@ -14,7 +14,9 @@ import click
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
+from localcap.db.audit import log_command
 from localcap.db.transactions import write_transaction
+from localcap.model.audit import assignments
 from localcap.model.project import Project
 from localcap.model.surveys import DEFAULT_SETTINGS
 
@@ -135,6 +137,16 @@ def survey_enable(
                 survey_store.save_queue_entry(
                     conn, project_id, event_id, instrument, {"active": "1", "auto_start": "0"}
                 )
+        shown = {k: v for k, v in changes.items() if v is not None}
+        if queue is not None:
+            shown["queue"] = "1" if queue else "0"
+        settings = assignments(list(shown.items()))
+        log_command(
+            conn,
+            project_id,
+            "survey enable",
+            f"Enable survey {instrument}" + (f": {settings}" if settings else ""),
+        )
     click.echo(f"'{instrument}' of project {project_id} is a survey")
 
 
@@ -155,4 +167,5 @@ def survey_disable(
         _project(conn, project_id, instrument)
         survey_store.disable_survey(conn, project_id, instrument)
         survey_store.delete_queue_entries(conn, project_id, instrument)
+        log_command(conn, project_id, "survey disable", f"Disable survey {instrument}")
     click.echo(f"'{instrument}' of project {project_id} is no longer a survey")

@@ -47,8 +47,10 @@ from localcap.api.methods.surveys import survey_link
 from localcap.api.request import limit_body
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
+from localcap.db.audit import log_survey_event
 from localcap.db.records import StoredRow
 from localcap.db.transactions import read_snapshot, write_transaction
+from localcap.model.audit import printable
 from localcap.model.project import Project
 from localcap.model.surveys import (
     ACCESS_CODE_LENGTH,
@@ -293,6 +295,43 @@ async def _form_lists(request: Request) -> dict[str, list[str]] | Response:
     return lists
 
 
+def _where(page: SurveyPage) -> str:
+    """Which response, for the audit log (the record name printed safely)."""
+    p = page.participant
+    return f"record {printable(p.record or '')}, instrument {p.form_name}, instance {p.instance}"
+
+
+def _log_return_code(conn: Connection, page: SurveyPage, checked: CodeCheck, client: str) -> None:
+    """Audit the return-code step: a response reopened, or a wrong code."""
+    what = {
+        CodeCheck.OK: "Survey response reopened with its return code",
+        CodeCheck.WRONG: "Wrong survey return code entered",
+    }[checked]
+    log_survey_event(
+        conn,
+        page.project.project_id,
+        f"{what} ({_where(page)})",
+        record=page.participant.record,
+        client=client,
+    )
+
+
+def _log_access_code(conn: Connection, participant: Participant | None, client: str) -> None:
+    """Audit an access code typed on the survey start page: which survey it opened, or a wrong
+    code (no project to file it under: ``localcap audit`` lists it with the client address)."""
+    if participant is None:
+        log_survey_event(conn, None, "Wrong survey access code entered", client=client)
+        return
+    log_survey_event(
+        conn,
+        participant.project_id,
+        f"Survey access code used (record {printable(participant.record or '')}, "
+        f"instrument {participant.form_name}, instance {participant.instance})",
+        record=participant.record,
+        client=client,
+    )
+
+
 def build_routes(state: AppState) -> list[Route]:
     engine = state.engine
 
@@ -329,7 +368,7 @@ def build_routes(state: AppState) -> list[Route]:
             return _ask_code(page)
         return _blank_form(page)
 
-    def post_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
+    def post_survey(hash_: str, form: dict[str, list[str]], base: str, client: str) -> Response:
         with writing(project_of_participant(hash_)) as conn:
             page = _load(conn, hash_)
             if page is None:
@@ -340,6 +379,12 @@ def build_routes(state: AppState) -> list[Route]:
             if needs_return_code(page.survey, page.participant):
                 code = _first(form, "return_code")
                 checked = check_return_code(conn, page.participant, code)
+                # (a locked response's refusals are not logged: its wrong codes were, and a
+                # script hammering it must not fill the log)
+                if checked is CodeCheck.WRONG or (
+                    checked is CodeCheck.OK and _first(form, "begin")
+                ):
+                    _log_return_code(conn, page, checked, client)
                 if checked is CodeCheck.LOCKED:
                     return _ask_code(page, LOCKED, 429)
                 if checked is CodeCheck.WRONG:
@@ -349,12 +394,16 @@ def build_routes(state: AppState) -> list[Route]:
                     return _show_form(page, sub, return_code=code)
             return _answer(conn, page, form, code, base)
 
-    def access_code(code: str) -> Response:
+    def access_code(code: str, client: str) -> Response:
         code = code.strip().upper()
         participant = None
         if well_formed(code, ACCESS_CODE_LENGTH):
             with read_snapshot(engine) as conn:
                 participant = survey_store.participant_by_access_code(conn, code)
+        if participant is not None or state.unauthenticated_log.allow("*"):
+            project_id = participant.project_id if participant is not None else None
+            with write_transaction(engine, project_id) as conn:
+                _log_access_code(conn, participant, client)
         if participant is None:
             return _render(
                 "access.html", 404, csrf=secrets.token_urlsafe(32), error="The code is not valid."
@@ -392,6 +441,7 @@ def build_routes(state: AppState) -> list[Route]:
 
     async def surveys_page(request: Request) -> Response:
         params = request.query_params
+        client = request.client.host if request.client else ""
         if request.method == "POST":
             form = await _form_lists(request)
             if isinstance(form, Response):
@@ -405,12 +455,12 @@ def build_routes(state: AppState) -> list[Route]:
                 )
             if "s" in params:
                 base = state.public_url or f"{request.url.scheme}://{request.url.netloc}"
-                return await run_in_threadpool(post_survey, params["s"], form, base)
-            if not state.code_limiter.allow(request.client.host if request.client else ""):
+                return await run_in_threadpool(post_survey, params["s"], form, base, client)
+            if not state.code_limiter.allow(client):
                 return _render(
                     "access.html", 429, csrf=secrets.token_urlsafe(32), error=TOO_MANY_CODES
                 )
-            return await run_in_threadpool(access_code, (form.get("code") or [""])[0])
+            return await run_in_threadpool(access_code, (form.get("code") or [""])[0], client)
         if "s" in params:
             return await run_in_threadpool(get_survey, params["s"])
         if "sq" in params:

@@ -20,6 +20,7 @@ from localcap.db import records as store
 from localcap.db.audit import AuditEntry, write_entry
 from localcap.db.records import StoredRow
 from localcap.db.surveys import mark_submitted
+from localcap.model.audit import Change
 from localcap.model.project import Field, Project, checkbox_column
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
 from localcap.model.surveys import Participant
@@ -178,9 +179,19 @@ def save_response(
         if sub.errors:
             return False
     checker = ImportChecker(project)
+    changes: list[Change] = []
     try:
         plan = checker.check([_import_row(project, participant, sub, complete)], None)
-        write_plan(conn, project, plan, group_id=None, overwrite=True, may_create=False)
+        write_plan(
+            conn,
+            project,
+            plan,
+            group_id=None,
+            overwrite=True,
+            may_create=False,
+            log=changes,
+            log_source="survey",
+        )
     except ImportError_ as exc:
         sub.errors = _checker_errors(project, exc.message)
         return False
@@ -198,7 +209,8 @@ def save_response(
             "import",
             {"instrument": participant.form_name, "event_id": participant.event_id},
             records=[participant.record],
-            log_type="record_edit",
+            log_type="record",
+            changes=changes,
             description=(
                 f"Survey response {'completed' if complete else 'saved (partial)'}: record "
                 f"{participant.record}, instrument {participant.form_name}, instance "

@@ -11,6 +11,7 @@ from localcap.api.context import ApiContext
 from localcap.api.errors import IN_A_DAG, NO_DESIGN, OUTSIDE_OWN_DAG, ApiError, error_format
 from localcap.formats.lists import render_records
 from localcap.formats.parsers import DataParseError, parse_data
+from localcap.model.audit import Change, assignments, bounded, printable
 
 #: Ids and numbers beyond this cannot exist (database integers are 64-bit at most).
 MAX_ID = 2**31 - 1
@@ -86,3 +87,11 @@ def audit_creation(ctx: ApiContext, project_id: int, description: str) -> None:
     if ctx.audit is not None:
         ctx.audit.project_id = project_id
         ctx.audit.description = description
+
+
+def audit_change(ctx: ApiContext, action: str, pairs: list[tuple[str, Any]]) -> None:
+    """One line of the call's "what" in the audit log: REDCap's action words (``Edit user
+    bob``, ``Create data access group``) and ``name = 'value'`` details."""
+    if ctx.audit is not None:
+        shown = printable(bounded(action, 300))  # usernames in it are the callers' own text
+        ctx.audit.changes.append(Change(shown, details=assignments(pairs)))

@@ -10,6 +10,7 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import (
+    audit_change,
     count_response,
     import_rows,
     list_response,
@@ -84,6 +85,12 @@ def import_dags(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         for display, unique in planned:
             store.save_dag(conn, project.project_id, display, unique)
+            what = "Edit" if unique in project.dag_by_name else "Create"
+            audit_change(
+                ctx,
+                f"{what} data access group",
+                [("data_access_group_name", display), ("unique_group_name", unique)],
+            )
         store.bump_design(conn, project.project_id)
     return count_response(ctx, len(planned))
 
@@ -99,6 +106,8 @@ def delete_dags(ctx: ApiContext) -> Response:
             # Dropping the limit would open those folders to every DAG: refuse instead.
             raise ApiError(400, DAG_LIMITS_FOLDERS.format(folders=", ".join(map(str, limited))))
         store.delete_dags(conn, ctx.proj.project_id, group_ids)
+    for name in names:
+        audit_change(ctx, "Delete data access group", [("unique_group_name", name)])
     return count_response(ctx, len(names))
 
 
@@ -138,6 +147,12 @@ def import_user_dags(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
+            dag = project.dag_by_id[group_id].unique_name if group_id is not None else ""
+            audit_change(
+                ctx,
+                f"Assign user {username} to data access group",
+                [("user", username), ("redcap_data_access_group", dag)],
+            )
     return count_response(ctx, len(planned))
 
 
@@ -179,4 +194,9 @@ def switch_dag(ctx: ApiContext) -> Response:
             ctx.username,
             None if target == role_store.NO_ASSIGNMENT else target,
         )
+    audit_change(
+        ctx,
+        f"Switch user {ctx.username} to data access group",
+        [("user", ctx.username), ("data_access_group", name or "[No Assignment]")],
+    )
     return count_response(ctx, 1)

@@ -52,6 +52,7 @@ from localcap.db.repository import Folder, RepositoryFile
 from localcap.formats.json_writer import dumps
 from localcap.formats.lists import CONTENT_TYPES, render_records
 from localcap.formats.xml_writer import write_xml_items
+from localcap.model.audit import bounded, printable
 
 NO_FILE_REPOSITORY = (
     "You do not have permissions to use this method: File Repository privileges are required"
@@ -150,8 +151,10 @@ def _folder_name(ctx: ApiContext) -> str:
 
 
 def _describe(ctx: ApiContext, description: str) -> None:
+    """The audit log's words for the call (folder and file names are the callers' text:
+    printed with control characters escaped)."""
     if ctx.audit is not None:
-        ctx.audit.description = description
+        ctx.audit.description = printable(bounded(description, 1000))
 
 
 @method("fileRepository", "createFolder")

@@ -40,6 +40,7 @@ from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
 from localcap.files import MissingFileError, content_type_header, sniff_mime
 from localcap.files.mime import HEAD_SIZE
+from localcap.model.audit import row_writes
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
 from localcap.model.rights import (
     DEIDENTIFIED,
@@ -363,6 +364,7 @@ def import_file(ctx: ApiContext) -> Response:
             old_key = replaced.store_key if replaced is not None else None
     if old_key is not None:
         delete_bytes(ctx, old_key)  # 3. only after the commit
+    _log_file_change(ctx, target, {}, {target.field.field_name: str(doc_id)}, created=not exists)
     return empty_answer(ctx)
 
 
@@ -382,6 +384,20 @@ def _import_target(ctx: ApiContext, conn: Connection) -> tuple[Target, bool]:
     return target, exists
 
 
+def _log_file_change(
+    ctx: ApiContext, target: Target, before: dict[str, str], after: dict[str, str], created: bool
+) -> None:
+    """The audit log's record of a file field change: REDCap's ``field = '<document id>'``
+    (``''`` when deleted), as a record change of ``target.record``."""
+    if ctx.audit is None:
+        return
+    key = (target.record, target.event_id, target.repeat_instrument, target.instance)
+    ctx.audit.records = [target.record]
+    ctx.audit.changes = row_writes(
+        ctx.proj, [key], {key: before}, {key: after}, {target.record} if created else set()
+    )
+
+
 @method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
@@ -395,6 +411,7 @@ def delete_file(ctx: ApiContext) -> Response:
         removed = docs.delete_document(conn, project.project_id, old) if old else None
     if removed is not None:
         delete_bytes(ctx, removed.store_key)
+    _log_file_change(ctx, target, {target.field.field_name: old or ""}, {}, created=False)
     return empty_answer(ctx)
 
 

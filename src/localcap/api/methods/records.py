@@ -24,6 +24,7 @@ from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
+from localcap.model.audit import Change, printable, row_writes
 from localcap.model.eav import EavExport, eav_to_flat
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
@@ -280,6 +281,7 @@ def import_records(ctx: ApiContext) -> Response:
     # written into.
     plan = _import_plan(ctx, rows, record_type, date_format)
     checked_against = ctx.proj
+    changes: list[Change] = []
     try:
         with ctx.write_transaction() as conn:
             if ctx.proj is not checked_against:
@@ -292,11 +294,13 @@ def import_records(ctx: ApiContext) -> Response:
                 overwrite=behavior == "overwrite",
                 auto_number=ctx.request.flag("forceAutoNumber"),
                 may_create=ctx.user_rights.flag("record_create"),
+                log=changes,
             )
     except ImportError_ as exc:
         raise ApiError(exc.status, exc.message) from None
     if ctx.audit is not None:
         ctx.audit.records = records
+        ctx.audit.changes = changes
     return import_response(ctx, records, id_map)
 
 
@@ -348,6 +352,7 @@ def delete_records(ctx: ApiContext) -> Response:
 
         deleted = 0
         kept: set[str] = set()  # records keeping rows in other arms
+        erased: dict[tuple[str, int, str, int], dict[str, Any]] = {}
         event_id = project.event_by_name[event_name].event_id if event_name else None
         for row in rows:
             if arm_events is not None and row.event_id not in arm_events:
@@ -361,6 +366,7 @@ def delete_records(ctx: ApiContext) -> Response:
             if not names:
                 continue
             release(row.data, names)
+            erased[(row.record, *row.key)] = {n: row.data[n] for n in names}
             if not whole or arm_events is not None:  # a row left empty is deleted
                 for name in names:
                     row.data.pop(name)
@@ -375,6 +381,13 @@ def delete_records(ctx: ApiContext) -> Response:
             rows_store.touch_records(conn, project.project_id, records)
     for key in released:
         delete_bytes(ctx, key)
+    if ctx.audit is not None:
+        id_field = project.record_id_field
+        ctx.audit.changes = (
+            [Change("Delete record (API)", r, f"{id_field} = '{printable(r)}'") for r in records]
+            if whole and arm_events is None
+            else row_writes(project, list(erased), erased, {}, set())
+        )
     if whole:
         return Response(str(len(records)), media_type="text/plain")
     return Response(str(len(records) if deleted else 0), media_type="text/plain")
@@ -429,4 +442,11 @@ def rename_record(ctx: ApiContext) -> Response:
         survey_store.rename_record(conn, pid, old, new)
     if ctx.audit is not None:
         ctx.audit.records = [old, new]
+        ctx.audit.changes = [
+            Change(
+                "Update record (API)",
+                new,
+                f"{ctx.proj.record_id_field} = '{printable(new)}' (renamed from '{printable(old)}')",
+            )
+        ]
     return Response("1", media_type="text/plain")

@@ -32,7 +32,12 @@ from localcap.api.methods.common import (
     require_own_dag,
 )
 from localcap.api.methods.metadata import required_names
-from localcap.api.methods.users import require_user_rights, rights_columns, rights_from_row
+from localcap.api.methods.users import (
+    log_rights_change,
+    require_user_rights,
+    rights_columns,
+    rights_from_row,
+)
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.model.rights import FLAG_RIGHTS, new_role_rights
@@ -96,6 +101,12 @@ def import_user_roles(ctx: ApiContext) -> Response:
                 base = new_role_rights(project)
             rights = rights_from_row(row, project, base)
             role_store.save_role(conn, project.project_id, unique, label, rights)
+            log_rights_change(
+                ctx,
+                "Edit user role" if unique in existing else "Add user role",
+                [("role", label), ("unique_role_name", unique)],
+                rights,
+            )
     return count_response(ctx, len(rows))
 
 
@@ -124,6 +135,13 @@ def delete_user_roles(ctx: ApiContext) -> Response:
                 + ", ".join(by_id[i] for i in sorted(folders)),
             )
         role_store.delete_roles(conn, pid, ids)
+    for name in names:
+        log_rights_change(
+            ctx,
+            "Delete user role",
+            [("role", roles[name].role_label), ("unique_role_name", name)],
+            None,
+        )
     return count_response(ctx, len(names))
 
 
@@ -171,8 +189,15 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
             if group_id is not None:
                 require_own_dag(ctx, username, group_id)
             planned.append((username, roles[role] if role else None, group_id))
+        names_of = {role_id: name for name, role_id in roles.items()}
         for username, role_id, group_id in planned:
             role_store.set_user_role(conn, pid, username, role_id)
             if group_id is not None:
                 store.set_user_dag(conn, pid, username, group_id)
+            log_rights_change(
+                ctx,
+                f"Assign user {username} to user role",
+                [("user", username), ("unique_role_name", names_of.get(role_id, ""))],
+                None,
+            )
     return count_response(ctx, len(planned))

@@ -12,6 +12,7 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
 from localcap.api.methods.common import (
+    audit_change,
     count_response,
     import_rows,
     list_response,
@@ -71,6 +72,22 @@ def rights_columns(
             forms_export=",".join(f"{k}:{v}" for k, v in exports.items()),
         )
     return row
+
+
+def log_rights_change(
+    ctx: ApiContext, action: str, who: list[tuple[str, Any]], rights: Rights | None
+) -> None:
+    """Audit a user or role change as REDCap logs it: ``Edit user bob`` with
+    ``user = 'bob', ..., design = '1', forms = 'demographics:1,...'`` (the rights as stored)."""
+    pairs = list(who)
+    if rights is not None:
+        forms, exports = _form_levels(ctx.proj, rights)
+        pairs += [(name, rights.flags.get(name, 0)) for name in EXPORT_FLAGS]
+        pairs += [
+            ("forms", ",".join(f"{k}:{v}" for k, v in forms.items())),
+            ("forms_export", ",".join(f"{k}:{v}" for k, v in exports.items())),
+        ]
+    audit_change(ctx, action, pairs)
 
 
 @method("user", "export")
@@ -250,13 +267,16 @@ def import_users(ctx: ApiContext) -> Response:
                 firstname=row.get("firstname"),
                 lastname=row.get("lastname"),
             )
+            expiration = expiration_of(row, username, current["expiration"] if current else "")
             store.save_project_user(
-                conn,
-                project.project_id,
-                username,
-                rights,
-                group_id,
-                expiration_of(row, username, current["expiration"] if current else ""),
+                conn, project.project_id, username, rights, group_id, expiration
+            )
+            dag = project.dag_by_id[group_id].unique_name if group_id in project.dag_by_id else ""
+            log_rights_change(
+                ctx,
+                f"{'Edit' if current else 'Add'} user {username}",
+                [("user", username), ("expiration", expiration), ("data_access_group", dag)],
+                None if current is not None and current["role_id"] is not None else rights,
             )
     return count_response(ctx, len(rows))
 
@@ -273,4 +293,6 @@ def delete_users(ctx: ApiContext) -> Response:
         for name in names:
             require_own_dag(ctx, name, members[name])
         store.delete_project_users(conn, ctx.proj.project_id, names)
+    for name in names:
+        log_rights_change(ctx, f"Delete user {name}", [("user", name)], None)
     return count_response(ctx, len(names))
