@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
@@ -212,20 +212,26 @@ def participant_by_access_code(conn: Connection, code: str) -> Participant | Non
     return _one(conn, P.access_code == code) if code else None
 
 
-def mark_submitted(conn: Connection, participant_id: int, stamp: str, complete: bool) -> None:
-    """A response was saved (``complete``: submitted as finished): note its times."""
-    row = _one(conn, P.participant_id == participant_id)
-    if row is None:
-        return
-    values: dict[str, str] = {}
-    if not row.first_submit_time:
-        values["first_submit_time"] = stamp
-    if complete and not row.completion_time:
-        values["completion_time"] = stamp
-    if values:
-        conn.execute(
-            update(t.survey_participants).where(P.participant_id == participant_id).values(**values)
-        )
+def claim_response(
+    conn: Connection, participant_id: int, stamp: str, complete: bool, editing: bool
+) -> bool:
+    """Note a response being saved (``complete``: submitted as finished), as one conditional
+    UPDATE: unless ``editing`` a completed response, it changes the row only while the
+    response is not completed. False when it was (a simultaneous post completed it first).
+
+    Both backends make this a compare-and-set: PostgreSQL's UPDATE waits for the row lock of
+    a concurrent one and re-checks its WHERE on the committed row; SQLite runs one writer at a
+    time and this is the save's first write, so it reads the row as the last writer left it.
+    """
+    values: dict[str, Any] = {
+        "first_submit_time": case((P.first_submit_time == "", stamp), else_=P.first_submit_time)
+    }
+    if complete:
+        values["completion_time"] = case((P.completion_time == "", stamp), else_=P.completion_time)
+    query = update(t.survey_participants).where(P.participant_id == participant_id)
+    if not editing:
+        query = query.where(P.completion_time == "")
+    return conn.execute(query.values(**values)).rowcount == 1
 
 
 def note_return_failure(conn: Connection, participant_id: int) -> int:

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import nh3
@@ -46,7 +47,9 @@ from localcap.api.request import limit_body
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
-from localcap.model.project import Project
+from localcap.model.action_tags import survey_tags
+from localcap.model.project import Field, Project
+from localcap.model.record_import import ImportError_
 from localcap.model.surveys import (
     ACCESS_CODE_LENGTH,
     HASH_ALPHABET,
@@ -54,11 +57,15 @@ from localcap.model.surveys import (
     Participant,
     Survey,
 )
-from localcap.surveys.branching import shown_headers, visible_fields
+from localcap.surveys.branching import calctext_values, shown_headers, visible_fields
 from localcap.surveys.response import (
     ANSWERABLE,
+    Saved,
     Submission,
+    input_fields,
     load_record,
+    opening_submission,
+    participant_row,
     read_submission,
     save_response,
     saved_submission,
@@ -137,7 +144,34 @@ class SurveyPage:
         return self.participant.form_name
 
     def visible(self, sub: Submission) -> set[str]:
-        return visible_fields(self.project, self.participant, self.rows, self.group_id, sub)
+        """The fields shown: branching logic's choice, without those an action tag hides."""
+        shown = visible_fields(self.project, self.participant, self.rows, self.group_id, sub)
+        return {
+            f.field_name
+            for f in survey_fields(self.project, self.form_name)
+            if f.field_name in shown and not survey_tags(f).hidden
+        }
+
+    def shown_values(self, sub: Submission, visible: set[str]) -> dict[str, str]:
+        """The text shown for the visible fields that are not inputs: ``@CALCTEXT`` results,
+        and read-only fields' stored values (choice labels for choice fields)."""
+        data = participant_row(self.project, self.participant, self.rows)
+        shown = {
+            f.field_name: _display(f, data.get(f.field_name))
+            for f in survey_fields(self.project, self.form_name)
+            if f.field_name in visible and f.has_data and survey_tags(f).readonly
+        }
+        shown.update(calctext_values(self.project, self.participant, self.rows, self.group_id, sub))
+        return shown
+
+
+def _display(f: Field, stored: object) -> str:
+    """A stored value as a read-only field shows it."""
+    if stored is None:
+        return ""
+    if isinstance(stored, list):
+        return ", ".join(f.choices.get(code, code) for code in stored)
+    return f.choices.get(str(stored), str(stored))
 
 
 def _render(template: str, status: int = 200, csrf: str | None = None, **context: Any) -> Response:
@@ -171,6 +205,15 @@ def _load(conn: Connection, hash_: str) -> SurveyPage | None:
     if survey is None or not survey.enabled:
         return None
     rows, group_id = load_record(conn, project, participant.record)
+    data = participant_row(project, participant, rows)
+    if (
+        not participant.completion_time
+        and str(data.get(f"{participant.form_name}_complete")) == "2"
+    ):
+        # completed by staff on a data entry form (or an import): REDCap's link then says
+        # the survey was already completed instead of opening a blank form
+        stamp = str(data.get(f"{participant.form_name}_timestamp") or "completed")
+        participant = replace(participant, completion_time=stamp)
     return SurveyPage(participant, survey, project, rows, group_id)
 
 
@@ -186,6 +229,7 @@ def _show_form(
     hidden now are listed in the form, so that the answer can tell which ones it revealed."""
     fields = survey_fields(page.project, page.form_name)
     visible = page.visible(sub)
+    inputs = {f.field_name for f in input_fields(page.project, page.form_name)}
     return _render(
         "survey.html",
         status,
@@ -197,6 +241,8 @@ def _show_form(
         headers=shown_headers(fields, visible),
         was_hidden=" ".join(f.field_name for f in fields if f.field_name not in visible),
         answerable=ANSWERABLE,
+        inputs=inputs,
+        shown=page.shown_values(sub, visible),
         sub=sub,
         return_code=return_code,
         can_save=page.survey.save_and_return and not page.participant.completion_time,
@@ -204,8 +250,11 @@ def _show_form(
     )
 
 
-def _blank_form(page: SurveyPage) -> Response:
-    return _show_form(page, read_submission(page.project, page.form_name, {}))
+def _opening_form(page: SurveyPage) -> Response:
+    """The page a link opens: the record's stored answers (and action tags' initial values)."""
+    return _show_form(
+        page, opening_submission(page.project, page.participant, page.rows, datetime.now())
+    )
 
 
 def _ask_code(page: SurveyPage, error: str = "", status: int = 200) -> Response:
@@ -240,8 +289,8 @@ def _revealed(page: SurveyPage, form: dict[str, list[str]], visible: set[str]) -
     """Whether these answers show a question the respondent's page had hidden."""
     was_hidden = set(_first(form, "was_hidden").split())
     return any(
-        f.field_name in visible and f.field_name in was_hidden and f.field_type in ANSWERABLE
-        for f in survey_fields(page.project, page.form_name)
+        f.field_name in visible and f.field_name in was_hidden
+        for f in input_fields(page.project, page.form_name)
     )
 
 
@@ -253,15 +302,35 @@ def _answer(
     sub = read_submission(page.project, page.form_name, form)
     visible = page.visible(sub)
     later = bool(_first(form, "save_return")) and page.survey.save_and_return
-    if later and not page.participant.completion_time:
-        if save_response(
-            conn, page.project, page.participant, sub, complete=False, visible=visible
-        ):
+    completed = bool(page.participant.completion_time)
+    if later and not completed:
+        saved = save_response(
+            conn,
+            page.project,
+            page.participant,
+            sub,
+            complete=False,
+            visible=visible,
+            rows=page.rows,
+        )
+        if saved is Saved.SAVED:
             return _saved(page, base)
-        return _show_form(page, sub, 400, return_code=code)
-    if _revealed(page, form, visible):
+    elif _revealed(page, form, visible):
         return _show_form(page, sub, return_code=code, notice=MORE_QUESTIONS)
-    if save_response(conn, page.project, page.participant, sub, complete=True, visible=visible):
+    else:
+        saved = save_response(
+            conn,
+            page.project,
+            page.participant,
+            sub,
+            complete=True,
+            visible=visible,
+            rows=page.rows,
+            editing=completed,
+        )
+        if saved is Saved.SAVED:
+            return _acknowledge(page)
+    if saved is Saved.CLOSED:
         return _acknowledge(page)
     return _show_form(page, sub, 400, return_code=code)
 
@@ -302,9 +371,15 @@ def build_routes(state: AppState) -> list[Route]:
             return _acknowledge(page)
         if needs_return_code(page.survey, page.participant):
             return _ask_code(page)
-        return _blank_form(page)
+        return _opening_form(page)
 
     def post_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
+        try:
+            return answer_survey(hash_, form, base)
+        except ImportError_:  # the record went away under the save: nothing was written
+            return _message("Survey not available", NOT_AVAILABLE, 404)
+
+    def answer_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
         with engine.begin() as conn:
             page = _load(conn, hash_)
             if page is None:
