@@ -153,21 +153,35 @@ def _insert_unique(conn: Connection, make: Callable[[], None], find: Callable[[]
     return found
 
 
+def _find_row(
+    conn: Connection, project_id: int, form_name: str, event_id: int, record: str, instance: int
+) -> Any:
+    return conn.execute(
+        select(t.survey_participants).where(
+            P.project_id == project_id,
+            P.form_name == form_name,
+            P.event_id == event_id,
+            P.record == record,
+            P.instance == instance,
+        )
+    ).first()
+
+
+def find_participant(
+    conn: Connection, project_id: int, form_name: str, event_id: int, record: str, instance: int
+) -> Participant | None:
+    """The record's participant row for this survey, event and instance, if one was made."""
+    row = _find_row(conn, project_id, form_name, event_id, record, instance)
+    return _participant(row) if row is not None else None
+
+
 def participant_for(
     conn: Connection, project_id: int, form_name: str, event_id: int, record: str, instance: int
 ) -> Participant:
     """The record's participant row for this survey, event and instance (made if missing)."""
 
     def find() -> Any:
-        return conn.execute(
-            select(t.survey_participants).where(
-                P.project_id == project_id,
-                P.form_name == form_name,
-                P.event_id == event_id,
-                P.record == record,
-                P.instance == instance,
-            )
-        ).first()
+        return _find_row(conn, project_id, form_name, event_id, record, instance)
 
     def make() -> None:
         conn.execute(
@@ -268,6 +282,33 @@ def forget_records(conn: Connection, project_id: int, records: Iterable[str]) ->
     q = t.survey_queue_links.c
     conn.execute(
         delete(t.survey_queue_links).where(q.project_id == project_id, q.record.in_(names))
+    )
+
+
+def forget_responses(
+    conn: Connection,
+    project_id: int,
+    record: str,
+    event_id: int,
+    instance: int,
+    forms: Iterable[str],
+) -> None:
+    """An instrument's data was deleted (Delete Records by instrument/event/instance): its
+    survey response is gone too, so the participant is back to "no response" (the link opens
+    a new form, no return code asked). The link and codes stay the record's."""
+    names = list(forms)
+    if not names:
+        return
+    conn.execute(
+        update(t.survey_participants)
+        .where(
+            P.project_id == project_id,
+            P.record == record,
+            P.event_id == event_id,
+            P.instance == instance,
+            P.form_name.in_(names),
+        )
+        .values(first_submit_time="", completion_time="", return_failures=0, return_locked_until="")
     )
 
 

@@ -131,3 +131,21 @@ def calctext_values(
         number = format_calc(result) if not isinstance(result, str) else ""
         values[f.field_name] = number or ("" if result is None else str(result))
     return values
+
+
+def logic_true(
+    project: Project,
+    record: str,
+    rows: Sequence[StoredRow],
+    group_id: int | None,
+    event_id: int,
+    logic: str,
+) -> bool:
+    """A survey queue condition's logic for the record, in the queue entry's event. Logic
+    that does not compile or fails is false: the survey it gates is not offered."""
+    ctx = record_context(project, record, rows, group_id=group_id)
+    ctx.event = event_names(project).get(event_id)
+    try:
+        return bool(compile_filter(project, logic).matches(ctx))
+    except Exception:  # noqa: BLE001 - a broken condition offers nothing
+        return False

@@ -55,9 +55,16 @@ from localcap.model.surveys import (
     HASH_ALPHABET,
     HASH_LENGTH,
     Participant,
+    QueueCondition,
     Survey,
+    in_records_arm,
 )
-from localcap.surveys.branching import calctext_values, shown_headers, visible_fields
+from localcap.surveys.branching import (
+    calctext_values,
+    logic_true,
+    shown_headers,
+    visible_fields,
+)
 from localcap.surveys.response import (
     ANSWERABLE,
     Saved,
@@ -193,6 +200,9 @@ def well_formed(code: str, length: int) -> bool:
 
 
 def _load(conn: Connection, hash_: str) -> SurveyPage | None:
+    """What a link opens, or None when it leads nowhere any more: an unknown hash, a deleted
+    record, project or event, an instrument no longer a survey or no longer in its event, an
+    event of an arm the record is not in."""
     if not well_formed(hash_, HASH_LENGTH):
         return None
     participant = survey_store.participant_by_hash(conn, hash_)
@@ -204,7 +214,11 @@ def _load(conn: Connection, hash_: str) -> SurveyPage | None:
     survey = survey_store.load_surveys(conn, project.project_id).get(participant.form_name)
     if survey is None or not survey.enabled:
         return None
+    if participant.form_name not in project.forms_in_event(participant.event_id):
+        return None  # the event was deleted, or the instrument taken out of it
     rows, group_id = load_record(conn, project, participant.record)
+    if not in_records_arm(project, participant.event_id, (row.event_id for row in rows)):
+        return None
     data = participant_row(project, participant, rows)
     if (
         not participant.completion_time
@@ -335,6 +349,67 @@ def _answer(
     return _show_form(page, sub, 400, return_code=code)
 
 
+def queue_items(conn: Connection, project: Project, record: str) -> list[dict[str, Any]]:
+    """The record's survey queue: each active entry whose survey is enabled, in an event of
+    the record's arm and designated for it, that the record completed or whose conditions
+    (:class:`QueueCondition`) are met now."""
+    pid = project.project_id
+    surveys = survey_store.load_surveys(conn, pid)
+    rows, group_id = load_record(conn, project, record)
+    data_events = {row.event_id for row in rows}
+    items = []
+    for event_id, form, settings in survey_store.load_queue(conn, pid):
+        if form not in surveys or str(settings.get("active", "1")) != "1":
+            continue
+        if form not in project.forms_in_event(event_id):
+            continue
+        if not in_records_arm(project, event_id, data_events):
+            continue
+        p = survey_store.find_participant(conn, pid, form, event_id, record, 1)
+        done = p is not None and bool(p.completion_time)
+        if not done and not _queue_condition_met(
+            conn, project, record, rows, group_id, event_id, QueueCondition.of(settings)
+        ):
+            continue
+        if p is None:
+            p = survey_store.participant_for(conn, pid, form, event_id, record, 1)
+        event = project.event_by_id.get(event_id)
+        items.append(
+            {
+                "title": surveys[form].title or project.form_by_name[form].form_label,
+                "event": project.event_label(event) if event else "",
+                "hash": p.hash,
+                "done": done,
+            }
+        )
+    return items
+
+
+def _queue_condition_met(
+    conn: Connection,
+    project: Project,
+    record: str,
+    rows: list[StoredRow],
+    group_id: int | None,
+    event_id: int,
+    condition: QueueCondition,
+) -> bool:
+    completed = False
+    if condition.survey_form:
+        event = project.event_by_name.get(condition.survey_event)
+        gate_event = event.event_id if event is not None else event_id
+        if not project.is_longitudinal:
+            gate_event = event_id
+        gate = survey_store.find_participant(
+            conn, project.project_id, condition.survey_form, gate_event, record, 1
+        )
+        completed = gate is not None and bool(gate.completion_time)
+    logic = bool(condition.logic) and logic_true(
+        project, record, rows, group_id, event_id, condition.logic
+    )
+    return condition.met(completed, logic)
+
+
 def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = (form.get("csrf") or [""])[0]
@@ -419,23 +494,7 @@ def build_routes(state: AppState) -> list[Route]:
             project = project_store.load_project(conn, found[0]) if found else None
             if found is None or project is None:
                 return _message("Survey queue not available", NOT_AVAILABLE, 404)
-            surveys = survey_store.load_surveys(conn, project.project_id)
-            items = []
-            for event_id, form, settings in survey_store.load_queue(conn, project.project_id):
-                if form not in surveys or str(settings.get("active", "1")) != "1":
-                    continue
-                p = survey_store.participant_for(
-                    conn, project.project_id, form, event_id, found[1], 1
-                )
-                event = project.event_by_id.get(event_id)
-                items.append(
-                    {
-                        "title": surveys[form].title or project.form_by_name[form].form_label,
-                        "event": project.event_label(event) if event else "",
-                        "hash": p.hash,
-                        "done": bool(p.completion_time),
-                    }
-                )
+            items = queue_items(conn, project, found[1])
         if not items:
             return _message("Survey queue not available", NOT_AVAILABLE, 404)
         return _render("queue.html", items=items)
