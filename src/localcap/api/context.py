@@ -36,9 +36,13 @@ class AppState:
     #: Survey access codes a client address may try per minute (0: unlimited). An access
     #: code is about 45 bits: without a limit a script could try thousands a second.
     survey_code_attempts: int = 10
+    #: Survey access codes tried per minute from all addresses together (0: unlimited): the
+    #: ceiling for someone spreading guesses over many addresses.
+    survey_code_attempts_total: int = 100
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
+    _code_limiter_total: RateLimiter | None = field(default=None, repr=False)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -52,6 +56,13 @@ class AppState:
         if self._code_limiter is None:
             self._code_limiter = RateLimiter(self.survey_code_attempts)
         return self._code_limiter
+
+    @property
+    def code_limiter_total(self) -> RateLimiter:
+        """Survey access-code attempts from every address together (one bucket, ``*``)."""
+        if self._code_limiter_total is None:
+            self._code_limiter_total = RateLimiter(self.survey_code_attempts_total)
+        return self._code_limiter_total
 
     @property
     def file_store(self) -> FileStore:

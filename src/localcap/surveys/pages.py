@@ -7,13 +7,16 @@ attributes, via the nh3 sanitizer) and everything else is escaped. A strict
 Content-Security-Policy forbids scripts outright, as a second line.
 
 Access-code tries are limited per client address (``AppState.survey_code_attempts`` a
-minute; what REDCap allows is undocumented, this is localcap's choice): a code is about 45
-bits, and unlimited tries against a project with many participants would let a script find
-someone's code in days.
+minute; an IPv6 client counts by its /64) and for all addresses together
+(``survey_code_attempts_total``); what REDCap allows is undocumented, this is localcap's
+choice: a code is about 45 bits, and unlimited tries against a project with many participants
+would let a script find someone's code in days. The client address is the connection's peer
+unless the peer is a proxy the operator named (``localcap serve --forwarded-allow-ips``).
 
-Forms carry a per-form token checked against a cookie (double submit, ``SameSite=Strict``):
-another site cannot post answers in a participant's name. Link hashes are secrets, so pages
-are sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
+Forms carry a token signed with the server's secret for the browser's session cookie and the
+link (:mod:`.forms`): another site cannot post answers in a participant's name, and a token
+cannot be made up. Link hashes are secrets, so pages are sent with
+``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
 
 What a ``?s=`` link opens: a blank form (questions shown as branching logic decides, see
 :mod:`.branching`); a response saved for later, or a completed one the survey lets respondents
@@ -25,8 +28,7 @@ showing them as the respondent types.
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -43,10 +45,12 @@ from starlette.routing import Route
 from localcap.api.context import AppState
 from localcap.api.errors import ApiError
 from localcap.api.methods.surveys import survey_link
+from localcap.api.ratelimit import address_bucket
 from localcap.api.request import limit_body
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
+from localcap.db.secrets import server_secret
 from localcap.model.action_tags import survey_tags
 from localcap.model.project import Field, Project
 from localcap.model.record_import import ImportError_
@@ -59,6 +63,7 @@ from localcap.model.surveys import (
     Survey,
     in_records_arm,
 )
+from localcap.surveys import forms
 from localcap.surveys.branching import (
     calctext_values,
     logic_true,
@@ -80,7 +85,8 @@ from localcap.surveys.response import (
 )
 from localcap.surveys.returning import CodeCheck, check_return_code, is_closed, needs_return_code
 
-CSRF_COOKIE = "localcap_survey_csrf"
+#: The signed form token of the page being rendered (set per request by ``surveys_page``).
+_FORM_TOKEN: ContextVar[str] = ContextVar("survey_form_token", default="")
 #: Formatting REDCap's rich-text labels use; no attributes, so no handlers, styles or links.
 RICH_TAGS = {
     "b",
@@ -108,6 +114,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_FORM_FIELDS = 2000
+SESSION_LENGTH = len(forms.new_session())
 MAX_BODY_BYTES = 4 << 20
 TOO_MANY_CODES = "Too many codes were tried from your address: wait a minute and try again."
 NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
@@ -181,12 +188,11 @@ def _display(f: Field, stored: object) -> str:
     return f.choices.get(str(stored), str(stored))
 
 
-def _render(template: str, status: int = 200, csrf: str | None = None, **context: Any) -> Response:
-    body = _env.get_template(template).render(csrf=csrf or "", **context)
-    response = HTMLResponse(body, status_code=status, headers=HEADERS)
-    if csrf:
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/surveys/")
-    return response
+def _render(template: str, status: int = 200, form: bool = False, **context: Any) -> Response:
+    """A page; ``form``: it has a form, which gets the request's signed token."""
+    csrf = _FORM_TOKEN.get() if form else ""
+    body = _env.get_template(template).render(csrf=csrf, **context)
+    return HTMLResponse(body, status_code=status, headers=HEADERS)
 
 
 def _message(title: str, text: str, status: int = 200) -> Response:
@@ -247,7 +253,7 @@ def _show_form(
     return _render(
         "survey.html",
         status,
-        csrf=secrets.token_urlsafe(32),
+        form=True,
         survey=page.survey,
         form_label=page.project.form_by_name[page.form_name].form_label,
         fields=fields,
@@ -275,7 +281,7 @@ def _ask_code(page: SurveyPage, error: str = "", status: int = 200) -> Response:
     return _render(
         "return.html",
         status,
-        csrf=secrets.token_urlsafe(32),
+        form=True,
         survey=page.survey,
         completed=bool(page.participant.completion_time),
         error=error,
@@ -410,12 +416,6 @@ def _queue_condition_met(
     return condition.met(completed, logic)
 
 
-def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = (form.get("csrf") or [""])[0]
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
-
-
 async def _form_lists(request: Request) -> dict[str, list[str]] | Response:
     """The posted form's values by name, or the error page for a body too large or unreadable
     (a survey page posts a few kilobytes: nothing bigger is read into memory)."""
@@ -481,9 +481,7 @@ def build_routes(state: AppState) -> list[Route]:
             with engine.connect() as conn:
                 participant = survey_store.participant_by_access_code(conn, code)
         if participant is None:
-            return _render(
-                "access.html", 404, csrf=secrets.token_urlsafe(32), error="The code is not valid."
-            )
+            return _render("access.html", 404, form=True, error="The code is not valid.")
         return RedirectResponse(f"./?s={participant.hash}", status_code=303, headers=HEADERS)
 
     def queue(hash_: str) -> Response:
@@ -499,32 +497,60 @@ def build_routes(state: AppState) -> list[Route]:
             return _message("Survey queue not available", NOT_AVAILABLE, 404)
         return _render("queue.html", items=items)
 
+    secret: list[bytes] = []
+
+    def load_secret() -> bytes:
+        if not secret:
+            with engine.begin() as conn:
+                secret.append(server_secret(conn, "survey_forms"))
+        return secret[0]
+
     async def surveys_page(request: Request) -> Response:
         params = request.query_params
+        key = await run_in_threadpool(load_secret)
+        https = request.url.scheme == "https"
+        cookie = forms.cookie_name(https)
+        session = request.cookies.get(cookie, "")
+        purpose = params.get("s", forms.ACCESS_PAGE)
         if request.method == "POST":
             form = await _form_lists(request)
             if isinstance(form, Response):
                 return form
-            if not _csrf_ok(request, form):
+            if not forms.valid(key, session, purpose, _first(form, "csrf")):
                 return _message(
                     "Form expired",
                     "This form has expired or was sent from another site. Open the survey "
                     "link again.",
                     403,
                 )
+        if len(session) != SESSION_LENGTH:
+            session = forms.new_session()
+        _FORM_TOKEN.set(forms.sign(key, session, purpose))
+        response = await respond(request, params, form if request.method == "POST" else {})
+        response.set_cookie(
+            cookie,
+            session,
+            httponly=True,
+            samesite="strict",
+            secure=https,
+            path="/" if https else "/surveys/",
+        )
+        return response
+
+    async def respond(request: Request, params: Any, form: dict[str, list[str]]) -> Response:
+        if request.method == "POST":
             if "s" in params:
                 base = state.public_url or f"{request.url.scheme}://{request.url.netloc}"
                 return await run_in_threadpool(post_survey, params["s"], form, base)
-            if not state.code_limiter.allow(request.client.host if request.client else ""):
-                return _render(
-                    "access.html", 429, csrf=secrets.token_urlsafe(32), error=TOO_MANY_CODES
-                )
-            return await run_in_threadpool(access_code, (form.get("code") or [""])[0])
+            client = address_bucket(request.client.host if request.client else "")
+            if not (state.code_limiter.allow(client) and state.code_limiter_total.allow("*")):
+                return _render("access.html", 429, form=True, error=TOO_MANY_CODES)
+            return await run_in_threadpool(access_code, _first(form, "code"))
         if "s" in params:
             return await run_in_threadpool(get_survey, params["s"])
         if "sq" in params:
             return await run_in_threadpool(queue, params["sq"])
-        return _render("access.html", csrf=secrets.token_urlsafe(32), error="")
+        return _render("access.html", form=True, error="")
 
     methods = ["GET", "POST"]
     return [
