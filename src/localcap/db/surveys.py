@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, case, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
@@ -246,6 +246,19 @@ def claim_response(
     if not editing:
         query = query.where(P.completion_time == "")
     return conn.execute(query.values(**values)).rowcount == 1
+
+
+def response_count(conn: Connection, project_id: int, form_name: str, partials: bool) -> int:
+    """How many responses a survey has (every event and instance): completed ones, and with
+    ``partials`` the ones saved for later too."""
+    column = P.first_submit_time if partials else P.completion_time
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                P.project_id == project_id, P.form_name == form_name, column != ""
+            )
+        ).scalar_one()
+    )
 
 
 def note_return_failure(conn: Connection, participant_id: int) -> int:

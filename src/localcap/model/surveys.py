@@ -16,6 +16,7 @@ import secrets
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from localcap.model.project import Project
@@ -38,7 +39,17 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "hide_title": "0",
     "show_required_field_text": "1",
     "edit_completed_response": "0",
+    "survey_expiration": "",
+    "response_limit": "",
+    "response_limit_include_partials": "1",
+    # REDCap's default text, as its project XML exports carry it
+    "response_limit_custom_text": (
+        "<p>Thank you for your interest; however, the survey is closed because the maximum "
+        "number of responses has been reached.</p>"
+    ),
 }
+#: What an expired survey says (REDCap's wording is not documented; localcap's).
+EXPIRED_TEXT = "This survey has expired: it no longer accepts responses."
 
 
 def new_hash() -> str:
@@ -98,6 +109,34 @@ class Survey:
     @property
     def edit_completed_response(self) -> bool:
         return self._on("edit_completed_response")
+
+    @property
+    def expiration(self) -> datetime | None:
+        """``survey_expiration`` (server local time, as REDCap's ``YYYY-MM-DD HH:MM[:SS]``);
+        None when not set or not a date."""
+        text = self._get("survey_expiration").strip()
+        try:
+            return datetime.fromisoformat(text) if text else None
+        except ValueError:
+            return None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expiration is not None and now >= self.expiration
+
+    @property
+    def response_limit(self) -> int:
+        """``response_limit``: the most responses the survey takes (0: no limit)."""
+        text = self._get("response_limit").strip()
+        return int(text) if text.isdigit() and len(text) < 10 else 0
+
+    @property
+    def limit_counts_partials(self) -> bool:
+        """Whether partial (saved for later) responses count toward the limit."""
+        return self._on("response_limit_include_partials")
+
+    @property
+    def response_limit_text(self) -> str:
+        return self._get("response_limit_custom_text")
 
 
 @dataclass(frozen=True)

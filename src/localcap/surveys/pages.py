@@ -56,6 +56,7 @@ from localcap.model.project import Field, Project
 from localcap.model.record_import import ImportError_
 from localcap.model.surveys import (
     ACCESS_CODE_LENGTH,
+    EXPIRED_TEXT,
     HASH_ALPHABET,
     HASH_LENGTH,
     Participant,
@@ -301,6 +302,23 @@ def _saved(page: SurveyPage, base: str) -> Response:
     )
 
 
+def _no_more_responses(conn: Connection, page: SurveyPage) -> Response | None:
+    """The page of a survey past its ``survey_expiration`` or at its ``response_limit``, for a
+    respondent whose response is not already counted (None: the survey takes responses)."""
+    survey, participant = page.survey, page.participant
+    if survey.expired(datetime.now()):
+        return _message(survey.title or "Survey closed", EXPIRED_TEXT)
+    limit = survey.response_limit
+    if not limit or (participant.partial and survey.limit_counts_partials):
+        return None
+    count = survey_store.response_count(
+        conn, page.project.project_id, page.form_name, survey.limit_counts_partials
+    )
+    if count >= limit:
+        return _render("closed.html", survey=survey)
+    return None
+
+
 def _first(form: dict[str, list[str]], name: str) -> str:
     return (form.get(name) or [""])[0]
 
@@ -444,6 +462,11 @@ def build_routes(state: AppState) -> list[Route]:
             return _message("Survey not available", NOT_AVAILABLE, 404)
         if is_closed(page.survey, page.participant):
             return _acknowledge(page)
+        if not page.participant.completion_time:
+            with engine.connect() as conn:
+                closed = _no_more_responses(conn, page)
+            if closed is not None:
+                return closed
         if needs_return_code(page.survey, page.participant):
             return _ask_code(page)
         return _opening_form(page)
@@ -461,6 +484,10 @@ def build_routes(state: AppState) -> list[Route]:
                 return _message("Survey not available", NOT_AVAILABLE, 404)
             if is_closed(page.survey, page.participant):
                 return _acknowledge(page)
+            if not page.participant.completion_time:
+                closed = _no_more_responses(conn, page)
+                if closed is not None:
+                    return closed
             code = ""
             if needs_return_code(page.survey, page.participant):
                 code = _first(form, "return_code")
