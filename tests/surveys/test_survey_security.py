@@ -3,13 +3,17 @@ access-code limit behind proxies (item 2), the latter against `localcap serve` a
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 import requests
+import uvicorn
 from survey_helpers import csrf_of, link_for, open_form, post_page, record, survey_project
 
-from liveserver import CliServer, start_cli_server, start_server
+from liveserver import CliServer, free_port, start_cli_server
+from localcap.server import build_app
 
 
 def test_a_forged_double_submit_is_refused(server):
@@ -35,13 +39,24 @@ def test_the_signing_key_is_shared_by_every_server_on_the_database(server, tmp_p
     url = None
     if server.backend == "postgresql":
         url = server.engine.url.render_as_string(hide_password=False)
-    other = start_server(server.data_dir if url is None else tmp_path, url, server.backend)
+    # a second server process on the same database (no new super token: that would revoke
+    # the session server's)
+    app = build_app(server.data_dir if url is None else tmp_path, url, None)
+    port = free_port()
+    other = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=other.run, daemon=True)
+    thread.start()
     try:
-        port = other.url.split(":")[2].split("/")[0]
+        while not other.started:
+            time.sleep(0.02)
         moved = link.replace(link.split("/")[2], f"127.0.0.1:{port}")
         assert post_page(session, moved, page, full_name="Ada").status_code == 200
     finally:
-        other.stop()
+        other.should_exit = True
+        thread.join(timeout=10)
+        app.state.localcap.engine.dispose()
     assert record(api)["full_name"] == "Ada"
 
 
