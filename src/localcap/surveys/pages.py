@@ -52,6 +52,7 @@ from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
 from localcap.db.secrets import server_secret
 from localcap.model.action_tags import survey_tags
+from localcap.model.piping import Lookup, pipe, row_lookup
 from localcap.model.project import Field, Project
 from localcap.model.record_import import ImportError_
 from localcap.model.surveys import (
@@ -167,6 +168,24 @@ class SurveyPage:
             if f.field_name in shown and not survey_tags(f).hidden
         }
 
+    def pipe(self, text: str, escape: bool = True) -> str:
+        """Text with the record's saved values piped in (:mod:`localcap.model.piping`)."""
+        return pipe(self.project, text or "", self._lookup(), escape=escape)
+
+    def _lookup(self) -> Lookup:
+        p = self.participant
+        rows: dict[tuple[int, str], dict[str, object]] = {}
+        for row in self.rows:
+            repeating_event = self.project.is_repeating_event(row.event_id)
+            mine = row.instance == (p.instance if row.event_id == p.event_id else 1)
+            if row.repeat_instrument:
+                if row.repeat_instrument == p.form_name and row.instance == p.instance:
+                    rows[(row.event_id, row.repeat_instrument)] = row.data
+            elif row.instance == 1 or (repeating_event and mine):
+                for form in self.project.forms_in_event(row.event_id):
+                    rows.setdefault((row.event_id, form), row.data)
+        return row_lookup(self.project, rows, p.event_id)
+
     def shown_values(self, sub: Submission, visible: set[str]) -> dict[str, str]:
         """The text shown for the visible fields that are not inputs: ``@CALCTEXT`` results,
         and read-only fields' stored values (choice labels for choice fields)."""
@@ -264,6 +283,7 @@ def _show_form(
         answerable=ANSWERABLE,
         inputs=inputs,
         shown=page.shown_values(sub, visible),
+        pipe=page.pipe,
         sub=sub,
         return_code=return_code,
         can_save=page.survey.save_and_return and not page.participant.completion_time,
@@ -290,7 +310,7 @@ def _ask_code(page: SurveyPage, error: str = "", status: int = 200) -> Response:
 
 
 def _acknowledge(page: SurveyPage) -> Response:
-    return _render("done.html", survey=page.survey)
+    return _render("done.html", survey=page.survey, pipe=page.pipe)
 
 
 def _saved(page: SurveyPage, base: str) -> Response:
@@ -367,7 +387,9 @@ def _answer(
             editing=completed,
         )
         if saved is Saved.SAVED:
-            return _acknowledge(page)
+            assert page.participant.record is not None
+            page.rows, _ = load_record(conn, page.project, page.participant.record)
+            return _acknowledge(page)  # with the answers just saved piped in
     if saved is Saved.CLOSED:
         return _acknowledge(page)
     return _show_form(page, sub, 400, return_code=code)
