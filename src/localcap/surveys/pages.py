@@ -28,25 +28,29 @@ showing them as the respondent types.
 
 from __future__ import annotations
 
+import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nh3
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from localcap.api.context import AppState
 from localcap.api.errors import ApiError
+from localcap.api.methods.files import put_upload
 from localcap.api.methods.surveys import survey_link
 from localcap.api.ratelimit import address_bucket
 from localcap.api.request import limit_body
+from localcap.db import documents as docs
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
@@ -76,6 +80,7 @@ from localcap.surveys.response import (
     ANSWERABLE,
     Saved,
     Submission,
+    attach_files,
     input_fields,
     load_record,
     opening_submission,
@@ -84,8 +89,14 @@ from localcap.surveys.response import (
     save_response,
     saved_submission,
     survey_fields,
+    upload_fields,
 )
 from localcap.surveys.returning import CodeCheck, check_return_code, is_closed, needs_return_code
+
+if TYPE_CHECKING:
+    from localcap.files.store import FileStore
+
+log = logging.getLogger("localcap")
 
 #: The signed form token of the page being rendered (set per request by ``surveys_page``).
 _FORM_TOKEN: ContextVar[str] = ContextVar("survey_form_token", default="")
@@ -118,6 +129,9 @@ HEADERS = {
 MAX_FORM_FIELDS = 2000
 SESSION_LENGTH = len(forms.new_session())
 MAX_BODY_BYTES = 4 << 20
+#: A page with file-upload fields posts its files too (localcap's limit for a survey's files).
+MAX_UPLOAD_BYTES = 32 << 20
+MAX_FILES = 20
 TOO_MANY_CODES = "Too many codes were tried from your address: wait a minute and try again."
 NOT_AVAILABLE = "This survey is not available: the link is not valid, or the survey was closed."
 WRONG_CODE = "The return code is not valid."
@@ -270,6 +284,8 @@ def _show_form(
     fields = survey_fields(page.project, page.form_name)
     visible = page.visible(sub)
     inputs = {f.field_name for f in input_fields(page.project, page.form_name)}
+    uploads = {f.field_name for f in upload_fields(page.project, page.form_name)}
+    stored = participant_row(page.project, page.participant, page.rows)
     return _render(
         "survey.html",
         status,
@@ -284,6 +300,8 @@ def _show_form(
         inputs=inputs,
         shown=page.shown_values(sub, visible),
         pipe=page.pipe,
+        uploads=uploads,
+        has_file={name for name in uploads if stored.get(name)},
         sub=sub,
         return_code=return_code,
         can_save=page.survey.save_and_return and not page.participant.completion_time,
@@ -352,8 +370,49 @@ def _revealed(page: SurveyPage, form: dict[str, list[str]], visible: set[str]) -
     )
 
 
+@dataclass
+class Uploads:
+    """The files posted with a page and what became of them: bytes put in the file store
+    (``new``: deleted again unless the save commits) and replaced bytes to delete once it has
+    (``replaced``), in Import File's durability order."""
+
+    files: dict[str, UploadFile]
+    store: FileStore | None = None
+    new: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+
+
+def _attach(conn: Connection, page: SurveyPage, uploads: Uploads, visible: set[str]) -> None:
+    """Save the files posted for the page's visible upload fields: through the same store and
+    mime sniffing as Import File, each a new ``documents`` row the field points at."""
+    chosen = {
+        f.field_name: uploads.files[f.field_name]
+        for f in upload_fields(page.project, page.form_name)
+        if f.field_name in visible
+        and f.field_name in uploads.files
+        and uploads.files[f.field_name].filename
+    }
+    if not chosen or uploads.store is None:
+        return
+    pid = page.project.project_id
+    documents = {}
+    for name, upload in chosen.items():
+        stored = put_upload(uploads.store, upload)
+        uploads.new.append(stored.key)
+        documents[name] = stored.insert(conn, pid)
+    for old in attach_files(conn, page.project, page.participant, documents):
+        removed = docs.delete_document(conn, pid, old)
+        if removed is not None:
+            uploads.replaced.append(removed.store_key)
+
+
 def _answer(
-    conn: Connection, page: SurveyPage, form: dict[str, list[str]], code: str, base: str
+    conn: Connection,
+    page: SurveyPage,
+    form: dict[str, list[str]],
+    code: str,
+    base: str,
+    uploads: Uploads,
 ) -> Response:
     """Save posted answers: for later (Save & Return), or as the completed response. Answers
     that reveal questions bring the page back with them, nothing saved yet."""
@@ -361,38 +420,29 @@ def _answer(
     visible = page.visible(sub)
     later = bool(_first(form, "save_return")) and page.survey.save_and_return
     completed = bool(page.participant.completion_time)
-    if later and not completed:
-        saved = save_response(
-            conn,
-            page.project,
-            page.participant,
-            sub,
-            complete=False,
-            visible=visible,
-            rows=page.rows,
-        )
-        if saved is Saved.SAVED:
-            return _saved(page, base)
-    elif _revealed(page, form, visible):
+    if not (later and not completed) and _revealed(page, form, visible):
         return _show_form(page, sub, return_code=code, notice=MORE_QUESTIONS)
-    else:
-        saved = save_response(
-            conn,
-            page.project,
-            page.participant,
-            sub,
-            complete=True,
-            visible=visible,
-            rows=page.rows,
-            editing=completed,
-        )
-        if saved is Saved.SAVED:
-            assert page.participant.record is not None
-            page.rows, _ = load_record(conn, page.project, page.participant.record)
-            return _acknowledge(page)  # with the answers just saved piped in
+    complete = not (later and not completed)
+    saved = save_response(
+        conn,
+        page.project,
+        page.participant,
+        sub,
+        complete=complete,
+        visible=visible,
+        rows=page.rows,
+        editing=completed,
+    )
     if saved is Saved.CLOSED:
         return _acknowledge(page)
-    return _show_form(page, sub, 400, return_code=code)
+    if saved is Saved.INVALID:
+        return _show_form(page, sub, 400, return_code=code)
+    _attach(conn, page, uploads, visible)
+    if not complete:
+        return _saved(page, base)
+    assert page.participant.record is not None
+    page.rows, _ = load_record(conn, page.project, page.participant.record)
+    return _acknowledge(page)  # with the answers just saved piped in
 
 
 def queue_items(conn: Connection, project: Project, record: str) -> list[dict[str, Any]]:
@@ -456,22 +506,29 @@ def _queue_condition_met(
     return condition.met(completed, logic)
 
 
-async def _form_lists(request: Request) -> dict[str, list[str]] | Response:
-    """The posted form's values by name, or the error page for a body too large or unreadable
-    (a survey page posts a few kilobytes: nothing bigger is read into memory)."""
+async def _form_lists(
+    request: Request,
+) -> tuple[dict[str, list[str]], dict[str, UploadFile]] | Response:
+    """The posted form's values by name and its files, or the error page for a body too large
+    or unreadable (a page posts a few kilobytes, or its uploads: nothing bigger is read)."""
+    multipart = request.headers.get("content-type", "").startswith("multipart/")
+    limit = MAX_UPLOAD_BYTES if multipart else MAX_BODY_BYTES
     try:
-        form = await limit_body(request, MAX_BODY_BYTES).form(
-            max_files=0, max_fields=MAX_FORM_FIELDS
+        form = await limit_body(request, limit).form(
+            max_files=MAX_FILES, max_fields=MAX_FORM_FIELDS
         )
     except ApiError:
         return _message("Too large", "The answers sent are too large.", 413)
     except Exception:  # the multipart parser's errors: a malformed body is the sender's fault
         return _message("Not readable", "The answers sent could not be read.", 400)
     lists: dict[str, list[str]] = {}
+    files: dict[str, UploadFile] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
             lists.setdefault(key, []).append(value)
-    return lists
+        else:
+            files.setdefault(key, value)
+    return lists, files
 
 
 def build_routes(state: AppState) -> list[Route]:
@@ -493,13 +550,31 @@ def build_routes(state: AppState) -> list[Route]:
             return _ask_code(page)
         return _opening_form(page)
 
-    def post_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
+    def post_survey(
+        hash_: str, form: dict[str, list[str]], base: str, files: dict[str, UploadFile]
+    ) -> Response:
+        uploads = Uploads(files, state.file_store if files else None)
         try:
-            return answer_survey(hash_, form, base)
+            response = answer_survey(hash_, form, base, uploads)
         except ImportError_:  # the record went away under the save: nothing was written
-            return _message("Survey not available", NOT_AVAILABLE, 404)
+            response = _message("Survey not available", NOT_AVAILABLE, 404)
+            drop_bytes(uploads.new)
+        except BaseException:
+            drop_bytes(uploads.new)
+            raise
+        drop_bytes(uploads.replaced)
+        return response
 
-    def answer_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
+    def drop_bytes(keys: list[str]) -> None:
+        for key in keys:
+            try:
+                state.file_store.delete(key)
+            except Exception:  # noqa: BLE001 - nothing refers to them: logged, not fatal
+                log.exception("could not delete file %s from the file store", key)
+
+    def answer_survey(
+        hash_: str, form: dict[str, list[str]], base: str, uploads: Uploads
+    ) -> Response:
         with engine.begin() as conn:
             page = _load(conn, hash_)
             if page is None:
@@ -521,7 +596,7 @@ def build_routes(state: AppState) -> list[Route]:
                 if _first(form, "begin"):
                     sub = saved_submission(page.project, page.participant, page.rows)
                     return _show_form(page, sub, return_code=code)
-            return _answer(conn, page, form, code, base)
+            return _answer(conn, page, form, code, base, uploads)
 
     def access_code(code: str) -> Response:
         code = code.strip().upper()
@@ -562,9 +637,10 @@ def build_routes(state: AppState) -> list[Route]:
         session = request.cookies.get(cookie, "")
         purpose = params.get("s", forms.ACCESS_PAGE)
         if request.method == "POST":
-            form = await _form_lists(request)
-            if isinstance(form, Response):
-                return form
+            posted = await _form_lists(request)
+            if isinstance(posted, Response):
+                return posted
+            form, files = posted
             if not forms.valid(key, session, purpose, _first(form, "csrf")):
                 return _message(
                     "Form expired",
@@ -575,7 +651,9 @@ def build_routes(state: AppState) -> list[Route]:
         if len(session) != SESSION_LENGTH:
             session = forms.new_session()
         _FORM_TOKEN.set(forms.sign(key, session, purpose))
-        response = await respond(request, params, form if request.method == "POST" else {})
+        if request.method != "POST":
+            form, files = {}, {}
+        response = await respond(request, params, form, files)
         response.set_cookie(
             cookie,
             session,
@@ -586,11 +664,16 @@ def build_routes(state: AppState) -> list[Route]:
         )
         return response
 
-    async def respond(request: Request, params: Any, form: dict[str, list[str]]) -> Response:
+    async def respond(
+        request: Request,
+        params: Any,
+        form: dict[str, list[str]],
+        files: dict[str, UploadFile],
+    ) -> Response:
         if request.method == "POST":
             if "s" in params:
                 base = state.public_url or f"{request.url.scheme}://{request.url.netloc}"
-                return await run_in_threadpool(post_survey, params["s"], form, base)
+                return await run_in_threadpool(post_survey, params["s"], form, base, files)
             client = address_bucket(request.client.host if request.client else "")
             if not (state.code_limiter.allow(client) and state.code_limiter_total.allow("*")):
                 return _render("access.html", 429, form=True, error=TOO_MANY_CODES)

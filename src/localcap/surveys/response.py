@@ -27,6 +27,7 @@ from enum import Enum
 
 from sqlalchemy import Connection
 
+from localcap.db import documents as docs
 from localcap.db import records as store
 from localcap.db.audit import AuditEntry, write_entry
 from localcap.db.records import StoredRow
@@ -73,6 +74,51 @@ def input_fields(project: Project, form_name: str) -> list[Field]:
         for f in survey_fields(project, form_name)
         if f.field_type in ANSWERABLE and survey_tags(f).is_input
     ]
+
+
+def upload_fields(project: Project, form_name: str) -> list[Field]:
+    """File-upload and signature fields the respondent answers with a file on the page."""
+    return [
+        f
+        for f in survey_fields(project, form_name)
+        if f.field_type == "file" and survey_tags(f).is_input
+    ]
+
+
+def attach_files(
+    conn: Connection,
+    project: Project,
+    participant: Participant,
+    documents: dict[str, int],
+) -> list[int]:
+    """Point the participant's file fields at their new ``documents`` rows (field -> doc_id),
+    in the caller's transaction, after the answers were saved; returns the doc_ids replaced,
+    whose rows the caller deletes (and their bytes after the commit), as Import File does."""
+    if not documents:
+        return []
+    assert participant.record is not None
+    form = participant.form_name
+    repeat = form if project.is_repeating_form(participant.event_id, form) else ""
+    row = docs.read_data_row(
+        conn,
+        project.project_id,
+        participant.record,
+        participant.event_id,
+        repeat,
+        participant.instance,
+    )
+    replaced = []
+    for name, doc_id in documents.items():
+        old = row.data.get(name)
+        if old:
+            replaced.append(int(old))
+        row.data[name] = str(doc_id)
+    row.data.setdefault(f"{form}_complete", "0")
+    stored = StoredRow(
+        participant.record, participant.event_id, repeat, participant.instance, row.data
+    )
+    store.save_row(conn, project.project_id, stored, is_new=not row.exists)
+    return replaced
 
 
 @dataclass

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +48,9 @@ from localcap.model.rights import (
     REMOVE_IDENTIFIERS,
     has_any_export_access,
 )
+
+if TYPE_CHECKING:
+    from localcap.files.store import FileStore
 
 log = logging.getLogger("localcap")
 
@@ -293,8 +296,13 @@ def store_upload(ctx: ApiContext, upload: UploadFile) -> StoredUpload:
     """Write an upload's bytes to the store (step 1 of the durability order), sniffing its
     mime type from the content on the way. The caller inserts the document and, if its
     transaction fails, deletes ``key`` again (nothing refers to it yet)."""
+    return put_upload(ctx.state.file_store, upload)
+
+
+def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
+    """:func:`store_upload` for callers without an API context (the survey pages)."""
     reader = _UploadReader(upload.file)
-    stored = ctx.state.file_store.put(reader)
+    stored = store.put(reader)
     name = upload.filename or "file"
     return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
 
