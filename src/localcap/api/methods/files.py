@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from localcap.files.store import FileStore
 
 log = logging.getLogger("localcap")
+#: The longest file name kept (longer ones are cut).
+MAX_NAME = 255
 
 INVALID_EVENT = "invalid event"
 NO_RECORD = 'The record "{record}" does not exist'
@@ -303,8 +305,16 @@ def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
     """:func:`store_upload` for callers without an API context (the survey pages)."""
     reader = _UploadReader(upload.file)
     stored = store.put(reader)
-    name = upload.filename or "file"
+    name = stored_name(upload.filename or "")
     return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
+
+
+def stored_name(filename: str) -> str:
+    """An uploaded file's name as the database keeps it: without control characters (a NUL
+    is refused by PostgreSQL, a line break would forge lines where names are shown) and at most
+    :data:`MAX_NAME` characters; "file" when nothing is left."""
+    kept = "".join(c for c in filename if c.isprintable())
+    return kept[:MAX_NAME] or "file"
 
 
 @contextmanager
