@@ -97,7 +97,7 @@ def test_hidden_and_readonly_fields_are_no_inputs_and_posted_values_are_ignored(
     session, page, _ = open_form(link)
     html = page.text
     assert "CONFIDENTIAL" not in html and "Staff note" not in html
-    assert "also hidden" not in html and 'name="hidden_all"' not in html
+    assert "also hidden" not in html and "hidden_all" not in html  # not even its name
     assert 'name="form_only"' in html  # @HIDDEN-FORM is not for surveys
     # read-only: the value is shown as text, never as an input
     assert 'name="locked"' not in html and 'name="ro"' not in html

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -26,8 +27,17 @@ def cookie_name(secure: bool) -> str:
     return SECURE_COOKIE if secure else COOKIE
 
 
+_SESSION = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
 def new_session() -> str:
     return secrets.token_urlsafe(32)
+
+
+def well_formed_session(session: str) -> bool:
+    """Whether a cookie's session id could be one :func:`new_session` made (anything else
+    is replaced, never echoed back in a Set-Cookie)."""
+    return bool(_SESSION.fullmatch(session))
 
 
 def _mac(secret: bytes, session: str, purpose: str, issued: int) -> str:

@@ -127,7 +127,6 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_FORM_FIELDS = 2000
-SESSION_LENGTH = len(forms.new_session())
 MAX_BODY_BYTES = 4 << 20
 #: A page with file-upload fields posts its files too (localcap's limit for a survey's files).
 MAX_UPLOAD_BYTES = 32 << 20
@@ -295,7 +294,8 @@ def _show_form(
         fields=fields,
         visible=visible,
         headers=shown_headers(fields, visible),
-        was_hidden=" ".join(f.field_name for f in fields if f.field_name not in visible),
+        # only questions: a field an action tag hides is never named on the page
+        was_hidden=" ".join(name for name in sorted(inputs) if name not in visible),
         answerable=ANSWERABLE,
         inputs=inputs,
         shown=page.shown_values(sub, visible),
@@ -648,7 +648,7 @@ def build_routes(state: AppState) -> list[Route]:
                     "link again.",
                     403,
                 )
-        if len(session) != SESSION_LENGTH:
+        if not forms.well_formed_session(session):
             session = forms.new_session()
         _FORM_TOKEN.set(forms.sign(key, session, purpose))
         if request.method != "POST":
