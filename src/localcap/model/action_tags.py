@@ -31,7 +31,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from localcap.model.project import Field
-from localcap.model.validation import DATE_FORMATS
+from localcap.model.validation import DATE_FORMATS, value_is_valid
 
 #: A tag: ``@`` then letters, digits, ``-`` and ``_`` (REDCap's tags are upper case).
 _TAG = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)")
@@ -98,14 +98,23 @@ def survey_tags(f: Field) -> SurveyTags:
     )
 
 
+#: ``@NOW``'s format for the validations that hold a time but no date.
+_TIME_FORMATS = {"time": "%H:%M", "time_hh_mm_ss": "%H:%M:%S", "time_mm_ss": "%M:%S"}
+
+
 def initial_value(f: Field, tags: SurveyTags, now: datetime) -> str:
-    """The value a blank field starts with (``@NOW``/``@TODAY``, else ``@DEFAULT``; "" none)."""
+    """The value a blank field starts with (``@NOW``/``@TODAY``, else ``@DEFAULT``; "" none).
+    A value the field's validation would refuse is not offered (it would block the save of a
+    page whose respondent cannot change it)."""
+    value = tags.default or ""
     if tags.now:
-        fmt = DATE_FORMATS.get(f.validation, "%Y-%m-%d %H:%M:%S")
-        if tags.now == "TODAY":
-            fmt = "%Y-%m-%d" if f.validation in DATE_FORMATS or not f.validation else fmt
-        return now.strftime(fmt)
-    return tags.default or ""
+        fmt = DATE_FORMATS.get(f.validation) or _TIME_FORMATS.get(f.validation)
+        if tags.now == "TODAY" and (not f.validation or f.validation.startswith("date_")):
+            fmt = "%Y-%m-%d"
+        value = now.strftime(fmt or "%Y-%m-%d %H:%M:%S")
+    if value and f.validation and not value_is_valid(f.validation, value):
+        return ""
+    return value
 
 
 def _bound(validation: str, text: str) -> Decimal | str | None:
