@@ -18,8 +18,9 @@ link (:mod:`.forms`): another site cannot post answers in a participant's name, 
 cannot be made up. Link hashes are secrets, so pages are sent with
 ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
 
-What a ``?s=`` link opens: a blank form (questions shown as branching logic decides, see
-:mod:`.branching`); a response saved for later, or a completed one the survey lets respondents
+What a ``?s=`` link opens: the form, with the record's saved values (questions shown as
+branching logic and action tags decide, see :mod:`.branching`; the rules are in
+``docs/SURVEYS.md``); a response saved for later, or a completed one the survey lets respondents
 edit, asks for its return code first (:mod:`.returning`), then shows the saved answers; any
 other completed response shows the acknowledgement. No script: when answers reveal questions
 the page had hidden, the submit brings the page back with them (nothing saved) instead of
@@ -167,6 +168,8 @@ class SurveyPage:
     project: Project
     rows: list[StoredRow] = field(default_factory=list)
     group_id: int | None = None
+    #: The piping lookup, made once for the rows it was made from.
+    _piping: tuple[list[StoredRow], Lookup] | None = field(default=None, repr=False)
 
     @property
     def form_name(self) -> str:
@@ -183,20 +186,29 @@ class SurveyPage:
 
     def pipe(self, text: str, escape: bool = True) -> str:
         """Text with the record's saved values piped in (:mod:`localcap.model.piping`)."""
-        return pipe(self.project, text or "", self._lookup(), escape=escape)
+        if self._piping is None or self._piping[0] is not self.rows:
+            self._piping = (self.rows, self._lookup())
+        return pipe(self.project, text or "", self._piping[1], escape=escape)
 
     def _lookup(self) -> Lookup:
+        """Values by (event, form): the participant's own instance of its event and form,
+        instance 1 elsewhere."""
         p = self.participant
         rows: dict[tuple[int, str], dict[str, object]] = {}
         for row in self.rows:
-            repeating_event = self.project.is_repeating_event(row.event_id)
-            mine = row.instance == (p.instance if row.event_id == p.event_id else 1)
+            own_event = row.event_id == p.event_id
             if row.repeat_instrument:
-                if row.repeat_instrument == p.form_name and row.instance == p.instance:
+                if (
+                    row.repeat_instrument == p.form_name
+                    and own_event
+                    and row.instance == p.instance
+                ):
                     rows[(row.event_id, row.repeat_instrument)] = row.data
-            elif row.instance == 1 or (repeating_event and mine):
+                continue
+            wanted = p.instance if own_event and self.project.is_repeating_event(p.event_id) else 1
+            if row.instance == wanted:
                 for form in self.project.forms_in_event(row.event_id):
-                    rows.setdefault((row.event_id, form), row.data)
+                    rows[(row.event_id, form)] = row.data
         return row_lookup(self.project, rows, p.event_id)
 
     def shown_values(self, sub: Submission, visible: set[str]) -> dict[str, str]:
