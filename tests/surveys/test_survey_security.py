@@ -118,3 +118,12 @@ def test_https_behind_a_trusted_proxy_gets_a_secure_host_cookie(proxied, plain):
         "set-cookie"
     ]
     assert cookie.startswith("localcap_survey_csrf=") and "Secure" not in cookie
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    ["garbage", "", "::::", "1.2.3.4, evil", "[::1]:80", "300.1.1.1", "fe80::1%eth0", "x" * 4000],
+)
+def test_hostile_forwarded_headers_are_pages(proxied, forwarded):
+    answer = try_code(proxied, **{"X-Forwarded-For": forwarded, "X-Forwarded-Proto": forwarded})
+    assert answer.status_code in (404, 429), answer.text[:200]
