@@ -91,3 +91,24 @@ def test_files_and_signatures_are_uploaded_and_exported(server):
     with server.engine.connect() as conn:
         names = conn.execute(select(documents.c.name).where(documents.c.project_id == pid))
         assert sorted(n for (n,) in names) == ["new.txt", "signature.png"]  # the old one went
+
+
+def test_a_required_file_must_be_uploaded(server):
+    api = create_project(server, "Required upload")
+    api.import_json(
+        "metadata",
+        [
+            field("record_id", "consent", label="Record ID"),
+            field("scan", "consent", "file", "Scan", required_field="y"),
+        ],
+    )
+    enable_survey(api, "consent")
+    api.import_json("record", [{"record_id": "1"}])
+    link = api.ok(content="surveyLink", record="1", instrument="consent").text
+    session, page, _ = open_form(link)
+    assert "* must provide value" in page.text
+    refused = upload(session, link, page, {})
+    assert refused.status_code == 400 and "This field is required." in refused.text
+    assert record(api)["consent_complete"] != "2"
+    done = upload(session, link, refused, {"scan": ("a.txt", b"a", "text/plain")})
+    assert done.status_code == 200 and record(api)["consent_complete"] == "2"

@@ -79,6 +79,7 @@ from localcap.surveys.branching import (
 )
 from localcap.surveys.response import (
     ANSWERABLE,
+    REQUIRED_MESSAGE,
     Saved,
     Submission,
     attach_files,
@@ -418,6 +419,19 @@ def _attach(conn: Connection, page: SurveyPage, uploads: Uploads, visible: set[s
             uploads.replaced.append(removed.store_key)
 
 
+def _missing_files(page: SurveyPage, uploads: Uploads, visible: set[str]) -> dict[str, str]:
+    """Required upload fields shown on the page with no file stored and none posted."""
+    stored = participant_row(page.project, page.participant, page.rows)
+    return {
+        f.field_name: REQUIRED_MESSAGE
+        for f in upload_fields(page.project, page.form_name)
+        if f.required_field.strip().lower() == "y"
+        and f.field_name in visible
+        and not stored.get(f.field_name)
+        and not (f.field_name in uploads.files and uploads.files[f.field_name].filename)
+    }
+
+
 def _answer(
     conn: Connection,
     page: SurveyPage,
@@ -435,6 +449,10 @@ def _answer(
     if not (later and not completed) and _revealed(page, form, visible):
         return _show_form(page, sub, return_code=code, notice=MORE_QUESTIONS)
     complete = not (later and not completed)
+    missing = _missing_files(page, uploads, visible) if complete else {}
+    if missing:
+        sub.errors = missing
+        return _show_form(page, sub, 400, return_code=code)
     saved = save_response(
         conn,
         page.project,
