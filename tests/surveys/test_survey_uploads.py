@@ -112,3 +112,55 @@ def test_a_required_file_must_be_uploaded(server):
     assert record(api)["consent_complete"] != "2"
     done = upload(session, link, refused, {"scan": ("a.txt", b"a", "text/plain")})
     assert done.status_code == 200 and record(api)["consent_complete"] == "2"
+
+
+def _stored_keys(server) -> set[str]:  # noqa: ANN001
+    from localcap.files.local import LocalFileStore
+
+    return set(LocalFileStore(server.data_dir / "files").iter_keys())
+
+
+def test_upload_bytes_are_stored_before_the_write_lock_and_dropped_unless_saved(server):
+    """A slow upload must not hold the project's (on SQLite: the database's) write lock: its
+    bytes go to the store first, like Import File's; a save that does not happen leaves none."""
+    import threading
+    import time
+
+    from localcap.db.transactions import write_transaction
+
+    api = create_project(server, "Uploads under the lock")
+    api.import_json("metadata", UPLOADS)
+    enable_survey(api, "consent")
+    api.import_json("record", [{"record_id": "1"}])
+    pid = int(api.json(content="project")["project_id"])
+    link = api.ok(content="surveyLink", record="1", instrument="consent").text
+    session, page, _ = open_form(link)
+    before = _stored_keys(server)
+    answered: list = []
+    with write_transaction(server.engine, pid):  # another writer holds the project's lock
+        post = threading.Thread(
+            target=lambda: answered.append(
+                upload(session, link, page, {"scan": ("s.txt", b"scan", "text/plain")}, name="A")
+            )
+        )
+        post.start()
+        deadline = time.monotonic() + 10
+        while _stored_keys(server) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stored_while_locked = _stored_keys(server) - before
+        assert not answered  # the save itself waits for the lock
+    post.join(timeout=30)
+    assert len(stored_while_locked) == 1
+    assert answered[0].status_code == 200 and "Thank you" in answered[0].text
+    assert api.call(content="file", action="export", record="1", field="scan").content == b"scan"
+    # a post the save refuses (the page comes back with the field it revealed): no bytes kept
+    after_save = _stored_keys(server)
+    api.import_json("record", [{"record_id": "2"}])
+    link = api.ok(content="surveyLink", record="2", instrument="consent").text
+    session, page, _ = open_form(link)
+    data = {"csrf": csrf_of(page.text), "was_hidden": "name"}
+    refused = session.post(
+        link, data=data, files={"scan": ("s.txt", b"dropped", "text/plain")}, timeout=30
+    )
+    assert refused.status_code == 200 and "bring up more questions" in refused.text
+    assert _stored_keys(server) == after_save

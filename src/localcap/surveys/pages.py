@@ -30,6 +30,8 @@ showing them as the respondent types.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -47,7 +49,7 @@ from starlette.routing import Route
 
 from localcap.api.context import AppState
 from localcap.api.errors import ApiError
-from localcap.api.methods.files import put_upload
+from localcap.api.methods.files import StoredUpload, put_upload
 from localcap.api.methods.surveys import survey_link
 from localcap.api.ratelimit import address_bucket
 from localcap.api.request import limit_body
@@ -56,6 +58,7 @@ from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
 from localcap.db.secrets import server_secret
+from localcap.db.transactions import read_snapshot, write_transaction
 from localcap.model.action_tags import survey_tags
 from localcap.model.piping import Lookup, pipe, row_lookup
 from localcap.model.project import Field, Project
@@ -385,34 +388,51 @@ def _revealed(page: SurveyPage, form: dict[str, list[str]], visible: set[str]) -
 
 @dataclass
 class Uploads:
-    """The files posted with a page and what became of them: bytes put in the file store
-    (``new``: deleted again unless the save commits) and replaced bytes to delete once it has
-    (``replaced``), in Import File's durability order."""
+    """The files posted with a page and what became of them, in Import File's durability
+    order: bytes put in the file store before the project's write lock is taken (``stored``,
+    by field; deleted again unless the save commits and refers to them, ``attached``) and
+    replaced bytes to delete once it has (``replaced``)."""
 
     files: dict[str, UploadFile]
     store: FileStore | None = None
-    new: list[str] = field(default_factory=list)
+    stored: dict[str, StoredUpload] = field(default_factory=dict)
+    attached: set[str] = field(default_factory=set)
     replaced: list[str] = field(default_factory=list)
+
+    def put(self, page: SurveyPage, form: dict[str, list[str]]) -> None:
+        """Write the files posted for the upload fields these answers show to the store. Done
+        before the write transaction: a 32 MB upload to S3 must not keep every other writer
+        waiting (SQLite's write lock is the whole database's). The save checks again, under
+        the lock, which of them it attaches."""
+        if self.store is None:
+            return
+        visible = page.visible(read_submission(page.project, page.form_name, form))
+        for f in upload_fields(page.project, page.form_name):
+            upload = self.files.get(f.field_name)
+            if f.field_name in visible and upload is not None and upload.filename:
+                self.stored[f.field_name] = put_upload(self.store, upload)
+
+    def unused(self) -> list[str]:
+        """Stored bytes no committed row refers to."""
+        return [s.key for s in self.stored.values() if s.key not in self.attached]
 
 
 def _attach(conn: Connection, page: SurveyPage, uploads: Uploads, visible: set[str]) -> None:
-    """Save the files posted for the page's visible upload fields: through the same store and
-    mime sniffing as Import File, each a new ``documents`` row the field points at."""
+    """Save the files posted for the page's visible upload fields (their bytes already in the
+    store, with Import File's mime sniffing), each a new ``documents`` row the field points
+    at."""
     chosen = {
-        f.field_name: uploads.files[f.field_name]
+        f.field_name: uploads.stored[f.field_name]
         for f in upload_fields(page.project, page.form_name)
-        if f.field_name in visible
-        and f.field_name in uploads.files
-        and uploads.files[f.field_name].filename
+        if f.field_name in visible and f.field_name in uploads.stored
     }
-    if not chosen or uploads.store is None:
+    if not chosen:
         return
     pid = page.project.project_id
     documents = {}
-    for name, upload in chosen.items():
-        stored = put_upload(uploads.store, upload)
-        uploads.new.append(stored.key)
+    for name, stored in chosen.items():
         documents[name] = stored.insert(conn, pid)
+        uploads.attached.add(stored.key)
     for old in attach_files(conn, page.project, page.participant, documents):
         removed = docs.delete_document(conn, pid, old)
         if removed is not None:
@@ -564,18 +584,32 @@ async def _form_lists(
 def build_routes(state: AppState) -> list[Route]:
     engine = state.engine
 
+    def writing(
+        find_project: Callable[[Connection], int | None],
+    ) -> AbstractContextManager[Connection]:
+        """The write transaction of the project a link belongs to (found first, in a read)."""
+        with read_snapshot(engine) as conn:
+            project_id = find_project(conn)
+        return write_transaction(engine, project_id)
+
+    def project_of_queue(hash_: str) -> Callable[[Connection], int | None]:
+        def find(conn: Connection) -> int | None:
+            found = survey_store.queue_by_hash(conn, hash_)
+            return found[0] if found is not None else None
+
+        return find if well_formed(hash_, HASH_LENGTH) else lambda conn: None
+
     def get_survey(hash_: str) -> Response:
-        with engine.connect() as conn:
+        with read_snapshot(engine) as conn:  # the page and the response count: one state
             page = _load(conn, hash_)
-        if page is None:
-            return _message("Survey not available", NOT_AVAILABLE, 404)
-        if is_closed(page.survey, page.participant):
-            return _acknowledge(page)
-        if not page.participant.completion_time:
-            with engine.connect() as conn:
+            if page is None:
+                return _message("Survey not available", NOT_AVAILABLE, 404)
+            if is_closed(page.survey, page.participant):
+                return _acknowledge(page)
+            if not page.participant.completion_time:
                 closed = _no_more_responses(conn, page)
-            if closed is not None:
-                return closed
+                if closed is not None:
+                    return closed
         if needs_return_code(page.survey, page.participant):
             return _ask_code(page)
         return _opening_form(page)
@@ -584,15 +618,22 @@ def build_routes(state: AppState) -> list[Route]:
         hash_: str, form: dict[str, list[str]], base: str, files: dict[str, UploadFile]
     ) -> Response:
         uploads = Uploads(files, state.file_store if files else None)
+        with read_snapshot(engine) as conn:  # which project, and which fields take files
+            page = _load(conn, hash_)
+        if page is None:
+            return _message("Survey not available", NOT_AVAILABLE, 404)
         try:
-            response = answer_survey(hash_, form, base, uploads)
+            uploads.put(page, form)
+            with write_transaction(engine, page.project.project_id) as conn:
+                response = answer_survey(conn, hash_, form, base, uploads)
         except ImportError_:  # the record went away under the save: nothing was written
             response = _message("Survey not available", NOT_AVAILABLE, 404)
-            drop_bytes(uploads.new)
+            uploads.attached.clear()  # rolled back: no row refers to them, none was replaced
+            uploads.replaced.clear()
         except BaseException:
-            drop_bytes(uploads.new)
+            drop_bytes([stored.key for stored in uploads.stored.values()])
             raise
-        drop_bytes(uploads.replaced)
+        drop_bytes(uploads.unused() + uploads.replaced)
         return response
 
     def drop_bytes(keys: list[str]) -> None:
@@ -603,43 +644,43 @@ def build_routes(state: AppState) -> list[Route]:
                 log.exception("could not delete file %s from the file store", key)
 
     def answer_survey(
-        hash_: str, form: dict[str, list[str]], base: str, uploads: Uploads
+        conn: Connection, hash_: str, form: dict[str, list[str]], base: str, uploads: Uploads
     ) -> Response:
-        with engine.begin() as conn:
-            page = _load(conn, hash_)
-            if page is None:
-                return _message("Survey not available", NOT_AVAILABLE, 404)
-            if is_closed(page.survey, page.participant):
-                return _acknowledge(page)
-            if not page.participant.completion_time:
-                closed = _no_more_responses(conn, page)
-                if closed is not None:
-                    return closed
-            code = ""
-            if needs_return_code(page.survey, page.participant):
-                code = _first(form, "return_code")
-                checked = check_return_code(conn, page.participant, code)
-                if checked is CodeCheck.LOCKED:
-                    return _ask_code(page, LOCKED, 429)
-                if checked is CodeCheck.WRONG:
-                    return _ask_code(page, WRONG_CODE, 403)
-                if _first(form, "begin"):
-                    sub = saved_submission(page.project, page.participant, page.rows)
-                    return _show_form(page, sub, return_code=code)
-            return _answer(conn, page, form, code, base, uploads)
+        """The posted page, under the project's write lock: everything checked again here."""
+        page = _load(conn, hash_)
+        if page is None:
+            return _message("Survey not available", NOT_AVAILABLE, 404)
+        if is_closed(page.survey, page.participant):
+            return _acknowledge(page)
+        if not page.participant.completion_time:
+            closed = _no_more_responses(conn, page)
+            if closed is not None:
+                return closed
+        code = ""
+        if needs_return_code(page.survey, page.participant):
+            code = _first(form, "return_code")
+            checked = check_return_code(conn, page.participant, code)
+            if checked is CodeCheck.LOCKED:
+                return _ask_code(page, LOCKED, 429)
+            if checked is CodeCheck.WRONG:
+                return _ask_code(page, WRONG_CODE, 403)
+            if _first(form, "begin"):
+                sub = saved_submission(page.project, page.participant, page.rows)
+                return _show_form(page, sub, return_code=code)
+        return _answer(conn, page, form, code, base, uploads)
 
     def access_code(code: str) -> Response:
         code = code.strip().upper()
         participant = None
         if well_formed(code, ACCESS_CODE_LENGTH):
-            with engine.connect() as conn:
+            with read_snapshot(engine) as conn:
                 participant = survey_store.participant_by_access_code(conn, code)
         if participant is None:
             return _render("access.html", 404, form=True, error="The code is not valid.")
         return RedirectResponse(f"./?s={participant.hash}", status_code=303, headers=HEADERS)
 
     def queue(hash_: str) -> Response:
-        with engine.begin() as conn:
+        with writing(project_of_queue(hash_)) as conn:  # it may make participant rows
             found = (
                 survey_store.queue_by_hash(conn, hash_) if well_formed(hash_, HASH_LENGTH) else None
             )
@@ -655,7 +696,7 @@ def build_routes(state: AppState) -> list[Route]:
 
     def load_secret() -> bytes:
         if not secret:
-            with engine.begin() as conn:
+            with write_transaction(engine, None) as conn:  # it may insert: no project's lock
                 secret.append(server_secret(conn, "survey_forms"))
         return secret[0]
 
