@@ -60,13 +60,22 @@ def start_server(
     limits.setdefault("rate_limit", 0)
     limits.setdefault("survey_code_attempts", 0)
     limits.setdefault("invalid_token_attempts", 0)
+    limits.setdefault("survey_code_attempts_total", 0)
     app = build_app(data_dir, database_url, file_store, **limits)
     engine = app.state.localcap.engine
     with engine.begin() as conn:
         ensure_user(conn, "admin", super_user=True)
         token = create_super_token(conn, "admin")
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # as `localcap serve` runs it: uvicorn's own proxy headers off (the app decides whom to trust)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -79,6 +79,14 @@ def main() -> None:
     "and <public-url>/surveys/?sq=...  Default: this server's own address, http://HOST:PORT.",
 )
 @click.option(
+    "--forwarded-allow-ips",
+    default="",
+    envvar="LOCALCAP_FORWARDED_ALLOW_IPS",
+    help="The reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+    "and X-Forwarded-Proto headers are believed: the client address survey access-code limits "
+    "count, and https for secure cookies. Default: none (every request's own peer address).",
+)
+@click.option(
     "--sqlite-synchronous",
     type=click.Choice(["full", "normal"]),
     default="full",
@@ -100,6 +108,7 @@ def serve(
     max_request_mb: int,
     invalid_token_limit: int,
     public_url: str | None,
+    forwarded_allow_ips: str,
     sqlite_synchronous: str,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
@@ -123,6 +132,7 @@ def serve(
     os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
     os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
+    os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     click.echo(f"localcap is serving the REDCap API at {url}")
     uvicorn.run(
         "localcap.server:app_from_environment",
@@ -131,6 +141,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the app decides
+        # whom to believe (--forwarded-allow-ips), see server.build_app
+        proxy_headers=False,
     )
 
 

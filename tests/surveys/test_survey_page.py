@@ -131,7 +131,10 @@ def test_access_codes_open_the_survey(server):
         surveys_url(server), data={"csrf": token, "code": access.lower()}, timeout=30
     )
     assert opened.url == link and "Intake &lt;survey&gt;" in opened.text
-    token = csrf_of(opened.text)  # a new form
+    # the survey page's token is for that link only: a new access-code form for the next try
+    reused = {"csrf": csrf_of(opened.text), "code": "NOPE"}
+    assert session.post(surveys_url(server), data=reused, timeout=30).status_code == 403
+    token = csrf_of(session.get(surveys_url(server), timeout=30).text)
     wrong = session.post(surveys_url(server), data={"csrf": token, "code": "NOPE"}, timeout=30)
     assert wrong.status_code == 404 and "The code is not valid." in wrong.text
 

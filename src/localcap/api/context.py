@@ -43,11 +43,15 @@ class AppState:
     #: Calls with an invalid token a client address may make per minute (0: unlimited); more
     #: get a 429 and are not logged one by one. Each logged one is an audit row.
     invalid_token_attempts: int = 60
+    #: Survey access codes tried per minute from all addresses together (0: unlimited): the
+    #: ceiling for someone spreading guesses over many addresses.
+    survey_code_attempts_total: int = 100
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
     _bad_token_limiter: RateLimiter | None = field(default=None, repr=False)
     _unauthenticated_log: RateLimiter | None = field(default=None, repr=False)
+    _code_limiter_total: RateLimiter | None = field(default=None, repr=False)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -77,6 +81,13 @@ class AppState:
         if self._unauthenticated_log is None:
             self._unauthenticated_log = RateLimiter(10 * self.invalid_token_attempts)
         return self._unauthenticated_log
+
+    @property
+    def code_limiter_total(self) -> RateLimiter:
+        """Survey access-code attempts from every address together (one bucket, ``*``)."""
+        if self._code_limiter_total is None:
+            self._code_limiter_total = RateLimiter(self.survey_code_attempts_total)
+        return self._code_limiter_total
 
     @property
     def file_store(self) -> FileStore:

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Connection
 from starlette.datastructures import UploadFile
@@ -49,7 +49,12 @@ from localcap.model.rights import (
     has_any_export_access,
 )
 
+if TYPE_CHECKING:
+    from localcap.files.store import FileStore
+
 log = logging.getLogger("localcap")
+#: The longest file name kept (longer ones are cut).
+MAX_NAME = 255
 
 INVALID_EVENT = "invalid event"
 NO_RECORD = 'The record "{record}" does not exist'
@@ -293,10 +298,23 @@ def store_upload(ctx: ApiContext, upload: UploadFile) -> StoredUpload:
     """Write an upload's bytes to the store (step 1 of the durability order), sniffing its
     mime type from the content on the way. The caller inserts the document and, if its
     transaction fails, deletes ``key`` again (nothing refers to it yet)."""
+    return put_upload(ctx.state.file_store, upload)
+
+
+def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
+    """:func:`store_upload` for callers without an API context (the survey pages)."""
     reader = _UploadReader(upload.file)
-    stored = ctx.state.file_store.put(reader)
-    name = upload.filename or "file"
+    stored = store.put(reader)
+    name = stored_name(upload.filename or "")
     return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
+
+
+def stored_name(filename: str) -> str:
+    """An uploaded file's name as the database keeps it: without control characters (a NUL
+    is refused by PostgreSQL, a line break would forge lines where names are shown) and at most
+    :data:`MAX_NAME` characters; "file" when nothing is left."""
+    kept = "".join(c for c in filename if c.isprintable())
+    return kept[:MAX_NAME] or "file"
 
 
 @contextmanager

@@ -371,6 +371,10 @@ def delete_records(ctx: ApiContext) -> Response:
                 for name in names:
                     row.data.pop(name)
                 rows_store.save_row(conn, project.project_id, row, is_new=False)
+                forms = {n.removesuffix("_complete") for n in names if n.endswith("_complete")}
+                survey_store.forget_responses(
+                    conn, project.project_id, row.record, row.event_id, row.instance, forms
+                )
             deleted += 1
         if whole:  # a record is gone when no arm holds its rows any more
             gone = [r for r in records if r not in kept]
