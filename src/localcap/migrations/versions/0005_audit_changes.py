@@ -1,15 +1,15 @@
 """audit log: what changed (per record or user), and the client address
 
-Revision ID: 0004_audit
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 20:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_audit"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
