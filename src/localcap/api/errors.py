@@ -38,6 +38,11 @@ OUTSIDE_OWN_DAG = (
     "You do not have permissions to change the user '{username}': a user in a data access "
     "group may only manage users of that group, and only within it"
 )
+ROLE_OUTSIDE_OWN_DAG = (
+    "You do not have permissions to change the user role '{role}': users outside your data "
+    "access group are in it, and a user in a data access group may only manage users of "
+    "that group"
+)
 NO_ACCESS_EXPORT = (
     'The API request cannot complete because currently you have "No Access" data export '
     "rights. Higher level data export rights are required for this operation."

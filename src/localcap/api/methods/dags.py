@@ -13,6 +13,7 @@ from localcap.api.methods.common import (
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_no_dag,
 )
 from localcap.api.methods.metadata import required_names
@@ -107,7 +108,7 @@ def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.proj
     with ctx.engine.connect() as conn:
-        users = store.list_project_users(conn, project.project_id)
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
             "username": u["username"],
