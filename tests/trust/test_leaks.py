@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import requests
@@ -484,3 +485,42 @@ def test_a_report_a_user_defines_may_not_filter_or_sort_on_what_the_user_cannot_
         deid.call(content="report", action="import", format="json", data=json.dumps(ok)).status_code
         == 200
     )
+
+
+def same_answer(body: bytes) -> bytes:
+    """The body with the two record names asked about and the time of the export set aside."""
+    body = re.sub(rb"\d{4}-\d\d-\d\d[ T_]?\d\d:?\d\d(:\d\d)?", b"<time>", body)
+    return re.sub(rb"(?<![\w.-])(3|99)(?![\w.-])", b"<record>", body)
+
+
+def per_record_answers(user: Api, record: str) -> list[tuple[str, requests.Response]]:
+    """Every export that names one record."""
+    out = [
+        ("record", user.call(content="record", format="json", **{"records[0]": record})),
+        ("record-eav", user.call(content="record", format="csv", type="eav", records=record)),
+        ("file", user.call(content="file", action="export", record=record, field="scan")),
+        ("pdf", user.call(content="pdf", record=record)),
+        ("pdf-compact", user.call(content="pdf", record=record, compactDisplay="1")),
+        ("log", user.call(content="log", format="json", record=record)),
+        ("xml", user.call(content="project_xml", returnMetadataOnly="false", records=record)),
+    ]
+    for content in ("surveyLink", "surveyAccessCode", "surveyReturnCode"):
+        r = user.call(content=content, instrument="demographics", record=record, format="json")
+        out.append((content, r))
+    return out
+
+
+@pytest.mark.parametrize("username", [u for u in USERNAMES if u.endswith("_site_a")])
+def test_another_dags_record_looks_exactly_like_one_that_does_not_exist(project, username):
+    """Record 3 (site_b) and record 99 (nowhere) get the same answer, byte for byte once the
+    record name is set aside, on every method that names a record: a DAG's user cannot even
+    tell that the other DAG's record exists."""
+    _, users = project
+    user = users[username]
+    there = per_record_answers(user, "3")
+    absent = per_record_answers(user, "99")
+    for (what, a), (_, b) in zip(there, absent, strict=True):
+        assert a.status_code == b.status_code, (what, a.text[:200], b.text[:200])
+        if what.startswith("pdf") and a.status_code == 200:
+            continue  # never the case: a PDF of a record the user cannot see is a 400
+        assert same_answer(a.content) == same_answer(b.content), (what, a.text[:300])
