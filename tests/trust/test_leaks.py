@@ -524,3 +524,19 @@ def test_another_dags_record_looks_exactly_like_one_that_does_not_exist(project,
         if what.startswith("pdf") and a.status_code == 200:
             continue  # never the case: a PDF of a record the user cannot see is a 400
         assert same_answer(a.content) == same_answer(b.content), (what, a.text[:300])
+
+
+def test_the_log_never_shows_a_filter_to_a_reader_who_may_not_see_what_it_asks(project):
+    """A filter is written in values (``[first_name] = "Jane Doe"``): the log keeps only its
+    size, so a reader with the Logging right and fewer export rights never reads it."""
+    _, users = project
+    secret = 'starts_with([first_name], "IDENTLOGPROBE") or [dob] = "1901-02-03"'
+    users["full_all"].ok(content="record", format="json", filterLogic=secret)
+    users["full_all"].ok(content="project_xml", filterLogic=secret)
+    for username in USERNAMES:
+        for fmt in ("json", "csv", "xml"):
+            log = users[username].call(content="log", format=fmt)
+            assert log.status_code == 200, log.text
+            assert "IDENTLOGPROBE" not in log.text and "1901-02-03" not in log.text, username
+    own = users["full_all"].ok(content="log", format="json").text
+    assert f"<{len(secret)} characters>" in own  # the call is there, its filter as a size

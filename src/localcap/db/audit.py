@@ -12,8 +12,10 @@ from sqlalchemy import Connection, insert, select
 
 from localcap.db import schema as t
 
-#: Parameters whose values are bulky or secret: only their size is kept.
-BULKY = frozenset({"data", "odm", "file"})
+#: Parameters whose values are bulky or secret: only their size is kept (lower case). A
+#: ``filterLogic`` is written in data values (``[name] = "Jane Doe"``), which readers of the
+#: log with fewer export rights than its author must not see (docs/RIGHTS.md).
+BULKY = frozenset({"data", "odm", "file", "filterlogic"})
 DESIGN_CONTENTS = frozenset(
     {
         "metadata",
@@ -62,7 +64,7 @@ class AuditEntry:
         for key, value in params.items():
             if key == "token":
                 continue
-            cleaned[key] = f"<{len(value)} characters>" if key in BULKY else value[:500]
+            cleaned[key] = f"<{len(value)} characters>" if key.lower() in BULKY else value[:500]
         for key, values in arrays.items():
             cleaned[key] = values[:100]
         return cleaned
