@@ -503,6 +503,8 @@ def per_record_answers(user: Api, record: str) -> list[tuple[str, requests.Respo
         ("pdf-compact", user.call(content="pdf", record=record, compactDisplay="1")),
         ("log", user.call(content="log", format="json", record=record)),
         ("xml", user.call(content="project_xml", returnMetadataOnly="false", records=record)),
+        ("queue", user.call(content="surveyQueueLink", record=record, format="json")),
+        ("signature", user.call(content="file", action="export", record=record, field="signature")),
     ]
     for content in ("surveyLink", "surveyAccessCode", "surveyReturnCode"):
         r = user.call(content=content, instrument="demographics", record=record, format="json")
