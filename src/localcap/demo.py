@@ -16,6 +16,7 @@ from localcap.db import schema as t
 from localcap.db.reports import list_reports, save_reports
 from localcap.db.roles import set_user_role
 from localcap.db.tokens import create_project_token
+from localcap.db.transactions import read_snapshot, write_transaction
 from localcap.model.project import Arm, Event, Field, Project
 from localcap.model.record_import import ImportChecker, write_plan
 from localcap.model.rights import DEIDENTIFIED, FULL, NO_ACCESS, REMOVE_IDENTIFIERS, Rights
@@ -169,11 +170,15 @@ def _records(rng: random.Random) -> list[dict[str, str]]:
 
 def ensure_demo(engine: Engine, url: str) -> Iterator[str]:
     """Create the demo project unless it exists; yield lines telling how to use it."""
-    with engine.begin() as conn:
+    with read_snapshot(engine) as conn:
         row = conn.execute(
             select(t.projects.c.project_id).where(t.projects.c.project_title == DEMO_TITLE)
         ).first()
-        pid = _create(conn) if row is None else row.project_id
+    existing = None if row is None else row.project_id
+    # An existing demo project's users are rewritten under its write lock, as any other
+    # change to a project (another server on the same database may be answering requests).
+    with write_transaction(engine, existing) as conn:
+        pid = _create(conn) if existing is None else existing
         _grant_rights(conn, pid)
         yield f"Demo project {pid} ({DEMO_TITLE}) at {url}"
         for report in list_reports(conn, pid):

@@ -219,6 +219,9 @@ class Project:
     #: (event_id, form_name) repeating instruments; (event_id, "") repeating events.
     repeating: dict[tuple[int, str], str] = field(default_factory=dict)
     dags: list[Dag] = field(default_factory=list)
+    #: Bumped by every change of the design: a writer holding the project's write lock
+    #: compares it to know whether the design it checked against is still the current one.
+    design_version: int = 0
 
     # -- fields and forms -------------------------------------------------------------------
     @cached_property

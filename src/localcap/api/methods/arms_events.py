@@ -83,7 +83,7 @@ def import_arms(ctx: ApiContext) -> Response:
             raise ApiError(400, "The arm name is missing")
         arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
     override = ctx.request.flag("override")
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.replace_arms(conn, ctx.proj.project_id, arms, override)
     return count_response(ctx, len(arms))
 
@@ -98,7 +98,7 @@ def delete_arms(ctx: ApiContext) -> Response:
     unknown = sorted(wanted - set(ctx.proj.arm_by_num))
     if unknown:
         raise invalid_values("arms", [str(a) for a in unknown])
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.delete_arms(conn, ctx.proj.project_id, sorted(wanted))
     return count_response(ctx, len(wanted))
 
@@ -161,7 +161,7 @@ def import_events(ctx: ApiContext) -> Response:
                 str(row.get("custom_event_label", "") or ""),
             )
         )
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.save_events(conn, project.project_id, events, override)
     return count_response(ctx, len(events))
 
@@ -172,7 +172,7 @@ def delete_events(ctx: ApiContext) -> Response:
     require_longitudinal(ctx, "events")
     names = required_names(ctx, "events", ctx.proj.event_by_name)
     ids = [ctx.proj.event_by_name[n].event_id for n in names]
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.delete_events(conn, ctx.proj.project_id, ids)
     return count_response(ctx, len(ids))
 
@@ -218,7 +218,7 @@ def import_mapping(ctx: ApiContext) -> Response:
         pairs.append((event.event_id, form))
     if errors:
         raise ApiError(400, "\n".join(errors))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
         # one row and then export exactly one).
         store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
@@ -277,6 +277,6 @@ def import_repeating(ctx: ApiContext) -> Response:
         if form and form not in project.form_by_name:
             raise ApiError(400, f"The instrument '{form}' does not exist")
         entries.append((event_id, form, label))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.replace_repeating(conn, project.project_id, entries)
     return count_response(ctx, len(entries))

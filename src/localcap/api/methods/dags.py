@@ -82,7 +82,7 @@ def import_dags(ctx: ApiContext) -> Response:
             unique = unique_group_name(display, taken)
             taken.add(unique)
         planned.append((display, unique))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         for display, unique in planned:
             store.save_dag(conn, project.project_id, display, unique)
         store.bump_design(conn, project.project_id)
@@ -94,7 +94,7 @@ def delete_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     names = required_names(ctx, "dags", ctx.proj.dag_by_name)
     group_ids = [ctx.proj.dag_by_name[n].group_id for n in names]
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         limited = folders_restricted_to_dags(conn, ctx.proj.project_id, group_ids)
         if limited:
             # Dropping the limit would open those folders to every DAG: refuse instead.
@@ -107,7 +107,7 @@ def delete_dags(ctx: ApiContext) -> Response:
 def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
@@ -125,7 +125,7 @@ def export_user_dags(ctx: ApiContext) -> Response:
 def import_user_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
     planned: list[tuple[str, int | None]] = []
     for row in import_rows(ctx):
@@ -136,7 +136,7 @@ def import_user_dags(ctx: ApiContext) -> Response:
         if dag and dag not in project.dag_by_name:
             raise ApiError(400, f"The data access group '{dag}' does not exist")
         planned.append((username, project.dag_by_name[dag].group_id if dag else None))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
     return count_response(ctx, len(planned))
@@ -159,7 +159,7 @@ def switch_dag(ctx: ApiContext) -> Response:
     if name and name not in project.dag_by_name:
         raise ApiError(400, f"The data access group '{name}' does not exist")
     target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
         if not allowed:
             raise ApiError(

@@ -226,6 +226,6 @@ def import_project_info(ctx: ApiContext) -> Response:
             longitudinal = _as_int(value, name) == 1
         else:
             info[name] = _as_int(value, name) if name in INT_FIELDS else value
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.update_project(conn, project.project_id, title, longitudinal, info)
     return count_response(ctx, changed)

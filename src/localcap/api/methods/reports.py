@@ -50,7 +50,7 @@ def _report_rows(
     """The stored rows a report reads. ``group_ids`` is already the report's DAG filter
     intersected with the user's own DAG (possibly empty: a site B user's view of a site A
     report holds nothing), so it must not be replaced by the user's DAG."""
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:  # one state of the data for the whole export
         yield from rows_store.iter_rows(conn, ctx.proj, None, group_ids, event_ids)
 
 
@@ -63,7 +63,7 @@ def export_report(ctx: ApiContext) -> Response:
     report_id = ctx.request.get("report_id").strip()
     if not report_id.isdigit() or int(report_id) > MAX_ID:
         raise _not_in_project(report_id)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         found = load_report(conn, int(report_id))
         if found is None or found[0] != project.project_id:
             raise _not_in_project(report_id)
@@ -122,6 +122,14 @@ def _require_exportable(ctx: ApiContext, report: ReportDefinition) -> None:
             )
 
 
+def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
+    """Each report fits the design as :attr:`ctx.proj` has it and reads only fields the
+    caller may export."""
+    for report in reports:
+        report.validate(ctx.proj)
+        _require_exportable(ctx, report)
+
+
 @method("report", "import")
 def import_reports(ctx: ApiContext) -> Response:
     require_design(ctx)
@@ -135,10 +143,14 @@ def import_reports(ctx: ApiContext) -> Response:
         raise ApiError(400, "Give the report definitions as a JSON list in the 'data' parameter")
     try:
         reports = [ReportDefinition.from_json(item) for item in data]
-        for report in reports:
-            report.validate(ctx.proj)
-            _require_exportable(ctx, report)
-        with ctx.engine.begin() as conn:
+        # Checked before the write lock (bad input is refused without waiting for it), and
+        # again inside it if the design changed meanwhile: a field named may be gone, or newly
+        # flagged an identifier this caller may not filter or sort on.
+        _check_reports(ctx, reports)
+        checked_against = ctx.proj
+        with ctx.write_transaction() as conn:
+            if ctx.proj is not checked_against:
+                _check_reports(ctx, reports)
             ids = save_reports(conn, ctx.proj.project_id, reports)
     except ReportDefinitionError as exc:
         raise ApiError(400, str(exc)) from None
@@ -152,7 +164,7 @@ def import_reports(ctx: ApiContext) -> Response:
 @method("report", "list")
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         every = list_reports(conn, ctx.proj.project_id)
         reports = [r for r, ok in zip(every, _visible(ctx, conn, every), strict=True) if ok]
     if ctx.format == "json":

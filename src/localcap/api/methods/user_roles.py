@@ -72,7 +72,7 @@ def require_roles_in_own_dag(
 @method("userRole", "export")
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         roles = role_store.list_roles(conn, ctx.proj.project_id)
     rows = [
         {
@@ -90,9 +90,9 @@ def import_user_roles(ctx: ApiContext) -> Response:
     """Create a role for each row without a ``unique_role_name`` (REDCap names it
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
     require_user_rights(ctx)
-    project = ctx.proj
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        project = ctx.proj  # the design as of the lock: a role's rights name its forms
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
         named = {_text(row, "unique_role_name") for row in rows}
         require_roles_in_own_dag(
@@ -128,7 +128,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
 def delete_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     pid = ctx.proj.project_id
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         roles = {r.unique_role_name: r for r in role_store.list_roles(conn, pid)}
         names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
         ids = [roles[n].role_id for n in names]
@@ -157,7 +157,7 @@ def delete_user_roles(ctx: ApiContext) -> Response:
 def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
@@ -178,7 +178,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
     project = ctx.proj
     pid = project.project_id
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         members = {u["username"]: u["group_id"] for u in store.list_project_users(conn, pid)}
         roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}
         planned: list[tuple[str, int | None, int | None]] = []

@@ -84,7 +84,7 @@ def export_users(ctx: ApiContext) -> Response:
     to see); the API's rule is undocumented, so this fails closed."""
     ctx.require_export()
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows: list[dict[str, Any]] = []
     for user in users:
@@ -215,7 +215,7 @@ def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     project = ctx.proj
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
         for row in rows:
             username = str(row.get("username", "")).strip()
@@ -263,7 +263,7 @@ def import_users(ctx: ApiContext) -> Response:
 @method("user", "delete")
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         members = {
             u["username"]: u["group_id"]
             for u in store.list_project_users(conn, ctx.proj.project_id)
