@@ -6,6 +6,7 @@ reproduced them, and then checks every write each client was told succeeded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ import requests
 
 from builders import Api, clinical_classic, project_id
 from localcap.db.projects import load_project, replace_metadata
+from localcap.db.tokens import create_project_token
 from localcap.db.transactions import write_transaction
 
 CLIENTS = 4
@@ -251,3 +253,45 @@ def test_an_import_waiting_for_the_lock_is_checked_against_the_design_it_lands_i
     assert response.status_code == 400, response.text
     assert "notes" in response.json()["error"]
     assert api.json(content="record") == []
+
+
+def test_a_report_import_waiting_for_the_lock_is_checked_against_the_identifiers_it_lands_in(
+    server,
+):
+    """A De-Identified designer's report filters on a field that is no identifier when it is
+    sent, and becomes one while the import waits for the project's lock: checked again under
+    the lock, the report is refused (400 naming the field, nothing saved), as it would be if
+    sent afterwards; saved, it would let that user bisect the new identifier's values."""
+    api = clinical_classic(server, repeating=False)
+    pid = project_id(api)
+    rights = {"api_export": 1, "api_import": 1, "design": 1, "forms": "demographics:1,visit:1"}
+    api.import_json("user", [{"username": "deid_designer", "data_export": 2, **rights}])
+    with server.engine.begin() as conn:
+        designer = Api(server, create_project_token(conn, pid, "deid_designer"))
+    report = {"title": "by email", "fields": ["record_id"], "filter_logic": '[email] <> ""'}
+    answers: list[requests.Response] = []
+    with write_transaction(server.engine, pid) as conn:
+        importer = threading.Thread(
+            target=lambda: answers.append(
+                designer.call(
+                    content="report", action="import", format="json", data=json.dumps(report)
+                )
+            )
+        )
+        importer.start()
+        time.sleep(1.5)  # the report is checked and now waits for the lock this test holds
+        assert not answers
+        project = load_project(conn, pid)
+        replace_metadata(
+            conn,
+            project,
+            [
+                dataclasses.replace(f, identifier="y") if f.field_name == "email" else f
+                for f in project.fields
+            ],
+        )
+    importer.join(timeout=60)
+    [response] = answers
+    assert response.status_code == 400, response.text
+    assert "email" in response.json()["error"]
+    assert api.json(content="report", action="list") == []

@@ -22,9 +22,11 @@ from sqlalchemy import Connection, insert, select
 from localcap.db import schema as t
 from localcap.model.audit import TOKEN_SHAPE, Change, bounded, call_log_type
 
-#: Parameters whose values are bulky: only their size is kept (the "what" of an import is
-#: logged as its changes, not as the request).
-BULKY = frozenset({"data", "odm", "file"})
+#: Parameters whose values are bulky or secret: only their size is kept (the "what" of an
+#: import is logged as its changes, not as the request). A ``filterLogic`` is written in data
+#: values (``[name] = "Jane Doe"``), which readers of the log with fewer export rights than its
+#: author must not see (docs/RIGHTS.md).
+BULKY = frozenset({"data", "odm", "file", "filterlogic"})
 #: How much of a request is kept: parameters, characters of a name, of a value, array items.
 MAX_PARAMS = 40
 MAX_NAME = 64

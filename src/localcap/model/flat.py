@@ -150,7 +150,8 @@ class FlatExport:
     ) -> None:
         self.project = project
         self.options = options
-        allowed = allowed_export_fields(project, rights)
+        #: Every field the user may see (also what a report may sort this user's rows by).
+        self.allowed = allowed = allowed_export_fields(project, rights)
         record_id = project.record_id_field
         self.fields = [name for name in fields if name in allowed and name != record_id]
         self.with_keys = options.record_id_always or record_id in fields

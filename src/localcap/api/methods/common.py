@@ -73,6 +73,14 @@ def require_own_dag(ctx: ApiContext, username: str, group_id: int | None) -> Non
         raise ApiError(403, OUTSIDE_OWN_DAG.format(username=username))
 
 
+def own_dag_users(ctx: ApiContext, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The users a caller may see in user listings: a caller in a DAG sees that DAG's users
+    only (Export Users' rule, for every listing of users)."""
+    if ctx.group_id is None:
+        return users
+    return [u for u in users if u["group_id"] == ctx.group_id]
+
+
 def require_longitudinal(ctx: ApiContext, what: str) -> None:
     if not ctx.proj.is_longitudinal:
         raise ApiError(400, LONGITUDINAL_ONLY.format(what=what))

@@ -14,6 +14,7 @@ from localcap.api.methods.common import (
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_no_dag,
 )
 from localcap.api.methods.metadata import required_names
@@ -116,7 +117,7 @@ def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.proj
     with ctx.read_snapshot() as conn:
-        users = store.list_project_users(conn, project.project_id)
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
             "username": u["username"],

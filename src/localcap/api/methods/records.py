@@ -12,7 +12,13 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
-from localcap.api.errors import NO_ACCESS_EXPORT, NO_DELETE, ApiError, error_format
+from localcap.api.errors import (
+    HIDDEN_FILTER_FIELDS,
+    NO_ACCESS_EXPORT,
+    NO_DELETE,
+    ApiError,
+    error_format,
+)
 from localcap.api.methods.common import import_rows
 from localcap.api.methods.files import delete_bytes
 from localcap.api.methods.metadata import check_names
@@ -24,9 +30,15 @@ from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
+from localcap.logic import CompiledLogic
 from localcap.model.audit import Change, printable, row_writes
 from localcap.model.eav import EavExport, eav_to_flat
-from localcap.model.filtering import FilterError, compile_filter, filter_rows
+from localcap.model.filtering import (
+    FilterError,
+    compile_filter,
+    filter_rows,
+    unexportable_fields,
+)
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
 from localcap.model.project import Project
 from localcap.model.record_import import ImportChecker, ImportError_, ImportPlan, write_plan
@@ -165,6 +177,26 @@ def requested_events(ctx: ApiContext) -> list[int] | None:
     return [ctx.proj.event_by_name[e].event_id for e in events]
 
 
+def user_filter(ctx: ApiContext) -> CompiledLogic | None:
+    """The caller's own ``filterLogic`` (Export Records, Export Project XML), compiled.
+
+    Logic that reads a field the caller's export rights remove is refused (400, naming the
+    fields), before any data is read: evaluating it would let the caller bisect hidden values
+    (``[dob] <= "1941-12-09"``), and treating the field as blank would silently give wrong
+    rows. The answer depends on the expression and the rights only (docs/RIGHTS.md)."""
+    expression = ctx.request.get("filterLogic").strip()
+    if not expression:
+        return None
+    try:
+        logic = compile_filter(ctx.proj, expression)
+    except FilterError as exc:
+        raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
+    hidden = unexportable_fields(ctx.proj, ctx.user_rights, logic.fields_referenced)
+    if hidden:
+        raise ApiError(400, HIDDEN_FILTER_FIELDS.format(fields=", ".join(hidden)))
+    return logic
+
+
 def record_type_of(ctx: ApiContext) -> str:
     """``type``: flat (one row per record/event/instance) or eav (one row per value)."""
     record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
@@ -185,13 +217,7 @@ def export_records(ctx: ApiContext) -> Response:
     known_fields = set(project.field_by_name) | set(project.complete_fields)
     check_names("fields", fields, known_fields)
     check_names("forms", forms, set(project.form_by_name))
-    logic = None
-    expression = ctx.request.get("filterLogic").strip()
-    if expression:
-        try:
-            logic = compile_filter(project, expression)
-        except FilterError as exc:
-            raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
+    logic = user_filter(ctx)
     records = ctx.request.list("records")
     event_ids = requested_events(ctx)
     order = export_field_order(project, fields, forms)

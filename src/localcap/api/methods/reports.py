@@ -10,7 +10,7 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
-from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
+from localcap.api.errors import HIDDEN_REPORT_FIELDS, NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import MAX_ID, count_response, list_response, require_design
 from localcap.api.methods.records import audit_export, flat_options, stream_flat
 from localcap.db import records as rows_store
@@ -18,6 +18,7 @@ from localcap.db.records import StoredRow
 from localcap.db.reports import list_reports, load_report, save_reports
 from localcap.db.roles import role_name
 from localcap.formats.odm import write_odm
+from localcap.model.filtering import compile_filter, unexportable_fields
 from localcap.model.rights import has_any_export_access
 from localcap.reports.definition import ReportDefinition, ReportDefinitionError
 from localcap.reports.export import no_access, plan_report
@@ -97,6 +98,38 @@ def export_report(ctx: ApiContext) -> Response:
     return stream_flat(ctx, plan.export, rows, ctx.format)
 
 
+def _require_exportable(ctx: ApiContext, report: ReportDefinition) -> None:
+    """A report the caller defines is the caller's own filter: its logic and its sort fields
+    may only read fields the caller may export, as Export Records' ``filterLogic`` (else a
+    De-Identified user with Design rights would bisect identifiers through report imports)."""
+    parts = (
+        (
+            "filter_logic",
+            compile_filter(ctx.proj, report.filter_logic).fields_referenced
+            if report.filter_logic.strip()
+            else (),
+        ),
+        ("order_by", [order.field for order in report.order_by]),
+    )
+    for what, names in parts:
+        hidden = unexportable_fields(ctx.proj, ctx.user_rights, names)
+        if hidden:
+            raise ApiError(
+                400,
+                HIDDEN_REPORT_FIELDS.format(
+                    title=report.title, what=what, fields=", ".join(hidden)
+                ),
+            )
+
+
+def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
+    """Each report fits the design as :attr:`ctx.proj` has it and reads only fields the
+    caller may export."""
+    for report in reports:
+        report.validate(ctx.proj)
+        _require_exportable(ctx, report)
+
+
 @method("report", "import")
 def import_reports(ctx: ApiContext) -> Response:
     require_design(ctx)
@@ -110,9 +143,14 @@ def import_reports(ctx: ApiContext) -> Response:
         raise ApiError(400, "Give the report definitions as a JSON list in the 'data' parameter")
     try:
         reports = [ReportDefinition.from_json(item) for item in data]
-        for report in reports:
-            report.validate(ctx.proj)
+        # Checked before the write lock (bad input is refused without waiting for it), and
+        # again inside it if the design changed meanwhile: a field named may be gone, or newly
+        # flagged an identifier this caller may not filter or sort on.
+        _check_reports(ctx, reports)
+        checked_against = ctx.proj
         with ctx.write_transaction() as conn:
+            if ctx.proj is not checked_against:
+                _check_reports(ctx, reports)
             ids = save_reports(conn, ctx.proj.project_id, reports)
     except ReportDefinitionError as exc:
         raise ApiError(400, str(exc)) from None

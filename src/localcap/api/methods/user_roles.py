@@ -11,6 +11,11 @@ Decisions where REDCap's behaviour is not documented:
   redcapAPI's own tests take users out of a role before deleting it. Unknown roles: 400.
 * A role that File Repository folders are limited to cannot be deleted either (the folders
   would become visible to everyone).
+* A caller in a Data Access Group (with User Rights) may create roles, but may change or
+  delete only roles whose users are all in the caller's DAG (403 otherwise): a role's rights
+  are its users' rights, so changing a role someone outside the DAG is in would change that
+  user's rights, which Import Users already refuses. Export User-Role Assignments lists
+  only the caller's DAG's users, as Export Users does (see docs/RIGHTS.md).
 * Import User-Role Assignments: a blank ``unique_role_name`` takes the user out of the role
   (REDCap's documented behaviour); a non-blank ``data_access_group`` also assigns the DAG,
   a blank one leaves the user's DAG as it is (a blank never widens what the user sees).
@@ -24,11 +29,12 @@ from starlette.responses import Response
 
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
-from localcap.api.errors import NO_USER_RIGHTS, ApiError
+from localcap.api.errors import NO_USER_RIGHTS, ROLE_OUTSIDE_OWN_DAG, ApiError
 from localcap.api.methods.common import (
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_own_dag,
 )
 from localcap.api.methods.metadata import required_names
@@ -55,6 +61,19 @@ def _text(row: dict[str, Any], key: str) -> str:
     return str(row.get(key, "") or "").strip()
 
 
+def require_roles_in_own_dag(
+    ctx: ApiContext, members: list[dict[str, Any]], roles: dict[int, str]
+) -> None:
+    """A caller in a DAG changes only roles (``role_id -> unique name``) that no user outside
+    that DAG is in (403 naming the first such role, in the request's order)."""
+    if ctx.group_id is None:
+        return
+    outside = {u["role_id"] for u in members if u["group_id"] != ctx.group_id}
+    for role_id, name in roles.items():
+        if role_id in outside:
+            raise ApiError(403, ROLE_OUTSIDE_OWN_DAG.format(role=name))
+
+
 @method("userRole", "export")
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
@@ -76,10 +95,16 @@ def import_user_roles(ctx: ApiContext) -> Response:
     """Create a role for each row without a ``unique_role_name`` (REDCap names it
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
     require_user_rights(ctx)
-    project = ctx.proj
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
+        project = ctx.proj  # the design as of the lock: a role's rights name its forms
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
+        named = {_text(row, "unique_role_name") for row in rows}
+        require_roles_in_own_dag(
+            ctx,
+            store.list_project_users(conn, project.project_id),
+            {r.role_id: n for n, r in existing.items() if n in named},
+        )
         taken = set(existing)
         for row in rows:
             unique = _text(row, "unique_role_name")
@@ -119,6 +144,7 @@ def delete_user_roles(ctx: ApiContext) -> Response:
         names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
         ids = [roles[n].role_id for n in names]
         by_id = {roles[n].role_id: n for n in names}
+        require_roles_in_own_dag(ctx, store.list_project_users(conn, pid), by_id)
         in_use = role_store.roles_in_use(conn, pid, ids)
         if in_use:
             listed = ", ".join(f"{by_id[i]} ({n} user{'s' * (n != 1)})" for i, n in in_use.items())
@@ -150,7 +176,7 @@ def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     project = ctx.proj
     with ctx.read_snapshot() as conn:
-        users = store.list_project_users(conn, project.project_id)
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
             "username": u["username"],

@@ -16,6 +16,7 @@ from localcap.api.methods.common import (
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_own_dag,
 )
 from localcap.api.methods.metadata import invalid_values, required_names
@@ -101,9 +102,7 @@ def export_users(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.proj
     with ctx.read_snapshot() as conn:
-        users = store.list_project_users(conn, project.project_id)
-    if ctx.group_id is not None:
-        users = [u for u in users if u["group_id"] == ctx.group_id]
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows: list[dict[str, Any]] = []
     for user in users:
         dag = project.dag_by_id.get(user["group_id"])
