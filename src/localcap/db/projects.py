@@ -83,7 +83,7 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
     return Project(
         project_id=project_id,
         project_title=row.project_title,
-        is_longitudinal=bool(row.is_longitudinal),
+        is_longitudinal=bool(row.is_longitudinal) and bool(events),
         info=orjson.loads(row.info),
         fields=fields,
         forms=forms,
@@ -92,6 +92,7 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
         event_forms=event_forms,
         repeating=repeating,
         dags=dags,
+        longitudinal_enabled=bool(row.is_longitudinal),
     )
 
 
@@ -346,7 +347,14 @@ def replace_repeating(
     bump_design(conn, project_id)
 
 
-def save_dag(conn: Connection, project_id: int, group_name: str, unique_name: str) -> int:
+def save_dag(
+    conn: Connection,
+    project_id: int,
+    group_name: str,
+    unique_name: str,
+    new_unique_name: str | None = None,
+) -> int:
+    """Create the DAG ``unique_name``, or rename it (and give it ``new_unique_name``)."""
     existing = conn.execute(
         select(t.dags.c.group_id).where(
             t.dags.c.project_id == project_id, t.dags.c.unique_name == unique_name
@@ -356,7 +364,7 @@ def save_dag(conn: Connection, project_id: int, group_name: str, unique_name: st
         conn.execute(
             update(t.dags)
             .where(t.dags.c.group_id == existing.group_id)
-            .values(group_name=group_name)
+            .values(group_name=group_name, unique_name=new_unique_name or unique_name)
         )
         return int(existing.group_id)
     result = conn.execute(

@@ -208,6 +208,8 @@ class Project:
 
     project_id: int
     project_title: str
+    #: Longitudinal in effect: the setting is on AND the project has events (REDCap reports a
+    #: project with the setting on but every event deleted as classic, ``is_longitudinal`` 0).
     is_longitudinal: bool
     info: dict[str, str]
     fields: list[Field]
@@ -219,6 +221,8 @@ class Project:
     #: (event_id, form_name) repeating instruments; (event_id, "") repeating events.
     repeating: dict[tuple[int, str], str] = field(default_factory=dict)
     dags: list[Dag] = field(default_factory=list)
+    #: The project's longitudinal setting as set (Create Project, Import Project Info).
+    longitudinal_enabled: bool = False
 
     # -- fields and forms -------------------------------------------------------------------
     @cached_property

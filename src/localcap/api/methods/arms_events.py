@@ -75,8 +75,10 @@ def export_arms(ctx: ApiContext) -> Response:
 
 @method("arm", "import")
 def import_arms(ctx: ApiContext) -> Response:
+    """Arms and events may be imported into a classic project too (redcapAPI's suite records
+    it): they take effect, and the project turns longitudinal, once its longitudinal setting
+    is on and it has events."""
     require_design(ctx)
-    require_longitudinal(ctx, "arms")
     arms = []
     for row in import_rows(ctx):
         if not str(row.get("name", "")).strip():
@@ -91,7 +93,6 @@ def import_arms(ctx: ApiContext) -> Response:
 @method("arm", "delete")
 def delete_arms(ctx: ApiContext) -> Response:
     require_design(ctx)
-    require_longitudinal(ctx, "arms")
     wanted = _arm_filter(ctx)
     if not wanted:
         raise ApiError(400, "The parameter 'arms' is missing")
@@ -129,7 +130,6 @@ def export_events(ctx: ApiContext) -> Response:
 @method("event", "import")
 def import_events(ctx: ApiContext) -> Response:
     require_design(ctx)
-    require_longitudinal(ctx, "events")
     project = ctx.proj
     override = ctx.request.flag("override")
     taken = set() if override else set(project.event_by_name)
@@ -168,8 +168,12 @@ def import_events(ctx: ApiContext) -> Response:
 
 @method("event", "delete")
 def delete_events(ctx: ApiContext) -> Response:
+    """Deleting the last events makes the project classic again. Deleting no events from a
+    project that has none answers 0: redcapAPI's purge sends exactly that to a classic
+    project and real REDCap accepts it."""
     require_design(ctx)
-    require_longitudinal(ctx, "events")
+    if not ctx.proj.events and not ctx.request.list("events"):
+        return count_response(ctx, 0)
     names = required_names(ctx, "events", ctx.proj.event_by_name)
     ids = [ctx.proj.event_by_name[n].event_id for n in names]
     with ctx.engine.begin() as conn:
@@ -254,17 +258,19 @@ def export_repeating(ctx: ApiContext) -> Response:
 
 @method("repeatingFormsEvents", "import")
 def import_repeating(ctx: ApiContext) -> Response:
+    """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
+    clears it and answers 0, as REDCap does."""
     require_design(ctx)
     project = ctx.proj
     entries: list[tuple[int, str, str]] = []
-    for row in import_rows(ctx):
+    for row in import_rows(ctx, allow_empty=True):
         form = str(row.get("form_name", "") or "").strip()
         label = str(row.get("custom_form_label", "") or "")
-        if project.is_longitudinal:
-            name = str(row.get("event_name", "")).strip()
-            event = project.event_by_name.get(name)
+        name = str(row.get("event_name", "") or "").strip()
+        if project.is_longitudinal or name:
+            event = project.event_by_name.get(name) if project.is_longitudinal else None
             if event is None:
-                raise ApiError(400, f"The event name '{name}' is not valid")
+                raise ApiError(400, f"event '{name}' is not available in project")
             event_id = event.event_id
             if form and form not in project.event_forms.get(event_id, []):
                 raise ApiError(

@@ -31,8 +31,11 @@ def list_response(
     return Response(body, headers={"content-type": content_type})
 
 
-def import_rows(ctx: ApiContext) -> list[dict[str, str]]:
-    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable."""
+def import_rows(ctx: ApiContext, allow_empty: bool = False) -> list[dict[str, str]]:
+    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable.
+
+    ``allow_empty``: a readable document with no rows (a CSV header alone, ``[]``) is an
+    empty list rather than an error, for imports where "none" is a meaningful answer."""
     data = ctx.request.get("data")
     if not data.strip():
         raise ApiError(400, "The data being imported is empty or was not provided")
@@ -41,7 +44,7 @@ def import_rows(ctx: ApiContext) -> list[dict[str, str]]:
         rows = parse_data(data, fmt)
     except DataParseError as exc:
         raise ApiError(400, str(exc)) from None
-    if not rows:
+    if not rows and not allow_empty:
         raise ApiError(400, "The data being imported is empty or was not provided")
     return rows
 

@@ -63,10 +63,13 @@ def export_dags(ctx: ApiContext) -> Response:
 
 @method("dag", "import")
 def import_dags(ctx: ApiContext) -> Response:
+    """A blank unique name creates a DAG; a known one renames that DAG. REDCap derives a
+    DAG's unique name from its display name, so a renamed DAG gets a new unique name
+    (redcapAPI's suite: "A different name" becomes ``a_different_name``)."""
     require_dag_rights(ctx)
     project = ctx.proj
     taken = set(project.dag_by_name)
-    planned: list[tuple[str, str]] = []
+    planned: list[tuple[str, str, str]] = []
     for row in import_rows(ctx):
         display = str(row.get("data_access_group_name", "")).strip()
         unique = str(row.get("unique_group_name", "") or "").strip()
@@ -78,12 +81,17 @@ def import_dags(ctx: ApiContext) -> Response:
                 f"The unique_group_name '{unique}' does not exist: leave it blank to create a DAG",
             )
         if not unique:
-            unique = unique_group_name(display, taken)
-            taken.add(unique)
-        planned.append((display, unique))
+            unique = new_unique = unique_group_name(display, taken)
+        elif project.dag_by_name[unique].group_name != display:
+            taken.discard(unique)
+            new_unique = unique_group_name(display, taken)
+        else:
+            new_unique = unique
+        taken.add(new_unique)
+        planned.append((display, unique, new_unique))
     with ctx.engine.begin() as conn:
-        for display, unique in planned:
-            store.save_dag(conn, project.project_id, display, unique)
+        for display, unique, new_unique in planned:
+            store.save_dag(conn, project.project_id, display, unique, new_unique)
         store.bump_design(conn, project.project_id)
     return count_response(ctx, len(planned))
 

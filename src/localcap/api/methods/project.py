@@ -24,6 +24,8 @@ from localcap.model.project import Field
 from localcap.model.rights import Rights
 
 #: Export Project Info attributes in REDCap's order; the int-valued ones are JSON numbers.
+#: The set of REDCap 15.8.2 and later (``project_pi_email``), as localcap reports 16.x and
+#: redcapAPI expects the newer set from such servers (docs/CLIENTS.md).
 INFO_FIELDS: tuple[str, ...] = (
     "project_id",
     "project_title",
@@ -47,6 +49,7 @@ INFO_FIELDS: tuple[str, ...] = (
     "project_grant_number",
     "project_pi_firstname",
     "project_pi_lastname",
+    "project_pi_email",
     "display_today_now_button",
     "missing_data_codes",
     "external_modules",
@@ -86,6 +89,7 @@ SETTABLE = (
     "project_grant_number",
     "project_pi_firstname",
     "project_pi_lastname",
+    "project_pi_email",
     "display_today_now_button",
     "bypass_branching_erase_field_prompt",
 )
@@ -107,6 +111,7 @@ DEFAULT_INFO: dict[str, Any] = {
     "project_grant_number": "",
     "project_pi_firstname": "",
     "project_pi_lastname": "",
+    "project_pi_email": "",
     "display_today_now_button": 1,
     "missing_data_codes": "",
     "external_modules": "",
@@ -212,7 +217,7 @@ def import_project_info(ctx: ApiContext) -> Response:
     project = ctx.proj
     info = dict(project.info)
     title = project.project_title
-    longitudinal = project.is_longitudinal
+    longitudinal = project.longitudinal_enabled
     changed = 0
     for name, value in attrs.items():
         if name not in SETTABLE:

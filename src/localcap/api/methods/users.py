@@ -138,6 +138,12 @@ def _flag(value: Any, name: str) -> int:
 
 
 def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) -> Rights:
+    """The rights a user/role row gives, starting from ``base``.
+
+    ``forms`` and ``forms_export``, when the row has them, are the whole list: an instrument
+    left out (or every instrument, for a blank value) gets 0, no access, as on REDCap
+    (redcapAPI's suite records it; its docs say REDCap sets missing instruments to "No
+    Access")."""
     rights = Rights.from_json(base.to_json()) if base else Rights()
     for name in FLAG_RIGHTS:
         if name in row and str(row[name]).strip() != "":
@@ -146,14 +152,17 @@ def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) 
         level = int(_flag_level(row["data_export"]))
         rights.data_export = level
         rights.forms_export = {f.form_name: level for f in project.forms}
-    if "forms" in row and str(row["forms"]).strip() != "":
-        for form, level in _parse_levels(row["forms"], project, "forms").items():
-            rights.forms[form] = normalise_form_right(level)
-    if "forms_export" in row and str(row["forms_export"]).strip() != "":
-        for form, level in _parse_levels(row["forms_export"], project, "forms_export").items():
+    if "forms" in row:
+        given = _parse_levels(row["forms"], project, "forms")
+        rights.forms = {
+            f.form_name: normalise_form_right(given.get(f.form_name, 0)) for f in project.forms
+        }
+    if "forms_export" in row:
+        given = _parse_levels(row["forms_export"], project, "forms_export")
+        for form, level in given.items():
             if level not in (0, 1, 2, 3):
                 raise ApiError(400, f"The export level '{level}' for '{form}' is not valid (0-3)")
-            rights.forms_export[form] = level
+        rights.forms_export = {f.form_name: given.get(f.form_name, 0) for f in project.forms}
     return rights
 
 
@@ -235,11 +244,12 @@ def import_users(ctx: ApiContext) -> Response:
                 base = current["rights"] if current else Rights(data_export=NO_ACCESS)
                 rights = rights_from_row(row, project, base)
             group_id = current["group_id"] if current else None
-            dag_name = str(row.get("data_access_group", "") or "").strip()
-            if dag_name:
-                if dag_name not in project.dag_by_name:
+            if "data_access_group" in row:
+                # A blank DAG takes the user out of their DAG (redcapAPI's suite records it).
+                dag_name = str(row["data_access_group"] or "").strip()
+                if dag_name and dag_name not in project.dag_by_name:
                     raise ApiError(400, f"The data access group '{dag_name}' does not exist")
-                group_id = project.dag_by_name[dag_name].group_id
+                group_id = project.dag_by_name[dag_name].group_id if dag_name else None
             if current is not None:
                 require_own_dag(ctx, username, current["group_id"])
             require_own_dag(ctx, username, group_id)
