@@ -256,6 +256,9 @@ def export_repeating(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, header)
 
 
+REPEATING_COLUMNS = frozenset({"event_name", "form_name", "custom_form_label"})
+
+
 @method("repeatingFormsEvents", "import")
 def import_repeating(ctx: ApiContext) -> Response:
     """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
@@ -263,7 +266,7 @@ def import_repeating(ctx: ApiContext) -> Response:
     require_design(ctx)
     project = ctx.proj
     entries: list[tuple[int, str, str]] = []
-    for row in import_rows(ctx, allow_empty=True):
+    for row in import_rows(ctx, REPEATING_COLUMNS):
         form = str(row.get("form_name", "") or "").strip()
         label = str(row.get("custom_form_label", "") or "")
         name = str(row.get("event_name", "") or "").strip()
