@@ -143,10 +143,13 @@ def import_events(ctx: ApiContext) -> Response:
             raise ApiError(400, f"The arm number '{arm_num}' does not exist in the project")
         # A known unique name updates that event. An unknown one (PyCap's integration tests
         # restore exported events this way into real REDCap) adds an event under that name
-        # when it is a valid, free name, else under the name derived from the label.
+        # when it is a valid, free name for the row's arm, else under the name derived from
+        # the label (redcapAPI's suite: "event_2_arm_2" given for an arm 1 event becomes
+        # "event_2_arm_1").
         unique = str(row.get("unique_event_name", "") or "").strip()
         is_new = override or unique not in project.event_by_name
-        if is_new and not (UNIQUE_EVENT.match(unique) and unique not in taken):
+        fits = UNIQUE_EVENT.match(unique) and unique.endswith(f"_arm_{arm_num}")
+        if is_new and not (fits and unique not in taken):
             unique = unique_event_name(name, arm_num, taken)
         taken.add(unique)
         events.append(

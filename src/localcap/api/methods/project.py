@@ -233,4 +233,12 @@ def import_project_info(ctx: ApiContext) -> Response:
             info[name] = _as_int(value, name) if name in INT_FIELDS else value
     with ctx.engine.begin() as conn:
         store.update_project(conn, project.project_id, title, longitudinal, info)
+        if project.longitudinal_enabled and not longitudinal:
+            # Turning the setting off drops the arms left without events: redcapAPI's suite
+            # deletes some arms' events, turns the setting off, and later finds only the arms
+            # it imports anew (docs/CLIENTS.md).
+            with_events = {e.arm_num for e in project.events}
+            empty = [a.arm_num for a in project.arms if a.arm_num not in with_events]
+            if empty:
+                store.delete_arms(conn, project.project_id, empty)
     return count_response(ctx, changed)
