@@ -269,3 +269,111 @@ def test_csv_import_with_a_repeated_column_uses_its_last_value(server):
     assert api.json(content="formEventMapping") == [
         {"arm_num": 1, "unique_event_name": "event_2_arm_1", "form": "my_first_instrument"}
     ]
+
+
+# -- item 18 --------------------------------------------------------------------------------
+def test_record_id_alone_lists_each_record_event_once(server):
+    api = create_project(server)
+    api.import_json(
+        "metadata",
+        [field("record_id", "record_id"), field("doc", "files", "file"), field("r", "files")],
+    )
+    api.import_json("repeatingFormsEvents", [{"form_name": "files"}])
+    api.import_json("record", [{"record_id": str(i)} for i in (1, 2)])
+    only_repeating = {"record_id": "3", "redcap_repeat_instrument": "files"}
+    api.import_json("record", [{**only_repeating, "redcap_repeat_instance": "1", "r": "x"}])
+
+    def ids() -> list[tuple[str, str, str]]:
+        rows = csv_rows(api.ok(content="record", format="csv", **{"fields[0]": "record_id"}).text)
+        return [tuple(row.values()) for row in rows]
+
+    assert ids() == [("1", "", ""), ("2", "", ""), ("3", "", "")]
+    # redcapAPI's importFileToRecord into an existing record's repeating instrument.
+    response = requests.post(
+        api.url,
+        data={
+            "token": api.token,
+            "content": "file",
+            "action": "import",
+            "record": "2",
+            "field": "doc",
+            "returnFormat": "csv",
+        },
+        files={"file": ("a.txt", b"hello")},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert ids() == [("1", "", ""), ("2", "", ""), ("3", "", "")]
+    # Asking for the repeating instrument lists its rows.
+    rows = api.json(content="record", **{"fields[0]": "record_id", "fields[1]": "r"})
+    assert [(r["record_id"], r["redcap_repeat_instrument"]) for r in rows] == [
+        ("1", ""),
+        ("2", ""),
+        ("2", "files"),
+        ("3", "files"),
+    ]
+
+
+def test_a_dictionary_cut_and_restored_brings_designations_and_data_back(server):
+    api = create_project(server, longitudinal=True)
+    dictionary = [
+        field("record_id", "my_first_instrument"),
+        field("n", "numbers"),
+        field("r", "repeats"),
+    ]
+    api.import_json("metadata", dictionary)
+    mapping = [
+        {"arm_num": 1, "unique_event_name": "event_1_arm_1", "form": form}
+        for form in ("my_first_instrument", "numbers", "repeats")
+    ]
+    api.import_json("formEventMapping", mapping)
+    repeating = [{"event_name": "event_1_arm_1", "form_name": "repeats", "custom_form_label": ""}]
+    api.import_json("repeatingFormsEvents", repeating)
+    event = {"record_id": "1", "redcap_event_name": "event_1_arm_1"}
+    api.import_json(
+        "record",
+        [
+            {**event, "n": "5"},
+            {
+                **event,
+                "redcap_repeat_instrument": "repeats",
+                "redcap_repeat_instance": "1",
+                "r": "x",
+            },
+        ],
+    )
+    before = api.json(content="record")
+    # Cut to two instruments (redcapAPI's zero-coded checkbox test), then restore.
+    api.import_json("metadata", [dictionary[0], field("c", "checks")])
+    assert api.json(content="formEventMapping") == [mapping[0]]
+    assert api.json(content="repeatingFormsEvents") == []
+    assert all("n" not in row for row in api.json(content="record"))
+    api.import_json("metadata", dictionary)
+    assert api.json(content="formEventMapping") == mapping
+    assert api.json(content="repeatingFormsEvents") == repeating
+    assert api.json(content="record") == before
+
+
+# -- further REDCap behaviours the suite relies on ------------------------------------------
+def test_a_new_events_unique_name_fits_its_arm(server):
+    api = create_project(server, longitudinal=True)
+    api.import_json("arm", [{"arm_num": 2, "name": "Arm 2"}])
+    events = [
+        {"event_name": "event_2", "arm_num": 1, "unique_event_name": "event_2_arm_2"},
+        {"event_name": "event_1", "arm_num": 2, "unique_event_name": "event_1_arm_2"},
+    ]
+    assert api.import_json("event", events) == 2
+    names = [e["unique_event_name"] for e in api.json(content="event")]
+    assert names == ["event_1_arm_1", "event_2_arm_1", "event_1_arm_2"]
+
+
+def test_turning_longitudinal_off_drops_arms_without_events(server):
+    api = create_project(server)
+    longitudinal_three_arms(api)
+    names = {f"events[{i}]": f"event_1_arm_{i + 2}" for i in range(2)}
+    assert api.json(content="event", action="delete", **names) == 2
+    assert [a["arm_num"] for a in api.json(content="arm")] == [1, 2, 3]
+    assert api.import_json("project_settings", [{"is_longitudinal": 0}]) == 1
+    assert api.import_json("project_settings", [{"is_longitudinal": 1}]) == 1
+    assert api.json(content="arm") == [{"arm_num": 1, "name": "Arm 1"}]
+    assert [e["unique_event_name"] for e in api.json(content="event")] == ["event_1_arm_1"]
