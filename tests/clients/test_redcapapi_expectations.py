@@ -377,3 +377,29 @@ def test_turning_longitudinal_off_drops_arms_without_events(server):
     assert api.import_json("project_settings", [{"is_longitudinal": 1}]) == 1
     assert api.json(content="arm") == [{"arm_num": 1, "name": "Arm 1"}]
     assert [e["unique_event_name"] for e in api.json(content="event")] == ["event_1_arm_1"]
+
+
+def test_the_first_event_of_a_project_without_events_holds_every_instrument(server):
+    api = create_project(server)
+    api.import_json(
+        "metadata", [field("record_id", "record_id"), field("a", "form_a"), field("b", "form_b")]
+    )
+    assert api.import_json("project_settings", [{"is_longitudinal": 1}]) == 1
+    api.import_json("arm", [{"arm_num": 1, "name": "Arm 1"}, {"arm_num": 2, "name": "Arm 2"}])
+    events = [
+        {"event_name": "event_1", "arm_num": 1},
+        {"event_name": "event_2", "arm_num": 1},
+        {"event_name": "event_1", "arm_num": 2},
+    ]
+    assert api.import_json("event", events) == 3
+    assert api.json(content="formEventMapping") == [
+        {"arm_num": 1, "unique_event_name": "event_1_arm_1", "form": form}
+        for form in ("record_id", "form_a", "form_b")
+    ]
+    # Records without an event name go to the first event (redcapAPI's test-109 set-up).
+    assert api.import_json("record", [{"record_id": "1", "a": "x", "b": "y"}]) == {"count": 1}
+    [row] = api.json(content="record")
+    assert (row["redcap_event_name"], row["a"], row["b"]) == ("event_1_arm_1", "x", "y")
+    # Events added to a project that has some get no designations.
+    assert api.import_json("event", [{"event_name": "event_3", "arm_num": 1}]) == 1
+    assert len(api.json(content="formEventMapping")) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
@@ -166,7 +167,21 @@ def import_events(ctx: ApiContext) -> Response:
         )
     with ctx.engine.begin() as conn:
         store.save_events(conn, project.project_id, events, override)
+        if events and (override or not project.events):
+            _designate_all_to_first_event(conn, project.project_id)
     return count_response(ctx, len(events))
+
+
+def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
+    """The first event of a project that had none holds every instrument, as a new
+    longitudinal project's first event does. redcapAPI's suite deletes every event, imports
+    new ones, and then imports records without an event name, which REDCap puts in the
+    first event (PyCap issue 142 records that rule) and accepts for every instrument."""
+    fresh = store.load_project(conn, project_id)
+    assert fresh is not None
+    first = fresh.events[0]
+    pairs = [(first.event_id, f.form_name) for f in fresh.forms]
+    store.replace_event_forms(conn, project_id, pairs, {first.arm_num})
 
 
 @method("event", "delete")
