@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
+from localcap.db.transactions import read_snapshot, write_transaction
 from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
@@ -68,6 +69,16 @@ def main() -> None:
     "(behind a proxy). Survey links and survey queue links are <public-url>/surveys/?s=... "
     "and <public-url>/surveys/?sq=...  Default: this server's own address, http://HOST:PORT.",
 )
+@click.option(
+    "--sqlite-synchronous",
+    type=click.Choice(["full", "normal"]),
+    default="full",
+    show_default=True,
+    envvar="LOCALCAP_SQLITE_SYNCHRONOUS",
+    help="SQLite durability. full: every acknowledged write is on disk before the answer "
+    "(survives power loss). normal: faster small writes, but the last ones can be lost on "
+    "power loss or an OS crash. Ignored with PostgreSQL.",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -79,10 +90,12 @@ def serve(
     rate_limit: int,
     max_request_mb: int,
     public_url: str | None,
+    sqlite_synchronous: str,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
 
+    os.environ["LOCALCAP_SQLITE_SYNCHRONOUS"] = sqlite_synchronous  # the workers' engines too
     engine = open_engine(data_dir, database_url)
     url = f"http://{host}:{port}/api/"
     if demo:
@@ -244,7 +257,7 @@ def audit(
     from localcap.db.audit import read_entries
 
     engine = open_engine(data_dir, database_url)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         for entry in islice(read_entries(conn, project_id, username, since), limit):
             records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
             rows = "" if entry.row_count is None else f"rows={entry.row_count}"
@@ -293,7 +306,7 @@ def dag_allow_switch(
     from localcap.db.roles import NO_ASSIGNMENT, set_switch_dags
 
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         project = _load_project(conn, project_id)
         _require_member(conn, project_id, username)
         unknown = [d for d in dags if d not in project.dag_by_name]
@@ -323,7 +336,7 @@ def project() -> None:
 def project_list(data_dir: Path, database_url: str | None) -> None:
     """List the projects: id, title, and whether they are longitudinal."""
     engine = open_engine(data_dir, database_url)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         for row in conn.execute(select(t.projects).order_by(t.projects.c.project_id)):
             kind = "longitudinal" if row.is_longitudinal else "classic"
             click.echo(f"{row.project_id}\t{kind}\t{row.project_title}")
@@ -355,7 +368,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
         raise click.ClickException(f"{file.name} is not valid JSON: {exc}") from None
     items = data if isinstance(data, list) else [data]
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         project = _load_project(conn, project_id)
         try:
             reports = [ReportDefinition.from_json(item) for item in items]
@@ -374,7 +387,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
 def report_list(data_dir: Path, database_url: str | None, project_id: int | None) -> None:
     """List report definitions: report id, project id, title."""
     engine = open_engine(data_dir, database_url)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         query = select(t.reports.c.report_id, t.reports.c.project_id, t.reports.c.title)
         if project_id is not None:
             query = query.where(t.reports.c.project_id == project_id)
@@ -413,7 +426,7 @@ def files_verify(data_dir: Path, database_url: str | None, file_store: str | Non
         raise click.ClickException(str(exc)) from None
     # Read the list up front: a verify of a large store takes hours, and holding a database
     # read transaction open that long would block SQLite checkpoints and PostgreSQL vacuum.
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         total = count_documents(conn)
         expected = list(iter_expected_files(conn))
     with tqdm(total=total, unit="file", desc="verifying", disable=None) as bar:

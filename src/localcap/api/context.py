@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from localcap.api.errors import NO_EXPORT, NO_IMPORT, ApiError
+from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, ApiError
 from localcap.api.ratelimit import RateLimiter
 from localcap.api.request import ApiRequest
+from localcap.db import transactions
 from localcap.db.audit import AuditEntry
+from localcap.db.projects import design_version, load_project
 from localcap.model.project import Project
 from localcap.model.rights import Rights
 
@@ -95,6 +99,25 @@ class ApiContext:
     def user_rights(self) -> Rights:
         assert self.rights is not None, "project token required"
         return self.rights
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """The project's write transaction (:func:`localcap.db.transactions.write_transaction`:
+        its lock is held before anything is read). If the design changed since this request
+        loaded it, :attr:`project` is re-read, so what the handler checks against inside the
+        transaction is the design its writes will land in."""
+        pid = self.proj.project_id
+        with transactions.write_transaction(self.engine, pid) as conn:
+            if design_version(conn, pid) != self.proj.design_version:
+                project = load_project(conn, pid)
+                if project is None:  # deleted while the request waited for the lock
+                    raise ApiError(403, NO_PERMISSION)
+                self.project = project
+            yield conn
+
+    def read_snapshot(self) -> AbstractContextManager[Connection]:
+        """A read-only transaction seeing one state of the database (exports)."""
+        return transactions.read_snapshot(self.engine)
 
     def require(self, right: str, message: str) -> None:
         if not self.user_rights.flag(right):

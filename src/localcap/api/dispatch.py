@@ -15,6 +15,7 @@ from localcap.api.request import ApiRequest
 from localcap.db.audit import AuditEntry, write_entry
 from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import lookup_token
+from localcap.db.transactions import read_snapshot
 
 Handler = Callable[[ApiContext], Response]
 
@@ -49,7 +50,7 @@ def resolve_action(request: ApiRequest, content: str) -> str:
 
 def dispatch(state: AppState, request: ApiRequest) -> Response:
     token = request.get("token")
-    with state.engine.begin() as conn:
+    with read_snapshot(state.engine) as conn:
         owner = lookup_token(conn, token)
         if owner is None:
             raise ApiError(403, NO_PERMISSION)

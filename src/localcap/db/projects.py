@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
 from localcap.model.project import (
@@ -97,7 +98,15 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
         repeating=repeating,
         dags=dags,
         longitudinal_enabled=bool(row.is_longitudinal),
+        design_version=row.design_version,
     )
+
+
+def design_version(conn: Connection, project_id: int) -> int | None:
+    """The project's design version (None: no such project)."""
+    return conn.execute(
+        select(t.projects.c.design_version).where(t.projects.c.project_id == project_id)
+    ).scalar()
 
 
 def bump_design(conn: Connection, project_id: int) -> None:
@@ -390,11 +399,22 @@ def delete_dags(conn: Connection, project_id: int, group_ids: Sequence[int]) -> 
 
 # -- users ----------------------------------------------------------------------------------
 def ensure_user(conn: Connection, username: str, **profile: Any) -> None:
+    """Create the server-wide user if missing, and set the profile values given.
+
+    Users belong to no one project, so two projects' write transactions (each holding only
+    its own project's lock) may create the same new user at once on PostgreSQL: the insert
+    runs in a savepoint, and the one that loses the race updates the winner's row instead.
+    """
     exists = conn.execute(select(t.users.c.username).where(t.users.c.username == username)).first()
     values = {k: v for k, v in profile.items() if v is not None}
     if exists is None:
-        conn.execute(insert(t.users).values(username=username, **values))
-    elif values:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(t.users).values(username=username, **values))
+            return
+        except IntegrityError:
+            pass  # created meanwhile by another project's transaction
+    if values:
         conn.execute(update(t.users).where(t.users.c.username == username).values(**values))
 
 

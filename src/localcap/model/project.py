@@ -223,6 +223,9 @@ class Project:
     dags: list[Dag] = field(default_factory=list)
     #: The project's longitudinal setting as set (Create Project, Import Project Info).
     longitudinal_enabled: bool = False
+    #: Bumped by every change of the design: a writer holding the project's write lock
+    #: compares it to know whether the design it checked against is still the current one.
+    design_version: int = 0
 
     # -- fields and forms -------------------------------------------------------------------
     @cached_property

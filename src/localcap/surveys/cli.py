@@ -14,6 +14,7 @@ import click
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
+from localcap.db.transactions import write_transaction
 from localcap.model.project import Project
 from localcap.model.surveys import DEFAULT_SETTINGS
 
@@ -104,7 +105,7 @@ def survey_enable(
     it, and the server shows it at /surveys/.
     """
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         project = _project(conn, project_id, instrument)
         current = survey_store.load_surveys(conn, project_id).get(instrument)
         stored = dict(current.settings) if current else {}
@@ -150,7 +151,7 @@ def survey_disable(
     so `enable` brings them back. Collected responses stay in the records.
     """
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         _project(conn, project_id, instrument)
         survey_store.disable_survey(conn, project_id, instrument)
         survey_store.delete_queue_entries(conn, project_id, instrument)

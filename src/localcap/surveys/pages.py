@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,7 @@ from localcap.api.request import limit_body
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.records import StoredRow
+from localcap.db.transactions import read_snapshot, write_transaction
 from localcap.model.project import Project
 from localcap.model.surveys import (
     ACCESS_CODE_LENGTH,
@@ -293,8 +296,30 @@ async def _form_lists(request: Request) -> dict[str, list[str]] | Response:
 def build_routes(state: AppState) -> list[Route]:
     engine = state.engine
 
+    def writing(
+        find_project: Callable[[Connection], int | None],
+    ) -> AbstractContextManager[Connection]:
+        """The write transaction of the project a link belongs to (found first, in a read)."""
+        with read_snapshot(engine) as conn:
+            project_id = find_project(conn)
+        return write_transaction(engine, project_id)
+
+    def project_of_participant(hash_: str) -> Callable[[Connection], int | None]:
+        def find(conn: Connection) -> int | None:
+            found = survey_store.participant_by_hash(conn, hash_)
+            return found.project_id if found is not None else None
+
+        return find if well_formed(hash_, HASH_LENGTH) else lambda conn: None
+
+    def project_of_queue(hash_: str) -> Callable[[Connection], int | None]:
+        def find(conn: Connection) -> int | None:
+            found = survey_store.queue_by_hash(conn, hash_)
+            return found[0] if found is not None else None
+
+        return find if well_formed(hash_, HASH_LENGTH) else lambda conn: None
+
     def get_survey(hash_: str) -> Response:
-        with engine.connect() as conn:
+        with read_snapshot(engine) as conn:
             page = _load(conn, hash_)
         if page is None:
             return _message("Survey not available", NOT_AVAILABLE, 404)
@@ -305,7 +330,7 @@ def build_routes(state: AppState) -> list[Route]:
         return _blank_form(page)
 
     def post_survey(hash_: str, form: dict[str, list[str]], base: str) -> Response:
-        with engine.begin() as conn:
+        with writing(project_of_participant(hash_)) as conn:
             page = _load(conn, hash_)
             if page is None:
                 return _message("Survey not available", NOT_AVAILABLE, 404)
@@ -328,7 +353,7 @@ def build_routes(state: AppState) -> list[Route]:
         code = code.strip().upper()
         participant = None
         if well_formed(code, ACCESS_CODE_LENGTH):
-            with engine.connect() as conn:
+            with read_snapshot(engine) as conn:
                 participant = survey_store.participant_by_access_code(conn, code)
         if participant is None:
             return _render(
@@ -337,7 +362,7 @@ def build_routes(state: AppState) -> list[Route]:
         return RedirectResponse(f"./?s={participant.hash}", status_code=303, headers=HEADERS)
 
     def queue(hash_: str) -> Response:
-        with engine.begin() as conn:
+        with writing(project_of_queue(hash_)) as conn:  # it may make participant rows
             found = (
                 survey_store.queue_by_hash(conn, hash_) if well_formed(hash_, HASH_LENGTH) else None
             )

@@ -86,7 +86,7 @@ def import_arms(ctx: ApiContext) -> Response:
             raise ApiError(400, "The arm name is missing")
         arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
     override = ctx.request.flag("override")
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.replace_arms(conn, ctx.proj.project_id, arms, override)
     return count_response(ctx, len(arms))
 
@@ -97,10 +97,10 @@ def delete_arms(ctx: ApiContext) -> Response:
     wanted = _arm_filter(ctx)
     if not wanted:
         raise ApiError(400, "The parameter 'arms' is missing")
-    unknown = sorted(wanted - set(ctx.proj.arm_by_num))
-    if unknown:
-        raise invalid_values("arms", [str(a) for a in unknown])
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        unknown = sorted(wanted - set(ctx.proj.arm_by_num))
+        if unknown:
+            raise invalid_values("arms", [str(a) for a in unknown])
         store.delete_arms(conn, ctx.proj.project_id, sorted(wanted))
     return count_response(ctx, len(wanted))
 
@@ -130,12 +130,26 @@ def export_events(ctx: ApiContext) -> Response:
 
 @method("event", "import")
 def import_events(ctx: ApiContext) -> Response:
+    """Events are checked and named inside the project's write transaction, against the
+    design as of its lock: whether the project had events decides the first event's
+    designations below, and two imports at once never pick the same unique name."""
     require_design(ctx)
-    project = ctx.proj
     override = ctx.request.flag("override")
+    rows = import_rows(ctx)
+    with ctx.write_transaction() as conn:
+        project = ctx.proj
+        events = _plan_events(project, rows, override)
+        store.save_events(conn, project.project_id, events, override)
+        if events and (override or not project.events):
+            _designate_all_to_first_event(conn, project.project_id)
+    return count_response(ctx, len(events))
+
+
+def _plan_events(project: Project, rows: list[dict[str, str]], override: bool) -> list[Event]:
+    """The events to save, each with the unique name it keeps or gets."""
     taken = set() if override else set(project.event_by_name)
     events = []
-    for row in import_rows(ctx):
+    for row in rows:
         name = str(row.get("event_name", "")).strip()
         if not name:
             raise ApiError(400, "The event name is missing")
@@ -165,11 +179,7 @@ def import_events(ctx: ApiContext) -> Response:
                 str(row.get("custom_event_label", "") or ""),
             )
         )
-    with ctx.engine.begin() as conn:
-        store.save_events(conn, project.project_id, events, override)
-        if events and (override or not project.events):
-            _designate_all_to_first_event(conn, project.project_id)
-    return count_response(ctx, len(events))
+    return events
 
 
 def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
@@ -190,11 +200,11 @@ def delete_events(ctx: ApiContext) -> Response:
     project that has none answers 0: redcapAPI's purge sends exactly that to a classic
     project and real REDCap accepts it."""
     require_design(ctx)
-    if not ctx.proj.events and not ctx.request.list("events"):
-        return count_response(ctx, 0)
-    names = required_names(ctx, "events", ctx.proj.event_by_name)
-    ids = [ctx.proj.event_by_name[n].event_id for n in names]
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        if not ctx.proj.events and not ctx.request.list("events"):
+            return count_response(ctx, 0)
+        names = required_names(ctx, "events", ctx.proj.event_by_name)
+        ids = [ctx.proj.event_by_name[n].event_id for n in names]
         store.delete_events(conn, ctx.proj.project_id, ids)
     return count_response(ctx, len(ids))
 
@@ -240,7 +250,7 @@ def import_mapping(ctx: ApiContext) -> Response:
         pairs.append((event.event_id, form))
     if errors:
         raise ApiError(400, "\n".join(errors))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
         # one row and then export exactly one).
         store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
@@ -280,11 +290,19 @@ REPEATING_COLUMNS = frozenset({"event_name", "form_name", "custom_form_label"})
 @method("repeatingFormsEvents", "import")
 def import_repeating(ctx: ApiContext) -> Response:
     """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
-    clears it and answers 0, as REDCap does."""
+    clears it and answers 0, as REDCap does. Checked against the design as of the lock."""
     require_design(ctx)
-    project = ctx.proj
+    rows = import_rows(ctx, REPEATING_COLUMNS)
+    with ctx.write_transaction() as conn:
+        entries = _plan_repeating(ctx.proj, rows)
+        store.replace_repeating(conn, ctx.proj.project_id, entries)
+    return count_response(ctx, len(entries))
+
+
+def _plan_repeating(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str, str]]:
+    """(event id, form name or "" for a whole event, custom label) per imported row."""
     entries: list[tuple[int, str, str]] = []
-    for row in import_rows(ctx, REPEATING_COLUMNS):
+    for row in rows:
         form = str(row.get("form_name", "") or "").strip()
         label = str(row.get("custom_form_label", "") or "")
         name = str(row.get("event_name", "") or "").strip()
@@ -304,6 +322,4 @@ def import_repeating(ctx: ApiContext) -> Response:
         if form and form not in project.form_by_name:
             raise ApiError(400, f"The instrument '{form}' does not exist")
         entries.append((event_id, form, label))
-    with ctx.engine.begin() as conn:
-        store.replace_repeating(conn, project.project_id, entries)
-    return count_response(ctx, len(entries))
+    return entries

@@ -82,7 +82,7 @@ def export_logging(ctx: ApiContext) -> Response:
     if ctx.group_id is not None:
         user = ctx.username  # DAG-restricted users see their own calls only
     rows: list[dict[str, Any]] = []
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         entries = read_entries(
             conn,
             ctx.proj.project_id,

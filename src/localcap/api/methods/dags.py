@@ -19,6 +19,7 @@ from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
+from localcap.model.project import Project
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
 #: A DAG that limits File Repository folders is kept (REDCap's behaviour is unrecorded): once
@@ -65,12 +66,25 @@ def export_dags(ctx: ApiContext) -> Response:
 def import_dags(ctx: ApiContext) -> Response:
     """A blank unique name creates a DAG; a known one renames that DAG. REDCap derives a
     DAG's unique name from its display name, so a renamed DAG gets a new unique name
-    (redcapAPI's suite: "A different name" becomes ``a_different_name``)."""
+    (redcapAPI's suite: "A different name" becomes ``a_different_name``). The names are
+    checked and chosen inside the project's write transaction, against the DAGs as of its
+    lock, so two imports at once never pick the same new unique name."""
     require_dag_rights(ctx)
-    project = ctx.proj
+    rows = import_rows(ctx)
+    with ctx.write_transaction() as conn:
+        project = ctx.proj
+        planned = _plan_dags(project, rows)
+        for display, unique, new_unique in planned:
+            store.save_dag(conn, project.project_id, display, unique, new_unique)
+        store.bump_design(conn, project.project_id)
+    return count_response(ctx, len(planned))
+
+
+def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+    """(display name, current unique name, unique name to give) per imported row."""
     taken = set(project.dag_by_name)
     planned: list[tuple[str, str, str]] = []
-    for row in import_rows(ctx):
+    for row in rows:
         display = str(row.get("data_access_group_name", "")).strip()
         unique = str(row.get("unique_group_name", "") or "").strip()
         if not display:
@@ -89,11 +103,7 @@ def import_dags(ctx: ApiContext) -> Response:
             new_unique = unique
         taken.add(new_unique)
         planned.append((display, unique, new_unique))
-    with ctx.engine.begin() as conn:
-        for display, unique, new_unique in planned:
-            store.save_dag(conn, project.project_id, display, unique, new_unique)
-        store.bump_design(conn, project.project_id)
-    return count_response(ctx, len(planned))
+    return planned
 
 
 @method("dag", "delete")
@@ -101,7 +111,7 @@ def delete_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     names = required_names(ctx, "dags", ctx.proj.dag_by_name)
     group_ids = [ctx.proj.dag_by_name[n].group_id for n in names]
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         limited = folders_restricted_to_dags(conn, ctx.proj.project_id, group_ids)
         if limited:
             # Dropping the limit would open those folders to every DAG: refuse instead.
@@ -114,7 +124,7 @@ def delete_dags(ctx: ApiContext) -> Response:
 def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         users = store.list_project_users(conn, project.project_id)
     rows = [
         {
@@ -132,7 +142,7 @@ def export_user_dags(ctx: ApiContext) -> Response:
 def import_user_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
     planned: list[tuple[str, int | None]] = []
     for row in import_rows(ctx):
@@ -143,7 +153,7 @@ def import_user_dags(ctx: ApiContext) -> Response:
         if dag and dag not in project.dag_by_name:
             raise ApiError(400, f"The data access group '{dag}' does not exist")
         planned.append((username, project.dag_by_name[dag].group_id if dag else None))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
     return count_response(ctx, len(planned))
@@ -166,7 +176,7 @@ def switch_dag(ctx: ApiContext) -> Response:
     if name and name not in project.dag_by_name:
         raise ApiError(400, f"The data access group '{name}' does not exist")
     target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
         if not allowed:
             raise ApiError(

@@ -164,7 +164,7 @@ def create_folder(ctx: ApiContext) -> Response:
         for group_id, dag in project.dag_by_id.items()
         if ctx.group_id is None or group_id == ctx.group_id
     }
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         parent_id = _folder_param(ctx, repo.load_folders(conn, project.project_id))
         dag_id = _optional_id(ctx, "dag_id", dags)
         role_id = _optional_id(ctx, "role_id", repo.role_names(conn, project.project_id))
@@ -177,7 +177,7 @@ def create_folder(ctx: ApiContext) -> Response:
 def list_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         folders = repo.load_folders(conn, project.project_id)
         parent_id = _folder_param(ctx, folders)
         roles = repo.role_names(conn, project.project_id)
@@ -214,7 +214,7 @@ def _items_response(ctx: ApiContext, items: list[dict[str, Any]]) -> Response:
 @method("fileRepository", "export")
 def export_file(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         found = _file_param(ctx, conn)
     _describe(ctx, f"Download File Repository file {found.document.doc_id}")
     return document_response(ctx, found.document)
@@ -224,10 +224,10 @@ def export_file(ctx: ApiContext) -> Response:
 def import_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         folder_id = _folder_param(ctx, repo.load_folders(conn, project.project_id))
     stored = store_upload(ctx, required_upload(ctx))  # 1. the bytes, durably
-    with dropped_on_failure(ctx, stored), ctx.engine.begin() as conn:
+    with dropped_on_failure(ctx, stored), ctx.write_transaction() as conn:
         doc_id = stored.insert(conn, project.project_id)  # 2. the database, in one commit
         repo.add_file(conn, project.project_id, doc_id, folder_id)
     _describe(ctx, f"Upload File Repository file {doc_id} ({stored.name})")
@@ -237,7 +237,7 @@ def import_file(ctx: ApiContext) -> Response:
 @method("fileRepository", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         found = _file_param(ctx, conn)
         if not repo.mark_deleted(conn, ctx.proj.project_id, found.document.doc_id):
             raise ApiError(400, FILE_NOT_FOUND.format(doc_id=found.document.doc_id))

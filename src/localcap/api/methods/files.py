@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
@@ -211,7 +210,7 @@ def export_file(ctx: ApiContext) -> Response:
     project = ctx.proj
     if not has_any_export_access(project, ctx.user_rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
         _check_export_level(ctx, target.field)
         _, document = _stored_document(conn, project, target)
@@ -348,48 +347,46 @@ def _write_field(
 @method("file", "import")
 def import_file(ctx: ApiContext) -> Response:
     ctx.require_import()
-    project = ctx.proj
-    with ctx.engine.connect() as conn:
-        target, exists = resolve_target(ctx, conn, may_be_new=True)
-    if target.form not in project.forms_in_event(target.event_id):
+    with ctx.read_snapshot() as conn:  # refuse bad requests before storing any bytes
+        _import_target(ctx, conn)
+    stored = store_upload(ctx, required_upload(ctx))  # 1. the bytes, durably, under a fresh key
+    old_key: str | None = None
+    with dropped_on_failure(ctx, stored), ctx.write_transaction() as conn:
+        # 2. the database: new document row + field value, in one transaction, checked again
+        # under the project's write lock (the record may have been created, moved to another
+        # DAG or deleted meanwhile).
+        target, exists = _import_target(ctx, conn)
+        doc_id = stored.insert(conn, ctx.proj.project_id)
+        old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
+        if old is not None:
+            replaced = docs.delete_document(conn, ctx.proj.project_id, old)
+            old_key = replaced.store_key if replaced is not None else None
+    if old_key is not None:
+        delete_bytes(ctx, old_key)  # 3. only after the commit
+    return empty_answer(ctx)
+
+
+def _import_target(ctx: ApiContext, conn: Connection) -> tuple[Target, bool]:
+    """Import File's target and whether its record exists, refused as REDCap refuses it."""
+    target, exists = resolve_target(ctx, conn, may_be_new=True)
+    if target.form not in ctx.proj.forms_in_event(target.event_id):
         raise ApiError(
             400,
             NOT_IN_EVENT.format(
                 field=target.field.field_name, form=target.form, event=target.event_name
             ),
         )
-    upload = required_upload(ctx)
+    required_upload(ctx)
     if not exists and not ctx.user_rights.flag("record_create"):
         raise ApiError(403, NO_CREATE.format(record=target.record))
-    stored = store_upload(ctx, upload)  # 1. the bytes, durably, under a fresh key
-    old_key: str | None = None
-    with dropped_on_failure(ctx, stored):
-        # 2. the database: new document row + field value, in one transaction. A concurrent
-        # import may create the record between our check and our insert: retry once as an
-        # update of the now existing record.
-        for attempt in (1, 2):
-            try:
-                with ctx.engine.begin() as conn:
-                    doc_id = stored.insert(conn, project.project_id)
-                    old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
-                    if old is not None:
-                        replaced = docs.delete_document(conn, project.project_id, old)
-                        old_key = replaced.store_key if replaced is not None else None
-                break
-            except IntegrityError:
-                if exists or attempt == 2:
-                    raise
-                exists = True
-    if old_key is not None:
-        delete_bytes(ctx, old_key)  # 3. only after the commit
-    return empty_answer(ctx)
+    return target, exists
 
 
 @method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     project = ctx.proj
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
         _, document = _stored_document(conn, project, target)
         if document is None:

@@ -192,6 +192,6 @@ def validate_dictionary(rows: list[dict[str, str]]) -> list[Field]:
 def import_metadata(ctx: ApiContext) -> Response:
     require_design(ctx)
     fields = validate_dictionary(import_rows(ctx))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.replace_metadata(conn, ctx.proj, fields)
     return count_response(ctx, len(fields))

@@ -214,24 +214,26 @@ def import_project_info(ctx: ApiContext) -> Response:
     if len(rows) != 1:
         raise ApiError(400, "You must provide exactly one set of project attributes")
     attrs = rows[0]
-    project = ctx.proj
-    info = dict(project.info)
-    title = project.project_title
-    longitudinal = project.longitudinal_enabled
-    changed = 0
-    for name, value in attrs.items():
-        if name not in SETTABLE:
-            continue
-        changed += 1
-        if name == "project_title":
-            if not value.strip():
-                raise ApiError(400, 'The parameter "project_title" cannot be empty')
-            title = value
-        elif name == "is_longitudinal":
-            longitudinal = _as_int(value, name) == 1
-        else:
-            info[name] = _as_int(value, name) if name in INT_FIELDS else value
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        # Merged into the settings as of the lock, so a concurrent change of other settings
+        # is kept and the arms checked below are the current ones.
+        project = ctx.proj
+        info = dict(project.info)
+        title = project.project_title
+        longitudinal = project.longitudinal_enabled
+        changed = 0
+        for name, value in attrs.items():
+            if name not in SETTABLE:
+                continue
+            changed += 1
+            if name == "project_title":
+                if not value.strip():
+                    raise ApiError(400, 'The parameter "project_title" cannot be empty')
+                title = value
+            elif name == "is_longitudinal":
+                longitudinal = _as_int(value, name) == 1
+            else:
+                info[name] = _as_int(value, name) if name in INT_FIELDS else value
         store.update_project(conn, project.project_id, title, longitudinal, info)
         if project.longitudinal_enabled and not longitudinal:
             # Turning the setting off drops the arms left without events: redcapAPI's suite

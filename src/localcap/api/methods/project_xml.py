@@ -98,7 +98,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
     )
     records = req.list("records")
     event_ids = requested_events(ctx)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         reports = list_reports(conn, project.project_id)
         surveys = survey_store.load_surveys(conn, project.project_id)
         survey_queue = survey_store.load_queue(conn, project.project_id)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
@@ -27,7 +27,7 @@ from localcap.formats.xml_writer import write_xml_records
 from localcap.model.eav import EavExport, eav_to_flat
 from localcap.model.filtering import FilterError, compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
-from localcap.model.record_import import ImportChecker, ImportError_, write_plan
+from localcap.model.record_import import ImportChecker, ImportError_, ImportPlan, write_plan
 from localcap.model.rights import has_any_export_access
 
 CONTENT_TYPES = {
@@ -84,19 +84,32 @@ def stream_rows(
     return StreamingResponse(body, headers={"content-type": CONTENT_TYPES[fmt]})
 
 
-def document_names(ctx: ApiContext) -> dict[str, str]:
+def document_names(ctx: ApiContext, conn: Connection) -> dict[str, str]:
     """doc_id -> file name, for Export Records' file fields (only if the project has any)."""
     if not any(f.field_type == "file" for f in ctx.proj.fields):
         return {}
-    with ctx.engine.connect() as conn:
-        return {
-            str(r.doc_id): r.name
-            for r in conn.execute(
-                select(t.documents.c.doc_id, t.documents.c.name).where(
-                    t.documents.c.project_id == ctx.proj.project_id
-                )
+    return {
+        str(r.doc_id): r.name
+        for r in conn.execute(
+            select(t.documents.c.doc_id, t.documents.c.name).where(
+                t.documents.c.project_id == ctx.proj.project_id
             )
-        }
+        )
+    }
+
+
+def record_rows(
+    ctx: ApiContext,
+    conn: Connection,
+    records: list[str] | None,
+    event_ids: list[int] | None,
+    group_ids: list[int] | None = None,
+    changed: tuple[str, str] | None = None,
+) -> Iterator[StoredRow]:
+    """The project's stored rows the caller may see (a user in a DAG: that DAG's), streamed."""
+    if ctx.group_id is not None:
+        group_ids = [ctx.group_id]
+    yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids, changed)
 
 
 def stored_rows(
@@ -105,12 +118,15 @@ def stored_rows(
     event_ids: list[int] | None,
     group_ids: list[int] | None = None,
     changed: tuple[str, str] | None = None,
+    doc_names: dict[str, str] | None = None,
 ) -> Iterator[StoredRow]:
-    """Stream the project's stored rows with one connection held for the whole export."""
-    if ctx.group_id is not None:
-        group_ids = [ctx.group_id]
-    with ctx.engine.connect() as conn:
-        yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids, changed)
+    """Stream the stored rows from one read snapshot held for the whole export, so that it
+    sees every record as of one moment however long the client takes to read it.
+    ``doc_names``, when given, is filled from the same snapshot before the first row."""
+    with ctx.read_snapshot() as conn:
+        if doc_names is not None:
+            doc_names.update(document_names(ctx, conn))
+        yield from record_rows(ctx, conn, records, event_ids, group_ids, changed)
 
 
 def date_range(ctx: ApiContext) -> tuple[str, str] | None:
@@ -168,11 +184,12 @@ def export_records(ctx: ApiContext) -> Response:
     records = ctx.request.list("records")
     event_ids = requested_events(ctx)
     order = export_field_order(project, fields, forms)
-    options = flat_options(ctx, doc_names=document_names(ctx))
+    doc_names: dict[str, str] = {}  # filled by stored_rows, from the export's snapshot
+    options = flat_options(ctx, doc_names=doc_names)
     options.record_id_always = False
     export = FlatExport(project, rights, ctx.group_id, order, options)
     fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
-    stored = stored_rows(ctx, records, event_ids, changed=date_range(ctx))
+    stored = stored_rows(ctx, records, event_ids, changed=date_range(ctx), doc_names=doc_names)
     if logic is not None:
         dag = project.dag_by_id.get(ctx.group_id) if ctx.group_id else None
         stored = filter_rows(
@@ -224,10 +241,25 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
     return Response(body, headers={"content-type": CONTENT_TYPES[fmt]})
 
 
+def _import_plan(
+    ctx: ApiContext, rows: list[dict[str, Any]], record_type: str, date_format: str
+) -> ImportPlan:
+    """The submitted rows checked against the project's design as :attr:`ctx.proj` has it."""
+    project = ctx.proj
+    if record_type == "eav":
+        try:
+            rows = eav_to_flat(project, rows)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    try:
+        return ImportChecker(project, date_format).check(rows, ctx.group_id)
+    except ImportError_ as exc:
+        raise ApiError(400, exc.message) from None
+
+
 @method("record", "import")
 def import_records(ctx: ApiContext) -> Response:
     ctx.require_import()
-    project = ctx.proj
     record_type = record_type_of(ctx)
     behavior = ctx.request.get("overwriteBehavior", "normal").strip().lower() or "normal"
     if behavior not in ("normal", "overwrite"):
@@ -236,21 +268,18 @@ def import_records(ctx: ApiContext) -> Response:
     if date_format not in ("YMD", "MDY", "DMY"):
         raise ApiError(400, 'The value of the parameter "dateFormat" is not valid')
     rows = import_rows(ctx)
-    if record_type == "eav":
-        try:
-            rows = eav_to_flat(project, rows)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
-    checker = ImportChecker(project, date_format)
+    # Checked once before the write lock (bad input is refused without waiting for it), and
+    # again inside it if the design changed meanwhile: the plan must fit the design it is
+    # written into.
+    plan = _import_plan(ctx, rows, record_type, date_format)
+    checked_against = ctx.proj
     try:
-        plan = checker.check(rows, ctx.group_id)
-    except ImportError_ as exc:
-        raise ApiError(400, exc.message) from None
-    try:
-        with ctx.engine.begin() as conn:
+        with ctx.write_transaction() as conn:
+            if ctx.proj is not checked_against:
+                plan = _import_plan(ctx, rows, record_type, date_format)
             records, id_map = write_plan(
                 conn,
-                project,
+                ctx.proj,
                 plan,
                 group_id=ctx.group_id,
                 overwrite=behavior == "overwrite",
@@ -267,20 +296,20 @@ def import_records(ctx: ApiContext) -> Response:
 @method("record", "delete")
 def delete_records(ctx: ApiContext) -> Response:
     ctx.require("record_delete", NO_DELETE)
-    project = ctx.proj
     records = ctx.request.list("records") or []
     if not records:
         raise ApiError(400, "The parameter 'records' is missing")
     event_name = ctx.request.get("event").strip()
     instrument = ctx.request.get("instrument").strip()
     instance_text = ctx.request.get("repeat_instance").strip()
-    if event_name and event_name not in project.event_by_name:
-        raise ApiError(400, f"The event '{event_name}' is not valid")
-    if instrument and instrument not in project.form_by_name:
-        raise ApiError(400, f"The instrument '{instrument}' is not valid")
     if ctx.audit is not None:
         ctx.audit.records = list(records)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        project = ctx.proj  # the design as of the lock: the event or form may be new or gone
+        if event_name and event_name not in project.event_by_name:
+            raise ApiError(400, f"The event '{event_name}' is not valid")
+        if instrument and instrument not in project.form_by_name:
+            raise ApiError(400, f"The instrument '{instrument}' is not valid")
         existing = rows_store.existing_records(conn, project.project_id, records)
         missing = [r for r in records if r not in existing]
         if ctx.group_id is not None:
@@ -336,7 +365,7 @@ def generate_next_record_name(ctx: ApiContext) -> Response:
     """The next record name: max numeric id + 1; for a user in a DAG, ``<group_id>-<n>``."""
     ctx.require_export()
     pid = ctx.proj.project_id
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         if ctx.group_id is None:
             name = rows_store.next_record_names(conn, pid, 1)[0]
         else:
@@ -360,7 +389,7 @@ def rename_record(ctx: ApiContext) -> Response:
     if not old or not new:
         raise ApiError(400, "The parameters 'record' and 'new_record_name' are both required")
     pid = ctx.proj.project_id
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         found = rows_store.existing_records(conn, pid, [old, new])
         if old not in found or (ctx.group_id is not None and found[old] != ctx.group_id):
             raise ApiError(400, f'The record "{old}" does not exist')

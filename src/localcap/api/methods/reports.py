@@ -49,7 +49,7 @@ def _report_rows(
     """The stored rows a report reads. ``group_ids`` is already the report's DAG filter
     intersected with the user's own DAG (possibly empty: a site B user's view of a site A
     report holds nothing), so it must not be replaced by the user's DAG."""
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:  # one state of the data for the whole export
         yield from rows_store.iter_rows(conn, ctx.proj, None, group_ids, event_ids)
 
 
@@ -62,7 +62,7 @@ def export_report(ctx: ApiContext) -> Response:
     report_id = ctx.request.get("report_id").strip()
     if not report_id.isdigit() or int(report_id) > MAX_ID:
         raise _not_in_project(report_id)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         found = load_report(conn, int(report_id))
         if found is None or found[0] != project.project_id:
             raise _not_in_project(report_id)
@@ -112,7 +112,7 @@ def import_reports(ctx: ApiContext) -> Response:
         reports = [ReportDefinition.from_json(item) for item in data]
         for report in reports:
             report.validate(ctx.proj)
-        with ctx.engine.begin() as conn:
+        with ctx.write_transaction() as conn:
             ids = save_reports(conn, ctx.proj.project_id, reports)
     except ReportDefinitionError as exc:
         raise ApiError(400, str(exc)) from None
@@ -126,7 +126,7 @@ def import_reports(ctx: ApiContext) -> Response:
 @method("report", "list")
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         every = list_reports(conn, ctx.proj.project_id)
         reports = [r for r, ok in zip(every, _visible(ctx, conn, every), strict=True) if ok]
     if ctx.format == "json":

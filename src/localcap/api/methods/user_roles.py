@@ -53,7 +53,7 @@ def _text(row: dict[str, Any], key: str) -> str:
 @method("userRole", "export")
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         roles = role_store.list_roles(conn, ctx.proj.project_id)
     rows = [
         {
@@ -73,7 +73,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     project = ctx.proj
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
         taken = set(existing)
         for row in rows:
@@ -103,7 +103,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
 def delete_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     pid = ctx.proj.project_id
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         roles = {r.unique_role_name: r for r in role_store.list_roles(conn, pid)}
         names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
         ids = [roles[n].role_id for n in names]
@@ -131,7 +131,7 @@ def delete_user_roles(ctx: ApiContext) -> Response:
 def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         users = store.list_project_users(conn, project.project_id)
     rows = [
         {
@@ -152,7 +152,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
     project = ctx.proj
     pid = project.project_id
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         members = {u["username"]: u["group_id"] for u in store.list_project_users(conn, pid)}
         roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}
         planned: list[tuple[str, int | None, int | None]] = []

@@ -83,7 +83,7 @@ def export_users(ctx: ApiContext) -> Response:
     to see); the API's rule is undocumented, so this fails closed."""
     ctx.require_export()
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         users = store.list_project_users(conn, project.project_id)
     if ctx.group_id is not None:
         users = [u for u in users if u["group_id"] == ctx.group_id]
@@ -229,9 +229,10 @@ def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    project = ctx.proj
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        # The design as of the lock: whole form lists cover the instruments it has now.
+        project = ctx.proj
         existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
         for row in rows:
             username = str(row.get("username", "")).strip()
@@ -280,7 +281,7 @@ def import_users(ctx: ApiContext) -> Response:
 @method("user", "delete")
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         members = {
             u["username"]: u["group_id"]
             for u in store.list_project_users(conn, ctx.proj.project_id)
