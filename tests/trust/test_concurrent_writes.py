@@ -16,10 +16,18 @@ from typing import Any
 
 import requests
 
-from builders import Api, clinical_classic, project_id
-from localcap.db.projects import load_project, replace_metadata
+from builders import CLINICAL_DICTIONARY, Api, clinical_classic, create_project, project_id
+from localcap.db.projects import (
+    bump_design,
+    load_project,
+    replace_event_forms,
+    replace_metadata,
+    save_dag,
+    save_events,
+)
 from localcap.db.tokens import create_project_token
 from localcap.db.transactions import write_transaction
+from localcap.model.project import Event
 
 CLIENTS = 4
 
@@ -295,3 +303,70 @@ def test_a_report_import_waiting_for_the_lock_is_checked_against_the_identifiers
     assert response.status_code == 400, response.text
     assert "email" in response.json()["error"]
     assert api.json(content="report", action="list") == []
+
+
+def test_a_dag_import_waiting_for_the_lock_names_its_dag_against_the_dags_it_lands_in(server):
+    """A DAG "Site A" created while a second import of "Site A" waits for the project's lock:
+    the waiting import picks its unique name among the DAGs as of the lock and creates a
+    second DAG, as the same two imports one after the other do, rather than renaming the
+    DAG created meanwhile under the unique name it chose before."""
+    api = clinical_classic(server, repeating=False)
+    pid = project_id(api)
+    answers: list[requests.Response] = []
+    with write_transaction(server.engine, pid) as conn:
+        importer = threading.Thread(
+            target=lambda: answers.append(
+                api.call(
+                    content="dag",
+                    action="import",
+                    format="json",
+                    data=json.dumps([{"data_access_group_name": "Site A"}]),
+                )
+            )
+        )
+        importer.start()
+        time.sleep(1.5)  # the import now waits for the lock this test holds
+        assert not answers
+        save_dag(conn, pid, "Site A", "site_a")
+        bump_design(conn, pid)
+    importer.join(timeout=60)
+    [response] = answers
+    assert response.status_code == 200, response.text
+    dags = api.json(content="dag")
+    assert sorted(d["data_access_group_name"] for d in dags) == ["Site A", "Site A"]
+    assert len({d["unique_group_name"] for d in dags}) == 2
+
+
+def test_an_event_import_waiting_for_the_lock_sees_the_events_added_meanwhile(server):
+    """A project without events gets one (designated for one instrument) while an event
+    import waits for the lock: the waiting import finds events as of the lock, so it adds its
+    event without giving the first event every instrument (the rule for a project that had
+    no events) and the designation made meanwhile stays as it was."""
+    api = create_project(server, longitudinal=True)
+    api.import_json("metadata", CLINICAL_DICTIONARY)
+    api.ok(content="event", action="delete", **{"events[0]": "event_1_arm_1"})
+    pid = project_id(api)
+    answers: list[requests.Response] = []
+    with write_transaction(server.engine, pid) as conn:
+        importer = threading.Thread(
+            target=lambda: answers.append(
+                api.call(
+                    content="event",
+                    action="import",
+                    format="json",
+                    data=json.dumps([{"event_name": "Follow up", "arm_num": 1}]),
+                )
+            )
+        )
+        importer.start()
+        time.sleep(1.5)  # the import now waits for the lock this test holds
+        assert not answers
+        save_events(conn, pid, [Event(0, 1, "Baseline", "baseline_arm_1")], override=False)
+        [baseline] = load_project(conn, pid).events
+        replace_event_forms(conn, pid, [(baseline.event_id, "demographics")], {1})
+    importer.join(timeout=60)
+    [response] = answers
+    assert response.status_code == 200, response.text
+    assert api.json(content="formEventMapping") == [
+        {"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "demographics"}
+    ]

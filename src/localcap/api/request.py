@@ -2,7 +2,9 @@
 
 REDCap's clients send form-urlencoded bodies (PyCap, REDCapR, curl) or multipart ones
 (redcapAPI, and every file upload). Arrays arrive as ``key[0]=a&key[1]=b`` (PyCap,
-redcapAPI), ``key[]=a`` (PHP style) or ``key=a,b`` (REDCapR); all are accepted.
+redcapAPI), ``key[]=a`` (PHP style) or ``key=a,b`` (REDCapR); all are accepted. The names are
+decoded as PHP builds REDCap's ``$_POST`` (:func:`php_params`), so a body means here what it
+means to REDCap.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from starlette.types import Message
 
 from localcap.api.errors import ApiError
 
-_ARRAY_KEY = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d*)\]$")
+#: PHP's integer array keys: a decimal without leading zeros (``"01"`` stays a string key).
+_PHP_INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")
 
 #: Deliberately generous: PHP's max_input_vars silently truncates big forms; we never do.
 MAX_FIELDS = 1_000_000
@@ -112,20 +115,77 @@ async def parse_request(request: Request) -> ApiRequest:
         server_url=f"{request.url.scheme}://{request.url.netloc}",
         client=request.client.host if request.client else "",
     )
-    indexed: dict[str, list[tuple[int, str]]] = {}
+    values: list[tuple[str, str]] = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             result.files[key] = value
-            continue
-        match = _ARRAY_KEY.match(key)
-        if match:
-            index = int(match["index"]) if match["index"] else len(indexed.get(match["name"], []))
-            indexed.setdefault(match["name"], []).append((index, value))
-        elif key in result.params:
-            # Repeated plain keys (requests' encoding of a Python list): an array.
-            result.arrays.setdefault(key, [result.params[key]]).append(value)
         else:
-            result.params[key] = value
-    for name, items in indexed.items():
-        result.arrays[name] = [value for _, value in sorted(items, key=lambda item: item[0])]
+            values.append((key, value))
+    result.params, result.arrays = php_params(values)
     return result
+
+
+def _php_name(key: str) -> tuple[str, list[str]] | None:
+    """A form key split as PHP splits it: the variable name and its bracketed indexes.
+
+    PHP drops leading spaces, turns spaces and dots in the name into ``_``, and a ``[``
+    with no closing ``]`` into ``_`` (the rest then belongs to the name); after the first
+    ``[...]`` only directly following ``[...]`` groups count. None: PHP ignores the key."""
+    key = key.lstrip(" ")
+    start = key.find("[")
+    if start < 0 or "]" not in key[start:]:
+        name = key.replace(" ", "_").replace(".", "_")
+        if start >= 0:
+            name = name[:start] + "_" + key[start + 1 :]
+        return (name, []) if name else None
+    name = key[:start].replace(" ", "_").replace(".", "_")
+    if not name:
+        return None
+    indexes: list[str] = []
+    rest = key[start:]
+    while rest.startswith("["):
+        end = rest.find("]")
+        if end < 0:
+            break
+        indexes.append(rest[1:end])
+        rest = rest[end + 1 :]
+    return name, indexes
+
+
+def php_params(items: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The request's parameters as PHP builds ``$_POST`` from them, in order: a later key
+    replaces an earlier one (``a=1&a=2`` is ``2``; ``fields[0]=a&fields=x`` is ``x``, and
+    ``fields=x&fields[]=a`` an array), ``a[]`` appends, ``a[n]`` sets index ``n`` (keeping
+    its first position when set again). Returns the plain values and the arrays (values in
+    PHP's order); a deeper ``a[0][1]`` is a nested array in PHP, which no API parameter
+    reads, and is left out of the array's values."""
+    built: dict[str, str | dict[str, object]] = {}
+    for key, value in items:
+        parsed = _php_name(key)
+        if parsed is None:
+            continue
+        name, indexes = parsed
+        if not indexes:
+            built[name] = value
+            continue
+        target = built.get(name)
+        if not isinstance(target, dict):
+            target = built[name] = {}
+        for depth, index in enumerate(indexes):
+            if index == "":
+                numbers = [int(k) for k in target if _PHP_INT_KEY.match(k)]
+                index = str(max(numbers) + 1 if numbers else 0)
+            if depth == len(indexes) - 1:
+                target[index] = value
+            else:
+                child = target.get(index)
+                if not isinstance(child, dict):
+                    child = target[index] = {}
+                target = child
+    params = {k: v for k, v in built.items() if isinstance(v, str)}
+    arrays = {
+        k: [item for item in v.values() if isinstance(item, str)]
+        for k, v in built.items()
+        if isinstance(v, dict)
+    }
+    return params, arrays

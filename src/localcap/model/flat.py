@@ -362,11 +362,15 @@ class FlatExport:
             relevant = valid & self.relevant_forms
             project = self.project
             # REDCap stores the record ID on every row it keeps: a row holding only the ID
-            # (a record imported into an event with no values) is still a row.
+            # (a record imported into an event with no values) is still a row. A repeating
+            # instrument's row belongs to that instrument alone: when it is not asked for
+            # (``fields=record_id``), the row is left out (redcapAPI's suite: a file put into
+            # a repeating instrument adds no row to such an export).
+            id_keys = [] if repeat_instrument and not relevant else [project.record_id_field]
             relevant_keys = frozenset(
                 [f.field_name for form in relevant for f in project.form_fields.get(form, [])]
                 + [f"{form}_complete" for form in relevant]
-                + [project.record_id_field]
+                + id_keys
             )
             plan = self._plans[key] = Plan(keys, specials, relevant_keys)
         return plan
@@ -423,10 +427,25 @@ class FlatExport:
         return values
 
     def rows(self, stored: Iterable[StoredRow]) -> Iterable[list[Any]]:
+        """The output rows. When no instrument is asked for (``fields=record_id`` alone),
+        repeating instruments' rows are left out and each record's event is listed once, as
+        REDCap does: redcapAPI's suite counts such an export before and after putting a
+        file into an existing record's repeating instrument and expects the same count (and
+        one row more for a new record). An event holding only repeating instruments' rows
+        still gets its one row."""
+        ids_only = not self.relevant_forms
+        listed: tuple[str, int] | None = None
         for row in stored:
-            if self.has_relevant_data(row):
-                self.rows_emitted += 1
-                yield self.row_values(row)
+            if ids_only and row.repeat_instrument:
+                if listed == (row.record, row.event_id):
+                    continue
+                row = StoredRow(row.record, row.event_id, "", 1, {}, row.group_id, False)
+            elif not self.has_relevant_data(row):
+                continue
+            if not row.repeat_instrument:
+                listed = (row.record, row.event_id)
+            self.rows_emitted += 1
+            yield self.row_values(row)
 
 
 def export_field_order(

@@ -210,6 +210,8 @@ class Project:
 
     project_id: int
     project_title: str
+    #: Longitudinal in effect: the setting is on AND the project has events (REDCap reports a
+    #: project with the setting on but every event deleted as classic, ``is_longitudinal`` 0).
     is_longitudinal: bool
     info: dict[str, str]
     fields: list[Field]
@@ -221,6 +223,8 @@ class Project:
     #: (event_id, form_name) repeating instruments; (event_id, "") repeating events.
     repeating: dict[tuple[int, str], str] = field(default_factory=dict)
     dags: list[Dag] = field(default_factory=list)
+    #: The project's longitudinal setting as set (Create Project, Import Project Info).
+    longitudinal_enabled: bool = False
     #: Bumped by every change of the design: a writer holding the project's write lock
     #: compares it to know whether the design it checked against is still the current one.
     design_version: int = 0

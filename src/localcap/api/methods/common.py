@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
@@ -32,8 +34,13 @@ def list_response(
     return Response(body, headers={"content-type": content_type})
 
 
-def import_rows(ctx: ApiContext) -> list[dict[str, str]]:
-    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable."""
+def import_rows(ctx: ApiContext, empty_columns: Collection[str] = ()) -> list[dict[str, str]]:
+    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable.
+
+    ``empty_columns``: for imports where "none" is a meaningful answer, a document that
+    clearly says "no rows" (``[]``; a CSV header naming only these columns; ``<records/>``)
+    is an empty list rather than an error. Anything else without rows stays a 400, so that
+    garbage can never pass for "none" and clear a setting."""
     data = ctx.request.get("data")
     if not data.strip():
         raise ApiError(400, "The data being imported is empty or was not provided")
@@ -42,9 +49,19 @@ def import_rows(ctx: ApiContext) -> list[dict[str, str]]:
         rows = parse_data(data, fmt)
     except DataParseError as exc:
         raise ApiError(400, str(exc)) from None
-    if not rows:
+    if not rows and not (empty_columns and _says_no_rows(data, fmt, empty_columns)):
         raise ApiError(400, "The data being imported is empty or was not provided")
     return rows
+
+
+def _says_no_rows(data: str, fmt: str, columns: Collection[str]) -> bool:
+    text = data.strip().lstrip("\ufeff")
+    if fmt == "json":
+        return text == "[]"
+    if fmt == "csv":
+        header = next(csv.reader(io.StringIO(text)), [])
+        return bool(header) and all(name.strip() in columns for name in header)
+    return text.endswith("<records/>") or text.endswith("</records>")
 
 
 def count_response(ctx: ApiContext, count: int) -> Response:
@@ -82,7 +99,10 @@ def own_dag_users(ctx: ApiContext, users: list[dict[str, Any]]) -> list[dict[str
 
 
 def require_longitudinal(ctx: ApiContext, what: str) -> None:
-    if not ctx.proj.is_longitudinal:
+    """Arms, events and mappings are exported when the longitudinal setting is on, even with
+    no events left (PyCap records an empty list after an arm override removed them all),
+    while Export Project Info then reports the project as classic (redcapAPI)."""
+    if not ctx.proj.longitudinal_enabled:
         raise ApiError(400, LONGITUDINAL_ONLY.format(what=what))
 
 

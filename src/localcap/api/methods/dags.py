@@ -21,6 +21,7 @@ from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
+from localcap.model.project import Project
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
 #: A DAG that limits File Repository folders is kept (REDCap's behaviour is unrecorded): once
@@ -65,11 +66,33 @@ def export_dags(ctx: ApiContext) -> Response:
 
 @method("dag", "import")
 def import_dags(ctx: ApiContext) -> Response:
+    """A blank unique name creates a DAG; a known one renames that DAG. REDCap derives a
+    DAG's unique name from its display name, so a renamed DAG gets a new unique name
+    (redcapAPI's suite: "A different name" becomes ``a_different_name``). The names are
+    checked and chosen inside the project's write transaction, against the DAGs as of its
+    lock, so two imports at once never pick the same new unique name."""
     require_dag_rights(ctx)
-    project = ctx.proj
+    rows = import_rows(ctx)
+    with ctx.write_transaction() as conn:
+        project = ctx.proj
+        planned = _plan_dags(project, rows)
+        for display, unique, new_unique in planned:
+            store.save_dag(conn, project.project_id, display, unique, new_unique)
+            what = "Edit" if unique in project.dag_by_name else "Create"
+            audit_change(
+                ctx,
+                f"{what} data access group",
+                [("data_access_group_name", display), ("unique_group_name", new_unique)],
+            )
+        store.bump_design(conn, project.project_id)
+    return count_response(ctx, len(planned))
+
+
+def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+    """(display name, current unique name, unique name to give) per imported row."""
     taken = set(project.dag_by_name)
-    planned: list[tuple[str, str]] = []
-    for row in import_rows(ctx):
+    planned: list[tuple[str, str, str]] = []
+    for row in rows:
         display = str(row.get("data_access_group_name", "")).strip()
         unique = str(row.get("unique_group_name", "") or "").strip()
         if not display:
@@ -80,20 +103,15 @@ def import_dags(ctx: ApiContext) -> Response:
                 f"The unique_group_name '{unique}' does not exist: leave it blank to create a DAG",
             )
         if not unique:
-            unique = unique_group_name(display, taken)
-            taken.add(unique)
-        planned.append((display, unique))
-    with ctx.write_transaction() as conn:
-        for display, unique in planned:
-            store.save_dag(conn, project.project_id, display, unique)
-            what = "Edit" if unique in project.dag_by_name else "Create"
-            audit_change(
-                ctx,
-                f"{what} data access group",
-                [("data_access_group_name", display), ("unique_group_name", unique)],
-            )
-        store.bump_design(conn, project.project_id)
-    return count_response(ctx, len(planned))
+            unique = new_unique = unique_group_name(display, taken)
+        elif project.dag_by_name[unique].group_name != display:
+            taken.discard(unique)
+            new_unique = unique_group_name(display, taken)
+        else:
+            new_unique = unique
+        taken.add(new_unique)
+        planned.append((display, unique, new_unique))
+    return planned
 
 
 @method("dag", "delete")

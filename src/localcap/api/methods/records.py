@@ -27,7 +27,7 @@ from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.documents import delete_document
 from localcap.db.records import StoredRow
-from localcap.formats.csv_writer import parse_delimiter, write_csv
+from localcap.formats.csv_writer import format_line, needs_quotes, parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
 from localcap.logic import CompiledLogic
@@ -260,7 +260,10 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
         if fmt == "json":
             body = orjson.dumps(items)
         elif fmt == "csv":
-            body = ("id\n" + "".join(f"{i}\n" for i in items)).encode()
+            # One value per line, quoted as REDCap's CSV is: an auto_ids pair is one value
+            # ("2,1"), which R and pandas read as one column (redcapAPI's suite).
+            quote = needs_quotes(",")
+            body = ("id\n" + "".join(format_line([i], ",", quote) for i in items)).encode()
         else:
             ids = "".join(f"<id>{i}</id>" for i in items)
             body = f'<?xml version="1.0" encoding="UTF-8" ?><ids>{ids}</ids>'.encode()

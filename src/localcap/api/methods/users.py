@@ -153,7 +153,16 @@ def _flag(value: Any, name: str) -> int:
     return int(text)
 
 
-def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) -> Rights:
+def rights_from_row(
+    row: dict[str, Any], project: Project, base: Rights | None, whole_lists: bool = False
+) -> Rights:
+    """The rights a user/role row gives, starting from ``base``.
+
+    ``whole_lists`` (Import Users): ``forms`` and ``forms_export``, when the row has them,
+    are the whole list: an instrument left out (or every instrument, for a blank value) gets
+    0, no access, as on REDCap (redcapAPI's suite records it; its docs say REDCap sets
+    missing instruments to "No Access"). Otherwise (roles, where nothing is recorded) the
+    instruments listed change and the others keep their level."""
     rights = Rights.from_json(base.to_json()) if base else Rights()
     for name in FLAG_RIGHTS:
         if name in row and str(row[name]).strip() != "":
@@ -162,11 +171,17 @@ def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) 
         level = int(_flag_level(row["data_export"]))
         rights.data_export = level
         rights.forms_export = {f.form_name: level for f in project.forms}
-    if "forms" in row and str(row["forms"]).strip() != "":
-        for form, level in _parse_levels(row["forms"], project, "forms").items():
+    if "forms" in row and (whole_lists or str(row["forms"]).strip() != ""):
+        given = _parse_levels(row["forms"], project, "forms")
+        if whole_lists:
+            rights.forms = {f.form_name: 0 for f in project.forms}
+        for form, level in given.items():
             rights.forms[form] = normalise_form_right(level)
-    if "forms_export" in row and str(row["forms_export"]).strip() != "":
-        for form, level in _parse_levels(row["forms_export"], project, "forms_export").items():
+    if "forms_export" in row and (whole_lists or str(row["forms_export"]).strip() != ""):
+        given = _parse_levels(row["forms_export"], project, "forms_export")
+        if whole_lists:
+            rights.forms_export = {f.form_name: 0 for f in project.forms}
+        for form, level in given.items():
             if level not in (0, 1, 2, 3):
                 raise ApiError(400, f"The export level '{level}' for '{form}' is not valid (0-3)")
             rights.forms_export[form] = level
@@ -199,7 +214,7 @@ def check_role_rights(user: dict[str, Any], row: dict[str, Any], project: Projec
     role first (Import User-Role Assignments).
     """
     in_force: Rights = user["rights"]
-    if _effective(project, rights_from_row(row, project, in_force)) != _effective(
+    if _effective(project, rights_from_row(row, project, in_force, True)) != _effective(
         project, in_force
     ):
         raise ApiError(
@@ -230,9 +245,10 @@ def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    project = ctx.proj
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
+        # The design as of the lock: whole form lists cover the instruments it has now.
+        project = ctx.proj
         existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
         for row in rows:
             username = str(row.get("username", "")).strip()
@@ -249,13 +265,14 @@ def import_users(ctx: ApiContext) -> Response:
                 rights = current["own_rights"]
             else:
                 base = current["rights"] if current else Rights(data_export=NO_ACCESS)
-                rights = rights_from_row(row, project, base)
+                rights = rights_from_row(row, project, base, whole_lists=True)
             group_id = current["group_id"] if current else None
-            dag_name = str(row.get("data_access_group", "") or "").strip()
-            if dag_name:
-                if dag_name not in project.dag_by_name:
+            if "data_access_group" in row:
+                # A blank DAG takes the user out of their DAG (redcapAPI's suite records it).
+                dag_name = str(row["data_access_group"] or "").strip()
+                if dag_name and dag_name not in project.dag_by_name:
                     raise ApiError(400, f"The data access group '{dag_name}' does not exist")
-                group_id = project.dag_by_name[dag_name].group_id
+                group_id = project.dag_by_name[dag_name].group_id if dag_name else None
             if current is not None:
                 require_own_dag(ctx, username, current["group_id"])
             require_own_dag(ctx, username, group_id)
