@@ -17,6 +17,7 @@ from localcap.db import records as store
 from localcap.db.records import StoredRow
 from localcap.model.calc import recalculate
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
+from localcap.model.record_names import record_name_problem
 from localcap.model.validation import validation_message, value_is_valid
 
 SPECIAL = (
@@ -151,6 +152,10 @@ class ImportChecker:
                     f"The record ID field ({record_field}) is missing or blank",
                 )
             )
+            return None
+        problem = record_name_problem(record)
+        if problem:
+            self.errors.append(_error_line(record[:40] + "...", record_field, "", problem))
             return None
         event_id = CLASSIC_EVENT_ID
         event_name = row.get("redcap_event_name", "").strip()

@@ -32,7 +32,12 @@ from localcap.api.methods.common import (
     require_own_dag,
 )
 from localcap.api.methods.metadata import required_names
-from localcap.api.methods.users import require_user_rights, rights_columns, rights_from_row
+from localcap.api.methods.users import (
+    FORM_RIGHTS_COLUMNS,
+    require_user_rights,
+    rights_columns,
+    rights_from_row,
+)
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.model.rights import FLAG_RIGHTS, new_role_rights
@@ -72,7 +77,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
     require_user_rights(ctx)
     project = ctx.proj
-    rows = import_rows(ctx)
+    rows = import_rows(ctx, FORM_RIGHTS_COLUMNS)
     with ctx.engine.begin() as conn:
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
         taken = set(existing)

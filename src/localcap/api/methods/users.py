@@ -33,6 +33,8 @@ EXPORT_FLAGS = tuple(
     if name not in ("lock_records_customization", "lock_records", "lock_records_all_forms")
 ) + ("lock_records_all_forms", "lock_records", "lock_records_customization")
 USER_COLUMNS = PROFILE + DAG_COLUMNS + EXPORT_FLAGS + ("forms", "forms_export")
+#: The rights columns a JSON or XML import may give as an object, ``{"form": level}``.
+FORM_RIGHTS_COLUMNS = frozenset({"forms", "forms_export"})
 
 
 #: ``user_rights`` 2: REDCap's read-only User Rights (the XML of a role records it as "2").
@@ -215,7 +217,7 @@ def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     project = ctx.proj
-    rows = import_rows(ctx)
+    rows = import_rows(ctx, FORM_RIGHTS_COLUMNS)
     with ctx.engine.begin() as conn:
         existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
         for row in rows:

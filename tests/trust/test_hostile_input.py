@@ -1,0 +1,215 @@
+"""Hostile input to every method: oversized, nested, non-UTF-8, NUL and lone-surrogate values
+are REDCap-style 400s (or a normal answer), never a 500, and are stored the same way (or not
+at all) on SQLite and PostgreSQL. Regression tests for issue 14 items 11-15 first, then the
+sweep over every parameter of every method."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from builders import Api, clinical_longitudinal, field, user_api
+
+SURROGATE = '"a\\ud800b"'  # a lone UTF-16 surrogate, as JSON text
+
+
+@pytest.fixture(scope="module")
+def project(server) -> Api:
+    api = clinical_longitudinal(server)
+    api.import_json(
+        "record",
+        [{"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "Ann"}],
+    )
+    return api
+
+
+def records(api: Api) -> list[str]:
+    return sorted({row["record_id"] for row in api.json(content="record", fields="record_id")})
+
+
+def raw_import(api: Api, content: str, data: str, fmt: str = "json", **params: str):
+    return api.call(content=content, action="import", format=fmt, data=data, **params)
+
+
+def assert_400(response, *words: str) -> None:
+    assert response.status_code == 400, response.text
+    message = response.json()["error"] if response.text.startswith("{") else response.text
+    for word in words:
+        assert word in message, message
+
+
+# --- item 11: XML nested 50,000 deep ------------------------------------------------------
+
+
+def test_deeply_nested_xml_import_is_a_400(project):
+    depth = 50_000
+    data = (
+        "<records><item><record_id>"
+        + "<a>" * depth
+        + "x"
+        + "</a>" * depth
+        + "</record_id></item></records>"
+    )
+    response = raw_import(project, "record", data, fmt="xml", returnFormat="json")
+    assert_400(response, "nested too deeply")
+    # the users import keeps its one allowed level: <forms><form>level</form></forms>
+    response = raw_import(
+        project,
+        "user",
+        "<users><item><username>xml_user</username><forms><demographics>1</demographics>"
+        "</forms></item></users>",
+        fmt="xml",
+        returnFormat="json",
+    )
+    assert response.status_code == 200, response.text
+
+
+# --- item 12: a lone surrogate in JSON ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content,row",
+    [
+        ("record", '{"record_id": "2", "redcap_event_name": "baseline_arm_1", "first_name": %s}'),
+        ("record", '{"record_id": %s, "redcap_event_name": "baseline_arm_1"}'),
+        ("dag", '{"data_access_group_name": %s, "unique_group_name": ""}'),
+        ("user", '{"username": %s}'),
+        ("arm", '{"arm_num": 3, "name": %s}'),
+    ],
+)
+def test_lone_surrogate_in_json_is_a_400(project, content, row):
+    response = raw_import(project, content, "[" + row % SURROGATE + "]", returnFormat="json")
+    assert_400(response, "surrogate")
+    assert records(project) == ["1"]
+
+
+# --- item 13: lengths and NUL characters, the same on both backends ------------------------
+
+
+def test_record_name_over_255_characters_is_a_400(project):
+    for fmt, data in [
+        ("json", json.dumps([{"record_id": "7" * 256, "redcap_event_name": "baseline_arm_1"}])),
+        ("csv", "record_id,redcap_event_name\n" + "7" * 300 + ",baseline_arm_1\n"),
+    ]:
+        response = raw_import(project, "record", data, fmt=fmt, returnFormat="json")
+        assert_400(response, "longer than 255 characters")
+    ok = [{"record_id": "8" * 255, "redcap_event_name": "baseline_arm_1"}]
+    assert project.import_json("record", ok)["count"] == 1
+    response = project.call(
+        content="record",
+        action="rename",
+        record="8" * 255,
+        new_record_name="9" * 256,
+        returnFormat="json",
+    )
+    assert_400(response, "longer than 255 characters")
+    project.ok(content="record", action="delete", **{"records[0]": "8" * 255})
+    assert records(project) == ["1"]
+
+
+@pytest.mark.parametrize(
+    "fmt,data",
+    [
+        ("json", json.dumps([{"record_id": "9101", "notes": "x\u0000y"}])),
+        ("csv", "record_id,redcap_event_name\n9102\x00,baseline_arm_1\n"),
+        ("json", json.dumps([{"record_id": "91\u000003"}])),
+    ],
+)
+def test_nul_in_import_data_is_a_400(project, fmt, data):
+    response = raw_import(project, "record", data, fmt=fmt, returnFormat="json")
+    assert_400(response, "NUL character")
+    assert records(project) == ["1"]
+
+
+def test_over_long_metadata_names_are_a_400(server):
+    api = clinical_longitudinal(server)
+    before = api.json(content="metadata")
+    dictionary = [
+        field("record_id", "f" * 300),
+        field("v" * 101, "f" * 300),
+        field("ok", "form_two", custom_alignment="LV" * 10),
+    ]
+    response = raw_import(api, "metadata", json.dumps(dictionary), returnFormat="json")
+    assert_400(
+        response,
+        "form_name is longer than 100 characters",
+        "field_name is longer than 100 characters",
+        "custom_alignment is longer than 10 characters",
+    )
+    assert api.json(content="metadata") == before
+
+
+# --- item 14: a 5,000-digit record name --------------------------------------------------
+
+
+def test_huge_numeric_record_name_does_not_break_auto_numbering(server):
+    api = clinical_longitudinal(server)
+    api.import_json("record", [{"record_id": "41", "redcap_event_name": "baseline_arm_1"}])
+    # 255 digits: the longest name stored; far beyond int64 (and 5,000 would be refused)
+    huge = "9" * 255
+    api.import_json("record", [{"record_id": huge, "redcap_event_name": "baseline_arm_1"}])
+    api.import_json("record", [{"record_id": "²", "redcap_event_name": "baseline_arm_1"}])
+    assert api.ok(content="generateNextRecordName").text == "42"
+    answer = api.json(
+        content="record",
+        action="import",
+        data=[{"record_id": "new", "redcap_event_name": "baseline_arm_1"}],
+        forceAutoNumber="true",
+        returnContent="auto_ids",
+    )
+    assert answer == [{"id": "42", "record_id": "new"}] or answer == ["42,new"], answer
+    dag_api = clinical_longitudinal(server)
+    dag_api.import_json("dag", [{"data_access_group_name": "Site", "unique_group_name": ""}])
+    [dag] = dag_api.json(content="dag")
+    dag_api.import_json(
+        "record",
+        [
+            {
+                "record_id": f"{dag['data_access_group_id']}-" + "9" * 200,
+                "redcap_event_name": "baseline_arm_1",
+                "redcap_data_access_group": "site",
+            }
+        ],
+    )
+    in_dag = user_api(dag_api, "site_user")
+    dag_api.import_json(
+        "userDagMapping", [{"username": "site_user", "redcap_data_access_group": "site"}]
+    )
+    assert in_dag.ok(content="generateNextRecordName").text == f"{dag['data_access_group_id']}-1"
+
+
+# --- item 15: nested JSON values ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content,row,params",
+    [
+        ("record", {"record_id": {"a": 1}, "redcap_event_name": "baseline_arm_1"}, {}),
+        ("record", {"record_id": "5", "redcap_event_name": "baseline_arm_1", "notes": [1, 2]}, {}),
+        ("user", {"username": {"a": 1}}, {}),
+        ("user", {"username": "nested_rights", "forms": [1, 2]}, {}),
+        ("user", {"username": "nested_rights", "forms": {"demographics": {"a": 1}}}, {}),
+        ("dag", {"data_access_group_name": [], "unique_group_name": ""}, {}),
+        ("userRole", {"role_label": {"x": "y"}}, {}),
+        ("arm", {"arm_num": [1], "name": "x"}, {}),
+        ("event", {"event_name": {"a": 1}, "arm_num": 1}, {}),
+        ("formEventMapping", {"arm_num": 1, "unique_event_name": ["a"], "form": "visit"}, {}),
+        ("repeatingFormsEvents", {"event_name": "baseline_arm_1", "form_name": {}}, {}),
+        ("userDagMapping", {"username": ["x"], "redcap_data_access_group": ""}, {}),
+        ("userRoleMapping", {"username": ["x"], "unique_role_name": ""}, {}),
+        ("metadata", {"field_name": {"a": 1}, "form_name": "f", "field_type": "text"}, {}),
+        ("project_settings", {"project_title": {"a": 1}}, {}),
+    ],
+)
+def test_nested_json_values_are_a_400(project, content, row, params):
+    before = project.call(content=content, format="json").text
+    response = raw_import(project, content, json.dumps([row]), returnFormat="json", **params)
+    assert_400(
+        response,
+        "objects and lists cannot be imported"
+        if "forms" not in str(row) or isinstance(row.get("forms"), list)
+        else "plain values",
+    )
+    assert project.call(content=content, format="json").text == before
+    assert records(project) == ["1"]
