@@ -23,6 +23,7 @@ from liveserver import start_server
 from localcap.cli import main
 from localcap.db import schema as t
 from localcap.files.local import LocalFileStore
+from localcap.files.names import DOWNLOAD_CSP
 
 FOLDER_MISSING = (
     "The File Repository folder folder_id={} does not exist or else you do not have "
@@ -158,7 +159,7 @@ def test_export_has_export_files_headers(server):
     assert response.content == b"hello"
     assert response.headers["content-type"] == 'text/plain; name="test.txt";charset=UTF-8'
     assert response.headers["content-length"] == "5"
-    assert response.headers["content-security-policy"] == "script-src 'none'"
+    assert response.headers["content-security-policy"] == DOWNLOAD_CSP
     # The stored name may be hostile: what reaches the header is a plain file name.
     evil = put(api, "../../.bashrc", b"rm -rf ~")
     assert "/" not in download(api, evil).headers["content-type"].split("name=")[1]

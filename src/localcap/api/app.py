@@ -7,6 +7,7 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch
 from localcap.api.errors import ApiError, error_format, error_response
 from localcap.api.request import ApiRequest, limit_body, parse_request
+from localcap.api.security import SecurityHeaders
 from localcap.surveys.pages import build_routes
 
 log = logging.getLogger("localcap")
@@ -48,6 +50,7 @@ def create_app(state: AppState) -> Starlette:
         return HTMLResponse("<h1>Not Found</h1>", status_code=404)
 
     app = Starlette(
+        middleware=[Middleware(SecurityHeaders)],
         routes=[
             Route("/api/", api, methods=ALL_METHODS),
             Route("/api", api, methods=ALL_METHODS),

@@ -46,7 +46,7 @@ from localcap.api.methods.common import MAX_ID
 from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
 from localcap.api.methods.records import document_names, stored_rows
 from localcap.db import records as rows_store
-from localcap.files import content_type_header
+from localcap.files import download_headers
 from localcap.model.project import Event, Project
 from localcap.model.rights import has_any_export_access
 from localcap.pdf.content import PageBuilder, Selection, plain_text
@@ -163,5 +163,5 @@ def export_pdf(ctx: ApiContext) -> Response:
 
     form_label = project.form_by_name[form].form_label if form else None
     name = pdf_file_name(project.project_title, form_label, with_data, datetime.now())
-    headers = {"content-type": content_type_header("application/pdf", name)}
+    headers = download_headers("application/pdf", name)
     return Response(writer.output(), headers=headers)
