@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
+from localcap.limits import DEFAULT_MAX_REQUEST_MB
 from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def main() -> None:
 )
 @click.option(
     "--max-request-mb",
-    default=4096,
+    default=DEFAULT_MAX_REQUEST_MB,
     show_default=True,
     type=int,
     envvar="LOCALCAP_MAX_REQUEST_MB",

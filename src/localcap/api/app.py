@@ -16,8 +16,14 @@ from localcap.api import methods  # noqa: F401  (registers every method handler)
 from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch
 from localcap.api.errors import ApiError, error_format, error_response
-from localcap.api.request import ApiRequest, limit_body, parse_request
+from localcap.api.request import (
+    ApiRequest,
+    SpooledBody,
+    parse_request,
+    receive_body,
+)
 from localcap.api.security import SecurityHeaders
+from localcap.db.tokens import lookup_token
 from localcap.surveys.pages import build_routes
 
 log = logging.getLogger("localcap")
@@ -34,10 +40,16 @@ def create_app(state: AppState) -> Starlette:
         if request.method != "POST":
             return PlainTextResponse(NOT_IMPLEMENTED, status_code=501)
         parsed = ApiRequest()
+        body: SpooledBody | None = None
         try:
-            if state.max_body_bytes:
-                request = limit_body(request, state.max_body_bytes)
-            parsed = await parse_request(request)
+
+            async def token_known(token: str) -> bool:
+                return await run_in_threadpool(_token_known, state, token)
+
+            # A big body's token is checked before the rest is received or parsed, so that
+            # no one without a valid token makes the server hold what they send.
+            body = await receive_body(request, state.max_body_bytes, token_known, parsed.params)
+            parsed = await parse_request(body.replay(request))
             return await run_in_threadpool(dispatch, state, parsed)
         except ApiError as error:
             return error_response(error, error_format(parsed.params))
@@ -45,6 +57,9 @@ def create_app(state: AppState) -> Starlette:
             log.exception("unexpected error serving %s", parsed.params.get("content"))
             error = ApiError(500, "An unexpected error occurred on the server; it has been logged.")
             return error_response(error, error_format(parsed.params))
+        finally:
+            if body is not None:
+                body.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return HTMLResponse("<h1>Not Found</h1>", status_code=404)
@@ -60,3 +75,9 @@ def create_app(state: AppState) -> Starlette:
     )
     app.state.localcap = state
     return app
+
+
+def _token_known(state: AppState, token: str) -> bool:
+    """Whether ``token`` is a token at all (its rights are for :func:`dispatch` to judge)."""
+    with state.engine.connect() as conn:
+        return lookup_token(conn, token) is not None
