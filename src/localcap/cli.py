@@ -11,7 +11,13 @@ from sqlalchemy import Connection, select
 
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
-from localcap.limits import DEFAULT_MAX_REQUEST_MB
+from localcap.limits import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUEST_MB,
+    GRACEFUL_SHUTDOWN_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    RESERVED_FILES,
+)
 from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
@@ -62,6 +68,15 @@ def main() -> None:
     help="Largest request body accepted, in MB (0: no limit); bigger ones get a 413 error.",
 )
 @click.option(
+    "--max-connections",
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    type=int,
+    envvar="LOCALCAP_MAX_CONNECTIONS",
+    help="Open connections per worker process (capped below the open-files limit); more are "
+    "closed at once.",
+)
+@click.option(
     "--public-url",
     default=None,
     envvar="LOCALCAP_PUBLIC_URL",
@@ -79,6 +94,7 @@ def serve(
     workers: int,
     rate_limit: int,
     max_request_mb: int,
+    max_connections: int,
     public_url: str | None,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
@@ -101,6 +117,8 @@ def serve(
     os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     click.echo(f"localcap is serving the REDCap API at {url}")
+    files = raise_open_files_limit()
+    os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))
     uvicorn.run(
         "localcap.server:app_from_environment",
         factory=True,
@@ -108,7 +126,24 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # Header/body timeouts and header limits (uvicorn has none): localcap.limits
+        http="localcap.api.protocol:LimitedHttpToolsProtocol",
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        # SIGTERM: requests still running after this long are cancelled, not waited for
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
     )
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft open-files limit to the hard one, and return it: each connection is a
+    file descriptor, and the usual soft limit (1,024) is what slow clients exhaust first."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 @main.group()
