@@ -3,6 +3,7 @@ and the survey pages (:mod:`localcap.surveys.pages`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.applications import Starlette
@@ -50,7 +51,7 @@ def create_app(state: AppState) -> Starlette:
             # no one without a valid token makes the server hold what they send.
             body = await receive_body(request, state.max_body_bytes, token_known, parsed.params)
             parsed = await parse_request(body.replay(request))
-            return await run_in_threadpool(dispatch, state, parsed)
+            return await _run_until_disconnect(request, state, parsed)
         except ApiError as error:
             return error_response(error, error_format(parsed.params))
         except Exception:
@@ -81,3 +82,24 @@ def _token_known(state: AppState, token: str) -> bool:
     """Whether ``token`` is a token at all (its rights are for :func:`dispatch` to judge)."""
     with state.engine.connect() as conn:
         return lookup_token(conn, token) is not None
+
+
+async def _run_until_disconnect(request: Request, state: AppState, parsed: ApiRequest) -> Response:
+    """Dispatch in a worker thread, setting ``parsed.cancelled`` if the client disconnects
+    meanwhile, or if this task is cancelled (a server stopping cancels its requests after
+    its grace period): a worker thread cannot be stopped from outside, so the long
+    handlers look at the flag."""
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        parsed.cancelled.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await run_in_threadpool(dispatch, state, parsed)
+    except asyncio.CancelledError:
+        parsed.cancelled.set()
+        raise
+    finally:
+        watcher.cancel()

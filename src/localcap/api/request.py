@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
@@ -40,6 +41,9 @@ class ApiRequest:
     files: dict[str, UploadFile] = field(default_factory=dict)
     #: ``scheme://host:port`` the request came to (survey links when no public URL is set).
     server_url: str = ""
+    #: Set when the client has gone away (or the server is stopping): long work (Export PDF)
+    #: checks it and stops instead of finishing an answer no one will read.
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def get(self, name: str, default: str = "") -> str:
         return self.params.get(name, default)
