@@ -213,3 +213,152 @@ def test_nested_json_values_are_a_400(project, content, row, params):
     )
     assert project.call(content=content, format="json").text == before
     assert records(project) == ["1"]
+
+
+# --- the sweep: every parameter of every method, every hostile value -----------------------
+
+#: One of each kind of hostile value, as a form field carries it (bytes: sent as they are).
+HOSTILE_PARAM_VALUES: dict[str, bytes] = {
+    "oversized": b"9" * 10_000,
+    "nul": b"1%00x",
+    "non_utf8": b"%ff%fe%C0%AF",
+    "surrogate_utf8": b"%ED%A0%80",  # a lone surrogate written in UTF-8 (invalid UTF-8)
+    "json_nested": b"%7B%22a%22%3A%5B1%2C%7B%7D%5D%7D",  # {"a":[1,{}]}
+    "huge_int": b"1" + b"0" * 5000,
+    "unicode_digits": b"%C2%B2%D9%A3",  # "²٣": str.isdigit() says yes, int() says no
+}
+#: Nested names too: PHP's ``a[b][c]`` and an index beyond any integer.
+HOSTILE_NAMES = ["{name}[a][b]", "{name}[99999999999999999999999]"]
+#: And inside ``data``: each column of a row replaced by these, in JSON.
+HOSTILE_JSON_VALUES = {
+    "nested": {"a": [1, {}]},
+    "list": [1, 2],
+    "nul": "x\u0000y",
+    "surrogate": "SURROGATE",
+    "oversized": "9" * 20_000,
+    "huge_int": int("1" + "0" * 400),
+    "huge_float": 1e308,
+}
+#: A row of each import's columns (their names, with plausible values).
+IMPORT_ROWS: dict[str, dict[str, object]] = {
+    "record": {"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "A"},
+    "metadata": {"field_name": "record_id", "form_name": "demographics", "field_type": "text"},
+    "arm": {"arm_num": 1, "name": "Drug"},
+    "event": {"event_name": "Baseline", "arm_num": 1, "unique_event_name": "baseline_arm_1"},
+    "formEventMapping": {"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "visit"},
+    "repeatingFormsEvents": {"event_name": "baseline_arm_1", "form_name": "adverse_events"},
+    "dag": {"data_access_group_name": "Site", "unique_group_name": ""},
+    "userDagMapping": {"username": "sweeper", "redcap_data_access_group": ""},
+    "user": {"username": "sweeper", "forms": {"demographics": 1}, "expiration": ""},
+    "userRole": {"role_label": "R", "unique_role_name": "", "forms": {"visit": 1}},
+    "userRoleMapping": {"username": "sweeper", "unique_role_name": ""},
+    "project_settings": {"project_title": "T", "is_longitudinal": 1},
+    "report": {"title": "r", "fields": ["record_id"]},
+}
+
+
+def _parameter_names() -> list[str]:
+    from trust.test_fuzz import PARAMS
+
+    return sorted(set(PARAMS) | {"folder_id", "doc_id", "new_record_name", "dag", "roles"})
+
+
+def _send_all(url: str, bodies: list[tuple[str, bytes]], clients: int = 4) -> list[str]:
+    """Post every body (``clients`` at once); the 5xx answers and tracebacks, described."""
+    import concurrent.futures
+    import threading
+
+    import requests
+
+    local = threading.local()
+
+    def send(item: tuple[str, bytes]) -> str | None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        label, body = item
+        response = local.session.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=60,
+        )
+        if response.status_code >= 500 and response.status_code != 501:
+            return f"{label}: {response.status_code} {response.text[:200]}"
+        if "Traceback" in response.text:
+            return f"{label}: a traceback"
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        return [problem for problem in pool.map(send, bodies) if problem]
+
+
+def test_every_parameter_of_every_method_with_hostile_values(server):
+    """Each (content, action) with every parameter (plain, as arrays, nested) set to each
+    hostile value at once; then each parameter alone with 5,001 digits (the integer
+    conversions). A REDCap-style answer each time, never a 5xx."""
+    from localcap.api.dispatch import HANDLERS
+
+    api = clinical_longitudinal(server)
+    api.import_json(
+        "record", [{"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "A"}]
+    )
+    names = _parameter_names()
+    bodies: list[tuple[str, bytes]] = []
+    for content, action in sorted(HANDLERS):
+        base = b"token=%s&content=%s&action=%s&returnFormat=json" % (
+            api.token.encode(),
+            content.encode(),
+            action.encode(),
+        )
+        for kind, value in HOSTILE_PARAM_VALUES.items():
+            params = [b"%s=%s" % (n.encode(), value) for n in names if n != "content"]
+            params += [b"%s[0]=%s" % (n.encode(), value) for n in names]
+            params += [
+                p.format(name=n).encode() + b"=" + value for n in names for p in HOSTILE_NAMES
+            ]
+            bodies.append((f"{content}/{action} all={kind}", base + b"&" + b"&".join(params)))
+        for name in names:
+            if name not in ("content", "action", "returnFormat"):
+                value = HOSTILE_PARAM_VALUES["huge_int"]
+                bodies.append(
+                    (
+                        f"{content}/{action} {name}=huge_int",
+                        base + b"&%s=%s" % (name.encode(), value),
+                    )
+                )
+    failures = _send_all(api.url, bodies)
+    print(f"\nparameter sweep: {len(bodies)} requests, {len(failures)} problems")
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_every_import_column_with_hostile_json_values(server):
+    """Each import, each column of a plausible row, each hostile JSON value (and, as CSV,
+    each hostile text): a 400 or a 200, never a 5xx."""
+    from urllib.parse import quote_from_bytes
+
+    api = clinical_longitudinal(server)
+    user_api(api, "sweeper")
+    bodies: list[tuple[str, bytes]] = []
+    for content, row in IMPORT_ROWS.items():
+        base = b"token=%s&content=%s&action=import&returnFormat=json" % (
+            api.token.encode(),
+            content.encode(),
+        )
+        for column in row:
+            for kind, value in HOSTILE_JSON_VALUES.items():
+                data = json.dumps([{**row, column: value}]).replace('"SURROGATE"', SURROGATE)
+                encoded = quote_from_bytes(data.encode()).encode()
+                bodies.append(
+                    (f"{content} {column}={kind} json", base + b"&format=json&data=" + encoded)
+                )
+                if isinstance(value, str) and value != "SURROGATE":
+                    cells = [value if c == column else str(v) for c, v in row.items()]
+                    text = ",".join(row) + "\n" + ",".join(f'"{c}"' for c in cells) + "\n"
+                    encoded = quote_from_bytes(text.encode()).encode()
+                    bodies.append(
+                        (f"{content} {column}={kind} csv", base + b"&format=csv&data=" + encoded)
+                    )
+    # one client: design imports racing each other are the concurrency suite's subject
+    failures = _send_all(api.url, bodies, clients=1)
+    print(f"\nimport sweep: {len(bodies)} requests, {len(failures)} problems")
+    assert not failures, "\n".join(failures[:20])

@@ -87,7 +87,7 @@ def limit_body(request: Request, limit: int) -> Request:
     """Refuse bodies over ``limit`` bytes: at once by Content-Length, else while streaming
     (the survey pages' small forms, parsed as they arrive)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and len(declared) < 20 and int(declared) > limit:
         raise too_large(limit)
     received = 0
     receive = request.receive
@@ -271,7 +271,7 @@ async def receive_body(
     ``small`` receives the format parameters read on the way, for the error's format.
     """
     declared = request.headers.get("content-length", "")
-    if limit and declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if limit and declared.isascii() and declared.isdigit() and int(declared[:20]) > limit:
         raise too_large(limit)
     scanner = SmallParamScanner(request.headers.get("content-type", ""))
     checked = refused = False

@@ -71,6 +71,21 @@ def _check_text(text: str, where: str) -> None:
         raise DataParseError(f"{where} {problem}, which is not valid")
 
 
+def check_json_text(value: Any, where: str = "The data") -> None:
+    """Every string (key or value) anywhere in decoded JSON can be stored (no NUL, no lone
+    surrogate): for JSON documents read whole, such as report definitions."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, f"{where} has a text that")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def check_rows(rows: list[dict[str, Any]], nested: frozenset[str] = frozenset()) -> None:
     """Every key and value of parsed rows is text that can be stored; only the columns in
     ``nested`` may hold an object (of text values). Raises :class:`DataParseError`."""

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from localcap.db import records as store
 from localcap.db.records import StoredRow
 from localcap.model.calc import recalculate
+from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
 from localcap.model.validation import validation_message, value_is_valid
@@ -197,7 +198,8 @@ class ImportChecker:
             if instance_text.lower() == "new":
                 instance = "new"
             elif instance_text:
-                if not instance_text.isdigit() or not 0 < int(instance_text) <= MAX_INSTANCE:
+                number = small_int(instance_text, MAX_INSTANCE, minimum=1)
+                if number is None:
                     self.errors.append(
                         _error_line(
                             record,
@@ -207,7 +209,7 @@ class ImportChecker:
                         )
                     )
                     return None
-                instance = int(instance_text)
+                instance = number
         change = RowChange(record, event_id, instrument, instance)
         if "redcap_data_access_group" in row:
             dag = row["redcap_data_access_group"].strip()

@@ -42,6 +42,7 @@ from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
 from localcap.files import MissingFileError, download_headers, sniff_mime
 from localcap.files.mime import HEAD_SIZE
+from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
 from localcap.model.rights import (
     DEIDENTIFIED,
@@ -141,9 +142,10 @@ def _instance(ctx: ApiContext, project: Project, event_id: int, form: str) -> tu
     text = ctx.request.get("repeat_instance").strip()
     if not text:
         return instrument, 1
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    instance = small_int(text, MAX_ID, minimum=1)
+    if instance is None:
         raise ApiError(400, BAD_INSTANCE)
-    return instrument, int(text)
+    return instrument, instance
 
 
 def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tuple[Target, bool]:

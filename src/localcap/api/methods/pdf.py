@@ -55,6 +55,7 @@ from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
 from localcap.api.methods.records import document_names, stored_rows
 from localcap.db import records as rows_store
 from localcap.files import download_headers
+from localcap.model.numbers import small_int
 from localcap.model.project import Event, Project
 from localcap.model.rights import has_any_export_access
 from localcap.pdf.content import Page, PageBuilder, Selection, plain_text
@@ -114,9 +115,10 @@ def _instance(ctx: ApiContext) -> int | None:
     text = ctx.request.get("repeat_instance").strip()
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    instance = small_int(text, MAX_ID, minimum=1)
+    if instance is None:
         raise ApiError(400, BAD_INSTANCE)
-    return int(text)
+    return instance
 
 
 def _check_record(ctx: ApiContext, record: str) -> None:
