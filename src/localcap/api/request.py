@@ -104,7 +104,7 @@ def limit_body(request: Request, limit: int) -> Request:
 
 
 #: Bodies up to this size stay in memory; bigger ones are spooled to a temporary file as they
-#: arrive, and their token is checked before they are parsed (:func:`scan_small_params`).
+#: arrive, and their token is checked before they are parsed (:func:`receive_body`).
 SPOOL_IN_MEMORY = 1 << 20
 #: Bytes per step when a spooled body is replayed to the form parser.
 REPLAY_CHUNK = 1 << 16
@@ -136,7 +136,8 @@ class SpooledBody:
             yield chunk
 
     def replay(self, request: Request) -> Request:
-        """``request`` again, its body read from here (for Starlette's form parser)."""
+        """``request`` again, its body read from here (for Starlette's form parser). The
+        reads are small (64 KB) and mostly from the page cache, so they stay in the loop."""
         chunks = self.chunks()
 
         async def receive() -> Message:
