@@ -65,7 +65,15 @@ def start_server(
         ensure_user(conn, "admin", super_user=True)
         token = create_super_token(conn, "admin")
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        # the protocol `localcap serve` runs (header and connection limits, timeouts)
+        http="localcap.api.protocol:LimitedHttpToolsProtocol",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
