@@ -6,29 +6,23 @@ message (NUL characters are refused where the data is parsed, :mod:`localcap.for
 
 Auto-numbering (``generateNextRecordName``, ``forceAutoNumber``) gives the highest numeric
 record name plus one, as REDCap does. A name counts as numeric when it is a plain decimal
-number of ASCII digits that fits a 64-bit integer: ``"٣"`` or ``"²"`` (Unicode digits) and a
-5,000-digit name do not count, so one odd record cannot break numbering for the whole project
-(Python refuses to convert more than 4,300 digits, and the next name would be absurd).
+number of at most 18 ASCII digits (:func:`localcap.model.numbers.small_int`, so the next one
+still fits a 64-bit integer): ``"٣"`` or ``"²"`` (Unicode digits) and a 5,000-digit name do
+not count, so one odd record cannot break numbering for the whole project (Python refuses to
+convert more than 4,300 digits, and the next name would be absurd).
 """
 
 from __future__ import annotations
 
-import re
+from localcap.model.numbers import small_int
 
 #: The longest record name stored (the ``records.record`` column's width).
 MAX_RECORD_NAME = 255
-#: The largest record number auto-numbering counts from (a signed 64-bit integer).
-MAX_RECORD_NUMBER = 2**63 - 1
-
-_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def record_number(name: str) -> int | None:
     """The number a record name stands for in auto-numbering, or None if it is not one."""
-    if not _DIGITS.fullmatch(name):
-        return None
-    number = int(name)
-    return number if number <= MAX_RECORD_NUMBER else None
+    return small_int(name)
 
 
 def record_name_problem(name: str) -> str | None:
