@@ -362,3 +362,42 @@ def test_every_import_column_with_hostile_json_values(server):
     failures = _send_all(api.url, bodies, clients=1)
     print(f"\nimport sweep: {len(bodies)} requests, {len(failures)} problems")
     assert not failures, "\n".join(failures[:20])
+
+
+def test_survey_pages_with_hostile_values(server):
+    """The token-less surface: every input of a survey page (and the access-code form) set to
+    each hostile value at once, then one by one with 5,001 digits; a page, never a 5xx."""
+    import re
+
+    import requests
+
+    from surveys.survey_helpers import survey_project, surveys_url
+
+    api = survey_project(server)
+    link = api.ok(content="surveyLink", record="1", instrument="intake").text
+    session = requests.Session()
+    page = session.get(link, timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, page.text[:300]
+    names = sorted(set(re.findall(r'name="([^"]+)"', page.text)) - {"csrf"})
+    assert len(names) > 2, names
+    problems = []
+
+    def post(url: str, body: bytes, label: str) -> None:
+        response = session.post(
+            url,
+            data=b"csrf=" + csrf.group(1).encode() + b"&" + body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=60,
+        )
+        if response.status_code >= 500 or "Traceback" in response.text:
+            problems.append(f"{label}: {response.status_code} {response.text[:200]}")
+
+    for kind, value in HOSTILE_PARAM_VALUES.items():
+        fields = [b"%s=%s" % (n.encode(), value) for n in names]
+        fields += [p.format(name=n).encode() + b"=" + value for n in names for p in HOSTILE_NAMES]
+        post(link, b"&".join(fields), f"all={kind}")
+        post(surveys_url(server), b"code=" + value, f"code={kind}")
+    for name in names:
+        post(link, b"%s=%s" % (name.encode(), HOSTILE_PARAM_VALUES["huge_int"]), name)
+    assert not problems, "\n".join(problems[:20])
