@@ -54,8 +54,11 @@ def user_api(api: Api, username: str, **rights: Any) -> Api:
     row = {"username": username, "api_export": 1, "api_import": 1, "record_create": 1}
     row.update(rights)
     assert api.import_json("user", [row]) == 1
+    pid = project_id(api)
+    # No request inside a transaction: on SQLite it holds the database's write lock, which
+    # the server's answer to that request would wait for.
     with api.server.engine.begin() as conn:
-        token = create_project_token(conn, project_id(api), username)
+        token = create_project_token(conn, pid, username)
     return Api(api.server, token)
 
 

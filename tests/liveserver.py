@@ -59,19 +59,23 @@ def start_server(
     # Tests make many calls quickly: no rate limit unless a test asks for one.
     limits.setdefault("rate_limit", 0)
     limits.setdefault("survey_code_attempts", 0)
+    limits.setdefault("invalid_token_attempts", 0)
+    limits.setdefault("survey_code_attempts_total", 0)
     app = build_app(data_dir, database_url, file_store, **limits)
     engine = app.state.localcap.engine
     with engine.begin() as conn:
         ensure_user(conn, "admin", super_user=True)
         token = create_super_token(conn, "admin")
     port = free_port()
+    # as `localcap serve` runs it: uvicorn's own proxy headers off (the app decides whom to
+    # trust), and its protocol (header and connection limits, timeouts)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
         lifespan="off",
-        # the protocol `localcap serve` runs (header and connection limits, timeouts)
+        proxy_headers=False,
         http="localcap.api.protocol:LimitedHttpToolsProtocol",
     )
     server = uvicorn.Server(config)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
+from localcap.db.transactions import read_snapshot, write_transaction
 from localcap.limits import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REQUEST_MB,
@@ -77,12 +78,39 @@ def main() -> None:
     "closed at once.",
 )
 @click.option(
+    "--invalid-token-limit",
+    default=60,
+    show_default=True,
+    type=int,
+    envvar="LOCALCAP_INVALID_TOKEN_LIMIT",
+    help="API calls with an invalid token one client address (an IPv6 /64) may make per "
+    "minute (0: no limit); more get a 429 error. Each one is in the audit log.",
+)
+@click.option(
     "--public-url",
     default=None,
     envvar="LOCALCAP_PUBLIC_URL",
     help="The address participants open survey links at, e.g. https://surveys.example.org "
     "(behind a proxy). Survey links and survey queue links are <public-url>/surveys/?s=... "
     "and <public-url>/surveys/?sq=...  Default: this server's own address, http://HOST:PORT.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="",
+    envvar="LOCALCAP_FORWARDED_ALLOW_IPS",
+    help="The reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+    "and X-Forwarded-Proto headers are believed: the client address survey access-code limits "
+    "count, and https for secure cookies. Default: none (every request's own peer address).",
+)
+@click.option(
+    "--sqlite-synchronous",
+    type=click.Choice(["full", "normal"]),
+    default="full",
+    show_default=True,
+    envvar="LOCALCAP_SQLITE_SYNCHRONOUS",
+    help="SQLite durability. full: every acknowledged write is on disk before the answer "
+    "(survives power loss). normal: faster small writes, but the last ones can be lost on "
+    "power loss or an OS crash. Ignored with PostgreSQL.",
 )
 def serve(
     data_dir: Path,
@@ -95,11 +123,15 @@ def serve(
     rate_limit: int,
     max_request_mb: int,
     max_connections: int,
+    invalid_token_limit: int,
     public_url: str | None,
+    forwarded_allow_ips: str,
+    sqlite_synchronous: str,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
 
+    os.environ["LOCALCAP_SQLITE_SYNCHRONOUS"] = sqlite_synchronous  # the workers' engines too
     engine = open_engine(data_dir, database_url)
     url = f"http://{host}:{port}/api/"
     if demo:
@@ -115,7 +147,9 @@ def serve(
         os.environ["LOCALCAP_FILE_STORE"] = file_store
     os.environ["LOCALCAP_RATE_LIMIT"] = str(rate_limit)
     os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
+    os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
+    os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     click.echo(f"localcap is serving the REDCap API at {url}")
     files = raise_open_files_limit()
     os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))
@@ -131,6 +165,9 @@ def serve(
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         # SIGTERM: requests still running after this long are cancelled, not waited for
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the app decides
+        # whom to believe (--forwarded-allow-ips), see server.build_app
+        proxy_headers=False,
     )
 
 
@@ -170,7 +207,9 @@ def token_super(data_dir: Path, database_url: str | None, username: str) -> None
     engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         ensure_user(conn, username, super_user=True)
-        click.echo(create_super_token(conn, username))
+        token = create_super_token(conn, username)
+        _log(conn, None, "token super", f"Create super API token for user {username}")
+    click.echo(token)
 
 
 @token.command("create")
@@ -185,9 +224,19 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
     from localcap.db.tokens import create_project_token
 
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         _require_member(conn, project_id, username)
-        click.echo(create_project_token(conn, project_id, username))
+        token = create_project_token(conn, project_id, username)
+        _log(conn, project_id, "token create", f"Create API token for user {username}")
+    click.echo(token)
+
+
+def _log(conn: Connection, project_id: int | None, command: str, description: str) -> None:
+    """The audit log's record of a command (user names are printed safely)."""
+    from localcap.db.audit import log_command
+    from localcap.model.audit import bounded, printable
+
+    log_command(conn, project_id, command, printable(bounded(description, 1000)))
 
 
 def _load_project(conn: Connection, project_id: int) -> Project:
@@ -237,19 +286,29 @@ def token_revoke(
 
     Give the token itself (--token), or a user (--username, optionally --project).
     """
-    from localcap.db.tokens import revoke_token, revoke_user_tokens
+    from localcap.db.tokens import lookup_token, revoke_token, revoke_user_tokens
 
     if bool(token_value) == bool(username):
         raise click.UsageError("Give either --token or --username.")
     engine = open_engine(data_dir, database_url)
     with engine.begin() as conn:
         if token_value:
-            if not revoke_token(conn, token_value):
+            owner = lookup_token(conn, token_value)
+            if owner is None or not revoke_token(conn, token_value):
                 raise click.ClickException("No such token (it may already be revoked).")
+            kind = "super API token" if owner.is_super else "API token"
+            _log(conn, owner.project_id, "token revoke", f"Revoke {kind} of user {owner.username}")
             click.echo("Revoked 1 token.")
         else:
             assert username is not None
             count = revoke_user_tokens(conn, username, project_id)
+            where = f" for project {project_id}" if project_id is not None else ""
+            _log(
+                conn,
+                project_id,
+                "token revoke",
+                f"Revoke {count} API token{'s' * (count != 1)} of user {username}{where}",
+            )
             click.echo(f"Revoked {count} token{'s' if count != 1 else ''}.")
 
 
@@ -271,23 +330,41 @@ def audit(
     since: str | None,
     limit: int,
 ) -> None:
-    """Print the audit log, newest first: every API call that read or changed data.
+    """Print the audit log, newest first: every API call, survey action and command.
 
-    Columns: time, user, project, content/action, status, rows (exports), records touched.
+    Columns: time, user, project, content/action, status, client, rows (exports), records
+    touched, what changed. Every value is printed with control characters escaped (a record
+    named with a line break cannot print a line of its own).
     """
     from itertools import islice
 
     from localcap.db.audit import read_entries
+    from localcap.model.audit import printable
 
     engine = open_engine(data_dir, database_url)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         for entry in islice(read_entries(conn, project_id, username, since), limit):
             records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
             rows = "" if entry.row_count is None else f"rows={entry.row_count}"
-            click.echo(
-                f"{entry.ts}\t{entry.username}\tproject={entry.project_id}\t"
-                f"{entry.content}/{entry.action}\t{entry.status}\t{rows}\t{records}"
+            what = (
+                "; ".join(
+                    f"{c.action} {c.record}: {c.details}".replace(" :", ":")
+                    for c in entry.changes[:20]
+                )
+                or entry.description
             )
+            columns = [
+                entry.ts,
+                entry.username,
+                f"project={entry.project_id}",
+                f"{entry.content}/{entry.action}",
+                str(entry.status),
+                entry.client,
+                rows,
+                records,
+                what,
+            ]
+            click.echo("\t".join(printable(str(c)) for c in columns))
 
 
 @main.group()
@@ -329,7 +406,7 @@ def dag_allow_switch(
     from localcap.db.roles import NO_ASSIGNMENT, set_switch_dags
 
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         project = _load_project(conn, project_id)
         _require_member(conn, project_id, username)
         unknown = [d for d in dags if d not in project.dag_by_name]
@@ -342,7 +419,13 @@ def dag_allow_switch(
         if no_assignment:
             group_ids.append(NO_ASSIGNMENT)
         set_switch_dags(conn, project_id, username, group_ids)
-    shown = list(dags) + (["[No Assignment]"] if no_assignment else [])
+        shown = list(dags) + (["[No Assignment]"] if no_assignment else [])
+        _log(
+            conn,
+            project_id,
+            "dag allow-switch",
+            f"DAG Switcher: user {username} may switch between: {', '.join(shown) or 'none'}",
+        )
     if shown:
         click.echo(f"{username} may switch between: {', '.join(shown)}")
     else:
@@ -359,7 +442,7 @@ def project() -> None:
 def project_list(data_dir: Path, database_url: str | None) -> None:
     """List the projects: id, title, and whether they are longitudinal."""
     engine = open_engine(data_dir, database_url)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         for row in conn.execute(select(t.projects).order_by(t.projects.c.project_id)):
             kind = "longitudinal" if row.is_longitudinal else "classic"
             click.echo(f"{row.project_id}\t{kind}\t{row.project_title}")
@@ -391,13 +474,20 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
         raise click.ClickException(f"{file.name} is not valid JSON: {exc}") from None
     items = data if isinstance(data, list) else [data]
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         project = _load_project(conn, project_id)
         try:
             reports = [ReportDefinition.from_json(item) for item in items]
             for definition in reports:
                 definition.validate(project)
             ids = save_reports(conn, project_id, reports)
+            _log(
+                conn,
+                project_id,
+                "report import",
+                "Import report definitions: "
+                + ", ".join(f"{i} ({d.title})" for i, d in zip(ids, reports, strict=True)),
+            )
         except ReportDefinitionError as exc:
             raise click.ClickException(f"{exc}. Nothing was imported.") from None
     for report_id, definition in zip(ids, reports, strict=True):
@@ -410,7 +500,7 @@ def report_import(data_dir: Path, database_url: str | None, project_id: int, fil
 def report_list(data_dir: Path, database_url: str | None, project_id: int | None) -> None:
     """List report definitions: report id, project id, title."""
     engine = open_engine(data_dir, database_url)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         query = select(t.reports.c.report_id, t.reports.c.project_id, t.reports.c.title)
         if project_id is not None:
             query = query.where(t.reports.c.project_id == project_id)
@@ -449,7 +539,7 @@ def files_verify(data_dir: Path, database_url: str | None, file_store: str | Non
         raise click.ClickException(str(exc)) from None
     # Read the list up front: a verify of a large store takes hours, and holding a database
     # read transaction open that long would block SQLite checkpoints and PostgreSQL vacuum.
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         total = count_documents(conn)
         expected = list(iter_expected_files(conn))
     with tqdm(total=total, unit="file", desc="verifying", disable=None) as bar:
@@ -525,6 +615,14 @@ def project_import(
             with engine.begin() as conn:
                 result = import_project_xml(
                     conn, store, chunks(), username=username, title=title, progress=bar.update
+                )
+                _log(
+                    conn,
+                    result.project_id,
+                    "project import",
+                    f"Create project from a REDCap project XML ({file.name}): "
+                    f"{result.records} records, {result.files} files; user {username}, "
+                    "with a new API token",
                 )
         except ProjectXmlError as exc:
             raise click.ClickException(f"{file} cannot be imported: {exc}") from None

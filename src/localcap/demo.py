@@ -14,8 +14,10 @@ from sqlalchemy import Engine, select
 from localcap.db import projects as store
 from localcap.db import schema as t
 from localcap.db.reports import list_reports, save_reports
+from localcap.db.roles import set_user_role
 from localcap.db.tokens import create_project_token
-from localcap.model.project import Arm, Event, Field
+from localcap.db.transactions import read_snapshot, write_transaction
+from localcap.model.project import Arm, Event, Field, Project
 from localcap.model.record_import import ImportChecker, write_plan
 from localcap.model.rights import DEIDENTIFIED, FULL, NO_ACCESS, REMOVE_IDENTIFIERS, Rights
 from localcap.reports.definition import ReportDefinition
@@ -73,9 +75,18 @@ DICTIONARY = [
     ),
 ]
 
+#: The demo project's owner: every right. The other demo users are restricted: each has
+#: exactly what its name says and no right that would let it raise its own rights.
+OWNER = "alice_full"
+#: User Rights (Import Users/Roles), Project Design (the identifier flags, reports) and Data
+#: Access Groups (leaving a DAG) each let a user widen what it may export.
+RIGHTS_RAISING = ("user_rights", "design", "data_access_groups")
+
+DAGS = {"site_a": "Site A", "site_b": "Site B"}
+
 USERS = [
     # username, export level, DAG unique name (None: sees every DAG)
-    ("alice_full", FULL, None),
+    (OWNER, FULL, None),
     ("bob_deidentified", DEIDENTIFIED, None),
     ("carol_no_identifiers", REMOVE_IDENTIFIERS, None),
     ("dave_site_a", FULL, "site_a"),
@@ -159,11 +170,16 @@ def _records(rng: random.Random) -> list[dict[str, str]]:
 
 def ensure_demo(engine: Engine, url: str) -> Iterator[str]:
     """Create the demo project unless it exists; yield lines telling how to use it."""
-    with engine.begin() as conn:
+    with read_snapshot(engine) as conn:
         row = conn.execute(
             select(t.projects.c.project_id).where(t.projects.c.project_title == DEMO_TITLE)
         ).first()
-        pid = _create(conn) if row is None else row.project_id
+    existing = None if row is None else row.project_id
+    # An existing demo project's users are rewritten under its write lock, as any other
+    # change to a project (another server on the same database may be answering requests).
+    with write_transaction(engine, existing) as conn:
+        pid = _create(conn) if existing is None else existing
+        _grant_rights(conn, pid)
         yield f"Demo project {pid} ({DEMO_TITLE}) at {url}"
         for report in list_reports(conn, pid):
             yield f"  report_id={report.report_id}: {report.title}"
@@ -178,6 +194,34 @@ def ensure_demo(engine: Engine, url: str) -> Iterator[str]:
             }[level]
             yield f"  {username:<22} {token}  ({what}{', DAG site_a only' if dag else ''})"
         yield ("Try: curl -s -d token=<TOKEN> -d content=record -d format=csv " + url)
+
+
+def demo_rights(project: Project, username: str, level: int) -> Rights:
+    """The owner's rights, with the user's export level on every instrument, and for a
+    restricted user none of the rights that would let it raise its own."""
+    rights = Rights.full(project)
+    rights.data_export = level
+    rights.forms_export = {f.form_name: level for f in project.forms}
+    if username != OWNER:
+        rights.flags.update(dict.fromkeys(RIGHTS_RAISING, 0))
+    return rights
+
+
+def _grant_rights(conn, pid: int) -> None:  # noqa: ANN001 - a SQLAlchemy connection
+    """Give every demo user its rights and DAG, out of any role, on every start: a demo
+    project made by an older localcap (which gave everyone User Rights) is put right, and
+    rights given or taken while playing with the demo do not outlive a restart."""
+    project = store.load_project(conn, pid)
+    assert project is not None
+    for username, level, dag in USERS:
+        store.ensure_user(conn, username, email=f"{username}@example.org")
+        rights = demo_rights(project, username, level)
+        group_id = None
+        if dag:  # the DAG is made again if the owner deleted it
+            group = project.dag_by_name.get(dag)
+            group_id = group.group_id if group else store.save_dag(conn, pid, DAGS[dag], dag)
+        store.save_project_user(conn, pid, username, rights, group_id)
+        set_user_role(conn, pid, username, None)
 
 
 def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
@@ -221,18 +265,10 @@ def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
             (ids["baseline_arm_2"], "adverse_event", ""),
         ],
     )
-    groups = {
-        unique: store.save_dag(conn, pid, label, unique)
-        for label, unique in (("Site A", "site_a"), ("Site B", "site_b"))
-    }
+    for unique, label in DAGS.items():
+        store.save_dag(conn, pid, label, unique)
     project = store.load_project(conn, pid)
     assert project is not None
-    for username, level, dag in USERS:
-        store.ensure_user(conn, username, email=f"{username}@example.org")
-        rights = Rights.full(project)
-        rights.data_export = level
-        rights.forms_export = {f.form_name: level for f in project.forms}
-        store.save_project_user(conn, pid, username, rights, groups[dag] if dag else None)
     plan = ImportChecker(project).check(_records(random.Random(42)), None)
     write_plan(conn, project, plan, group_id=None, overwrite=False)
     save_reports(conn, pid, [ReportDefinition.from_json(r) for r in REPORTS])

@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 from starlette.applications import Starlette
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from localcap.api.app import create_app
 from localcap.api.context import AppState
 from localcap.db.engine import open_database
 from localcap.limits import DEFAULT_MAX_REQUEST_MB
+from localcap.logredact import install_redaction
 
 DEFAULT_RATE_LIMIT = 600  # requests per minute per user, REDCap's default
 
@@ -23,7 +25,15 @@ def build_app(
     max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
     public_url: str = "",
     survey_code_attempts: int = 10,
+    invalid_token_attempts: int = 60,
+    survey_code_attempts_total: int = 100,
+    forwarded_allow_ips: str = "",
 ) -> Starlette:
+    """The app. ``forwarded_allow_ips``: the proxies (addresses or networks, comma-separated,
+    ``*`` for any) whose ``X-Forwarded-For``/``X-Forwarded-Proto`` say who the client is and
+    whether it used https; empty: nobody's (the server must then be run with uvicorn's own
+    proxy headers off, as ``localcap serve`` does)."""
+    install_redaction()
     engine = open_database(data_dir, database_url)
     state = AppState(
         engine=engine,
@@ -33,8 +43,13 @@ def build_app(
         max_body_bytes=max_request_mb << 20,
         public_url=public_url.rstrip("/"),
         survey_code_attempts=survey_code_attempts,
+        invalid_token_attempts=invalid_token_attempts,
+        survey_code_attempts_total=survey_code_attempts_total,
     )
-    return create_app(state)
+    app = create_app(state)
+    if forwarded_allow_ips.strip():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=forwarded_allow_ips.strip())
+    return app
 
 
 def app_from_environment() -> Starlette:
@@ -46,4 +61,6 @@ def app_from_environment() -> Starlette:
         int(os.environ.get("LOCALCAP_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
         int(os.environ.get("LOCALCAP_MAX_REQUEST_MB", DEFAULT_MAX_REQUEST_MB)),
         os.environ.get("LOCALCAP_PUBLIC_URL", ""),
+        invalid_token_attempts=int(os.environ.get("LOCALCAP_INVALID_TOKEN_LIMIT", 60)),
+        forwarded_allow_ips=os.environ.get("LOCALCAP_FORWARDED_ALLOW_IPS", ""),
     )

@@ -22,6 +22,7 @@ from files.conftest import aws_env, bucket, moto_endpoint, s3_client  # noqa: F4
 from liveserver import start_server
 from localcap.cli import main
 from localcap.db import schema as t
+from localcap.db.transactions import read_snapshot
 from localcap.files.local import LocalFileStore
 from localcap.files.names import DOWNLOAD_CSP
 
@@ -114,11 +115,12 @@ def dag_ids(api: Api) -> dict[str, int]:
 
 
 def repository_rows(api: Api) -> dict[int, Any]:
-    with api.server.engine.connect() as conn:
+    pid = project_id(api)
+    with read_snapshot(api.server.engine) as conn:
         rows = conn.execute(
             select(t.repository_files, t.documents.c.store_key)
             .join(t.documents, t.documents.c.doc_id == t.repository_files.c.doc_id)
-            .where(t.repository_files.c.project_id == project_id(api))
+            .where(t.repository_files.c.project_id == pid)
         )
         return {row.doc_id: row for row in rows}
 

@@ -33,6 +33,7 @@ from test_file_repository import (
 
 from builders import Api, create_project
 from localcap.db import schema as t
+from localcap.db.transactions import read_snapshot
 
 #: The rights a role needs for the File Repository over the API.
 ROLE_RIGHTS = {"api_export": 1, "api_import": 1, "file_repository": 1}
@@ -44,10 +45,11 @@ def add_role(api: Api, label: str) -> tuple[str, int]:
     [unique] = [
         r["unique_role_name"] for r in api.json(content="userRole") if r["role_label"] == label
     ]
-    with api.server.engine.connect() as conn:
+    pid = project_id(api)
+    with read_snapshot(api.server.engine) as conn:
         role_id = conn.execute(
             select(t.user_roles.c.role_id).where(
-                t.user_roles.c.project_id == project_id(api),
+                t.user_roles.c.project_id == pid,
                 t.user_roles.c.unique_role_name == unique,
             )
         ).scalar_one()

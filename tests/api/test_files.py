@@ -30,6 +30,7 @@ from builders import (
     user_api,
 )
 from localcap.db import schema as t
+from localcap.db.transactions import read_snapshot
 from localcap.files.local import LocalFileStore
 from localcap.files.names import DOWNLOAD_CSP
 
@@ -115,10 +116,9 @@ def assert_download_headers(response: requests.Response, body: bytes) -> None:
 
 
 def documents(api: Api) -> list[Any]:
-    with api.server.engine.connect() as conn:
-        return list(
-            conn.execute(select(t.documents).where(t.documents.c.project_id == project_id(api)))
-        )
+    pid = project_id(api)
+    with read_snapshot(api.server.engine) as conn:
+        return list(conn.execute(select(t.documents).where(t.documents.c.project_id == pid)))
 
 
 def store_keys(api: Api) -> set[str]:

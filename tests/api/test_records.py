@@ -299,8 +299,9 @@ def test_rights_on_records(server):
     )
     from localcap.db.tokens import create_project_token
 
-    with server.engine.begin() as conn:
-        token = create_project_token(conn, int(api.json(content="project")["project_id"]), "viewer")
+    pid = int(api.json(content="project")["project_id"])
+    with server.engine.begin() as conn:  # no request inside: this holds the write lock
+        token = create_project_token(conn, pid, "viewer")
     viewer = Api(server, token)
     response = import_records(viewer, [{"record_id": "1"}])
     assert response.status_code == 403
@@ -395,10 +396,9 @@ def test_generate_next_record_name(server):
     )
     from localcap.db.tokens import create_project_token
 
-    with server.engine.begin() as conn:
-        token = create_project_token(
-            conn, int(api.json(content="project")["project_id"]), "site_user"
-        )
+    pid = int(api.json(content="project")["project_id"])
+    with server.engine.begin() as conn:  # no request inside: this holds the write lock
+        token = create_project_token(conn, pid, "site_user")
     site = Api(server, token)
     assert site.ok(content="generateNextRecordName").text == f"{group_id}-1"
 

@@ -152,8 +152,8 @@ def test_export_rights_and_dags_apply(server):
     api.import_json(
         "userDagMapping", [{"username": "site_user", "redcap_data_access_group": "site_a"}]
     )
-    with server.engine.begin() as conn:
-        pid = int(api.json(content="project")["project_id"])
+    pid = int(api.json(content="project")["project_id"])
+    with server.engine.begin() as conn:  # no request inside: this holds the write lock
         token = create_project_token(conn, pid, "site_user")
     rows = eav(Api(server, token))
     # Only the DAG's record; the identifier first_name is removed (Remove Identifiers).

@@ -45,8 +45,8 @@ def test_metadata_round_trip_in_every_format(server):
     exported = api.json(content="metadata")
     assert [row["field_name"] for row in exported] == [f["field_name"] for f in CLINICAL_DICTIONARY]
     sex = next(row for row in exported if row["field_name"] == "sex")
-    # REDCap writes choices back as "0, Female|1, Male" whatever spacing was imported.
-    assert sex["select_choices_or_calculations"] == "0, Female|1, Male"
+    # REDCap writes choices back as they were imported, spaces kept (REDCapR's recording)
+    assert sex["select_choices_or_calculations"] == "0, Female | 1, Male"
     assert next(r for r in exported if r["field_name"] == "dob")["identifier"] == "y"
     as_csv = csv_rows(api.ok(content="metadata", format="csv").text)
     as_xml = xml_items(api.ok(content="metadata", format="xml").text)

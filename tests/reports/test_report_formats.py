@@ -44,14 +44,14 @@ HEADER_ALL = [
 
 # One row per record (non-repeating data) then one per AE instance; record order 1, 2, 10.
 # A repeating instrument's rows carry only that instrument's fields.
-# CRLF -> two spaces, LF -> one, CR -> one, " -> '.  File fields -> [document].
+# CRLF -> two spaces, LF -> two, CR -> one, " -> '.  File fields -> [document].
 RAW_ROWS = [
     ["1", "", "", "Ann", "1980-01-02", "ann@example.org", "0", "1", "0", "1", "0", "1",
      "line1  line2", "say 'hi'", "2", "2024-01-10", "70.5", "1.7", "37,5", "9", "24.4", "1",
      "[document]", "1", "", "", ""],
     ["1", "adverse_events", "1"] + [""] * 21 + ["Rash", "2", "0"],
     ["1", "adverse_events", "2"] + [""] * 21 + ["Fever", "3", "2"],
-    ["2", "", "", "Bob", "", "", "1", "0", "1", "0", "0", "0", "a b", "x y", "0", "", "80",
+    ["2", "", "", "Bob", "", "", "1", "0", "1", "0", "0", "0", "a  b", "x y", "0", "", "80",
      "1.8", "", "10", "", "0", "", "0", "", "", ""],
     ["2", "adverse_events", "1"] + [""] * 21 + ["Cough", "1", "0"],
     ["10", "", "", "Cy", "", "", "1", "0", "0", "0", "0", "", "", "has, comma", "0", "", "9.5",
@@ -65,7 +65,7 @@ LABEL_ROWS = [
     ["1", "Adverse Events", "1"] + [""] * 21 + ["Rash", "Moderate", "Incomplete"],
     ["1", "Adverse Events", "2"] + [""] * 21 + ["Fever", "Severe", "Complete"],
     ["2", "", "", "Bob", "", "", "Male", "Unchecked", "Checked", "Unchecked", "Unchecked", "No",
-     "a b", "x y", "Incomplete", "", "80", "1.8", "", "10", "", "False", "", "Incomplete", "", "",
+     "a  b", "x y", "Incomplete", "", "80", "1.8", "", "10", "", "False", "", "Incomplete", "", "",
      ""],
     ["2", "Adverse Events", "1"] + [""] * 21 + ["Cough", "Mild", "Incomplete"],
     ["10", "", "", "Cy", "", "", "Male", "Unchecked", "Unchecked", "Unchecked", "Unchecked", "",

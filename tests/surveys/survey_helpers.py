@@ -118,8 +118,9 @@ def enable_survey(api: Api, instrument: str, *options: str) -> None:
 
 def user_token(server: LiveServer, api: Api, username: str, **rights: int) -> Api:
     api.import_json("user", [{"username": username, **rights}])
-    with server.engine.begin() as conn:
-        token = create_project_token(conn, project_id(api), username)
+    pid = project_id(api)
+    with server.engine.begin() as conn:  # no request inside: this holds the write lock
+        token = create_project_token(conn, pid, username)
     return Api(server, token)
 
 

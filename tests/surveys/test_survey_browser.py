@@ -125,3 +125,87 @@ def test_save_and_return_later_in_chromium(server, browser):
     browser.find_element(By.ID, "submit-btn").click()
     wait_for(browser, "acknowledgement")
     assert api.json(content="record", records="1")[0]["intake_complete"] == "2"
+
+
+def test_hidden_readonly_and_piped_fields_in_chromium(server, browser):
+    from selenium.webdriver.common.by import By
+    from survey_helpers import enable_survey
+
+    from builders import create_project, field
+
+    api = create_project(server, "Browser tags")
+    api.import_json(
+        "metadata",
+        [
+            field("record_id", "intake", label="Record ID"),
+            field("nick", "intake", label="Nickname"),
+            field("secret", "intake", label="Staff note", field_annotation="@HIDDEN-SURVEY"),
+            field("site", "intake", label="Site", field_annotation="@READONLY"),
+            field("mood", "intake", label="How are you today, [nick]?"),
+        ],
+    )
+    enable_survey(api, "intake")
+    api.import_json(
+        "record",
+        [{"record_id": "1", "nick": "<i>Bo</i>", "secret": "CONFIDENTIAL", "site": "Lyon"}],
+    )
+    browser.get(api.ok(content="surveyLink", record="1", instrument="intake").text)
+    assert "CONFIDENTIAL" not in browser.page_source
+    assert browser.find_elements(By.NAME, "secret") == []
+    assert browser.find_elements(By.NAME, "site") == []
+    assert browser.find_element(By.ID, "site-value").text == "Lyon"
+    label = browser.find_element(By.CSS_SELECTOR, "#mood-tr label").text
+    assert label == "How are you today, <i>Bo</i>?"  # piped as text, not markup
+    assert browser.find_element(By.NAME, "nick").get_attribute("value") == "<i>Bo</i>"
+    browser.find_element(By.NAME, "mood").send_keys("Fine")
+    browser.find_element(By.ID, "submit-btn").click()
+    wait_for(browser, "acknowledgement")
+    saved = api.json(content="record", records="1")[0]
+    assert (saved["mood"], saved["secret"], saved["site"], saved["nick"]) == (
+        "Fine",
+        "CONFIDENTIAL",
+        "Lyon",
+        "<i>Bo</i>",
+    )
+
+
+def test_a_file_is_uploaded_in_chromium(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from survey_helpers import enable_survey
+
+    from builders import create_project, field
+
+    api = create_project(server, "Browser upload")
+    api.import_json(
+        "metadata",
+        [
+            field("record_id", "consent", label="Record ID"),
+            field("scan", "consent", "file", "Scan"),
+        ],
+    )
+    enable_survey(api, "consent")
+    api.import_json("record", [{"record_id": "1"}])
+    scan = tmp_path / "scan.txt"
+    scan.write_bytes(b"scanned in chromium")
+    browser.get(api.ok(content="surveyLink", record="1", instrument="consent").text)
+    browser.find_element(By.NAME, "scan").send_keys(str(scan))
+    browser.find_element(By.ID, "submit-btn").click()
+    wait_for(browser, "acknowledgement")
+    exported = api.call(content="file", action="export", record="1", field="scan")
+    assert exported.status_code == 200 and exported.content == b"scanned in chromium"
+
+
+def test_the_survey_queue_in_chromium(server, browser):
+    from selenium.webdriver.common.by import By
+
+    api = survey_project(server, "--queue")
+    queue = api.ok(content="surveyQueueLink", record="2").text
+    browser.get(queue)
+    browser.find_element(By.LINK_TEXT, "Begin survey").click()
+    browser.find_element(By.NAME, "full_name").send_keys("Queue Walker")
+    browser.find_element(By.ID, "submit-btn").click()
+    wait_for(browser, "acknowledgement")
+    browser.get(queue)
+    assert "Completed" in browser.find_element(By.TAG_NAME, "table").text
+    assert browser.find_elements(By.LINK_TEXT, "Begin survey") == []
+    assert api.json(content="record", records="2")[0]["full_name"] == "Queue Walker"

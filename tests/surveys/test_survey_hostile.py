@@ -214,3 +214,88 @@ def test_a_respondent_writes_only_their_record_and_instrument_and_sees_no_data(s
     again = session.post(link, data={**forged, "full_name": "Changed"}, timeout=30)
     assert_page(again, 200, 403)
     assert api.json(content="record", records="60")[0]["full_name"] == "Me"
+
+
+@pytest.fixture(scope="module")
+def upload_survey(server):
+    """A save-and-return survey with a file field, a hidden and a read-only one."""
+    api = create_project(server, "Hostile uploads")
+    api.import_json(
+        "metadata",
+        [
+            field("record_id", "u"),
+            field("name", "u", field_annotation="@DEFAULT='x'"),
+            field("scan", "u", "file", "Scan"),
+            field("secret", "u", field_annotation="@HIDDEN"),
+            field("ro", "u", field_annotation="@READONLY @NOW"),
+            field("calc", "u", field_annotation="@CALCTEXT(1/0)"),
+        ],
+    )
+    enable_survey(api, "u", "--save-and-return", "--edit-completed")
+    api.import_json("record", [{"record_id": "1", "secret": "S"}])
+    return api, api.ok(content="surveyLink", record="1", instrument="u").text
+
+
+PAGE_PARAMETERS = ["csrf", "return_code", "was_hidden", "begin", "save_return", "name", "scan"]
+
+
+@pytest.mark.parametrize("name", PAGE_PARAMETERS)
+def test_hostile_values_in_every_page_parameter_are_pages(server, upload_survey, name):
+    api, link = upload_survey
+    for value in [*HOSTILE_VALUES, "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")]:
+        session = requests.Session()
+        token = form_token(session, link)
+        data = {"csrf": token, "name": "ok", name: value}
+        response = session.post(link, data=data, timeout=30)
+        assert_page(response, 200, 400, 403, 404, 413, 429)
+    assert api.json(content="record", records="1")[0]["secret"] == "S"
+
+
+def test_hostile_uploads_are_pages(server, upload_survey):
+    api, _ = upload_survey
+    api.import_json("record", [{"record_id": "2", "secret": "S"}])
+    link = api.ok(content="surveyLink", record="2", instrument="u").text
+    code = api.ok(content="surveyReturnCode", record="2", instrument="u").text
+    names = ["a\x00b.txt", "../../../etc/passwd", "x" * 5000, "é.txt", "", "con.txt\r\nX: y"]
+    for filename in names:
+        session = requests.Session()
+        token = form_token(session, link)
+        files = {"scan": (filename, b"bytes", "text/html"), "secret": ("s.txt", b"x")}
+        data = {"csrf": token, "return_code": code, "save_return": "1"}
+        response = session.post(link, data=data, files=files, timeout=30)
+        assert_page(response, 200, 400, 413)
+    session = requests.Session()
+    token = form_token(session, link)
+    many = {f"f{n}": ("a.txt", b"x") for n in range(40)}
+    assert_page(session.post(link, data={"csrf": token}, files=many, timeout=30), 200, 400, 403)
+    big = {"scan": ("big.bin", b"\0" * (40 << 20))}
+    assert_page(session.post(link, data={"csrf": token}, files=big, timeout=60), 413, 400)
+    saved = api.json(content="record", records="2")[0]
+    assert saved["secret"] == "S" and saved["scan"]  # the last good upload is there
+
+
+@pytest.mark.parametrize(
+    "cookie", ["\x7f" * 10, "A" * 4000, "é", "1.2.3", "localcap", "%00%ff", '"quoted"']
+)
+def test_hostile_session_cookies_are_pages(server, upload_survey, cookie):
+    _, link = upload_survey
+    session = requests.Session()
+    page = session.get(link, timeout=30, headers={"cookie": f"localcap_survey_csrf={cookie}"})
+    assert_page(page, 200, 400)
+    if page.status_code == 400:  # the HTTP server itself refused the header's bytes
+        return
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    posted = requests.post(
+        link,
+        data={"csrf": token, "name": "x"},
+        headers={"cookie": f"localcap_survey_csrf={cookie}"},
+        timeout=30,
+    )
+    assert_page(posted, 403)
+
+
+@pytest.mark.parametrize("query", ["s=&s=", "s=A&sq=B", "sq=" + "Z" * 20, "s=%00", "x=1"])
+def test_hostile_query_strings_are_pages(server, upload_survey, query):
+    for method in ("get", "post"):
+        response = getattr(requests, method)(f"{surveys_url(server)}?{query}", timeout=30)
+        assert_page(response, 200, 403, 404)

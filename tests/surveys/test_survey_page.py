@@ -73,7 +73,11 @@ def test_submitting_saves_the_record_completes_the_form_and_logs_it(server):
     log = api.json(content="log", logtype="record_edit")
     ours = [e for e in log if e["username"] == "[survey respondent]"]
     assert len(ours) == 1
-    assert "Survey response completed: record 1, instrument intake" in ours[0]["details"]
+    # REDCap's words and its "what": each value saved, the form's status among them
+    assert ours[0]["action"] == "Update survey response 1" and ours[0]["record"] == "1"
+    details = ours[0]["details"]
+    assert "full_name = 'Ada <Lovelace>'" in details and "intake_complete = '2'" in details
+    assert "story = 'line 1\\nline 2'" in details  # a line break is shown escaped
     # a completed survey shows the acknowledgement again, and takes no second answer
     again = session.get(link, timeout=30)
     assert "Thank you for taking the survey." in again.text and "<form" not in again.text
@@ -127,7 +131,10 @@ def test_access_codes_open_the_survey(server):
         surveys_url(server), data={"csrf": token, "code": access.lower()}, timeout=30
     )
     assert opened.url == link and "Intake &lt;survey&gt;" in opened.text
-    token = csrf_of(opened.text)  # a new form
+    # the survey page's token is for that link only: a new access-code form for the next try
+    reused = {"csrf": csrf_of(opened.text), "code": "NOPE"}
+    assert session.post(surveys_url(server), data=reused, timeout=30).status_code == 403
+    token = csrf_of(session.get(surveys_url(server), timeout=30).text)
     wrong = session.post(surveys_url(server), data={"csrf": token, "code": "NOPE"}, timeout=30)
     assert wrong.status_code == 404 and "The code is not valid." in wrong.text
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import requests
@@ -160,6 +161,13 @@ def exports(user: Api) -> list[tuple[str, int, str]]:
         out.append((f"record/{fmt}", r.status_code, r.text))
         r = user.call(content="record", format=fmt, rawOrLabel="label")
         out.append((f"record-label/{fmt}", r.status_code, r.text))
+    for what, params in (  # records picked by when they changed, or by a visible value
+        ("record-since", {"dateRangeBegin": "2000-01-01 00:00:00"}),
+        ("record-until", {"dateRangeEnd": "2999-01-01 00:00:00", "type": "eav"}),
+        ("record-filter", {"filterLogic": '[sex] = "1" and [email] <> ""'}),
+    ):
+        r = user.call(content="record", format="json", exportDataAccessGroups="true", **params)
+        out.append((f"{what}/json", r.status_code, r.text))
     for fmt in ("json", "csv", "xml", "odm"):
         r = user.call(content="report", report_id=str(report_of(user)), format=fmt)
         out.append((f"report/{fmt}", r.status_code, r.text))
@@ -267,7 +275,7 @@ def test_no_forbidden_value_reaches_any_export(project, username):
             assert status == 403, (what, status, body[:200])
             continue
         assert status < 500, (what, body[:300])
-        if what in ("record/json", "record-eav/json", "pdf/all"):
+        if what in ("record/json", "record-eav/json", "pdf/all", "record-since/json"):
             # the markers are really there for those allowed to see them
             assert "okSITEA1" in body, (what, body[:300])
             assert ("IDENTSITEA1" in body) == (level == "full"), what
@@ -290,3 +298,254 @@ def test_no_forbidden_value_reaches_any_export(project, username):
     # The token never appears in what the server says about the calls.
     log = user.call(content="log", format="json").text
     assert user.token not in log and user.token.lower() not in log
+
+
+# -- side channels: filters and sorting on fields the user cannot export -----------------------
+#: Fields each export level removes, among those the project's records fill in.
+HIDDEN = {
+    "full": set(),
+    "deidentified": {"first_name", "dob", "notes"},
+    "no_identifiers": {"first_name", "dob"},
+    "roled": {"first_name", "dob"},
+}
+#: Questions about record 1's hidden values, each asked true and false: a user who may not
+#: export the field must get the same answer to both.
+PROBES = {
+    "first_name": (
+        ('[first_name] = "IDENTSITEA1"', '[first_name] = "IDENTSITEA9"'),
+        ('starts_with([first_name], "IDENTSITEA")', 'starts_with([first_name], "B")'),
+    ),
+    "dob": (('[dob] <= "1941-12-09"', '[dob] > "1941-12-09"'),),
+    "notes": (('contains([notes], "FREETEXT")', '[notes] = ""'),),
+}
+
+
+def level_of(username: str) -> str:
+    return username.removesuffix("_site_a").removesuffix("_all")
+
+
+def filtered_exports(user: Api, expression: str) -> list[tuple[str, requests.Response]]:
+    """Every export that takes the caller's own filterLogic, in every format."""
+    out = []
+    for fmt in ("json", "csv", "xml"):
+        for record_type in ("flat", "eav"):
+            r = user.call(content="record", format=fmt, type=record_type, filterLogic=expression)
+            out.append((f"record-{record_type}/{fmt}", r))
+    r = user.call(content="project_xml", returnMetadataOnly="false", filterLogic=expression)
+    out.append(("project_xml", r))
+    return out
+
+
+@pytest.mark.parametrize("username", [u for u in USERNAMES if not u.startswith("no_access")])
+def test_a_filter_cannot_ask_about_values_the_user_cannot_export(project, username):
+    """Export Records (flat and EAV, every format) and Export Project XML refuse the caller's
+    own filterLogic when it reads a field the caller cannot export: 400 naming the field, the
+    same body whether the question's answer is yes or no, or whether any data exist."""
+    _, users = project
+    user = users[username]
+    hidden = HIDDEN[level_of(username)]
+    for name, pairs in PROBES.items():
+        for yes, no in pairs:
+            answers = {}
+            for expression in (yes, no, f'[sex] = "1" and ({yes})'):
+                for what, response in filtered_exports(user, expression):
+                    answers.setdefault(what, []).append(response)
+            for what, (a, b, mixed) in answers.items():
+                if name in hidden:
+                    assert a.status_code == b.status_code == mixed.status_code == 400, (
+                        what,
+                        a.text,
+                    )
+                    assert a.text == b.text == mixed.text, (username, what, yes)
+                    assert name in a.text and "export rights" in a.text, a.text
+                    assert "IDENT" not in a.text and "SITEA1" not in a.text
+                    if what.endswith("/json"):
+                        assert "export rights" in a.json()["error"]
+                    elif what.endswith("/csv"):
+                        assert not a.text.lstrip().startswith(("{", "<")), a.text
+                    else:
+                        assert "<error>" in a.text, a.text
+                else:  # the same questions really would tell: the probes are not blind
+                    assert a.status_code == b.status_code == 200, (what, a.text[:200])
+                    if what != "project_xml":
+                        assert a.text != b.text, (what, yes)
+    # Fields the user may export still filter.
+    for what, response in filtered_exports(user, '[email] = "okSITEA1@example.org"'):
+        assert response.status_code == 200, (what, response.text[:200])
+        assert "okSITEA1" in response.text, what
+
+
+def report_ids(api: Api) -> dict[str, int]:
+    return {r["title"]: r["report_id"] for r in api.json(content="report", action="list")}
+
+
+@pytest.fixture(scope="module")
+def side_reports(project) -> dict[str, int]:
+    """Reports the project's designer made: sorted and filtered on identifiers."""
+    api, _ = project
+    definitions = [
+        {
+            "title": "by name",
+            "fields": ["record_id", "sex", "email"],
+            "order_by": [
+                {"field": "first_name", "direction": "DESC"},
+                {"field": "email", "direction": "ASC"},
+            ],
+        },
+        {
+            "title": "by dob then email",
+            "fields": ["record_id", "email"],
+            "order_by": [
+                {"field": "dob", "direction": "ASC"},
+                {"field": "email", "direction": "DESC"},
+            ],
+        },
+        {
+            "title": "site a names",
+            "fields": ["record_id", "email"],
+            "filter_logic": 'starts_with([first_name], "IDENTSITEA")',
+        },
+    ]
+    api.ok(content="report", action="import", format="json", data=json.dumps(definitions))
+    return report_ids(api)
+
+
+@pytest.mark.parametrize("username", [u for u in USERNAMES if not u.startswith("no_access")])
+def test_a_report_sorted_on_a_hidden_field_does_not_rank_the_hidden_values(
+    project, side_reports, username
+):
+    """A sort key on a field the user cannot export is skipped for that user: the rows keep
+    their default order (then the keys the user may see), so the order ranks no hidden
+    value. A filter someone else wrote is REDCap's: it applies (docs/RIGHTS.md)."""
+    _, users = project
+    user = users[username]
+    hidden = HIDDEN[level_of(username)]
+    in_dag = username.endswith("_site_a")
+    ids = ["1", "2"] if in_dag else ["1", "2", "3"]
+    for fmt in ("json", "csv", "xml", "odm"):
+        by_name = user.call(content="report", report_id=side_reports["by name"], format=fmt)
+        assert by_name.status_code == 200, by_name.text
+        order = [i for i in order_in(by_name.text, ids)]
+        expected = ids if "first_name" in hidden else sorted(ids, reverse=True)
+        assert order == expected, (username, fmt, order)
+        assert "IDENT" not in by_name.text or "first_name" not in hidden
+    by_dob = user.json(content="report", report_id=side_reports["by dob then email"])
+    # Every dob is the same: the tie is broken by email DESC for everyone.
+    assert [r["record_id"] for r in by_dob] == sorted(ids, reverse=True)
+    filtered = user.json(content="report", report_id=side_reports["site a names"])
+    assert [r["record_id"] for r in filtered] == ["1", "2"]
+    assert all(set(r) == {"record_id", "email"} for r in filtered)
+
+
+def order_in(body: str, ids: list[str]) -> list[str]:
+    """The record ids in the order they first appear as a row key in any format's body."""
+    marks = {i: body.find(f"okSITE{'B' if i == '3' else 'A'}{i}@") for i in ids}
+    return sorted(ids, key=lambda i: marks[i])
+
+
+def test_a_report_a_user_defines_may_not_filter_or_sort_on_what_the_user_cannot_export(project):
+    """Defining a report is writing one's own filter: the same rule as filterLogic."""
+    api, _ = project
+    pid = project_id(api)
+    rights = {**OTHER_RIGHTS, "api_import": 1, "design": 1}
+    api.import_json("user", [{"username": "deid_designer", "data_export": 2, **rights}])
+    api.import_json("user", [{"username": "full_designer", "data_export": 1, **rights}])
+    with api.server.engine.begin() as conn:
+        deid = Api(api.server, create_project_token(conn, pid, "deid_designer"))
+        full = Api(api.server, create_project_token(conn, pid, "full_designer"))
+    before = api.json(content="report", action="list")
+    for definition in (
+        {"filter_logic": '[dob] <= "1941-12-09"'},
+        {"filter_logic": '[dob] > "1941-12-09"'},
+        {"filter_logic": '[sex] = "1" or [notes] <> ""'},
+        {"order_by": [{"field": "first_name", "direction": "ASC"}]},
+        {"order_by": [{"field": "sex", "direction": "ASC"}, "dob"]},
+    ):
+        data = {"title": "probe", "fields": ["record_id", "sex"], **definition}
+        for fmt in ("json", "csv", "xml"):
+            response = deid.call(
+                content="report",
+                action="import",
+                format="json",
+                returnFormat=fmt,
+                data=json.dumps(data),
+            )
+            assert response.status_code == 400, response.text
+            assert "export rights" in response.text and "probe" in response.text
+            assert any(n in response.text for n in ("dob", "first_name", "notes"))
+        assert (
+            full.call(
+                content="report", action="import", format="json", data=json.dumps(data)
+            ).status_code
+            == 200
+        )
+    listed = [r for r in api.json(content="report", action="list") if r["title"] == "probe"]
+    assert len(listed) == 5  # the full user's, none of the de-identified user's
+    assert len(api.json(content="report", action="list")) == len(before) + 5
+    ok = {
+        "title": "mine",
+        "fields": ["record_id", "sex"],
+        "filter_logic": '[email] <> ""',
+        "order_by": [{"field": "sex", "direction": "DESC"}],
+    }
+    assert (
+        deid.call(content="report", action="import", format="json", data=json.dumps(ok)).status_code
+        == 200
+    )
+
+
+def same_answer(body: bytes) -> bytes:
+    """The body with the two record names asked about and the time of the export set aside."""
+    body = re.sub(rb"\d{4}-\d\d-\d\d[ T_]?\d\d:?\d\d(:\d\d)?", b"<time>", body)
+    return re.sub(rb"(?<![\w.-])(3|99)(?![\w.-])", b"<record>", body)
+
+
+def per_record_answers(user: Api, record: str) -> list[tuple[str, requests.Response]]:
+    """Every export that names one record."""
+    out = [
+        ("record", user.call(content="record", format="json", **{"records[0]": record})),
+        ("record-eav", user.call(content="record", format="csv", type="eav", records=record)),
+        ("file", user.call(content="file", action="export", record=record, field="scan")),
+        ("pdf", user.call(content="pdf", record=record)),
+        ("pdf-compact", user.call(content="pdf", record=record, compactDisplay="1")),
+        ("log", user.call(content="log", format="json", record=record)),
+        ("xml", user.call(content="project_xml", returnMetadataOnly="false", records=record)),
+        ("queue", user.call(content="surveyQueueLink", record=record, format="json")),
+        ("signature", user.call(content="file", action="export", record=record, field="signature")),
+    ]
+    for content in ("surveyLink", "surveyAccessCode", "surveyReturnCode"):
+        r = user.call(content=content, instrument="demographics", record=record, format="json")
+        out.append((content, r))
+    return out
+
+
+@pytest.mark.parametrize("username", [u for u in USERNAMES if u.endswith("_site_a")])
+def test_another_dags_record_looks_exactly_like_one_that_does_not_exist(project, username):
+    """Record 3 (site_b) and record 99 (nowhere) get the same answer, byte for byte once the
+    record name is set aside, on every method that names a record: a DAG's user cannot even
+    tell that the other DAG's record exists."""
+    _, users = project
+    user = users[username]
+    there = per_record_answers(user, "3")
+    absent = per_record_answers(user, "99")
+    for (what, a), (_, b) in zip(there, absent, strict=True):
+        assert a.status_code == b.status_code, (what, a.text[:200], b.text[:200])
+        if what.startswith("pdf") and a.status_code == 200:
+            continue  # never the case: a PDF of a record the user cannot see is a 400
+        assert same_answer(a.content) == same_answer(b.content), (what, a.text[:300])
+
+
+def test_the_log_never_shows_a_filter_to_a_reader_who_may_not_see_what_it_asks(project):
+    """A filter is written in values (``[first_name] = "Jane Doe"``): the log keeps only its
+    size, so a reader with the Logging right and fewer export rights never reads it."""
+    _, users = project
+    secret = 'starts_with([first_name], "IDENTLOGPROBE") or [dob] = "1901-02-03"'
+    users["full_all"].ok(content="record", format="json", filterLogic=secret)
+    users["full_all"].ok(content="project_xml", filterLogic=secret)
+    for username in USERNAMES:
+        for fmt in ("json", "csv", "xml"):
+            log = users[username].call(content="log", format=fmt)
+            assert log.status_code == 200, log.text
+            assert "IDENTLOGPROBE" not in log.text and "1901-02-03" not in log.text, username
+    own = users["full_all"].ok(content="log", format="json").text
+    assert f"<{len(secret)} characters>" in own  # the call is there, its filter as a size

@@ -270,3 +270,80 @@ def test_a_user_in_a_dag_sees_only_its_dags_users(server):
     assert {"admin", "looker", "colleague", "other"} <= {
         u["username"] for u in api.json(content="user")
     }
+
+
+def role_named(api: Api, label: str) -> str:
+    [name] = [
+        r["unique_role_name"] for r in api.json(content="userRole") if r["role_label"] == label
+    ]
+    return name
+
+
+def test_a_user_in_a_dag_cannot_change_or_delete_roles_of_users_outside_it(server):
+    """A role's rights are its users' rights: changing a role that a user outside the caller's
+    DAG is in would change that user's rights, which Import Users refuses (issue 14, item 6)."""
+    api = site_project(server)
+    api.import_json(
+        "userRole",
+        [{"role_label": label, "data_export": 0} for label in ("Shared", "SiteB", "Local")]
+        + [{"role_label": "Empty"}],
+    )
+    rights = {"user_rights": 1, "data_export": 1}
+    mover = user_api(api, "mover", data_access_group="site_a", **rights)
+    for username, dag, label in (
+        ("outsider", "", "Shared"),
+        ("mate", "site_a", "Shared"),
+        ("other", "site_b", "SiteB"),
+        ("colleague", "site_a", "Local"),
+    ):
+        user_api(api, username, data_access_group=dag)
+        api.import_json(
+            "userRoleMapping", [{"username": username, "unique_role_name": role_named(api, label)}]
+        )
+    before = (api.json(content="userRole"), api.json(content="user"))
+    for label in ("Shared", "SiteB"):
+        role = role_named(api, label)
+        raise_it = [{"unique_role_name": role, "data_export": 1, "user_rights": 1, "design": 1}]
+        response = mover.call(content="userRole", action="import", format="json", data=raise_it)
+        assert response.status_code == 403, response.text
+        assert role in response.json()["error"]
+        response = mover.call(
+            content="userRole",
+            action="delete",
+            format="json",
+            **{
+                "roles[0]": role_named(api, "Local"),
+                "roles[1]": role,
+            },
+        )
+        assert response.status_code == 403, response.text
+    assert (api.json(content="userRole"), api.json(content="user")) == before
+    # Roles only the caller's DAG's users are in, empty roles and new roles stay the caller's.
+    local = role_named(api, "Local")
+    assert mover.import_json("userRole", [{"unique_role_name": local, "data_export": 2}]) == 1
+    assert mover.import_json("userRole", [{"role_label": "New", "data_export": 2}]) == 1
+    assert (
+        mover.json(content="userRole", action="delete", **{"roles[0]": role_named(api, "Empty")})
+        == 1
+    )
+    colleague = [u for u in api.json(content="user") if u["username"] == "colleague"]
+    assert colleague[0]["forms_export"] == {"demographics": 2, "visit": 2, "adverse_events": 2}
+
+
+@pytest.mark.parametrize("content", ["userDagMapping", "userRoleMapping", "user"])
+def test_user_listings_show_a_dag_caller_only_its_dags_users(server, content):
+    """Who is in which DAG and role is about users: a caller in a DAG sees its own DAG's
+    users only, in every listing of users, as Export Users does."""
+    api = site_project(server)
+    role = role_named(api, "Any")
+    looker = user_api(api, "looker", data_access_group="site_a", user_rights=1)
+    for username, dag in (("colleague", "site_a"), ("other", "site_b"), ("free", "")):
+        user_api(api, username, data_access_group=dag)
+        api.import_json("userRoleMapping", [{"username": username, "unique_role_name": role}])
+    for fmt in ("json", "csv", "xml"):
+        body = looker.ok(content=content, format=fmt).text
+        for hidden in ("other", "free", "admin", "site_b"):
+            assert hidden not in body, (fmt, hidden, body)
+        assert "colleague" in body and "looker" in body
+    everyone = {u["username"] for u in api.json(content=content)}
+    assert {"admin", "looker", "colleague", "other", "free"} <= everyone

@@ -10,12 +10,12 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from localcap.api import methods  # noqa: F401  (registers every method handler)
 from localcap.api.context import AppState
-from localcap.api.dispatch import dispatch
+from localcap.api.dispatch import dispatch, refuse_unknown_token
 from localcap.api.errors import ApiError, error_format, error_response
 from localcap.api.request import (
     ApiRequest,
@@ -24,7 +24,6 @@ from localcap.api.request import (
     receive_body,
 )
 from localcap.api.security import SecurityHeaders
-from localcap.db.tokens import lookup_token
 from localcap.surveys.pages import build_routes
 
 log = logging.getLogger("localcap")
@@ -33,6 +32,13 @@ log = logging.getLogger("localcap")
 logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
 NOT_IMPLEMENTED = "The requested method is not implemented."
+#: The web server's page for a path that is neither the API nor a survey page: Apache's
+#: standard 404, byte for byte as REDCapR's and redcapAPI's tests recorded it from REDCap.
+NOT_FOUND_PAGE = (
+    b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+    b"<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n"
+    b"<p>The requested URL was not found on this server.</p>\n</body></html>\n"
+)
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -43,13 +49,16 @@ def create_app(state: AppState) -> Starlette:
         parsed = ApiRequest()
         body: SpooledBody | None = None
         try:
+            client = request.client.host if request.client else ""
 
-            async def token_known(token: str) -> bool:
-                return await run_in_threadpool(_token_known, state, token)
+            async def token_refusal(small: dict[str, str]) -> ApiError | None:
+                early = ApiRequest(params=small, client=client)
+                return await run_in_threadpool(refuse_unknown_token, state, early)
 
             # A big body's token is checked before the rest is received or parsed, so that
-            # no one without a valid token makes the server hold what they send.
-            body = await receive_body(request, state.max_body_bytes, token_known, parsed.params)
+            # no one without a valid token makes the server hold what they send; a wrong
+            # one is logged and limited as dispatch() does for a small body.
+            body = await receive_body(request, state.max_body_bytes, token_refusal, parsed.params)
             parsed = await parse_request(body.replay(request))
             return await _run_until_disconnect(request, state, parsed)
         except ApiError as error:
@@ -63,7 +72,7 @@ def create_app(state: AppState) -> Starlette:
                 body.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return HTMLResponse("<h1>Not Found</h1>", status_code=404)
+        return Response(NOT_FOUND_PAGE, 404, media_type="text/html; charset=iso-8859-1")
 
     app = Starlette(
         middleware=[Middleware(SecurityHeaders)],
@@ -76,12 +85,6 @@ def create_app(state: AppState) -> Starlette:
     )
     app.state.localcap = state
     return app
-
-
-def _token_known(state: AppState, token: str) -> bool:
-    """Whether ``token`` is a token at all (its rights are for :func:`dispatch` to judge)."""
-    with state.engine.connect() as conn:
-        return lookup_token(conn, token) is not None
 
 
 async def _run_until_disconnect(request: Request, state: AppState, parsed: ApiRequest) -> Response:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from localcap.api.errors import NO_EXPORT, NO_IMPORT, ApiError
+from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, ApiError
 from localcap.api.ratelimit import RateLimiter
 from localcap.api.request import ApiRequest
+from localcap.db import transactions
 from localcap.db.audit import AuditEntry
+from localcap.db.projects import design_version, load_project
 from localcap.model.project import Project
 from localcap.model.rights import Rights
 
@@ -36,9 +40,18 @@ class AppState:
     #: Survey access codes a client address may try per minute (0: unlimited). An access
     #: code is about 45 bits: without a limit a script could try thousands a second.
     survey_code_attempts: int = 10
+    #: Calls with an invalid token a client address may make per minute (0: unlimited); more
+    #: get a 429 and are not logged one by one. Each logged one is an audit row.
+    invalid_token_attempts: int = 60
+    #: Survey access codes tried per minute from all addresses together (0: unlimited): the
+    #: ceiling for someone spreading guesses over many addresses.
+    survey_code_attempts_total: int = 100
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
+    _bad_token_limiter: RateLimiter | None = field(default=None, repr=False)
+    _unauthenticated_log: RateLimiter | None = field(default=None, repr=False)
+    _code_limiter_total: RateLimiter | None = field(default=None, repr=False)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -52,6 +65,29 @@ class AppState:
         if self._code_limiter is None:
             self._code_limiter = RateLimiter(self.survey_code_attempts)
         return self._code_limiter
+
+    @property
+    def bad_token_limiter(self) -> RateLimiter:
+        """Invalid-token calls, per client address."""
+        if self._bad_token_limiter is None:
+            self._bad_token_limiter = RateLimiter(self.invalid_token_attempts)
+        return self._bad_token_limiter
+
+    @property
+    def unauthenticated_log(self) -> RateLimiter:
+        """Entries nobody authenticated may cause (invalid-token calls, wrong survey access
+        codes), per minute from all addresses together: many addresses cannot flood the
+        audit log either (the calls beyond are answered, not logged)."""
+        if self._unauthenticated_log is None:
+            self._unauthenticated_log = RateLimiter(10 * self.invalid_token_attempts)
+        return self._unauthenticated_log
+
+    @property
+    def code_limiter_total(self) -> RateLimiter:
+        """Survey access-code attempts from every address together (one bucket, ``*``)."""
+        if self._code_limiter_total is None:
+            self._code_limiter_total = RateLimiter(self.survey_code_attempts_total)
+        return self._code_limiter_total
 
     @property
     def file_store(self) -> FileStore:
@@ -95,6 +131,25 @@ class ApiContext:
     def user_rights(self) -> Rights:
         assert self.rights is not None, "project token required"
         return self.rights
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """The project's write transaction (:func:`localcap.db.transactions.write_transaction`:
+        its lock is held before anything is read). If the design changed since this request
+        loaded it, :attr:`project` is re-read, so what the handler checks against inside the
+        transaction is the design its writes will land in."""
+        pid = self.proj.project_id
+        with transactions.write_transaction(self.engine, pid) as conn:
+            if design_version(conn, pid) != self.proj.design_version:
+                project = load_project(conn, pid)
+                if project is None:  # deleted while the request waited for the lock
+                    raise ApiError(403, NO_PERMISSION)
+                self.project = project
+            yield conn
+
+    def read_snapshot(self) -> AbstractContextManager[Connection]:
+        """A read-only transaction seeing one state of the database (exports)."""
+        return transactions.read_snapshot(self.engine)
 
     def require(self, right: str, message: str) -> None:
         if not self.user_rights.flag(right):

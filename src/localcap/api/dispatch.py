@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
 from typing import Any
@@ -12,9 +14,11 @@ from starlette.responses import Response, StreamingResponse
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
 from localcap.api.request import ApiRequest
-from localcap.db.audit import AuditEntry, write_entry
+from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
-from localcap.db.tokens import lookup_token
+from localcap.db.tokens import TokenOwner, lookup_token
+from localcap.db.transactions import read_snapshot
+from localcap.model.audit import TOKEN_SHAPE, describe_call
 
 Handler = Callable[[ApiContext], Response]
 
@@ -22,8 +26,10 @@ Handler = Callable[[ApiContext], Response]
 HANDLERS: dict[tuple[str, str], Handler] = {}
 #: Contents that a super token may call (everything else needs a project token).
 SUPER_CONTENTS = {"project", "version"}
-#: Calls that read no project data are not worth an audit row.
-UNAUDITED = {"version"}
+#: Token-shaped values an error message may quote that are looked up (the rest are blanked).
+MAX_TOKEN_LOOKUPS = 20
+#: Who the audit log names for a call whose token is unknown.
+INVALID_TOKEN_USER = "[invalid token]"
 
 
 def method(content: str, *actions: str) -> Callable[[Handler], Handler]:
@@ -48,68 +54,169 @@ def resolve_action(request: ApiRequest, content: str) -> str:
 
 
 def dispatch(state: AppState, request: ApiRequest) -> Response:
+    """Authenticate, check and run one API call, writing its audit entry (refusals too)."""
     token = request.get("token")
-    with state.engine.begin() as conn:
+    secrets = token_values(request.params, request.arrays)
+    content = request.get("content").strip()[:50]  # the audit column's width
+    with read_snapshot(state.engine) as conn:
         owner = lookup_token(conn, token)
-        if owner is None:
-            raise ApiError(403, NO_PERMISSION)
-        if not state.limiter.allow(owner.username):
-            raise ApiError(
-                429,
-                f"You have exceeded the maximum number of API requests per minute "
-                f'({state.rate_limit}) for user "{owner.username}". Wait a minute and try '
-                "again, or ask the administrator to raise the limit (localcap serve --rate-limit).",
-            )
-        nul = request.nul_parameter()
-        if nul is not None:  # no name or value has one; PostgreSQL refuses them in queries
-            raise ApiError(
-                400, f'The parameter "{nul}" contains a NUL character, which is not valid'
-            )
-        content = request.get("content").strip()
-        if not any(key[0] == content for key in HANDLERS):
-            raise ApiError(400, BAD_CONTENT)
-        ctx = ApiContext(request=request, state=state, username=owner.username)
-        if owner.is_super:
-            if content not in SUPER_CONTENTS:
-                raise ApiError(403, NO_PERMISSION)
-            ctx.is_super = True
-        else:
-            assert owner.project_id is not None
-            membership = load_project_user(conn, owner.project_id, owner.username)
-            project = load_project(conn, owner.project_id)
-            if membership is None or project is None or membership.expired(date.today()):
-                raise ApiError(403, NO_PERMISSION)
-            ctx.project = project
-            ctx.rights, ctx.group_id, ctx.role_id = (
-                membership.rights,
-                membership.group_id,
-                membership.role_id,
-            )
-    action = resolve_action(request, content)
-    handler = HANDLERS.get((content, action))
-    if handler is None:
-        raise ApiError(400, BAD_ACTION)
-    if content in UNAUDITED:
-        return handler(ctx)
-    ctx.audit = AuditEntry(
+    if owner is None:
+        _refuse_invalid_token(state, request, content, secrets)
+        raise ApiError(403, NO_PERMISSION)
+    action = request.get("action").strip()[:50]
+    entry = AuditEntry(
         owner.username,
         owner.project_id,
         content,
-        action,
+        action or "export",
         AuditEntry.clean_params(request.params, request.arrays),
+        client=request.client,
+        secrets=secrets,
     )
     try:
+        ctx = _authorise(state, request, owner, content)
+        action = resolve_action(request, content)
+        handler = HANDLERS.get((content, action))
+        if handler is None:
+            raise ApiError(400, BAD_ACTION)
+        entry.action = action
+        entry.description = entry.description or describe_call(content, action)
+        ctx.audit = entry
         response = handler(ctx)
     except ApiError as error:
-        ctx.audit.status = error.status
-        _write_audit(state, ctx.audit)
+        if error.status != 429:  # a rate-limited user's calls are counted, not logged
+            entry.status = error.status
+            _write_audit(state, entry)
+        error.message = _without_tokens(state, error.message, secrets)
+        raise
+    except Exception:
+        entry.status = 500
+        _write_audit(state, entry)
         raise
     if isinstance(response, StreamingResponse):
-        response.body_iterator = _audited(response.body_iterator, state, ctx.audit)
+        response.body_iterator = _audited(response.body_iterator, state, entry)
     else:
-        ctx.audit.status = response.status_code
-        _write_audit(state, ctx.audit)
+        entry.status = response.status_code
+        _write_audit(state, entry)
     return response
+
+
+def refuse_unknown_token(state: AppState, request: ApiRequest) -> ApiError | None:
+    """None when the request's token is a token at all (its rights are for :func:`dispatch`
+    to judge), else the error refusing it, the call logged and limited as :func:`dispatch`
+    does. For a big body, whose token is checked before the rest is received or parsed."""
+    with read_snapshot(state.engine) as conn:
+        if lookup_token(conn, request.get("token")) is not None:
+            return None
+    secrets = token_values(request.params, request.arrays)
+    try:
+        _refuse_invalid_token(state, request, request.get("content").strip()[:50], secrets)
+    except ApiError as error:
+        return error
+    return ApiError(403, NO_PERMISSION)
+
+
+def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content: str) -> ApiContext:
+    """The caller's context: rate limit, the method's existence, the project and rights."""
+    if not state.limiter.allow(owner.username):
+        raise ApiError(
+            429,
+            f"You have exceeded the maximum number of API requests per minute "
+            f'({state.rate_limit}) for user "{owner.username}". Wait a minute and try '
+            "again, or ask the administrator to raise the limit (localcap serve --rate-limit).",
+        )
+    nul = request.nul_parameter()
+    if nul is not None:  # no name or value has one; PostgreSQL refuses them in queries
+        name = "token" if is_token_name(nul) else nul
+        raise ApiError(400, f'The parameter "{name}" contains a NUL character, which is not valid')
+    if not any(key[0] == content for key in HANDLERS):
+        raise ApiError(400, BAD_CONTENT)
+    ctx = ApiContext(request=request, state=state, username=owner.username)
+    if owner.is_super:
+        if content not in SUPER_CONTENTS:
+            raise ApiError(403, NO_PERMISSION)
+        ctx.is_super = True
+        return ctx
+    assert owner.project_id is not None
+    with read_snapshot(state.engine) as conn:
+        membership = load_project_user(conn, owner.project_id, owner.username)
+        project = load_project(conn, owner.project_id)
+    if membership is None or project is None or membership.expired(date.today()):
+        raise ApiError(403, NO_PERMISSION)
+    ctx.project = project
+    ctx.rights, ctx.group_id, ctx.role_id = (
+        membership.rights,
+        membership.group_id,
+        membership.role_id,
+    )
+    return ctx
+
+
+def _refuse_invalid_token(
+    state: AppState, request: ApiRequest, content: str, secrets: list[str]
+) -> None:
+    """Log a call whose token is unknown or malformed, per client address: beyond
+    ``invalid_token_attempts`` a minute the address gets 429s (nothing logged, nothing looked
+    up), and all addresses together log at most ten times that a minute."""
+    client = request.client
+    if not state.bad_token_limiter.allow(client_bucket(client)):
+        raise ApiError(
+            429,
+            "Too many API requests with an invalid token from this address. Wait a minute "
+            "and try again.",
+        )
+    if not state.unauthenticated_log.allow("*"):
+        return
+    _write_audit(
+        state,
+        AuditEntry(
+            INVALID_TOKEN_USER,
+            None,
+            content,
+            request.get("action").strip()[:50],
+            {},
+            status=403,
+            log_type="manage",
+            description="API request with an invalid token",
+            client=client,
+            secrets=secrets,
+        ),
+    )
+
+
+def _without_tokens(state: AppState, message: str, secrets: list[str]) -> str:
+    """An error message with every token blanked: messages quote values back (``fields``,
+    record names), and a token pasted into one must not come back in the answer. A run of
+    exactly 32 or 64 hex digits is blanked when it is a live token (an MD5 record name stays
+    readable); any other run of 32+ hex digits (a token glued to more digits) always is."""
+    if not TOKEN_SHAPE.search(message):
+        return message
+    checked = 0
+
+    def blank(match: re.Match[str]) -> str:
+        nonlocal checked
+        run = match.group(0)
+        if len(run) not in (32, 64) or run in secrets or checked >= MAX_TOKEN_LOOKUPS:
+            return REDACTED
+        checked += 1
+        with read_snapshot(state.engine) as conn:
+            return REDACTED if lookup_token(conn, run) is not None else run
+
+    return TOKEN_SHAPE.sub(blank, message)
+
+
+def client_bucket(address: str) -> str:
+    """The unit a limit counts: an IPv4 address, or an IPv6 address's /64 (one machine
+    commonly holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _write_audit(state: AppState, entry: AuditEntry) -> None:

@@ -7,6 +7,7 @@ server needs; nothing here is shared between machines.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -33,3 +34,18 @@ class RateLimiter:
                 return False
             calls.append(now)
             return True
+
+
+def address_bucket(host: str) -> str:
+    """The bucket a client address counts in: an IPv4 address itself, an IPv6 address its
+    /64 (one subscriber's whole network: handing out a fresh address per request is free
+    there). Anything that is not an address (a test client, a Unix socket) counts as itself."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -2,7 +2,9 @@
 
 REDCap's clients send form-urlencoded bodies (PyCap, REDCapR, curl) or multipart ones
 (redcapAPI, and every file upload). Arrays arrive as ``key[0]=a&key[1]=b`` (PyCap,
-redcapAPI), ``key[]=a`` (PHP style) or ``key=a,b`` (REDCapR); all are accepted.
+redcapAPI), ``key[]=a`` (PHP style) or ``key=a,b`` (REDCapR); all are accepted. The names are
+decoded as PHP builds REDCap's ``$_POST`` (:func:`php_params`), so a body means here what it
+means to REDCap.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import Message
 
-from localcap.api.errors import NO_PERMISSION, ApiError
+from localcap.api.errors import ApiError
 
-_ARRAY_KEY = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d*)\]$")
+#: PHP's integer array keys: a decimal without leading zeros (``"01"`` stays a string key).
+_PHP_INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")
 
 #: Deliberately generous: PHP's max_input_vars silently truncates big forms; we never do.
 MAX_FIELDS = 1_000_000
@@ -44,6 +47,8 @@ class ApiRequest:
     #: Set when the client has gone away (or the server is stopping): long work (Export PDF)
     #: checks it and stops instead of finishing an answer no one will read.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: The client's address (the audit log's record of who called, invalid tokens included).
+    client: str = ""
 
     def get(self, name: str, default: str = "") -> str:
         return self.params.get(name, default)
@@ -108,8 +113,9 @@ def limit_body(request: Request, limit: int) -> Request:
 SPOOL_IN_MEMORY = 1 << 20
 #: Bytes per step when a spooled body is replayed to the form parser.
 REPLAY_CHUNK = 1 << 16
-#: The parameters read from a big body before it is parsed, and the most kept of each.
-SMALL_PARAMS = frozenset({"token", "format", "returnFormat"})
+#: The parameters read from a big body before it is parsed, and the most kept of each: the
+#: token to check, the error's format, and what the audit log records of a refused call.
+SMALL_PARAMS = frozenset({"token", "format", "returnFormat", "content", "action"})
 SMALL_PARAM_BYTES = 256
 
 
@@ -257,25 +263,28 @@ class SmallParamScanner:
         self._header, self._header_value = bytearray(), bytearray()
 
 
-TokenCheck = Callable[[str], Awaitable[bool]]
+#: Judges the small parameters of a big body: the error that refuses its token, or None.
+TokenCheck = Callable[[dict[str, str]], Awaitable[ApiError | None]]
 
 
 async def receive_body(
-    request: Request, limit: int, token_known: TokenCheck, small: dict[str, str]
+    request: Request, limit: int, token_refusal: TokenCheck, small: dict[str, str]
 ) -> SpooledBody:
     """Receive the whole body into a :class:`SpooledBody`.
 
     413 at once when Content-Length is over ``limit`` bytes (0: no limit), else as soon as
     the bytes received pass it. A body bigger than :data:`SPOOL_IN_MEMORY` must carry a token
-    ``token_known`` accepts: checked as soon as the token has arrived, or at the end if it comes
-    last; after a wrong one the rest is dropped as it arrives, and the answer is a 403.
-    ``small`` receives the format parameters read on the way, for the error's format.
+    ``token_refusal`` accepts: checked as soon as the token has arrived, or at the end if it
+    comes last; after a refusal the rest is dropped as it arrives, and the answer is the
+    refusal's error (a 403, or the invalid-token limit's 429). ``small`` receives the
+    :data:`SMALL_PARAMS` read on the way, for the error's format.
     """
     declared = request.headers.get("content-length", "")
     if limit and declared.isascii() and declared.isdigit() and int(declared[:20]) > limit:
         raise too_large(limit)
     scanner = SmallParamScanner(request.headers.get("content-type", ""))
-    checked = refused = False
+    checked = False
+    refused: ApiError | None = None
     body = SpooledBody()
     try:
         while True:
@@ -286,7 +295,7 @@ async def receive_body(
             body.size += len(chunk)
             if limit and body.size > limit:
                 raise too_large(limit)
-            if chunk and not refused:
+            if chunk and refused is None:
                 body.file.write(chunk)
                 if not checked:
                     scanner.feed(chunk)
@@ -301,13 +310,13 @@ async def receive_body(
             ):
                 # A wrong token: the rest is read and dropped (a client mid-upload reads a
                 # 403, not a reset connection), costing neither memory nor disk.
-                refused = not await token_known(scanner.values.get("token", ""))
+                refused = await token_refusal(dict(scanner.values))
                 checked = True
-                if refused:
+                if refused is not None:
                     body.close()
             if not more:
-                if refused:
-                    raise ApiError(403, NO_PERMISSION)
+                if refused is not None:
+                    raise refused
                 return body
     except BaseException:
         body.close()
@@ -328,21 +337,81 @@ async def parse_request(request: Request) -> ApiRequest:
                 f"The request is too large ({exc}). Split the import into smaller batches.",
             ) from None
         raise ApiError(400, f"The request body could not be read: {exc}") from None
-    result = ApiRequest(server_url=f"{request.url.scheme}://{request.url.netloc}")
-    indexed: dict[str, list[tuple[int, str]]] = {}
+    result = ApiRequest(
+        server_url=f"{request.url.scheme}://{request.url.netloc}",
+        client=request.client.host if request.client else "",
+    )
+    values: list[tuple[str, str]] = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             result.files[key] = value
-            continue
-        match = _ARRAY_KEY.match(key)
-        if match:
-            index = int(match["index"]) if match["index"] else len(indexed.get(match["name"], []))
-            indexed.setdefault(match["name"], []).append((index, value))
-        elif key in result.params:
-            # Repeated plain keys (requests' encoding of a Python list): an array.
-            result.arrays.setdefault(key, [result.params[key]]).append(value)
         else:
-            result.params[key] = value
-    for name, items in indexed.items():
-        result.arrays[name] = [value for _, value in sorted(items, key=lambda item: item[0])]
+            values.append((key, value))
+    result.params, result.arrays = php_params(values)
     return result
+
+
+def _php_name(key: str) -> tuple[str, list[str]] | None:
+    """A form key split as PHP splits it: the variable name and its bracketed indexes.
+
+    PHP drops leading spaces, turns spaces and dots in the name into ``_``, and a ``[``
+    with no closing ``]`` into ``_`` (the rest then belongs to the name); after the first
+    ``[...]`` only directly following ``[...]`` groups count. None: PHP ignores the key."""
+    key = key.lstrip(" ")
+    start = key.find("[")
+    if start < 0 or "]" not in key[start:]:
+        name = key.replace(" ", "_").replace(".", "_")
+        if start >= 0:
+            name = name[:start] + "_" + key[start + 1 :]
+        return (name, []) if name else None
+    name = key[:start].replace(" ", "_").replace(".", "_")
+    if not name:
+        return None
+    indexes: list[str] = []
+    rest = key[start:]
+    while rest.startswith("["):
+        end = rest.find("]")
+        if end < 0:
+            break
+        indexes.append(rest[1:end])
+        rest = rest[end + 1 :]
+    return name, indexes
+
+
+def php_params(items: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The request's parameters as PHP builds ``$_POST`` from them, in order: a later key
+    replaces an earlier one (``a=1&a=2`` is ``2``; ``fields[0]=a&fields=x`` is ``x``, and
+    ``fields=x&fields[]=a`` an array), ``a[]`` appends, ``a[n]`` sets index ``n`` (keeping
+    its first position when set again). Returns the plain values and the arrays (values in
+    PHP's order); a deeper ``a[0][1]`` is a nested array in PHP, which no API parameter
+    reads, and is left out of the array's values."""
+    built: dict[str, str | dict[str, object]] = {}
+    for key, value in items:
+        parsed = _php_name(key)
+        if parsed is None:
+            continue
+        name, indexes = parsed
+        if not indexes:
+            built[name] = value
+            continue
+        target = built.get(name)
+        if not isinstance(target, dict):
+            target = built[name] = {}
+        for depth, index in enumerate(indexes):
+            if index == "":
+                numbers = [int(k) for k in target if _PHP_INT_KEY.match(k)]
+                index = str(max(numbers) + 1 if numbers else 0)
+            if depth == len(indexes) - 1:
+                target[index] = value
+            else:
+                child = target.get(index)
+                if not isinstance(child, dict):
+                    child = target[index] = {}
+                target = child
+    params = {k: v for k, v in built.items() if isinstance(v, str)}
+    arrays = {
+        k: [item for item in v.values() if isinstance(item, str)]
+        for k, v in built.items()
+        if isinstance(v, dict)
+    }
+    return params, arrays

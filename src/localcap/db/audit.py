@@ -1,7 +1,16 @@
-"""The audit log: append-only rows, one per authenticated API call (never the token)."""
+"""The audit log: append-only rows, one per API call, survey action or CLI command.
+
+Never a token: parameters named ``token`` in any spelling (``TOKEN``, ``token[0]``,
+``token[]``, repeated) are dropped, and their values are blanked wherever else they appear.
+Every stored string is bounded, so one request cannot write megabytes of log.
+See docs/AUDIT.md.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,34 +20,97 @@ import orjson
 from sqlalchemy import Connection, insert, select
 
 from localcap.db import schema as t
+from localcap.model.audit import TOKEN_SHAPE, Change, bounded, call_log_type
 
-#: Parameters whose values are bulky or secret: only their size is kept.
-BULKY = frozenset({"data", "odm", "file"})
-DESIGN_CONTENTS = frozenset(
-    {
-        "metadata",
-        "arm",
-        "event",
-        "formEventMapping",
-        "repeatingFormsEvents",
-        "project_settings",
-        "report",
-        "project",
-    }
-)
-USER_CONTENTS = frozenset({"user", "userDagMapping", "dag", "userRole", "userRoleMapping"})
-RECORD_CONTENTS = frozenset({"record", "file"})
+#: Parameters whose values are bulky or secret: only their size is kept (the "what" of an
+#: import is logged as its changes, not as the request). A ``filterLogic`` is written in data
+#: values (``[name] = "Jane Doe"``), which readers of the log with fewer export rights than its
+#: author must not see (docs/RIGHTS.md).
+BULKY = frozenset({"data", "odm", "file", "filterlogic"})
+#: How much of a request is kept: parameters, characters of a name, of a value, array items.
+MAX_PARAMS = 40
+MAX_NAME = 64
+MAX_PARAM_VALUE = 300
+MAX_ARRAY_ITEMS = 20
+#: Record names kept per entry, and characters of each.
+MAX_RECORDS = 10_000
+MAX_RECORD_NAME = 200
+#: Changes kept per entry (an import of more records logs the first ones and a count).
+MAX_CHANGES = 100_000
+REDACTED = "[redacted]"
+_ARRAY_SUFFIX = re.compile(r"(\[[^\]]*\])+$")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def log_type(content: str, action: str) -> str:
-    """REDCap's log types: export, manage, user, record_add/record_edit/record_delete."""
-    if action in ("export", "list", "") or content in ("version", "log"):
-        return "export"
-    if content in RECORD_CONTENTS:
-        return "record_delete" if action == "delete" else "record_edit"
-    if content in USER_CONTENTS:
-        return "user"
-    return "manage"
+def is_token_name(name: str) -> bool:
+    """``token`` in any spelling a client (or an attacker) may use: any case, surrounding
+    spaces, array suffixes (``token[0]``, ``token[]``)."""
+    return _ARRAY_SUFFIX.sub("", name.strip()).strip().lower() == "token"
+
+
+def token_values(params: dict[str, str], arrays: dict[str, list[str]]) -> list[str]:
+    """Every value given under a token-like name (valid or not): what must never be logged."""
+    values = [v for k, v in params.items() if is_token_name(k)]
+    for k, items in arrays.items():
+        if is_token_name(k):
+            values.extend(items)
+    return [v for v in {v.strip() for v in values} if v]
+
+
+def redact(value: Any, secrets: list[str]) -> Any:
+    """``value`` (a string, or lists/dicts of them) with every secret blanked out."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    return value
+
+
+def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
+    """What is kept of a request: no token, bulky values as sizes, everything bounded."""
+    cleaned: dict[str, Any] = {}
+    names = [k for k in params if not is_token_name(k)] + [
+        k for k in arrays if not is_token_name(k)
+    ]
+    for key in names[:MAX_PARAMS]:
+        name = bounded(key, MAX_NAME)
+        bulky = _ARRAY_SUFFIX.sub("", key.strip()).lower() in BULKY
+        if key in arrays:
+            items = arrays[key]
+            if bulky:
+                cleaned[name] = f"<{len(items)} values, {sum(map(len, items))} characters>"
+            else:
+                kept = [bounded(v, MAX_PARAM_VALUE) for v in items[:MAX_ARRAY_ITEMS]]
+                if len(items) > MAX_ARRAY_ITEMS:
+                    kept.append(f"... ({len(items)} values)")
+                cleaned[name] = kept
+        elif key in params:
+            value = params[key]
+            cleaned[name] = (
+                f"<{len(value)} characters>" if bulky else bounded(value, MAX_PARAM_VALUE)
+            )
+    if len(names) > MAX_PARAMS:
+        cleaned["..."] = f"{len(names)} parameters"
+    return _blank_token_shapes(redact(cleaned, token_values(params, arrays)))
+
+
+def _blank_token_shapes(value: Any) -> Any:
+    """A request's values with anything shaped like a token blanked (a token pasted into
+    another parameter is still a token)."""
+    if isinstance(value, str):
+        return TOKEN_SHAPE.sub(REDACTED, value)
+    if isinstance(value, list):
+        return [_blank_token_shapes(v) for v in value]
+    if isinstance(value, dict):
+        return {_blank_token_shapes(k): _blank_token_shapes(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -54,35 +126,59 @@ class AuditEntry:
     row_counter: Callable[[], int] | None = None
     status: int = 200
     log_type: str = ""
+    #: What happened, in REDCap's words (e.g. "Create project (API)").
     description: str = ""
+    #: What changed: one :class:`Change` per record (or user, role...) written.
+    changes: list[Change] = field(default_factory=list)
+    #: The client's address (API calls and survey pages).
+    client: str = ""
+    #: Values that must not be stored anywhere in the entry (the tokens the request carried).
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     @staticmethod
     def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
-        cleaned: dict[str, Any] = {}
-        for key, value in params.items():
-            if key == "token":
-                continue
-            cleaned[key] = f"<{len(value)} characters>" if key in BULKY else value[:500]
-        for key, values in arrays.items():
-            cleaned[key] = values[:100]
-        return cleaned
+        return clean_params(params, arrays)
+
+
+def storable(value: Any) -> Any:
+    """``value`` (strings, or lists/dicts of them) as every backend stores it: a NUL
+    (PostgreSQL refuses it in text) or a lone surrogate (not UTF-8) becomes U+FFFD."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
+def _json(value: Any, secrets: list[str]) -> str:
+    return orjson.dumps(storable(redact(value, secrets))).decode()
 
 
 def write_entry(conn: Connection, entry: AuditEntry) -> None:
+    secrets = entry.secrets
+    changes = [c.as_json() for c in entry.changes[:MAX_CHANGES]]
+    if len(entry.changes) > MAX_CHANGES:
+        changes.append(["Manage/Design ", "", f"{len(entry.changes) - MAX_CHANGES} more changes"])
+    records = [bounded(r, MAX_RECORD_NAME) for r in entry.records[:MAX_RECORDS]]
     conn.execute(
         insert(t.audit_log).values(
             ts=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
-            username=entry.username,
+            # (cut to the columns' widths: a PostgreSQL VARCHAR refuses a longer value)
+            username=storable(entry.username[:255]),
             project_id=entry.project_id,
-            content=entry.content,
-            action=entry.action,
-            log_type=entry.log_type or log_type(entry.content, entry.action),
-            params=orjson.dumps(entry.params).decode(),
-            records=orjson.dumps(entry.records[:10000]).decode(),
+            content=storable(entry.content[:50]),
+            action=storable(entry.action[:50]),
+            log_type=entry.log_type or call_log_type(entry.content, entry.action),
+            params=_json(entry.params, secrets),
+            records=_json(records, secrets),
             report_id=entry.report_id,
             row_count=entry.row_counter() if entry.row_counter else None,
             status=entry.status,
-            description=entry.description,
+            description=storable(redact(bounded(entry.description, 2000), secrets)),
+            changes=_json(changes, secrets),
+            client=storable(entry.client[:64]),
         )
     )
 
@@ -101,6 +197,8 @@ class LogRow:
     row_count: int | None
     status: int
     description: str
+    changes: list[Change]
+    client: str
 
 
 def read_entries(
@@ -136,4 +234,69 @@ def read_entries(
             r.row_count,
             r.status,
             r.description,
+            [Change.from_json(item) for item in orjson.loads(r.changes or "[]")],
+            r.client or "",
         )
+
+
+#: Who the audit log names for what the survey pages do (REDCap's own wording).
+SURVEY_RESPONDENT = "[survey respondent]"
+
+
+def log_survey_event(
+    conn: Connection,
+    project_id: int | None,
+    description: str,
+    *,
+    record: str | None = None,
+    client: str = "",
+) -> None:
+    """A survey page event that is not a save: a return code accepted or refused, an access
+    code used (REDCap logs these as the survey respondent)."""
+    write_entry(
+        conn,
+        AuditEntry(
+            SURVEY_RESPONDENT,
+            project_id,
+            "survey",
+            "page",
+            {},
+            records=[record] if record else [],
+            log_type="manage",
+            description=description,
+            client=client,
+        ),
+    )
+
+
+def command_user() -> str:
+    """Who the audit log names for a ``localcap`` command: the operating-system account."""
+    try:
+        account = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no account name (e.g. an unnamed container uid)
+        account = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"[command line: {account}]"
+
+
+def log_command(
+    conn: Connection,
+    project_id: int | None,
+    command: str,
+    description: str,
+    changes: list[Change] | None = None,
+) -> None:
+    """A ``localcap`` command that changes who may do what (tokens, surveys, DAG Switcher,
+    imports): logged like an API call, as Manage/Design in the project's Logging."""
+    write_entry(
+        conn,
+        AuditEntry(
+            command_user(),
+            project_id,
+            "cli",
+            command,
+            {},
+            log_type="manage",
+            description=description,
+            changes=changes or [],
+        ),
+    )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from localcap.db.transactions import install_sqlite_transactions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -25,21 +29,47 @@ def database_url(data_dir: Path, url: str | None = None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI hook
-    cursor = dbapi_connection.cursor()
-    # WAL lets the CLI (tokens, imports) write while the server reads; foreign keys on.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+#: SQLite's ``synchronous`` settings localcap accepts (``LOCALCAP_SQLITE_SYNCHRONOUS``,
+#: ``localcap serve --sqlite-synchronous``). FULL, the default: a commit is on disk (the WAL
+#: fsynced) before the client is told 200, so an acknowledged write survives power loss or an
+#: OS crash. NORMAL skips that fsync (WAL is fsynced only at checkpoints): faster for many
+#: small writes, but the last acknowledged writes can be lost on power loss or an OS crash
+#: (never on a crash of localcap itself). See docs/ARCHITECTURE.md and BENCHMARKS.md.
+SQLITE_SYNCHRONOUS = ("full", "normal")
+
+
+def sqlite_synchronous() -> str:
+    """The configured ``synchronous`` setting; a clear error for anything else."""
+    value = os.environ.get("LOCALCAP_SQLITE_SYNCHRONOUS", "").strip().lower() or "full"
+    if value not in SQLITE_SYNCHRONOUS:
+        raise ValueError(
+            f"LOCALCAP_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+            f"not {value!r}"
+        )
+    return value
+
+
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets the CLI (tokens, imports) write while the server reads; foreign keys on.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return on_connect
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL and a busy timeout so processes can share it."""
+    """Create the engine; SQLite gets WAL, a busy timeout so processes can share it, the
+    configured durability, and transactions that begin as :mod:`localcap.db.transactions`
+    says."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous()))
+        install_sqlite_transactions(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
 from localcap.model.project import (
@@ -65,14 +66,18 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
         )
     ]
     form_order = {f.form_name: i for i, f in enumerate(forms)}
+    # Designations and repeating settings of instruments no longer in the dictionary are
+    # kept stored but not in force (replace_metadata).
     event_forms: dict[int, list[str]] = {}
     for r in conn.execute(select(t.event_forms).where(t.event_forms.c.project_id == project_id)):
-        event_forms.setdefault(r.event_id, []).append(r.form_name)
+        if r.form_name in form_order:
+            event_forms.setdefault(r.event_id, []).append(r.form_name)
     for names in event_forms.values():
-        names.sort(key=lambda n: form_order.get(n, 1 << 30))
+        names.sort(key=lambda n: form_order[n])
     repeating = {
         (r.event_id, r.form_name): r.custom_form_label
         for r in conn.execute(select(t.repeating).where(t.repeating.c.project_id == project_id))
+        if r.form_name == "" or r.form_name in form_order
     }
     dags = [
         Dag(r.group_id, r.group_name, r.unique_name)
@@ -83,7 +88,7 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
     return Project(
         project_id=project_id,
         project_title=row.project_title,
-        is_longitudinal=bool(row.is_longitudinal),
+        is_longitudinal=bool(row.is_longitudinal) and bool(events),
         info=orjson.loads(row.info),
         fields=fields,
         forms=forms,
@@ -92,7 +97,16 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
         event_forms=event_forms,
         repeating=repeating,
         dags=dags,
+        longitudinal_enabled=bool(row.is_longitudinal),
+        design_version=row.design_version,
     )
+
+
+def design_version(conn: Connection, project_id: int) -> int | None:
+    """The project's design version (None: no such project)."""
+    return conn.execute(
+        select(t.projects.c.design_version).where(t.projects.c.project_id == project_id)
+    ).scalar()
 
 
 def bump_design(conn: Connection, project_id: int) -> None:
@@ -171,17 +185,10 @@ def replace_metadata(conn: Connection, project: Project, new_fields: Sequence[Fi
         )
     gone = set(old_forms) - set(form_names)
     update_form_rights(conn, pid, [n for n in form_names if n not in old_forms], gone)
-    if gone:
-        conn.execute(
-            delete(t.event_forms).where(
-                t.event_forms.c.project_id == pid, t.event_forms.c.form_name.in_(gone)
-            )
-        )
-        conn.execute(
-            delete(t.repeating).where(
-                t.repeating.c.project_id == pid, t.repeating.c.form_name.in_(gone)
-            )
-        )
+    # A removed instrument's event designations and repeating setting stay stored (and its
+    # records' values too): hidden while it is gone (load_project), back when a dictionary
+    # brings it back, as on REDCap (redcapAPI's suite cuts the dictionary to two instruments,
+    # restores it, and reads the other instruments' data in their events again).
     bump_design(conn, pid)
 
 
@@ -346,7 +353,14 @@ def replace_repeating(
     bump_design(conn, project_id)
 
 
-def save_dag(conn: Connection, project_id: int, group_name: str, unique_name: str) -> int:
+def save_dag(
+    conn: Connection,
+    project_id: int,
+    group_name: str,
+    unique_name: str,
+    new_unique_name: str | None = None,
+) -> int:
+    """Create the DAG ``unique_name``, or rename it (and give it ``new_unique_name``)."""
     existing = conn.execute(
         select(t.dags.c.group_id).where(
             t.dags.c.project_id == project_id, t.dags.c.unique_name == unique_name
@@ -356,7 +370,7 @@ def save_dag(conn: Connection, project_id: int, group_name: str, unique_name: st
         conn.execute(
             update(t.dags)
             .where(t.dags.c.group_id == existing.group_id)
-            .values(group_name=group_name)
+            .values(group_name=group_name, unique_name=new_unique_name or unique_name)
         )
         return int(existing.group_id)
     result = conn.execute(
@@ -385,11 +399,22 @@ def delete_dags(conn: Connection, project_id: int, group_ids: Sequence[int]) -> 
 
 # -- users ----------------------------------------------------------------------------------
 def ensure_user(conn: Connection, username: str, **profile: Any) -> None:
+    """Create the server-wide user if missing, and set the profile values given.
+
+    Users belong to no one project, so two projects' write transactions (each holding only
+    its own project's lock) may create the same new user at once on PostgreSQL: the insert
+    runs in a savepoint, and the one that loses the race updates the winner's row instead.
+    """
     exists = conn.execute(select(t.users.c.username).where(t.users.c.username == username)).first()
     values = {k: v for k, v in profile.items() if v is not None}
     if exists is None:
-        conn.execute(insert(t.users).values(username=username, **values))
-    elif values:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(t.users).values(username=username, **values))
+            return
+        except IntegrityError:
+            pass  # created meanwhile by another project's transaction
+    if values:
         conn.execute(update(t.users).where(t.users.c.username == username).values(**values))
 
 

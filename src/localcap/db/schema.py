@@ -44,6 +44,7 @@ projects = Table(
     Column("info", Text, nullable=False, default="{}"),
     # Bumped on every design change so cached project models can be invalidated.
     Column("design_version", Integer, nullable=False, default=0),
+    sqlite_autoincrement=True,
 )
 
 fields = Table(
@@ -103,6 +104,7 @@ events = Table(
     Column("custom_event_label", Text, nullable=False, default=""),
     Column("event_order", Integer, nullable=False),
     UniqueConstraint("project_id", "unique_event_name", name="uq_events_unique_name"),
+    sqlite_autoincrement=True,
 )
 
 event_forms = Table(
@@ -132,6 +134,7 @@ dags = Table(
     Column("group_name", Text, nullable=False),
     Column("unique_name", String(100), nullable=False),
     UniqueConstraint("project_id", "unique_name", name="uq_dags_unique_name"),
+    sqlite_autoincrement=True,
 )
 
 users = Table(
@@ -206,6 +209,7 @@ documents = Table(
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 reports = Table(
@@ -217,6 +221,7 @@ reports = Table(
     Column("unique_report_name", String(64), nullable=False, default=""),
     # The whole definition as a JSON object (see localcap.reports.definition).
     Column("definition", Text, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 #: Append-only: every authenticated API call, with what it touched (never the token).
@@ -239,7 +244,13 @@ audit_log = Table(
     Column("status", Integer, nullable=False),
     # What happened, in words, when the parameters do not say it (e.g. "Create project").
     Column("description", Text, nullable=False, default=""),
+    # What changed, as REDCap's Logging shows it: a JSON list of [action, record, details]
+    # (e.g. ["Create record (API)", "7", "age = '41', sex = '1'"]), one per record or user.
+    Column("changes", Text, nullable=False, default="[]", server_default="[]"),
+    # The client's address (invalid-token calls have no user to name).
+    Column("client", String(64), nullable=False, default="", server_default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
+    sqlite_autoincrement=True,
 )
 
 #: A user role: a named set of rights that users are assigned to (REDCap's User Roles).
@@ -253,6 +264,7 @@ user_roles = Table(
     Column("role_label", Text, nullable=False),
     Column("rights", Text, nullable=False, default="{}"),
     UniqueConstraint("project_id", "unique_role_name", name="uq_user_roles_unique_name"),
+    sqlite_autoincrement=True,
 )
 
 #: The DAGs a user may switch into with ``content=dag&action=switch`` (REDCap's DAG Switcher).
@@ -277,6 +289,7 @@ repository_folders = Table(
     Column("dag_id", Integer, ForeignKey("dags.group_id"), nullable=True),
     Column("role_id", Integer, ForeignKey("user_roles.role_id"), nullable=True),
     Column("created_at", String(32), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 #: A File Repository file: a stored document placed in a folder (NULL: the top level).
@@ -344,6 +357,7 @@ survey_participants = Table(
         "instance",
         unique=True,
     ),
+    sqlite_autoincrement=True,
 )
 
 #: A record's survey queue link hash (``/surveys/?sq=<hash>``).
@@ -353,4 +367,14 @@ survey_queue_links = Table(
     Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
     Column("record", SortableText, primary_key=True),
     Column("hash", String(16), nullable=False, unique=True),
+)
+
+
+#: Secrets the server generates once and every worker shares (name -> value): the key that
+#: signs survey form tokens.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", String(200), nullable=False),
 )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
@@ -153,21 +153,35 @@ def _insert_unique(conn: Connection, make: Callable[[], None], find: Callable[[]
     return found
 
 
+def _find_row(
+    conn: Connection, project_id: int, form_name: str, event_id: int, record: str, instance: int
+) -> Any:
+    return conn.execute(
+        select(t.survey_participants).where(
+            P.project_id == project_id,
+            P.form_name == form_name,
+            P.event_id == event_id,
+            P.record == record,
+            P.instance == instance,
+        )
+    ).first()
+
+
+def find_participant(
+    conn: Connection, project_id: int, form_name: str, event_id: int, record: str, instance: int
+) -> Participant | None:
+    """The record's participant row for this survey, event and instance, if one was made."""
+    row = _find_row(conn, project_id, form_name, event_id, record, instance)
+    return _participant(row) if row is not None else None
+
+
 def participant_for(
     conn: Connection, project_id: int, form_name: str, event_id: int, record: str, instance: int
 ) -> Participant:
     """The record's participant row for this survey, event and instance (made if missing)."""
 
     def find() -> Any:
-        return conn.execute(
-            select(t.survey_participants).where(
-                P.project_id == project_id,
-                P.form_name == form_name,
-                P.event_id == event_id,
-                P.record == record,
-                P.instance == instance,
-            )
-        ).first()
+        return _find_row(conn, project_id, form_name, event_id, record, instance)
 
     def make() -> None:
         conn.execute(
@@ -212,20 +226,39 @@ def participant_by_access_code(conn: Connection, code: str) -> Participant | Non
     return _one(conn, P.access_code == code) if code else None
 
 
-def mark_submitted(conn: Connection, participant_id: int, stamp: str, complete: bool) -> None:
-    """A response was saved (``complete``: submitted as finished): note its times."""
-    row = _one(conn, P.participant_id == participant_id)
-    if row is None:
-        return
-    values: dict[str, str] = {}
-    if not row.first_submit_time:
-        values["first_submit_time"] = stamp
-    if complete and not row.completion_time:
-        values["completion_time"] = stamp
-    if values:
+def claim_response(
+    conn: Connection, participant_id: int, stamp: str, complete: bool, editing: bool
+) -> bool:
+    """Note a response being saved (``complete``: submitted as finished), as one conditional
+    UPDATE: unless ``editing`` a completed response, it changes the row only while the
+    response is not completed. False when it was (a simultaneous post completed it first).
+
+    Both backends make this a compare-and-set: PostgreSQL's UPDATE waits for the row lock of
+    a concurrent one and re-checks its WHERE on the committed row; SQLite runs one writer at a
+    time and this is the save's first write, so it reads the row as the last writer left it.
+    """
+    values: dict[str, Any] = {
+        "first_submit_time": case((P.first_submit_time == "", stamp), else_=P.first_submit_time)
+    }
+    if complete:
+        values["completion_time"] = case((P.completion_time == "", stamp), else_=P.completion_time)
+    query = update(t.survey_participants).where(P.participant_id == participant_id)
+    if not editing:
+        query = query.where(P.completion_time == "")
+    return conn.execute(query.values(**values)).rowcount == 1
+
+
+def response_count(conn: Connection, project_id: int, form_name: str, partials: bool) -> int:
+    """How many responses a survey has (every event and instance): completed ones, and with
+    ``partials`` the ones saved for later too."""
+    column = P.first_submit_time if partials else P.completion_time
+    return int(
         conn.execute(
-            update(t.survey_participants).where(P.participant_id == participant_id).values(**values)
-        )
+            select(func.count()).where(
+                P.project_id == project_id, P.form_name == form_name, column != ""
+            )
+        ).scalar_one()
+    )
 
 
 def note_return_failure(conn: Connection, participant_id: int) -> int:
@@ -262,6 +295,33 @@ def forget_records(conn: Connection, project_id: int, records: Iterable[str]) ->
     q = t.survey_queue_links.c
     conn.execute(
         delete(t.survey_queue_links).where(q.project_id == project_id, q.record.in_(names))
+    )
+
+
+def forget_responses(
+    conn: Connection,
+    project_id: int,
+    record: str,
+    event_id: int,
+    instance: int,
+    forms: Iterable[str],
+) -> None:
+    """An instrument's data was deleted (Delete Records by instrument/event/instance): its
+    survey response is gone too, so the participant is back to "no response" (the link opens
+    a new form, no return code asked). The link and codes stay the record's."""
+    names = list(forms)
+    if not names:
+        return
+    conn.execute(
+        update(t.survey_participants)
+        .where(
+            P.project_id == project_id,
+            P.record == record,
+            P.event_id == event_id,
+            P.instance == instance,
+            P.form_name.in_(names),
+        )
+        .values(first_submit_time="", completion_time="", return_failures=0, return_locked_until="")
     )
 
 

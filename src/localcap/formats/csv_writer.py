@@ -132,10 +132,12 @@ def write_csv(
     rows: Iterable[Sequence[Cell]],
     delimiter: str = ",",
     plain_columns: Sequence[int] | None = None,
+    header_alone: bool = True,
 ) -> Iterator[bytes]:
     """Stream ``header`` and ``rows`` as REDCap's CSV, in UTF-8 chunks of about 64 KB.
 
-    An empty ``rows`` gives the header line alone (REDCap's empty report). ``delimiter`` is a
+    An empty ``rows`` gives the header line alone (REDCap's empty report), or, with
+    ``header_alone`` false, an empty body (REDCap's Export Records). ``delimiter`` is a
     character (use :func:`parse_delimiter` for the API parameter). ``plain_columns``, a speed
     hint, names the columns that should hold only characters that never need quoting (cells
     must then be ``str`` or ``int``); a row where one does not is still written correctly.
@@ -146,7 +148,9 @@ def write_csv(
     size = len(pending[0])
     batch: list[Sequence[object]] = []
     batch_rows = 64  # adapted to the row width after the first batch
+    empty = True
     for row in rows:
+        empty = False
         batch.append(row)
         if len(batch) >= batch_rows:
             data = _encode(batch, delimiter, needs, hinted)
@@ -159,5 +163,7 @@ def write_csv(
                 pending, size = [], 0
     if batch:
         pending.append(_encode(batch, delimiter, needs, hinted))
+    if empty and not header_alone:
+        return
     if pending:
         yield b"".join(pending)

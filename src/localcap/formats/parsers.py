@@ -201,11 +201,6 @@ def parse_csv(text: str, delimiter: str = ",") -> list[dict[str, str]]:
     for number, name in enumerate(header, start=1):
         if name == "":
             raise DataParseError(f"Column {number} of the CSV header row has no name")
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise DataParseError(f'The CSV header row names the column "{name}" more than once')
-        seen.add(name)
     result = []
     for number, row in enumerate(reader_rows[1:], start=2):
         if len(row) != len(header):

@@ -7,7 +7,8 @@ sources, not REDCap's own documentation): PyCap issue #271, a client importing i
 ``import_records`` and finding plain calcs filled in (only some ``@CALCTEXT`` fields were not);
 the Recalculate external module's README naming REDCap's "Update record (Auto calculation)"
 log event; REDCapR and redcapAPI dropping calc columns before they write records. A project
-XML's calc values are not kept and not computed (see :mod:`localcap.projectxml.importer`).
+XML's calc values are not kept; they are computed once its records are in, as REDCapR's
+projects built from their XMLs on a real REDCap show (see docs/CLIENTS.md).
 
 :class:`Calculator` compiles every calc expression once with the REDCap logic engine
 (:mod:`localcap.logic`) and :meth:`Calculator.apply` recomputes one record's values row by

@@ -6,7 +6,9 @@ Export: for each stored row, in record order, one row per non-blank value the us
 ``value``. What REDCapR recorded from a real REDCap (``inst/test-data/specific-redcapr/
 read-eav-oneshot``) fixes the shape: values in data-dictionary order, blanks left out, a
 checkbox as one row per checked code (``race``/``3``, ``race``/``5``), a file field as its
-document id, and ``<form>_complete`` only where a status is stored. The same rights, DAG and
+document id, and ``<form>_complete`` only where a status is stored. Calculated fields come
+after every other value of their row (``bmi`` after ``race_and_ethnicity_complete`` there):
+REDCap lists values in the order it stored them, and it computes calcs after the rest. The same rights, DAG and
 row rules as the flat export apply: the rows come from a :class:`FlatExport`'s plan.
 
 Import: EAV rows are folded into flat rows, one per (record, event, repeat instrument,
@@ -40,6 +42,11 @@ class EavExport:
             self.header += ["redcap_repeat_instrument", "redcap_repeat_instance"]
         self.header += ["field_name", "value"]
         self.rows_emitted = 0
+        calcs = {f.field_name for f in project.fields if f.field_type == "calc"}
+        #: the export's fields, calculated fields last (REDCap stores them after the rest)
+        self._order = [n for n in flat.fields if n not in calcs] + [
+            n for n in flat.fields if n in calcs
+        ]
 
     def _placement(self, row: StoredRow) -> list[Any]:
         project, labels = self.flat.project, self.flat.options.labels
@@ -69,7 +76,7 @@ class EavExport:
             dag = project.dag_by_id.get(row.group_id)
             if dag is not None:
                 yield "redcap_data_access_group", dag.group_name if labels else dag.unique_name
-        for name in flat.fields:
+        for name in self._order:
             if project.form_of(name) not in valid:
                 continue
             value = data.get(name)

@@ -3,6 +3,9 @@
 Rows stream in record order, so one record at a time is gathered into a logic context: that is
 what lets ``[event][field]`` and ``[field][instance]`` references see the record's other rows
 while memory stays bounded by the largest record.
+
+A filter is a question about values, so it must only read values its author may export:
+:func:`unexportable_fields` names the ones it may not (see docs/RIGHTS.md).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from itertools import groupby
 from localcap.db.records import StoredRow
 from localcap.logic import CompiledLogic, DictContext, FieldSpec, LogicSyntaxError, compile_logic
 from localcap.model.project import Project
+from localcap.model.rights import Rights, allowed_export_fields
 
 
 class FilterError(Exception):
@@ -38,6 +42,20 @@ def compile_filter(project: Project, expression: str) -> CompiledLogic:
         )
     except LogicSyntaxError as exc:
         raise FilterError(str(exc)) from None
+
+
+def unexportable_fields(project: Project, rights: Rights, names: Iterable[str]) -> list[str]:
+    """The fields among ``names`` the user's export rights remove, in dictionary order.
+
+    A filter (or sort) the user writes on such a field answers yes/no questions about values
+    the user may not see: 15 ``[dob] <= "..."`` bisection requests recover a date of birth.
+    The answer depends only on the names and the rights, never on the data, so refusing with
+    it tells the caller nothing the data dictionary does not."""
+    allowed = allowed_export_fields(project, rights)
+    hidden = set(names) - allowed
+    order = {name: i for i, name in enumerate(project.field_by_name)}
+    order.update({name: len(order) + i for i, name in enumerate(project.complete_fields)})
+    return sorted(hidden, key=lambda name: (order.get(name, len(order)), name))
 
 
 def event_names(project: Project) -> dict[int, str | None]:

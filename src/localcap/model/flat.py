@@ -113,10 +113,11 @@ class Column:
 
 
 def clean_line_breaks(value: str) -> str:
-    """REDCap's "remove line breaks in values": each CR and each LF becomes one space (so a
-    browser's CRLF becomes two spaces, as REDCapR's recorded reports show); ``"`` becomes ``'``."""
+    """REDCap's "remove line breaks in values": a CRLF and a lone LF each become two spaces
+    (REDCapR recorded ``St.\nKenning`` from Export Records as ``St.  Kenning`` in a report); a
+    lone CR, unconfirmed, becomes one space; ``"`` becomes ``'``."""
     if "\r" in value or "\n" in value:
-        value = value.replace("\r", " ").replace("\n", " ")
+        value = value.replace("\r\n", "  ").replace("\n", "  ").replace("\r", " ")
     if '"' in value:
         value = value.replace('"', "'")
     return value
@@ -149,10 +150,16 @@ class FlatExport:
     ) -> None:
         self.project = project
         self.options = options
-        allowed = allowed_export_fields(project, rights)
+        #: Every field the user may see (also what a report may sort this user's rows by).
+        self.allowed = allowed = allowed_export_fields(project, rights)
         record_id = project.record_id_field
         self.fields = [name for name in fields if name in allowed and name != record_id]
         self.with_keys = options.record_id_always or record_id in fields
+        #: Export Records: REDCap keeps the record ID on every event row holding data, so
+        #: asking for it lists each such row (REDCapR recorded 18 rows, one per event with
+        #: data, for its longitudinal project's ID plus one form only some events hold).
+        #: A report always carries the ID and still leaves out rows its fields leave blank.
+        self.id_asked = record_id in fields and not options.record_id_always
         self.columns: list[Column] = []
         if self.with_keys:
             self.columns.append(
@@ -355,18 +362,24 @@ class FlatExport:
             relevant = valid & self.relevant_forms
             project = self.project
             # REDCap stores the record ID on every row it keeps: a row holding only the ID
-            # (a record imported into an event with no values) is still a row.
+            # (a record imported into an event with no values) is still a row. A repeating
+            # instrument's row belongs to that instrument alone: when it is not asked for
+            # (``fields=record_id``), the row is left out (redcapAPI's suite: a file put into
+            # a repeating instrument adds no row to such an export).
+            id_keys = [] if repeat_instrument and not relevant else [project.record_id_field]
             relevant_keys = frozenset(
                 [f.field_name for form in relevant for f in project.form_fields.get(form, [])]
                 + [f"{form}_complete" for form in relevant]
-                + [project.record_id_field]
+                + id_keys
             )
             plan = self._plans[key] = Plan(keys, specials, relevant_keys)
         return plan
 
     def has_relevant_data(self, row: StoredRow) -> bool:
-        """Rows whose requested instruments hold nothing here are left out, as REDCap does."""
-        if not self.relevant_forms:
+        """Rows whose requested instruments hold nothing here are left out, as REDCap does,
+        unless the record ID is asked for: then every row of an event holding data is in (a
+        repeating instrument's instances still need data of the requested instruments)."""
+        if not self.relevant_forms or (self.id_asked and not row.repeat_instrument):
             return bool(row.data)
         return not self._plan(row.event_id, row.repeat_instrument).relevant_keys.isdisjoint(
             row.data
@@ -414,10 +427,25 @@ class FlatExport:
         return values
 
     def rows(self, stored: Iterable[StoredRow]) -> Iterable[list[Any]]:
+        """The output rows. When no instrument is asked for (``fields=record_id`` alone),
+        repeating instruments' rows are left out and each record's event is listed once, as
+        REDCap does: redcapAPI's suite counts such an export before and after putting a
+        file into an existing record's repeating instrument and expects the same count (and
+        one row more for a new record). An event holding only repeating instruments' rows
+        still gets its one row."""
+        ids_only = not self.relevant_forms
+        listed: tuple[str, int] | None = None
         for row in stored:
-            if self.has_relevant_data(row):
-                self.rows_emitted += 1
-                yield self.row_values(row)
+            if ids_only and row.repeat_instrument:
+                if listed == (row.record, row.event_id):
+                    continue
+                row = StoredRow(row.record, row.event_id, "", 1, {}, row.group_id, False)
+            elif not self.has_relevant_data(row):
+                continue
+            if not row.repeat_instrument:
+                listed = (row.record, row.event_id)
+            self.rows_emitted += 1
+            yield self.row_values(row)
 
 
 def export_field_order(

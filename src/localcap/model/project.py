@@ -90,7 +90,9 @@ def parse_choices(text: str) -> dict[str, str]:
 
 
 def format_choices(choices: dict[str, str]) -> str:
-    """REDCap writes choices back as ``0, Female|1, Male`` whatever spacing was imported."""
+    """Choices as REDCap writes them from a project XML's code list: ``0, Female|1, Male``.
+
+    (A data dictionary's choices are exported as they were imported, spaces kept.)"""
     return "|".join(f"{code}, {label}" for code, label in choices.items())
 
 
@@ -208,6 +210,8 @@ class Project:
 
     project_id: int
     project_title: str
+    #: Longitudinal in effect: the setting is on AND the project has events (REDCap reports a
+    #: project with the setting on but every event deleted as classic, ``is_longitudinal`` 0).
     is_longitudinal: bool
     info: dict[str, str]
     fields: list[Field]
@@ -219,6 +223,11 @@ class Project:
     #: (event_id, form_name) repeating instruments; (event_id, "") repeating events.
     repeating: dict[tuple[int, str], str] = field(default_factory=dict)
     dags: list[Dag] = field(default_factory=list)
+    #: The project's longitudinal setting as set (Create Project, Import Project Info).
+    longitudinal_enabled: bool = False
+    #: Bumped by every change of the design: a writer holding the project's write lock
+    #: compares it to know whether the design it checked against is still the current one.
+    design_version: int = 0
 
     # -- fields and forms -------------------------------------------------------------------
     @cached_property

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from localcap.db import records as store
 from localcap.db.records import StoredRow
+from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
@@ -295,15 +296,8 @@ class ImportChecker:
             change.checkboxes.setdefault(f.field_name, {})[code] = value
             return
         if f.field_type == "file":
-            if value:
-                self.errors.append(
-                    _error_line(
-                        record,
-                        key,
-                        value,
-                        "File upload fields cannot be set by Import Records: use Import File",
-                    )
-                )
+            # Ignored, as REDCap does: REDCapR writes an exported data frame back with its
+            # "[document]" placeholders, and real REDCap accepts it and leaves the files alone.
             return
         problem = ""
         if value and f.choices and value not in f.choices:
@@ -368,12 +362,16 @@ def write_plan(
     overwrite: bool,
     auto_number: bool = False,
     may_create: bool = True,
-    calculate: bool = True,
+    log: list[Change] | None = None,
+    log_source: str = "API",
 ) -> tuple[list[str], dict[str, str]]:
     """Write a checked plan in the caller's transaction; returns (records, old->new ids).
 
-    ``calculate``: recompute the calc fields of the records written, as REDCap does after an
-    import or a form/survey save (:mod:`localcap.model.calc`); a project XML import does not.
+    The calc fields of the records written are recomputed, as REDCap does after an import, a
+    project XML import or a form/survey save (:mod:`localcap.model.calc`).
+
+    ``log``: filled with what changed, record by record, for the audit log
+    (:func:`localcap.model.audit.row_writes`; ``log_source`` "survey" for survey saves).
     """
     pid = project.project_id
     id_map: dict[str, str] = {}
@@ -411,6 +409,7 @@ def write_plan(
         elif record in dag_updates and group_id is None:
             store.set_record_group(conn, pid, record, dag_updates[record])
     current = {(r.record, *r.key): r for r in store.load_rows(conn, pid, records)}
+    before = {key: dict(row.data) for key, row in current.items()} if log is not None else {}
     created: set[tuple[str, int, str, int]] = set()
     changed: set[tuple[str, int, str, int]] = set()
     for change in plan.changes:
@@ -429,12 +428,24 @@ def write_plan(
             created.add(key)
         apply_change(row, change, overwrite, project)
         changed.add(key)
-    if calculate:
-        written: dict[str, set[str]] = {}
-        for change in plan.changes:
-            written.setdefault(change.record, set()).update(change.values, change.checkboxes)
-        changed |= recalculate(project, current.values(), written)
+    written: dict[str, set[str]] = {}
+    for change in plan.changes:
+        written.setdefault(change.record, set()).update(change.values, change.checkboxes)
+    changed |= recalculate(project, current.values(), written)
     for key in changed:  # rows of these records that the import did not name stay as they are
         store.save_row(conn, pid, current[key], key in created)
     store.touch_records(conn, pid, records)
+    if log is not None:
+        order_of = {record: i for i, record in enumerate(records)}  # as imported
+        written_keys = sorted(changed, key=lambda k: (order_of.get(k[0], 0), k[1:]))
+        log.extend(
+            row_writes(
+                project,
+                written_keys,
+                before,
+                {k: current[k].data for k in changed},
+                set(new),
+                log_source,
+            )
+        )
     return records, id_map

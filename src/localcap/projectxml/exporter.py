@@ -43,7 +43,12 @@ from localcap.model.project import (
 )
 from localcap.model.rights import FULL, Rights, allowed_export_fields, survey_fields_allowed
 from localcap.model.surveys import Survey
-from localcap.projectxml.importer import INFO_SETTINGS, SETTING_DEFAULTS, XML_SETTINGS_KEY
+from localcap.projectxml.importer import (
+    INFO_SETTINGS,
+    SETTING_DEFAULTS,
+    XML_SETTINGS_KEY,
+    XML_VALIDATIONS,
+)
 from localcap.projectxml.roles import role_attrs
 from localcap.reports.definition import ReportDefinition
 
@@ -98,6 +103,8 @@ ITEM_ATTRIBUTE_ORDER = (
     ("field_annotation", "redcap:FieldAnnotation"),
 )
 XML_TYPES = {"notes": "textarea", "dropdown": "select"}
+#: The dictionary's ``number``/``integer`` are ``float``/``int`` in REDCap's XML.
+DICTIONARY_TO_XML_VALIDATIONS = {v: k for k, v in XML_VALIDATIONS.items()}
 CHUNK_BYTES = 1 << 16
 #: Raw bytes per base64 piece of a file (a multiple of 3: pieces concatenate cleanly).
 FILE_PIECE = 3 * (1 << 18)
@@ -556,6 +563,11 @@ class ProjectXmlWriter:
             attrs.append(("redcap:SqlQuery", f.select_choices_or_calculations))
         for column_name, attribute in ITEM_ATTRIBUTE_ORDER:
             value = getattr(f, column_name)
+            if (
+                column_name == "text_validation_type_or_show_slider_number"
+                and f.field_type == "text"
+            ):
+                value = DICTIONARY_TO_XML_VALIDATIONS.get(value, value)
             if value:
                 attrs.append((attribute, value))
         body = _question(f.field_label)

@@ -65,6 +65,10 @@ from localcap.reports.definition import OrderBy, ReportDefinition, ReportDefinit
 
 #: REDCap's field types in the XML -> data dictionary field types.
 FIELD_TYPES = {"textarea": "notes", "select": "dropdown"}
+#: REDCap's validation names in the XML -> the names its data dictionary (Export Metadata)
+#: uses: REDCapR recorded ``float``/``int`` fields of its project XMLs exported as
+#: ``number``/``integer`` by real REDCap.
+XML_VALIDATIONS = {"float": "number", "int": "integer"}
 #: ``redcap:`` ItemDef attributes -> dictionary columns (choices, label, min/max elsewhere).
 ITEM_ATTRIBUTES = {
     "redcap:SectionHeader": "section_header",
@@ -443,6 +447,9 @@ class ProjectXmlImporter:
         raw_type = a.get("redcap:FieldType", "text")
         field_type = FIELD_TYPES.get(raw_type, raw_type)
         values = {column: a.get(attr, "") for attr, column in ITEM_ATTRIBUTES.items()}
+        validation = values["text_validation_type_or_show_slider_number"]
+        if field_type == "text" and validation in XML_VALIDATIONS:
+            values["text_validation_type_or_show_slider_number"] = XML_VALIDATIONS[validation]
         codelist = self.design.codelists.get(item.codelist)
         choices = ""
         if field_type == "calc":
@@ -740,13 +747,12 @@ class ProjectXmlImporter:
             row.extras[name] = value
             return
         if name in self._calc_fields:
-            # REDCap does not keep a project XML's values of calculated fields: the project
-            # PyCap's integration suite builds from its test XML exports 30 EAV values on a
-            # real REDCap, the XML's 34 stored values less its four calc values.
+            # REDCap does not keep a project XML's values of calculated fields; it computes
+            # them once the records are in (see _flush and docs/CLIENTS.md).
             if value:
                 self.warnings.add(
-                    "Values of calculated fields were not imported, as REDCap does not import "
-                    "them from a project XML"
+                    "Values of calculated fields were not imported but computed, as REDCap "
+                    "does with a project XML"
                 )
             return
         row.values[name] = value
@@ -847,7 +853,9 @@ class ProjectXmlImporter:
         for change, (_, _, extras) in zip(plan.changes, self._batch, strict=True):
             change.values.update(extras)
         try:
-            write_plan(self.conn, project, plan, group_id=None, overwrite=False, calculate=False)
+            # The calc fields are computed from the imported data, as Import Records does:
+            # REDCapR's projects built from their XMLs on real REDCap hold computed values.
+            write_plan(self.conn, project, plan, group_id=None, overwrite=False)
         except ImportError_ as exc:
             raise ProjectXmlError(exc.message) from None
         self._batch = []

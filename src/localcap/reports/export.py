@@ -11,7 +11,7 @@ from localcap.model.filtering import compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions
 from localcap.model.project import Project
 from localcap.model.rights import NO_ACCESS, Rights
-from localcap.reports.definition import ReportDefinition
+from localcap.reports.definition import OrderBy, ReportDefinition
 
 
 @dataclass
@@ -39,8 +39,11 @@ class ReportPlan:
                 user_dag=self.user_dag,
                 whole_record=d.filter_type == "RECORD",
             )
-        if d.order_by:
-            stored = sort_rows(self.project, list(stored), d)
+        # Sort keys on fields the user may not export are skipped: the row order would
+        # otherwise rank hidden values (names, dates of birth) for the user.
+        orders = [o for o in d.order_by if o.field in self.export.allowed]
+        if orders:
+            stored = sort_rows(self.project, list(stored), orders)
         return iter(self.export.rows(stored))
 
 
@@ -85,12 +88,10 @@ def plan_report(
     return ReportPlan(export, event_ids, group_ids, definition, project, username, user_dag)
 
 
-def sort_rows(
-    project: Project, rows: list[StoredRow], definition: ReportDefinition
-) -> list[StoredRow]:
+def sort_rows(project: Project, rows: list[StoredRow], orders: list[OrderBy]) -> list[StoredRow]:
     """Order-by: numeric fields numerically, others as strings; blanks first; ties keep the
     default order (Python's sort is stable, so sort by the last key first)."""
-    for order in reversed(definition.order_by):
+    for order in reversed(orders):
         f = project.field_by_name.get(order.field)
         numeric = f is not None and f.is_numeric or order.field in project.complete_fields
         name = order.field

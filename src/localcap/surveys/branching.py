@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from localcap.db.records import StoredRow
 from localcap.logic import CompiledLogic, DictContext
 from localcap.logic.context import Value
+from localcap.model.action_tags import survey_tags
+from localcap.model.calc import format_calc
 from localcap.model.filtering import FilterError, compile_filter, event_names, record_context
 from localcap.model.project import Field, Project
 from localcap.model.surveys import Participant
@@ -101,3 +103,49 @@ def shown_headers(fields: Sequence[Field], visible: set[str]) -> set[str]:
         if opener and f.field_name in visible:
             shown.add(opener)
     return shown
+
+
+def calctext_values(
+    project: Project,
+    participant: Participant,
+    rows: Sequence[StoredRow],
+    group_id: int | None,
+    sub: Submission | None = None,
+) -> dict[str, str]:
+    """``@CALCTEXT`` fields' shown values, computed like branching logic (the submitted
+    answers laid over the stored row). An expression that does not compile or fails shows
+    nothing; numbers print as calc fields store them, text as it is."""
+    values: dict[str, str] = {}
+    ctx = None
+    for f in survey_fields(project, participant.form_name):
+        expression = survey_tags(f).calctext
+        if not expression:
+            continue
+        if ctx is None:
+            ctx, _ = _context(project, participant, rows, group_id, sub)
+        try:
+            result = compile_filter(project, expression).evaluate(ctx)
+        except Exception:  # noqa: BLE001 - a designer's broken expression shows blank
+            values[f.field_name] = ""
+            continue
+        number = format_calc(result) if not isinstance(result, str) else ""
+        values[f.field_name] = number or ("" if result is None else str(result))
+    return values
+
+
+def logic_true(
+    project: Project,
+    record: str,
+    rows: Sequence[StoredRow],
+    group_id: int | None,
+    event_id: int,
+    logic: str,
+) -> bool:
+    """A survey queue condition's logic for the record, in the queue entry's event. Logic
+    that does not compile or fails is false: the survey it gates is not offered."""
+    ctx = record_context(project, record, rows, group_id=group_id)
+    ctx.event = event_names(project).get(event_id)
+    try:
+        return bool(compile_filter(project, logic).matches(ctx))
+    except Exception:  # noqa: BLE001 - a broken condition offers nothing
+        return False

@@ -7,6 +7,7 @@ only those named, so it can be run again to adjust one.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,6 +15,9 @@ import click
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
+from localcap.db.audit import log_command
+from localcap.db.transactions import write_transaction
+from localcap.model.audit import assignments
 from localcap.model.project import Project
 from localcap.model.surveys import DEFAULT_SETTINGS
 
@@ -85,6 +89,23 @@ def _flag(value: bool | None) -> str | None:
     help="List this survey in the survey queue (for every event it is designated for), "
     "which enables the queue (API: surveyQueueLink). Default: left as it is.",
 )
+@click.option(
+    "--expiration",
+    default=None,
+    help="When the survey stops taking responses, server local time 'YYYY-MM-DD HH:MM' "
+    "(REDCap's survey_expiration); '' removes it. Default: left as it is.",
+)
+@click.option(
+    "--response-limit",
+    default=None,
+    type=click.IntRange(min=0),
+    help="The most responses the survey takes (REDCap's response_limit; 0 removes it).",
+)
+@click.option(
+    "--limit-partials/--limit-completed-only",
+    default=None,
+    help="Whether partial responses count toward --response-limit. Default: they do.",
+)
 def survey_enable(
     data_dir: Path,
     database_url: str | None,
@@ -97,6 +118,9 @@ def survey_enable(
     edit_completed: bool | None,
     hide_title: bool | None,
     queue: bool | None,
+    expiration: str | None,
+    response_limit: int | None,
+    limit_partials: bool | None,
 ) -> None:
     """Enable an instrument as a survey, or change its settings.
 
@@ -104,7 +128,7 @@ def survey_enable(
     it, and the server shows it at /surveys/.
     """
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         project = _project(conn, project_id, instrument)
         current = survey_store.load_surveys(conn, project_id).get(instrument)
         stored = dict(current.settings) if current else {}
@@ -118,6 +142,9 @@ def survey_enable(
             "save_and_return": _flag(save_and_return),
             "edit_completed_response": _flag(edit_completed),
             "hide_title": _flag(hide_title),
+            "survey_expiration": _expiration(expiration),
+            "response_limit": None if response_limit is None else str(response_limit or ""),
+            "response_limit_include_partials": _flag(limit_partials),
         }
         stored.update({k: v for k, v in changes.items() if v is not None})
         stored["survey_enabled"] = "1"
@@ -134,7 +161,27 @@ def survey_enable(
                 survey_store.save_queue_entry(
                     conn, project_id, event_id, instrument, {"active": "1", "auto_start": "0"}
                 )
+        shown = {k: v for k, v in changes.items() if v is not None}
+        if queue is not None:
+            shown["queue"] = "1" if queue else "0"
+        settings = assignments(list(shown.items()))
+        log_command(
+            conn,
+            project_id,
+            "survey enable",
+            f"Enable survey {instrument}" + (f": {settings}" if settings else ""),
+        )
     click.echo(f"'{instrument}' of project {project_id} is a survey")
+
+
+def _expiration(text: str | None) -> str | None:
+    """The --expiration option as REDCap stores it (``YYYY-MM-DD HH:MM:SS``)."""
+    if text is None or not text.strip():
+        return text
+    try:
+        return datetime.fromisoformat(text.strip()).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--expiration") from None
 
 
 @survey.command("disable")
@@ -150,8 +197,9 @@ def survey_disable(
     so `enable` brings them back. Collected responses stay in the records.
     """
     engine = open_engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with write_transaction(engine, project_id) as conn:
         _project(conn, project_id, instrument)
         survey_store.disable_survey(conn, project_id, instrument)
         survey_store.delete_queue_entries(conn, project_id, instrument)
+        log_command(conn, project_id, "survey disable", f"Disable survey {instrument}")
     click.echo(f"'{instrument}' of project {project_id} is no longer a survey")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
@@ -75,15 +76,17 @@ def export_arms(ctx: ApiContext) -> Response:
 
 @method("arm", "import")
 def import_arms(ctx: ApiContext) -> Response:
+    """Arms and events may be imported into a classic project too (redcapAPI's suite records
+    it): they take effect, and the project turns longitudinal, once its longitudinal setting
+    is on and it has events."""
     require_design(ctx)
-    require_longitudinal(ctx, "arms")
     arms = []
     for row in import_rows(ctx):
         if not str(row.get("name", "")).strip():
             raise ApiError(400, "The arm name is missing")
         arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
     override = ctx.request.flag("override")
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.replace_arms(conn, ctx.proj.project_id, arms, override)
     return count_response(ctx, len(arms))
 
@@ -91,14 +94,13 @@ def import_arms(ctx: ApiContext) -> Response:
 @method("arm", "delete")
 def delete_arms(ctx: ApiContext) -> Response:
     require_design(ctx)
-    require_longitudinal(ctx, "arms")
     wanted = _arm_filter(ctx)
     if not wanted:
         raise ApiError(400, "The parameter 'arms' is missing")
-    unknown = sorted(wanted - set(ctx.proj.arm_by_num))
-    if unknown:
-        raise invalid_values("arms", [str(a) for a in unknown])
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        unknown = sorted(wanted - set(ctx.proj.arm_by_num))
+        if unknown:
+            raise invalid_values("arms", [str(a) for a in unknown])
         store.delete_arms(conn, ctx.proj.project_id, sorted(wanted))
     return count_response(ctx, len(wanted))
 
@@ -128,13 +130,26 @@ def export_events(ctx: ApiContext) -> Response:
 
 @method("event", "import")
 def import_events(ctx: ApiContext) -> Response:
+    """Events are checked and named inside the project's write transaction, against the
+    design as of its lock: whether the project had events decides the first event's
+    designations below, and two imports at once never pick the same unique name."""
     require_design(ctx)
-    require_longitudinal(ctx, "events")
-    project = ctx.proj
     override = ctx.request.flag("override")
+    rows = import_rows(ctx)
+    with ctx.write_transaction() as conn:
+        project = ctx.proj
+        events = _plan_events(project, rows, override)
+        store.save_events(conn, project.project_id, events, override)
+        if events and (override or not project.events):
+            _designate_all_to_first_event(conn, project.project_id)
+    return count_response(ctx, len(events))
+
+
+def _plan_events(project: Project, rows: list[dict[str, str]], override: bool) -> list[Event]:
+    """The events to save, each with the unique name it keeps or gets."""
     taken = set() if override else set(project.event_by_name)
     events = []
-    for row in import_rows(ctx):
+    for row in rows:
         name = str(row.get("event_name", "")).strip()
         if not name:
             raise ApiError(400, "The event name is missing")
@@ -143,10 +158,13 @@ def import_events(ctx: ApiContext) -> Response:
             raise ApiError(400, f"The arm number '{arm_num}' does not exist in the project")
         # A known unique name updates that event. An unknown one (PyCap's integration tests
         # restore exported events this way into real REDCap) adds an event under that name
-        # when it is a valid, free name, else under the name derived from the label.
+        # when it is a valid, free name for the row's arm, else under the name derived from
+        # the label (redcapAPI's suite: "event_2_arm_2" given for an arm 1 event becomes
+        # "event_2_arm_1").
         unique = str(row.get("unique_event_name", "") or "").strip()
         is_new = override or unique not in project.event_by_name
-        if is_new and not (UNIQUE_EVENT.match(unique) and unique not in taken):
+        fits = UNIQUE_EVENT.match(unique) and unique.endswith(f"_arm_{arm_num}")
+        if is_new and not (fits and unique not in taken):
             unique = unique_event_name(name, arm_num, taken)
         taken.add(unique)
         events.append(
@@ -161,18 +179,32 @@ def import_events(ctx: ApiContext) -> Response:
                 str(row.get("custom_event_label", "") or ""),
             )
         )
-    with ctx.engine.begin() as conn:
-        store.save_events(conn, project.project_id, events, override)
-    return count_response(ctx, len(events))
+    return events
+
+
+def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
+    """The first event of a project that had none holds every instrument, as a new
+    longitudinal project's first event does. redcapAPI's suite deletes every event, imports
+    new ones, and then imports records without an event name, which REDCap puts in the
+    first event (PyCap issue 142 records that rule) and accepts for every instrument."""
+    fresh = store.load_project(conn, project_id)
+    assert fresh is not None
+    first = fresh.events[0]
+    pairs = [(first.event_id, f.form_name) for f in fresh.forms]
+    store.replace_event_forms(conn, project_id, pairs, {first.arm_num})
 
 
 @method("event", "delete")
 def delete_events(ctx: ApiContext) -> Response:
+    """Deleting the last events makes the project classic again. Deleting no events from a
+    project that has none answers 0: redcapAPI's purge sends exactly that to a classic
+    project and real REDCap accepts it."""
     require_design(ctx)
-    require_longitudinal(ctx, "events")
-    names = required_names(ctx, "events", ctx.proj.event_by_name)
-    ids = [ctx.proj.event_by_name[n].event_id for n in names]
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        if not ctx.proj.events and not ctx.request.list("events"):
+            return count_response(ctx, 0)
+        names = required_names(ctx, "events", ctx.proj.event_by_name)
+        ids = [ctx.proj.event_by_name[n].event_id for n in names]
         store.delete_events(conn, ctx.proj.project_id, ids)
     return count_response(ctx, len(ids))
 
@@ -218,7 +250,7 @@ def import_mapping(ctx: ApiContext) -> Response:
         pairs.append((event.event_id, form))
     if errors:
         raise ApiError(400, "\n".join(errors))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
         # one row and then export exactly one).
         store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
@@ -252,19 +284,32 @@ def export_repeating(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, header)
 
 
+REPEATING_COLUMNS = frozenset({"event_name", "form_name", "custom_form_label"})
+
+
 @method("repeatingFormsEvents", "import")
 def import_repeating(ctx: ApiContext) -> Response:
+    """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
+    clears it and answers 0, as REDCap does. Checked against the design as of the lock."""
     require_design(ctx)
-    project = ctx.proj
+    rows = import_rows(ctx, empty_columns=REPEATING_COLUMNS)
+    with ctx.write_transaction() as conn:
+        entries = _plan_repeating(ctx.proj, rows)
+        store.replace_repeating(conn, ctx.proj.project_id, entries)
+    return count_response(ctx, len(entries))
+
+
+def _plan_repeating(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str, str]]:
+    """(event id, form name or "" for a whole event, custom label) per imported row."""
     entries: list[tuple[int, str, str]] = []
-    for row in import_rows(ctx):
+    for row in rows:
         form = str(row.get("form_name", "") or "").strip()
         label = str(row.get("custom_form_label", "") or "")
-        if project.is_longitudinal:
-            name = str(row.get("event_name", "")).strip()
-            event = project.event_by_name.get(name)
+        name = str(row.get("event_name", "") or "").strip()
+        if project.is_longitudinal or name:
+            event = project.event_by_name.get(name) if project.is_longitudinal else None
             if event is None:
-                raise ApiError(400, f"The event name '{name}' is not valid")
+                raise ApiError(400, f"event '{name}' is not available in project")
             event_id = event.event_id
             if form and form not in project.event_forms.get(event_id, []):
                 raise ApiError(
@@ -277,6 +322,4 @@ def import_repeating(ctx: ApiContext) -> Response:
         if form and form not in project.form_by_name:
             raise ApiError(400, f"The instrument '{form}' does not exist")
         entries.append((event_id, form, label))
-    with ctx.engine.begin() as conn:
-        store.replace_repeating(conn, project.project_id, entries)
-    return count_response(ctx, len(entries))
+    return entries

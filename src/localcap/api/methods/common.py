@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
@@ -11,6 +13,7 @@ from localcap.api.context import ApiContext
 from localcap.api.errors import IN_A_DAG, NO_DESIGN, OUTSIDE_OWN_DAG, ApiError, error_format
 from localcap.formats.lists import render_records
 from localcap.formats.parsers import DataParseError, parse_data
+from localcap.model.audit import Change, assignments, bounded, printable
 
 #: Ids and numbers beyond this cannot exist (database integers are 64-bit at most).
 MAX_ID = 2**31 - 1
@@ -31,10 +34,20 @@ def list_response(
     return Response(body, headers={"content-type": content_type})
 
 
-def import_rows(ctx: ApiContext, nested: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+def import_rows(
+    ctx: ApiContext,
+    *,
+    nested: frozenset[str] = frozenset(),
+    empty_columns: Collection[str] = (),
+) -> list[dict[str, Any]]:
     """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable,
     or when a value is not plain text (an object or a list, except in the ``nested`` columns;
-    a NUL; a lone surrogate): every import method reads its data here."""
+    a NUL; a lone surrogate): every import method reads its data here.
+
+    ``empty_columns``: for imports where "none" is a meaningful answer, a document that
+    clearly says "no rows" (``[]``; a CSV header naming only these columns; ``<records/>``)
+    is an empty list rather than an error. Anything else without rows stays a 400, so that
+    garbage can never pass for "none" and clear a setting."""
     data = ctx.request.get("data")
     if not data.strip():
         raise ApiError(400, "The data being imported is empty or was not provided")
@@ -43,9 +56,19 @@ def import_rows(ctx: ApiContext, nested: frozenset[str] = frozenset()) -> list[d
         rows = parse_data(data, fmt, nested=nested)
     except DataParseError as exc:
         raise ApiError(400, str(exc)) from None
-    if not rows:
+    if not rows and not (empty_columns and _says_no_rows(data, fmt, empty_columns)):
         raise ApiError(400, "The data being imported is empty or was not provided")
     return rows
+
+
+def _says_no_rows(data: str, fmt: str, columns: Collection[str]) -> bool:
+    text = data.strip().lstrip("\ufeff")
+    if fmt == "json":
+        return text == "[]"
+    if fmt == "csv":
+        header = next(csv.reader(io.StringIO(text)), [])
+        return bool(header) and all(name.strip() in columns for name in header)
+    return text.endswith("<records/>") or text.endswith("</records>")
 
 
 def count_response(ctx: ApiContext, count: int) -> Response:
@@ -74,8 +97,19 @@ def require_own_dag(ctx: ApiContext, username: str, group_id: int | None) -> Non
         raise ApiError(403, OUTSIDE_OWN_DAG.format(username=username))
 
 
+def own_dag_users(ctx: ApiContext, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The users a caller may see in user listings: a caller in a DAG sees that DAG's users
+    only (Export Users' rule, for every listing of users)."""
+    if ctx.group_id is None:
+        return users
+    return [u for u in users if u["group_id"] == ctx.group_id]
+
+
 def require_longitudinal(ctx: ApiContext, what: str) -> None:
-    if not ctx.proj.is_longitudinal:
+    """Arms, events and mappings are exported when the longitudinal setting is on, even with
+    no events left (PyCap records an empty list after an arm override removed them all),
+    while Export Project Info then reports the project as classic (redcapAPI)."""
+    if not ctx.proj.longitudinal_enabled:
         raise ApiError(400, LONGITUDINAL_ONLY.format(what=what))
 
 
@@ -88,3 +122,11 @@ def audit_creation(ctx: ApiContext, project_id: int, description: str) -> None:
     if ctx.audit is not None:
         ctx.audit.project_id = project_id
         ctx.audit.description = description
+
+
+def audit_change(ctx: ApiContext, action: str, pairs: list[tuple[str, Any]]) -> None:
+    """One line of the call's "what" in the audit log: REDCap's action words (``Edit user
+    bob``, ``Create data access group``) and ``name = 'value'`` details."""
+    if ctx.audit is not None:
+        shown = printable(bounded(action, 300))  # usernames in it are the callers' own text
+        ctx.audit.changes.append(Change(shown, details=assignments(pairs)))

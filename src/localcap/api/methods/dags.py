@@ -10,15 +10,18 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import (
+    audit_change,
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_no_dag,
 )
 from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
+from localcap.model.project import Project
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
 #: A DAG that limits File Repository folders is kept (REDCap's behaviour is unrecorded): once
@@ -63,11 +66,33 @@ def export_dags(ctx: ApiContext) -> Response:
 
 @method("dag", "import")
 def import_dags(ctx: ApiContext) -> Response:
+    """A blank unique name creates a DAG; a known one renames that DAG. REDCap derives a
+    DAG's unique name from its display name, so a renamed DAG gets a new unique name
+    (redcapAPI's suite: "A different name" becomes ``a_different_name``). The names are
+    checked and chosen inside the project's write transaction, against the DAGs as of its
+    lock, so two imports at once never pick the same new unique name."""
     require_dag_rights(ctx)
-    project = ctx.proj
+    rows = import_rows(ctx)
+    with ctx.write_transaction() as conn:
+        project = ctx.proj
+        planned = _plan_dags(project, rows)
+        for display, unique, new_unique in planned:
+            store.save_dag(conn, project.project_id, display, unique, new_unique)
+            what = "Edit" if unique in project.dag_by_name else "Create"
+            audit_change(
+                ctx,
+                f"{what} data access group",
+                [("data_access_group_name", display), ("unique_group_name", new_unique)],
+            )
+        store.bump_design(conn, project.project_id)
+    return count_response(ctx, len(planned))
+
+
+def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+    """(display name, current unique name, unique name to give) per imported row."""
     taken = set(project.dag_by_name)
-    planned: list[tuple[str, str]] = []
-    for row in import_rows(ctx):
+    planned: list[tuple[str, str, str]] = []
+    for row in rows:
         display = str(row.get("data_access_group_name", "")).strip()
         unique = str(row.get("unique_group_name", "") or "").strip()
         if not display:
@@ -78,14 +103,15 @@ def import_dags(ctx: ApiContext) -> Response:
                 f"The unique_group_name '{unique}' does not exist: leave it blank to create a DAG",
             )
         if not unique:
-            unique = unique_group_name(display, taken)
-            taken.add(unique)
-        planned.append((display, unique))
-    with ctx.engine.begin() as conn:
-        for display, unique in planned:
-            store.save_dag(conn, project.project_id, display, unique)
-        store.bump_design(conn, project.project_id)
-    return count_response(ctx, len(planned))
+            unique = new_unique = unique_group_name(display, taken)
+        elif project.dag_by_name[unique].group_name != display:
+            taken.discard(unique)
+            new_unique = unique_group_name(display, taken)
+        else:
+            new_unique = unique
+        taken.add(new_unique)
+        planned.append((display, unique, new_unique))
+    return planned
 
 
 @method("dag", "delete")
@@ -93,12 +119,14 @@ def delete_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     names = required_names(ctx, "dags", ctx.proj.dag_by_name)
     group_ids = [ctx.proj.dag_by_name[n].group_id for n in names]
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         limited = folders_restricted_to_dags(conn, ctx.proj.project_id, group_ids)
         if limited:
             # Dropping the limit would open those folders to every DAG: refuse instead.
             raise ApiError(400, DAG_LIMITS_FOLDERS.format(folders=", ".join(map(str, limited))))
         store.delete_dags(conn, ctx.proj.project_id, group_ids)
+    for name in names:
+        audit_change(ctx, "Delete data access group", [("unique_group_name", name)])
     return count_response(ctx, len(names))
 
 
@@ -106,8 +134,8 @@ def delete_dags(ctx: ApiContext) -> Response:
 def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.proj
-    with ctx.engine.connect() as conn:
-        users = store.list_project_users(conn, project.project_id)
+    with ctx.read_snapshot() as conn:
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
             "username": u["username"],
@@ -124,7 +152,7 @@ def export_user_dags(ctx: ApiContext) -> Response:
 def import_user_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
     planned: list[tuple[str, int | None]] = []
     for row in import_rows(ctx):
@@ -135,9 +163,15 @@ def import_user_dags(ctx: ApiContext) -> Response:
         if dag and dag not in project.dag_by_name:
             raise ApiError(400, f"The data access group '{dag}' does not exist")
         planned.append((username, project.dag_by_name[dag].group_id if dag else None))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
+            dag = project.dag_by_id[group_id].unique_name if group_id is not None else ""
+            audit_change(
+                ctx,
+                f"Assign user {username} to data access group",
+                [("user", username), ("redcap_data_access_group", dag)],
+            )
     return count_response(ctx, len(planned))
 
 
@@ -158,7 +192,7 @@ def switch_dag(ctx: ApiContext) -> Response:
     if name and name not in project.dag_by_name:
         raise ApiError(400, f"The data access group '{name}' does not exist")
     target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
         if not allowed:
             raise ApiError(
@@ -179,4 +213,9 @@ def switch_dag(ctx: ApiContext) -> Response:
             ctx.username,
             None if target == role_store.NO_ASSIGNMENT else target,
         )
+    audit_change(
+        ctx,
+        f"Switch user {ctx.username} to data access group",
+        [("user", ctx.username), ("data_access_group", name or "[No Assignment]")],
+    )
     return count_response(ctx, 1)

@@ -52,6 +52,7 @@ from localcap.db.repository import Folder, RepositoryFile
 from localcap.formats.json_writer import dumps
 from localcap.formats.lists import CONTENT_TYPES, render_records
 from localcap.formats.xml_writer import write_xml_items
+from localcap.model.audit import bounded, printable
 from localcap.model.numbers import small_int
 
 NO_FILE_REPOSITORY = (
@@ -151,8 +152,10 @@ def _folder_name(ctx: ApiContext) -> str:
 
 
 def _describe(ctx: ApiContext, description: str) -> None:
+    """The audit log's words for the call (folder and file names are the callers' text:
+    printed with control characters escaped)."""
     if ctx.audit is not None:
-        ctx.audit.description = description
+        ctx.audit.description = printable(bounded(description, 1000))
 
 
 @method("fileRepository", "createFolder")
@@ -165,7 +168,7 @@ def create_folder(ctx: ApiContext) -> Response:
         for group_id, dag in project.dag_by_id.items()
         if ctx.group_id is None or group_id == ctx.group_id
     }
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         parent_id = _folder_param(ctx, repo.load_folders(conn, project.project_id))
         dag_id = _optional_id(ctx, "dag_id", dags)
         role_id = _optional_id(ctx, "role_id", repo.role_names(conn, project.project_id))
@@ -178,7 +181,7 @@ def create_folder(ctx: ApiContext) -> Response:
 def list_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         folders = repo.load_folders(conn, project.project_id)
         parent_id = _folder_param(ctx, folders)
         roles = repo.role_names(conn, project.project_id)
@@ -215,7 +218,7 @@ def _items_response(ctx: ApiContext, items: list[dict[str, Any]]) -> Response:
 @method("fileRepository", "export")
 def export_file(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         found = _file_param(ctx, conn)
     _describe(ctx, f"Download File Repository file {found.document.doc_id}")
     return document_response(ctx, found.document)
@@ -225,10 +228,10 @@ def export_file(ctx: ApiContext) -> Response:
 def import_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         folder_id = _folder_param(ctx, repo.load_folders(conn, project.project_id))
     stored = store_upload(ctx, required_upload(ctx))  # 1. the bytes, durably
-    with dropped_on_failure(ctx, stored), ctx.engine.begin() as conn:
+    with dropped_on_failure(ctx, stored), ctx.write_transaction() as conn:
         doc_id = stored.insert(conn, project.project_id)  # 2. the database, in one commit
         repo.add_file(conn, project.project_id, doc_id, folder_id)
     _describe(ctx, f"Upload File Repository file {doc_id} ({stored.name})")
@@ -238,7 +241,7 @@ def import_file(ctx: ApiContext) -> Response:
 @method("fileRepository", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         found = _file_param(ctx, conn)
         if not repo.mark_deleted(conn, ctx.proj.project_id, found.document.doc_id):
             raise ApiError(400, FILE_NOT_FOUND.format(doc_id=found.document.doc_id))

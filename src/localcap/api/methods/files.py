@@ -26,10 +26,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
@@ -42,6 +41,7 @@ from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
 from localcap.files import MissingFileError, download_headers, sniff_mime
 from localcap.files.mime import HEAD_SIZE
+from localcap.model.audit import row_writes
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
 from localcap.model.rights import (
@@ -51,7 +51,12 @@ from localcap.model.rights import (
     has_any_export_access,
 )
 
+if TYPE_CHECKING:
+    from localcap.files.store import FileStore
+
 log = logging.getLogger("localcap")
+#: The longest file name kept (longer ones are cut).
+MAX_NAME = 255
 
 INVALID_EVENT = "invalid event"
 NO_RECORD = 'The record "{record}" does not exist'
@@ -212,7 +217,7 @@ def export_file(ctx: ApiContext) -> Response:
     project = ctx.proj
     if not has_any_export_access(project, ctx.user_rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
         _check_export_level(ctx, target.field)
         _, document = _stored_document(conn, project, target)
@@ -291,10 +296,23 @@ def store_upload(ctx: ApiContext, upload: UploadFile) -> StoredUpload:
     """Write an upload's bytes to the store (step 1 of the durability order), sniffing its
     mime type from the content on the way. The caller inserts the document and, if its
     transaction fails, deletes ``key`` again (nothing refers to it yet)."""
+    return put_upload(ctx.state.file_store, upload)
+
+
+def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
+    """:func:`store_upload` for callers without an API context (the survey pages)."""
     reader = _UploadReader(upload.file)
-    stored = ctx.state.file_store.put(reader)
-    name = upload.filename or "file"
+    stored = store.put(reader)
+    name = stored_name(upload.filename or "")
     return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
+
+
+def stored_name(filename: str) -> str:
+    """An uploaded file's name as the database keeps it: without control characters (a NUL
+    is refused by PostgreSQL, a line break would forge lines where names are shown) and at most
+    :data:`MAX_NAME` characters; "file" when nothing is left."""
+    kept = "".join(c for c in filename if c.isprintable())
+    return kept[:MAX_NAME] or "file"
 
 
 @contextmanager
@@ -346,48 +364,61 @@ def _write_field(
 @method("file", "import")
 def import_file(ctx: ApiContext) -> Response:
     ctx.require_import()
-    project = ctx.proj
-    with ctx.engine.connect() as conn:
-        target, exists = resolve_target(ctx, conn, may_be_new=True)
-    if target.form not in project.forms_in_event(target.event_id):
+    with ctx.read_snapshot() as conn:  # refuse bad requests before storing any bytes
+        _import_target(ctx, conn)
+    stored = store_upload(ctx, required_upload(ctx))  # 1. the bytes, durably, under a fresh key
+    old_key: str | None = None
+    with dropped_on_failure(ctx, stored), ctx.write_transaction() as conn:
+        # 2. the database: new document row + field value, in one transaction, checked again
+        # under the project's write lock (the record may have been created, moved to another
+        # DAG or deleted meanwhile).
+        target, exists = _import_target(ctx, conn)
+        doc_id = stored.insert(conn, ctx.proj.project_id)
+        old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
+        if old is not None:
+            replaced = docs.delete_document(conn, ctx.proj.project_id, old)
+            old_key = replaced.store_key if replaced is not None else None
+    if old_key is not None:
+        delete_bytes(ctx, old_key)  # 3. only after the commit
+    _log_file_change(ctx, target, {}, {target.field.field_name: str(doc_id)}, created=not exists)
+    return empty_answer(ctx)
+
+
+def _import_target(ctx: ApiContext, conn: Connection) -> tuple[Target, bool]:
+    """Import File's target and whether its record exists, refused as REDCap refuses it."""
+    target, exists = resolve_target(ctx, conn, may_be_new=True)
+    if target.form not in ctx.proj.forms_in_event(target.event_id):
         raise ApiError(
             400,
             NOT_IN_EVENT.format(
                 field=target.field.field_name, form=target.form, event=target.event_name
             ),
         )
-    upload = required_upload(ctx)
+    required_upload(ctx)
     if not exists and not ctx.user_rights.flag("record_create"):
         raise ApiError(403, NO_CREATE.format(record=target.record))
-    stored = store_upload(ctx, upload)  # 1. the bytes, durably, under a fresh key
-    old_key: str | None = None
-    with dropped_on_failure(ctx, stored):
-        # 2. the database: new document row + field value, in one transaction. A concurrent
-        # import may create the record between our check and our insert: retry once as an
-        # update of the now existing record.
-        for attempt in (1, 2):
-            try:
-                with ctx.engine.begin() as conn:
-                    doc_id = stored.insert(conn, project.project_id)
-                    old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
-                    if old is not None:
-                        replaced = docs.delete_document(conn, project.project_id, old)
-                        old_key = replaced.store_key if replaced is not None else None
-                break
-            except IntegrityError:
-                if exists or attempt == 2:
-                    raise
-                exists = True
-    if old_key is not None:
-        delete_bytes(ctx, old_key)  # 3. only after the commit
-    return empty_answer(ctx)
+    return target, exists
+
+
+def _log_file_change(
+    ctx: ApiContext, target: Target, before: dict[str, str], after: dict[str, str], created: bool
+) -> None:
+    """The audit log's record of a file field change: REDCap's ``field = '<document id>'``
+    (``''`` when deleted), as a record change of ``target.record``."""
+    if ctx.audit is None:
+        return
+    key = (target.record, target.event_id, target.repeat_instrument, target.instance)
+    ctx.audit.records = [target.record]
+    ctx.audit.changes = row_writes(
+        ctx.proj, [key], {key: before}, {key: after}, {target.record} if created else set()
+    )
 
 
 @method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     project = ctx.proj
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
         _, document = _stored_document(conn, project, target)
         if document is None:
@@ -396,6 +427,7 @@ def delete_file(ctx: ApiContext) -> Response:
         removed = docs.delete_document(conn, project.project_id, old) if old else None
     if removed is not None:
         delete_bytes(ctx, removed.store_key)
+    _log_file_change(ctx, target, {target.field.field_name: old or ""}, {}, created=False)
     return empty_answer(ctx)
 
 

@@ -20,7 +20,6 @@ from localcap.model.project import (
     Field,
     Project,
     checkbox_column,
-    format_choices,
     parse_choices,
 )
 from localcap.model.validation import VALIDATION_TYPES
@@ -162,7 +161,7 @@ def validate_dictionary(rows: list[dict[str, str]]) -> list[Field]:
             choices = parse_choices(choices_text)
             if not choices:
                 errors.append(f"{where}: a {ftype} field needs choices ('1, Yes | 2, No')")
-            values["select_choices_or_calculations"] = format_choices(choices)
+            # kept as sent: REDCapR recorded '1, Yup | 2, Nope | 3, Other' exported unchanged
         if ftype == "calc" and not choices_text.strip():
             errors.append(f"{where}: a calc field needs a calculation")
         validation = values["text_validation_type_or_show_slider_number"].strip()
@@ -205,6 +204,6 @@ def validate_dictionary(rows: list[dict[str, str]]) -> list[Field]:
 def import_metadata(ctx: ApiContext) -> Response:
     require_design(ctx)
     fields = validate_dictionary(import_rows(ctx))
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         store.replace_metadata(conn, ctx.proj, fields)
     return count_response(ctx, len(fields))

@@ -52,7 +52,7 @@ from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import MAX_ID
 from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
-from localcap.api.methods.records import document_names, stored_rows
+from localcap.api.methods.records import document_names, record_rows
 from localcap.db import records as rows_store
 from localcap.files import download_headers
 from localcap.model.numbers import small_int
@@ -122,7 +122,7 @@ def _instance(ctx: ApiContext) -> int | None:
 
 
 def _check_record(ctx: ApiContext, record: str) -> None:
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         exists, group_id = rows_store.record_group(conn, ctx.proj.project_id, record)
     if not exists or (ctx.group_id is not None and group_id != ctx.group_id):
         raise ApiError(400, NO_RECORD.format(record=record))
@@ -185,20 +185,21 @@ def _draw(
     project = ctx.proj
     with_data = ctx.request.flag("allRecords") or bool(record)
     if with_data:
-        builder.doc_names = document_names(ctx)
         selection = Selection(event.event_id if event else None, form, instance)
         event_ids = [event.event_id] if event else None
-        if record:  # pages even where the record has no data yet (an event asked for)
-            rows = list(stored_rows(ctx, [record], event_ids))
-            writer.add_all(_until_cancelled(ctx, builder.record(record, rows, selection)))
-            if ctx.audit is not None:
-                ctx.audit.records = [record]
-        else:  # record by record: never more than one record's rows in memory
-            # closing(): a cancelled or refused PDF ends the query (and frees its connection)
-            with closing(stored_rows(ctx, None, None)) as rows:
-                for name, group in groupby(rows, key=attrgetter("record")):
-                    pages = builder.record(name, list(group), selection)
-                    writer.add_all(_until_cancelled(ctx, pages))
+        with ctx.read_snapshot() as conn:  # one state of the data for the whole document
+            builder.doc_names = document_names(ctx, conn)
+            if record:  # pages even where the record has no data yet (an event asked for)
+                rows = list(record_rows(ctx, conn, [record], event_ids))
+                writer.add_all(_until_cancelled(ctx, builder.record(record, rows, selection)))
+                if ctx.audit is not None:
+                    ctx.audit.records = [record]
+            else:  # record by record: never more than one record's rows in memory
+                # closing(): a cancelled or refused PDF ends the query before the snapshot
+                with closing(record_rows(ctx, conn, None, None)) as all_rows:
+                    for name, group in groupby(all_rows, key=attrgetter("record")):
+                        pages = builder.record(name, list(group), selection)
+                        writer.add_all(_until_cancelled(ctx, pages))
     else:
         names = [form] if form else None
         if names is None:

@@ -24,6 +24,8 @@ from localcap.model.project import Field
 from localcap.model.rights import Rights
 
 #: Export Project Info attributes in REDCap's order; the int-valued ones are JSON numbers.
+#: The set of REDCap 15.8.2 and later (``project_pi_email``), as localcap reports 16.x and
+#: redcapAPI expects the newer set from such servers (docs/CLIENTS.md).
 INFO_FIELDS: tuple[str, ...] = (
     "project_id",
     "project_title",
@@ -47,6 +49,7 @@ INFO_FIELDS: tuple[str, ...] = (
     "project_grant_number",
     "project_pi_firstname",
     "project_pi_lastname",
+    "project_pi_email",
     "display_today_now_button",
     "missing_data_codes",
     "external_modules",
@@ -86,6 +89,7 @@ SETTABLE = (
     "project_grant_number",
     "project_pi_firstname",
     "project_pi_lastname",
+    "project_pi_email",
     "display_today_now_button",
     "bypass_branching_erase_field_prompt",
 )
@@ -107,6 +111,7 @@ DEFAULT_INFO: dict[str, Any] = {
     "project_grant_number": "",
     "project_pi_firstname": "",
     "project_pi_lastname": "",
+    "project_pi_email": "",
     "display_today_now_button": 1,
     "missing_data_codes": "",
     "external_modules": "",
@@ -209,23 +214,33 @@ def import_project_info(ctx: ApiContext) -> Response:
     if len(rows) != 1:
         raise ApiError(400, "You must provide exactly one set of project attributes")
     attrs = rows[0]
-    project = ctx.proj
-    info = dict(project.info)
-    title = project.project_title
-    longitudinal = project.is_longitudinal
-    changed = 0
-    for name, value in attrs.items():
-        if name not in SETTABLE:
-            continue
-        changed += 1
-        if name == "project_title":
-            if not value.strip():
-                raise ApiError(400, 'The parameter "project_title" cannot be empty')
-            title = value
-        elif name == "is_longitudinal":
-            longitudinal = _as_int(value, name) == 1
-        else:
-            info[name] = _as_int(value, name) if name in INT_FIELDS else value
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        # Merged into the settings as of the lock, so a concurrent change of other settings
+        # is kept and the arms checked below are the current ones.
+        project = ctx.proj
+        info = dict(project.info)
+        title = project.project_title
+        longitudinal = project.longitudinal_enabled
+        changed = 0
+        for name, value in attrs.items():
+            if name not in SETTABLE:
+                continue
+            changed += 1
+            if name == "project_title":
+                if not value.strip():
+                    raise ApiError(400, 'The parameter "project_title" cannot be empty')
+                title = value
+            elif name == "is_longitudinal":
+                longitudinal = _as_int(value, name) == 1
+            else:
+                info[name] = _as_int(value, name) if name in INT_FIELDS else value
         store.update_project(conn, project.project_id, title, longitudinal, info)
+        if project.longitudinal_enabled and not longitudinal:
+            # Turning the setting off drops the arms left without events: redcapAPI's suite
+            # deletes some arms' events, turns the setting off, and later finds only the arms
+            # it imports anew (docs/CLIENTS.md).
+            with_events = {e.arm_num for e in project.events}
+            empty = [a.arm_num for a in project.arms if a.arm_num not in with_events]
+            if empty:
+                store.delete_arms(conn, project.project_id, empty)
     return count_response(ctx, changed)

@@ -21,13 +21,13 @@ from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, NO_PERMISSION, ApiError
 from localcap.api.methods.common import audit_creation
 from localcap.api.methods.metadata import check_names
-from localcap.api.methods.records import requested_events, stored_rows
+from localcap.api.methods.records import requested_events, stored_rows, user_filter
 from localcap.db import documents as docs
 from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.reports import list_reports
 from localcap.db.roles import list_roles
-from localcap.model.filtering import FilterError, compile_filter, filter_rows
+from localcap.model.filtering import filter_rows
 from localcap.model.rights import has_any_export_access
 from localcap.projectxml.exporter import ExportContext, ExportOptions, write_project_xml
 from localcap.projectxml.importer import import_project_xml
@@ -82,13 +82,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
     fields = req.list("fields")
     known = set(project.field_by_name) | set(project.complete_fields)
     check_names("fields", fields, known)
-    logic = None
-    expression = req.get("filterLogic").strip()
-    if expression:
-        try:
-            logic = compile_filter(project, expression)
-        except FilterError as exc:
-            raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
+    logic = user_filter(ctx)
     options = ExportOptions(
         metadata_only=req.flag("returnMetadataOnly"),
         fields=set(fields) if fields else None,
@@ -98,7 +92,7 @@ def export_project_xml(ctx: ApiContext) -> Response:
     )
     records = req.list("records")
     event_ids = requested_events(ctx)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         reports = list_reports(conn, project.project_id)
         surveys = survey_store.load_surveys(conn, project.project_id)
         survey_queue = survey_store.load_queue(conn, project.project_id)

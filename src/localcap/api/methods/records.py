@@ -7,12 +7,18 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
-from localcap.api.errors import NO_ACCESS_EXPORT, NO_DELETE, ApiError, error_format
+from localcap.api.errors import (
+    HIDDEN_FILTER_FIELDS,
+    NO_ACCESS_EXPORT,
+    NO_DELETE,
+    ApiError,
+    error_format,
+)
 from localcap.api.methods.common import import_rows
 from localcap.api.methods.files import delete_bytes
 from localcap.api.methods.metadata import check_names
@@ -21,13 +27,21 @@ from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.documents import delete_document
 from localcap.db.records import StoredRow
-from localcap.formats.csv_writer import parse_delimiter, write_csv
+from localcap.formats.csv_writer import format_line, needs_quotes, parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
+from localcap.logic import CompiledLogic
+from localcap.model.audit import Change, printable, row_writes
 from localcap.model.eav import EavExport, eav_to_flat
-from localcap.model.filtering import FilterError, compile_filter, filter_rows
+from localcap.model.filtering import (
+    FilterError,
+    compile_filter,
+    filter_rows,
+    unexportable_fields,
+)
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
-from localcap.model.record_import import ImportChecker, ImportError_, write_plan
+from localcap.model.project import Project
+from localcap.model.record_import import ImportChecker, ImportError_, ImportPlan, write_plan
 from localcap.model.record_names import record_name_problem, record_number
 from localcap.model.rights import has_any_export_access
 
@@ -60,11 +74,17 @@ def flat_options(ctx: ApiContext, **overrides: Any) -> FlatOptions:
 
 
 def stream_flat(
-    ctx: ApiContext, export: FlatExport, rows: Iterator[list[Any]], fmt: str
+    ctx: ApiContext,
+    export: FlatExport,
+    rows: Iterator[list[Any]],
+    fmt: str,
+    header_alone: bool = True,
 ) -> Response:
     """Stream the rows in csv/json/xml (odm is the report module's)."""
     csv_header = export.label_header if export.options.label_headers else export.header
-    return stream_rows(ctx, export.header, csv_header, rows, fmt, export.plain_columns())
+    return stream_rows(
+        ctx, export.header, csv_header, rows, fmt, export.plain_columns(), header_alone
+    )
 
 
 def stream_rows(
@@ -74,10 +94,13 @@ def stream_rows(
     rows: Iterator[list[Any]],
     fmt: str,
     plain_columns: list[int] | None = None,
+    header_alone: bool = True,
 ) -> Response:
+    """``header_alone``: an empty CSV export is its header line (reports), or, when false, an
+    empty body (Export Records, as REDCapR recorded from real REDCap)."""
     if fmt == "csv":
         delimiter = parse_delimiter(ctx.request.get("csvDelimiter", ","))
-        body = write_csv(csv_header, rows, delimiter, plain_columns)
+        body = write_csv(csv_header, rows, delimiter, plain_columns, header_alone)
     elif fmt == "json":
         body = write_json(header, rows)
     else:
@@ -85,19 +108,32 @@ def stream_rows(
     return StreamingResponse(body, headers={"content-type": CONTENT_TYPES[fmt]})
 
 
-def document_names(ctx: ApiContext) -> dict[str, str]:
+def document_names(ctx: ApiContext, conn: Connection) -> dict[str, str]:
     """doc_id -> file name, for Export Records' file fields (only if the project has any)."""
     if not any(f.field_type == "file" for f in ctx.proj.fields):
         return {}
-    with ctx.engine.connect() as conn:
-        return {
-            str(r.doc_id): r.name
-            for r in conn.execute(
-                select(t.documents.c.doc_id, t.documents.c.name).where(
-                    t.documents.c.project_id == ctx.proj.project_id
-                )
+    return {
+        str(r.doc_id): r.name
+        for r in conn.execute(
+            select(t.documents.c.doc_id, t.documents.c.name).where(
+                t.documents.c.project_id == ctx.proj.project_id
             )
-        }
+        )
+    }
+
+
+def record_rows(
+    ctx: ApiContext,
+    conn: Connection,
+    records: list[str] | None,
+    event_ids: list[int] | None,
+    group_ids: list[int] | None = None,
+    changed: tuple[str, str] | None = None,
+) -> Iterator[StoredRow]:
+    """The project's stored rows the caller may see (a user in a DAG: that DAG's), streamed."""
+    if ctx.group_id is not None:
+        group_ids = [ctx.group_id]
+    yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids, changed)
 
 
 def stored_rows(
@@ -106,12 +142,15 @@ def stored_rows(
     event_ids: list[int] | None,
     group_ids: list[int] | None = None,
     changed: tuple[str, str] | None = None,
+    doc_names: dict[str, str] | None = None,
 ) -> Iterator[StoredRow]:
-    """Stream the project's stored rows with one connection held for the whole export."""
-    if ctx.group_id is not None:
-        group_ids = [ctx.group_id]
-    with ctx.engine.connect() as conn:
-        yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids, changed)
+    """Stream the stored rows from one read snapshot held for the whole export, so that it
+    sees every record as of one moment however long the client takes to read it.
+    ``doc_names``, when given, is filled from the same snapshot before the first row."""
+    with ctx.read_snapshot() as conn:
+        if doc_names is not None:
+            doc_names.update(document_names(ctx, conn))
+        yield from record_rows(ctx, conn, records, event_ids, group_ids, changed)
 
 
 def date_range(ctx: ApiContext) -> tuple[str, str] | None:
@@ -139,6 +178,26 @@ def requested_events(ctx: ApiContext) -> list[int] | None:
     return [ctx.proj.event_by_name[e].event_id for e in events]
 
 
+def user_filter(ctx: ApiContext) -> CompiledLogic | None:
+    """The caller's own ``filterLogic`` (Export Records, Export Project XML), compiled.
+
+    Logic that reads a field the caller's export rights remove is refused (400, naming the
+    fields), before any data is read: evaluating it would let the caller bisect hidden values
+    (``[dob] <= "1941-12-09"``), and treating the field as blank would silently give wrong
+    rows. The answer depends on the expression and the rights only (docs/RIGHTS.md)."""
+    expression = ctx.request.get("filterLogic").strip()
+    if not expression:
+        return None
+    try:
+        logic = compile_filter(ctx.proj, expression)
+    except FilterError as exc:
+        raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
+    hidden = unexportable_fields(ctx.proj, ctx.user_rights, logic.fields_referenced)
+    if hidden:
+        raise ApiError(400, HIDDEN_FILTER_FIELDS.format(fields=", ".join(hidden)))
+    return logic
+
+
 def record_type_of(ctx: ApiContext) -> str:
     """``type``: flat (one row per record/event/instance) or eav (one row per value)."""
     record_type = ctx.request.get("type", "flat").strip().lower() or "flat"
@@ -159,21 +218,16 @@ def export_records(ctx: ApiContext) -> Response:
     known_fields = set(project.field_by_name) | set(project.complete_fields)
     check_names("fields", fields, known_fields)
     check_names("forms", forms, set(project.form_by_name))
-    logic = None
-    expression = ctx.request.get("filterLogic").strip()
-    if expression:
-        try:
-            logic = compile_filter(project, expression)
-        except FilterError as exc:
-            raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
+    logic = user_filter(ctx)
     records = ctx.request.list("records")
     event_ids = requested_events(ctx)
     order = export_field_order(project, fields, forms)
-    options = flat_options(ctx, doc_names=document_names(ctx))
+    doc_names: dict[str, str] = {}  # filled by stored_rows, from the export's snapshot
+    options = flat_options(ctx, doc_names=doc_names)
     options.record_id_always = False
     export = FlatExport(project, rights, ctx.group_id, order, options)
     fmt = ctx.format if ctx.format in ("json", "csv") else "xml"
-    stored = stored_rows(ctx, records, event_ids, changed=date_range(ctx))
+    stored = stored_rows(ctx, records, event_ids, changed=date_range(ctx), doc_names=doc_names)
     if logic is not None:
         dag = project.dag_by_id.get(ctx.group_id) if ctx.group_id else None
         stored = filter_rows(
@@ -182,10 +236,10 @@ def export_records(ctx: ApiContext) -> Response:
     if record_type == "eav":
         eav = EavExport(export)
         audit_export(ctx, eav)
-        return stream_rows(ctx, eav.header, eav.header, eav.rows(stored), fmt)
+        return stream_rows(ctx, eav.header, eav.header, eav.rows(stored), fmt, header_alone=False)
     rows = export.rows(stored)
     audit_export(ctx, export)
-    return stream_flat(ctx, export, iter(rows), fmt)
+    return stream_flat(ctx, export, iter(rows), fmt, header_alone=False)
 
 
 def audit_export(ctx: ApiContext, export: FlatExport | EavExport) -> None:
@@ -207,7 +261,10 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
         if fmt == "json":
             body = orjson.dumps(items)
         elif fmt == "csv":
-            body = ("id\n" + "".join(f"{i}\n" for i in items)).encode()
+            # One value per line, quoted as REDCap's CSV is: an auto_ids pair is one value
+            # ("2,1"), which R and pandas read as one column (redcapAPI's suite).
+            quote = needs_quotes(",")
+            body = ("id\n" + "".join(format_line([i], ",", quote) for i in items)).encode()
         else:
             ids = "".join(f"<id>{i}</id>" for i in items)
             body = f'<?xml version="1.0" encoding="UTF-8" ?><ids>{ids}</ids>'.encode()
@@ -222,10 +279,25 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
     return Response(body, headers={"content-type": CONTENT_TYPES[fmt]})
 
 
+def _import_plan(
+    ctx: ApiContext, rows: list[dict[str, Any]], record_type: str, date_format: str
+) -> ImportPlan:
+    """The submitted rows checked against the project's design as :attr:`ctx.proj` has it."""
+    project = ctx.proj
+    if record_type == "eav":
+        try:
+            rows = eav_to_flat(project, rows)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+    try:
+        return ImportChecker(project, date_format).check(rows, ctx.group_id)
+    except ImportError_ as exc:
+        raise ApiError(400, exc.message) from None
+
+
 @method("record", "import")
 def import_records(ctx: ApiContext) -> Response:
     ctx.require_import()
-    project = ctx.proj
     record_type = record_type_of(ctx)
     behavior = ctx.request.get("overwriteBehavior", "normal").strip().lower() or "normal"
     if behavior not in ("normal", "overwrite"):
@@ -234,52 +306,59 @@ def import_records(ctx: ApiContext) -> Response:
     if date_format not in ("YMD", "MDY", "DMY"):
         raise ApiError(400, 'The value of the parameter "dateFormat" is not valid')
     rows = import_rows(ctx)
-    if record_type == "eav":
-        try:
-            rows = eav_to_flat(project, rows)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
-    checker = ImportChecker(project, date_format)
+    # Checked once before the write lock (bad input is refused without waiting for it), and
+    # again inside it if the design changed meanwhile: the plan must fit the design it is
+    # written into.
+    plan = _import_plan(ctx, rows, record_type, date_format)
+    checked_against = ctx.proj
+    changes: list[Change] = []
     try:
-        plan = checker.check(rows, ctx.group_id)
-    except ImportError_ as exc:
-        raise ApiError(400, exc.message) from None
-    try:
-        with ctx.engine.begin() as conn:
+        with ctx.write_transaction() as conn:
+            if ctx.proj is not checked_against:
+                plan = _import_plan(ctx, rows, record_type, date_format)
             records, id_map = write_plan(
                 conn,
-                project,
+                ctx.proj,
                 plan,
                 group_id=ctx.group_id,
                 overwrite=behavior == "overwrite",
                 auto_number=ctx.request.flag("forceAutoNumber"),
                 may_create=ctx.user_rights.flag("record_create"),
+                log=changes,
             )
     except ImportError_ as exc:
         raise ApiError(exc.status, exc.message) from None
     if ctx.audit is not None:
         ctx.audit.records = records
+        ctx.audit.changes = changes
     return import_response(ctx, records, id_map)
 
 
 @method("record", "delete")
 def delete_records(ctx: ApiContext) -> Response:
     ctx.require("record_delete", NO_DELETE)
-    project = ctx.proj
     records = ctx.request.list("records") or []
     if not records:
         raise ApiError(400, "The parameter 'records' is missing")
     event_name = ctx.request.get("event").strip()
     instrument = ctx.request.get("instrument").strip()
     instance_text = ctx.request.get("repeat_instance").strip()
-    if event_name and event_name not in project.event_by_name:
-        raise ApiError(400, f"The event '{event_name}' is not valid")
-    if instrument and instrument not in project.form_by_name:
-        raise ApiError(400, f"The instrument '{instrument}' is not valid")
+    arm_text = ctx.request.get("arm").strip()
     if ctx.audit is not None:
         ctx.audit.records = list(records)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
+        # The design as of the lock: the event, form or arm may be new or gone.
+        project = ctx.proj
+        if event_name and event_name not in project.event_by_name:
+            raise ApiError(400, f"The event '{event_name}' is not valid")
+        if instrument and instrument not in project.form_by_name:
+            raise ApiError(400, f"The instrument '{instrument}' is not valid")
+        arm_events = delete_arm_events(project, arm_text)
+        rows = rows_store.load_rows(conn, project.project_id, records)
         existing = rows_store.existing_records(conn, project.project_id, records)
+        if arm_events is not None:  # a record exists in an arm where it holds rows
+            in_arm = {row.record for row in rows if row.event_id in arm_events}
+            existing = {r: g for r, g in existing.items() if r in in_arm}
         missing = [r for r in records if r not in existing]
         if ctx.group_id is not None:
             missing += [r for r in records if r in existing and existing[r] != ctx.group_id]
@@ -302,8 +381,13 @@ def delete_records(ctx: ApiContext) -> Response:
                         released.append(document.store_key)
 
         deleted = 0
+        kept: set[str] = set()  # records keeping rows in other arms
+        erased: dict[tuple[str, int, str, int], dict[str, Any]] = {}
         event_id = project.event_by_name[event_name].event_id if event_name else None
-        for row in rows_store.load_rows(conn, project.project_id, records):
+        for row in rows:
+            if arm_events is not None and row.event_id not in arm_events:
+                kept.add(row.record)
+                continue
             if event_id is not None and row.event_id != event_id:
                 continue
             if instance_text and str(row.instance) != instance_text:
@@ -312,21 +396,45 @@ def delete_records(ctx: ApiContext) -> Response:
             if not names:
                 continue
             release(row.data, names)
-            if not whole:
+            erased[(row.record, *row.key)] = {n: row.data[n] for n in names}
+            if not whole or arm_events is not None:  # a row left empty is deleted
                 for name in names:
                     row.data.pop(name)
                 rows_store.save_row(conn, project.project_id, row, is_new=False)
+                forms = {n.removesuffix("_complete") for n in names if n.endswith("_complete")}
+                survey_store.forget_responses(
+                    conn, project.project_id, row.record, row.event_id, row.instance, forms
+                )
             deleted += 1
-        if whole:
-            rows_store.delete_records(conn, project.project_id, records)
-            survey_store.forget_records(conn, project.project_id, records)
+        if whole:  # a record is gone when no arm holds its rows any more
+            gone = [r for r in records if r not in kept]
+            rows_store.delete_records(conn, project.project_id, gone)
+            survey_store.forget_records(conn, project.project_id, gone)
+            rows_store.touch_records(conn, project.project_id, [r for r in records if r in kept])
         else:
             rows_store.touch_records(conn, project.project_id, records)
     for key in released:
         delete_bytes(ctx, key)
+    if ctx.audit is not None:
+        id_field = project.record_id_field
+        ctx.audit.changes = (
+            [Change("Delete record (API)", r, f"{id_field} = '{printable(r)}'") for r in records]
+            if whole and arm_events is None
+            else row_writes(project, list(erased), erased, {}, set())
+        )
     if whole:
         return Response(str(len(records)), media_type="text/plain")
     return Response(str(len(records) if deleted else 0), media_type="text/plain")
+
+
+def delete_arm_events(project: Project, arm_text: str) -> set[int] | None:
+    """The events of Delete Records' ``arm``: records are deleted from that arm only (REDCapR
+    recorded records deleted from arm 2 still in arms 1 and 3); None without an arm."""
+    if not arm_text or not project.is_longitudinal:
+        return None
+    if not arm_text.isdigit() or int(arm_text) not in project.arm_by_num:
+        raise ApiError(400, f"The arm number '{arm_text}' is not valid")
+    return {e.event_id for e in project.events if e.arm_num == int(arm_text)}
 
 
 @method("generateNextRecordName", "export")
@@ -334,7 +442,7 @@ def generate_next_record_name(ctx: ApiContext) -> Response:
     """The next record name: max numeric id + 1; for a user in a DAG, ``<group_id>-<n>``."""
     ctx.require_export()
     pid = ctx.proj.project_id
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         if ctx.group_id is None:
             name = rows_store.next_record_names(conn, pid, 1)[0]
         else:
@@ -360,7 +468,7 @@ def rename_record(ctx: ApiContext) -> Response:
     if problem:
         raise ApiError(400, f"The value of 'new_record_name' is not valid: {problem}")
     pid = ctx.proj.project_id
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         found = rows_store.existing_records(conn, pid, [old, new])
         if old not in found or (ctx.group_id is not None and found[old] != ctx.group_id):
             raise ApiError(400, f'The record "{old}" does not exist')
@@ -370,4 +478,11 @@ def rename_record(ctx: ApiContext) -> Response:
         survey_store.rename_record(conn, pid, old, new)
     if ctx.audit is not None:
         ctx.audit.records = [old, new]
+        ctx.audit.changes = [
+            Change(
+                "Update record (API)",
+                new,
+                f"{ctx.proj.record_id_field} = '{printable(new)}' (renamed from '{printable(old)}')",
+            )
+        ]
     return Response("1", media_type="text/plain")

@@ -10,7 +10,7 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
-from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
+from localcap.api.errors import HIDDEN_REPORT_FIELDS, NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import MAX_ID, count_response, list_response, require_design
 from localcap.api.methods.records import audit_export, flat_options, stream_flat
 from localcap.db import records as rows_store
@@ -19,6 +19,7 @@ from localcap.db.reports import list_reports, load_report, save_reports
 from localcap.db.roles import role_name
 from localcap.formats.odm import write_odm
 from localcap.formats.parsers import DataParseError, check_json_text
+from localcap.model.filtering import compile_filter, unexportable_fields
 from localcap.model.numbers import small_int
 from localcap.model.rights import has_any_export_access
 from localcap.reports.definition import ReportDefinition, ReportDefinitionError
@@ -51,7 +52,7 @@ def _report_rows(
     """The stored rows a report reads. ``group_ids`` is already the report's DAG filter
     intersected with the user's own DAG (possibly empty: a site B user's view of a site A
     report holds nothing), so it must not be replaced by the user's DAG."""
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:  # one state of the data for the whole export
         yield from rows_store.iter_rows(conn, ctx.proj, None, group_ids, event_ids)
 
 
@@ -65,7 +66,7 @@ def export_report(ctx: ApiContext) -> Response:
     number = small_int(report_id, MAX_ID)
     if number is None:
         raise _not_in_project(report_id)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         found = load_report(conn, number)
         if found is None or found[0] != project.project_id:
             raise _not_in_project(report_id)
@@ -100,6 +101,38 @@ def export_report(ctx: ApiContext) -> Response:
     return stream_flat(ctx, plan.export, rows, ctx.format)
 
 
+def _require_exportable(ctx: ApiContext, report: ReportDefinition) -> None:
+    """A report the caller defines is the caller's own filter: its logic and its sort fields
+    may only read fields the caller may export, as Export Records' ``filterLogic`` (else a
+    De-Identified user with Design rights would bisect identifiers through report imports)."""
+    parts = (
+        (
+            "filter_logic",
+            compile_filter(ctx.proj, report.filter_logic).fields_referenced
+            if report.filter_logic.strip()
+            else (),
+        ),
+        ("order_by", [order.field for order in report.order_by]),
+    )
+    for what, names in parts:
+        hidden = unexportable_fields(ctx.proj, ctx.user_rights, names)
+        if hidden:
+            raise ApiError(
+                400,
+                HIDDEN_REPORT_FIELDS.format(
+                    title=report.title, what=what, fields=", ".join(hidden)
+                ),
+            )
+
+
+def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
+    """Each report fits the design as :attr:`ctx.proj` has it and reads only fields the
+    caller may export."""
+    for report in reports:
+        report.validate(ctx.proj)
+        _require_exportable(ctx, report)
+
+
 @method("report", "import")
 def import_reports(ctx: ApiContext) -> Response:
     require_design(ctx)
@@ -117,9 +150,14 @@ def import_reports(ctx: ApiContext) -> Response:
         raise ApiError(400, str(exc)) from None
     try:
         reports = [ReportDefinition.from_json(item) for item in data]
-        for report in reports:
-            report.validate(ctx.proj)
-        with ctx.engine.begin() as conn:
+        # Checked before the write lock (bad input is refused without waiting for it), and
+        # again inside it if the design changed meanwhile: a field named may be gone, or newly
+        # flagged an identifier this caller may not filter or sort on.
+        _check_reports(ctx, reports)
+        checked_against = ctx.proj
+        with ctx.write_transaction() as conn:
+            if ctx.proj is not checked_against:
+                _check_reports(ctx, reports)
             ids = save_reports(conn, ctx.proj.project_id, reports)
     except ReportDefinitionError as exc:
         raise ApiError(400, str(exc)) from None
@@ -133,7 +171,7 @@ def import_reports(ctx: ApiContext) -> Response:
 @method("report", "list")
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         every = list_reports(conn, ctx.proj.project_id)
         reports = [r for r, ok in zip(every, _visible(ctx, conn, every), strict=True) if ok]
     if ctx.format == "json":

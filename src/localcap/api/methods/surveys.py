@@ -153,7 +153,7 @@ def _target(ctx: ApiContext, conn: Connection) -> Target:
 
 
 def _participant(ctx: ApiContext) -> tuple[Target, Participant]:
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         target = _target(ctx, conn)
         participant = survey_store.participant_for(
             conn,
@@ -203,7 +203,7 @@ def queue_enabled(conn: Connection, project_id: int) -> bool:
 def export_survey_queue_link(ctx: ApiContext) -> Response:
     _require_rights(ctx)
     pid = ctx.proj.project_id
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         if not queue_enabled(conn, pid):
             raise ApiError(400, "The survey queue is not enabled in this project")
         record = _record(ctx, conn)
@@ -239,7 +239,7 @@ def export_participant_list(ctx: ApiContext) -> Response:
     pid = ctx.proj.project_id
     base = survey_base(ctx)
     items: list[dict[str, Any]] = []
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         survey = _survey(ctx, conn)
         event_id = _event_id(ctx, survey.form_name)
         records = _listed_records(ctx, conn, event_id)

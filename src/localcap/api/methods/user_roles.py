@@ -11,6 +11,11 @@ Decisions where REDCap's behaviour is not documented:
   redcapAPI's own tests take users out of a role before deleting it. Unknown roles: 400.
 * A role that File Repository folders are limited to cannot be deleted either (the folders
   would become visible to everyone).
+* A caller in a Data Access Group (with User Rights) may create roles, but may change or
+  delete only roles whose users are all in the caller's DAG (403 otherwise): a role's rights
+  are its users' rights, so changing a role someone outside the DAG is in would change that
+  user's rights, which Import Users already refuses. Export User-Role Assignments lists
+  only the caller's DAG's users, as Export Users does (see docs/RIGHTS.md).
 * Import User-Role Assignments: a blank ``unique_role_name`` takes the user out of the role
   (REDCap's documented behaviour); a non-blank ``data_access_group`` also assigns the DAG,
   a blank one leaves the user's DAG as it is (a blank never widens what the user sees).
@@ -24,16 +29,18 @@ from starlette.responses import Response
 
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
-from localcap.api.errors import NO_USER_RIGHTS, ApiError
+from localcap.api.errors import NO_USER_RIGHTS, ROLE_OUTSIDE_OWN_DAG, ApiError
 from localcap.api.methods.common import (
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_own_dag,
 )
 from localcap.api.methods.metadata import required_names
 from localcap.api.methods.users import (
     FORM_RIGHTS_COLUMNS,
+    log_rights_change,
     require_user_rights,
     rights_columns,
     rights_from_row,
@@ -55,10 +62,23 @@ def _text(row: dict[str, Any], key: str) -> str:
     return str(row.get(key, "") or "").strip()
 
 
+def require_roles_in_own_dag(
+    ctx: ApiContext, members: list[dict[str, Any]], roles: dict[int, str]
+) -> None:
+    """A caller in a DAG changes only roles (``role_id -> unique name``) that no user outside
+    that DAG is in (403 naming the first such role, in the request's order)."""
+    if ctx.group_id is None:
+        return
+    outside = {u["role_id"] for u in members if u["group_id"] != ctx.group_id}
+    for role_id, name in roles.items():
+        if role_id in outside:
+            raise ApiError(403, ROLE_OUTSIDE_OWN_DAG.format(role=name))
+
+
 @method("userRole", "export")
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
-    with ctx.engine.connect() as conn:
+    with ctx.read_snapshot() as conn:
         roles = role_store.list_roles(conn, ctx.proj.project_id)
     rows = [
         {
@@ -76,10 +96,16 @@ def import_user_roles(ctx: ApiContext) -> Response:
     """Create a role for each row without a ``unique_role_name`` (REDCap names it
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
     require_user_rights(ctx)
-    project = ctx.proj
-    rows = import_rows(ctx, FORM_RIGHTS_COLUMNS)
-    with ctx.engine.begin() as conn:
+    rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
+    with ctx.write_transaction() as conn:
+        project = ctx.proj  # the design as of the lock: a role's rights name its forms
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
+        named = {_text(row, "unique_role_name") for row in rows}
+        require_roles_in_own_dag(
+            ctx,
+            store.list_project_users(conn, project.project_id),
+            {r.role_id: n for n, r in existing.items() if n in named},
+        )
         taken = set(existing)
         for row in rows:
             unique = _text(row, "unique_role_name")
@@ -101,6 +127,12 @@ def import_user_roles(ctx: ApiContext) -> Response:
                 base = new_role_rights(project)
             rights = rights_from_row(row, project, base)
             role_store.save_role(conn, project.project_id, unique, label, rights)
+            log_rights_change(
+                ctx,
+                "Edit user role" if unique in existing else "Add user role",
+                [("role", label), ("unique_role_name", unique)],
+                rights,
+            )
     return count_response(ctx, len(rows))
 
 
@@ -108,11 +140,12 @@ def import_user_roles(ctx: ApiContext) -> Response:
 def delete_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     pid = ctx.proj.project_id
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         roles = {r.unique_role_name: r for r in role_store.list_roles(conn, pid)}
         names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
         ids = [roles[n].role_id for n in names]
         by_id = {roles[n].role_id: n for n in names}
+        require_roles_in_own_dag(ctx, store.list_project_users(conn, pid), by_id)
         in_use = role_store.roles_in_use(conn, pid, ids)
         if in_use:
             listed = ", ".join(f"{by_id[i]} ({n} user{'s' * (n != 1)})" for i, n in in_use.items())
@@ -129,6 +162,13 @@ def delete_user_roles(ctx: ApiContext) -> Response:
                 + ", ".join(by_id[i] for i in sorted(folders)),
             )
         role_store.delete_roles(conn, pid, ids)
+    for name in names:
+        log_rights_change(
+            ctx,
+            "Delete user role",
+            [("role", roles[name].role_label), ("unique_role_name", name)],
+            None,
+        )
     return count_response(ctx, len(names))
 
 
@@ -136,8 +176,8 @@ def delete_user_roles(ctx: ApiContext) -> Response:
 def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     project = ctx.proj
-    with ctx.engine.connect() as conn:
-        users = store.list_project_users(conn, project.project_id)
+    with ctx.read_snapshot() as conn:
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
         {
             "username": u["username"],
@@ -157,7 +197,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
     project = ctx.proj
     pid = project.project_id
     rows = import_rows(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         members = {u["username"]: u["group_id"] for u in store.list_project_users(conn, pid)}
         roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}
         planned: list[tuple[str, int | None, int | None]] = []
@@ -176,8 +216,15 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
             if group_id is not None:
                 require_own_dag(ctx, username, group_id)
             planned.append((username, roles[role] if role else None, group_id))
+        names_of = {role_id: name for name, role_id in roles.items()}
         for username, role_id, group_id in planned:
             role_store.set_user_role(conn, pid, username, role_id)
             if group_id is not None:
                 store.set_user_dag(conn, pid, username, group_id)
+            log_rights_change(
+                ctx,
+                f"Assign user {username} to user role",
+                [("user", username), ("unique_role_name", names_of.get(role_id, ""))],
+                None,
+            )
     return count_response(ctx, len(planned))

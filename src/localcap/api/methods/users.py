@@ -12,9 +12,11 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
 from localcap.api.methods.common import (
+    audit_change,
     count_response,
     import_rows,
     list_response,
+    own_dag_users,
     require_own_dag,
 )
 from localcap.api.methods.metadata import invalid_values, required_names
@@ -75,6 +77,22 @@ def rights_columns(
     return row
 
 
+def log_rights_change(
+    ctx: ApiContext, action: str, who: list[tuple[str, Any]], rights: Rights | None
+) -> None:
+    """Audit a user or role change as REDCap logs it: ``Edit user bob`` with
+    ``user = 'bob', ..., design = '1', forms = 'demographics:1,...'`` (the rights as stored)."""
+    pairs = list(who)
+    if rights is not None:
+        forms, exports = _form_levels(ctx.proj, rights)
+        pairs += [(name, rights.flags.get(name, 0)) for name in EXPORT_FLAGS]
+        pairs += [
+            ("forms", ",".join(f"{k}:{v}" for k, v in forms.items())),
+            ("forms_export", ",".join(f"{k}:{v}" for k, v in exports.items())),
+        ]
+    audit_change(ctx, action, pairs)
+
+
 @method("user", "export")
 def export_users(ctx: ApiContext) -> Response:
     """A user in a role is shown with the role's rights: the rights in force, which is what
@@ -85,10 +103,8 @@ def export_users(ctx: ApiContext) -> Response:
     to see); the API's rule is undocumented, so this fails closed."""
     ctx.require_export()
     project = ctx.proj
-    with ctx.engine.connect() as conn:
-        users = store.list_project_users(conn, project.project_id)
-    if ctx.group_id is not None:
-        users = [u for u in users if u["group_id"] == ctx.group_id]
+    with ctx.read_snapshot() as conn:
+        users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows: list[dict[str, Any]] = []
     for user in users:
         dag = project.dag_by_id.get(user["group_id"])
@@ -139,7 +155,16 @@ def _flag(value: Any, name: str) -> int:
     return int(text)
 
 
-def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) -> Rights:
+def rights_from_row(
+    row: dict[str, Any], project: Project, base: Rights | None, whole_lists: bool = False
+) -> Rights:
+    """The rights a user/role row gives, starting from ``base``.
+
+    ``whole_lists`` (Import Users): ``forms`` and ``forms_export``, when the row has them,
+    are the whole list: an instrument left out (or every instrument, for a blank value) gets
+    0, no access, as on REDCap (redcapAPI's suite records it; its docs say REDCap sets
+    missing instruments to "No Access"). Otherwise (roles, where nothing is recorded) the
+    instruments listed change and the others keep their level."""
     rights = Rights.from_json(base.to_json()) if base else Rights()
     for name in FLAG_RIGHTS:
         if name in row and str(row[name]).strip() != "":
@@ -148,11 +173,17 @@ def rights_from_row(row: dict[str, Any], project: Project, base: Rights | None) 
         level = int(_flag_level(row["data_export"]))
         rights.data_export = level
         rights.forms_export = {f.form_name: level for f in project.forms}
-    if "forms" in row and str(row["forms"]).strip() != "":
-        for form, level in _parse_levels(row["forms"], project, "forms").items():
+    if "forms" in row and (whole_lists or str(row["forms"]).strip() != ""):
+        given = _parse_levels(row["forms"], project, "forms")
+        if whole_lists:
+            rights.forms = {f.form_name: 0 for f in project.forms}
+        for form, level in given.items():
             rights.forms[form] = normalise_form_right(level)
-    if "forms_export" in row and str(row["forms_export"]).strip() != "":
-        for form, level in _parse_levels(row["forms_export"], project, "forms_export").items():
+    if "forms_export" in row and (whole_lists or str(row["forms_export"]).strip() != ""):
+        given = _parse_levels(row["forms_export"], project, "forms_export")
+        if whole_lists:
+            rights.forms_export = {f.form_name: 0 for f in project.forms}
+        for form, level in given.items():
             if level not in (0, 1, 2, 3):
                 raise ApiError(400, f"The export level '{level}' for '{form}' is not valid (0-3)")
             rights.forms_export[form] = level
@@ -185,7 +216,7 @@ def check_role_rights(user: dict[str, Any], row: dict[str, Any], project: Projec
     role first (Import User-Role Assignments).
     """
     in_force: Rights = user["rights"]
-    if _effective(project, rights_from_row(row, project, in_force)) != _effective(
+    if _effective(project, rights_from_row(row, project, in_force, True)) != _effective(
         project, in_force
     ):
         raise ApiError(
@@ -216,9 +247,10 @@ def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    project = ctx.proj
-    rows = import_rows(ctx, FORM_RIGHTS_COLUMNS)
-    with ctx.engine.begin() as conn:
+    rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
+    with ctx.write_transaction() as conn:
+        # The design as of the lock: whole form lists cover the instruments it has now.
+        project = ctx.proj
         existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
         for row in rows:
             username = str(row.get("username", "")).strip()
@@ -235,13 +267,14 @@ def import_users(ctx: ApiContext) -> Response:
                 rights = current["own_rights"]
             else:
                 base = current["rights"] if current else Rights(data_export=NO_ACCESS)
-                rights = rights_from_row(row, project, base)
+                rights = rights_from_row(row, project, base, whole_lists=True)
             group_id = current["group_id"] if current else None
-            dag_name = str(row.get("data_access_group", "") or "").strip()
-            if dag_name:
-                if dag_name not in project.dag_by_name:
+            if "data_access_group" in row:
+                # A blank DAG takes the user out of their DAG (redcapAPI's suite records it).
+                dag_name = str(row["data_access_group"] or "").strip()
+                if dag_name and dag_name not in project.dag_by_name:
                     raise ApiError(400, f"The data access group '{dag_name}' does not exist")
-                group_id = project.dag_by_name[dag_name].group_id
+                group_id = project.dag_by_name[dag_name].group_id if dag_name else None
             if current is not None:
                 require_own_dag(ctx, username, current["group_id"])
             require_own_dag(ctx, username, group_id)
@@ -252,13 +285,16 @@ def import_users(ctx: ApiContext) -> Response:
                 firstname=row.get("firstname"),
                 lastname=row.get("lastname"),
             )
+            expiration = expiration_of(row, username, current["expiration"] if current else "")
             store.save_project_user(
-                conn,
-                project.project_id,
-                username,
-                rights,
-                group_id,
-                expiration_of(row, username, current["expiration"] if current else ""),
+                conn, project.project_id, username, rights, group_id, expiration
+            )
+            dag = project.dag_by_id[group_id].unique_name if group_id in project.dag_by_id else ""
+            log_rights_change(
+                ctx,
+                f"{'Edit' if current else 'Add'} user {username}",
+                [("user", username), ("expiration", expiration), ("data_access_group", dag)],
+                None if current is not None and current["role_id"] is not None else rights,
             )
     return count_response(ctx, len(rows))
 
@@ -266,7 +302,7 @@ def import_users(ctx: ApiContext) -> Response:
 @method("user", "delete")
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    with ctx.engine.begin() as conn:
+    with ctx.write_transaction() as conn:
         members = {
             u["username"]: u["group_id"]
             for u in store.list_project_users(conn, ctx.proj.project_id)
@@ -275,4 +311,6 @@ def delete_users(ctx: ApiContext) -> Response:
         for name in names:
             require_own_dag(ctx, name, members[name])
         store.delete_project_users(conn, ctx.proj.project_id, names)
+    for name in names:
+        log_rights_change(ctx, f"Delete user {name}", [("user", name)], None)
     return count_response(ctx, len(names))

@@ -1,0 +1,357 @@
+"""What the audit log says, in the words of REDCap's Logging page (no HTTP, no database).
+
+REDCap's Export Logging (``content=log``) returns ``timestamp, username, action, details,
+record``. Its recordings in the clients' test suites (REDCapR ``inst/test-data/specific-redcapr/
+log-read/``, redcapAPI ``tests/testthat/test-08-logging.R``, PyCap's ``export_logging`` doctest)
+show the vocabulary this module reproduces: record changes are ``Create record (API) 7`` /
+``Update record (API) 7`` / ``Delete record (API) 7`` with ``field = 'value'`` details; data
+exports are ``Data export (API)`` with ``export_format: CSV, rawOrLabel: raw``; everything else
+is ``Manage/Design`` with a description such as ``Export instruments (API)``; user rights
+changes are ``Add user u`` / ``Edit user u`` / ``Edit user role`` with ``role = 'api'``.
+See docs/AUDIT.md for the whole model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcap.model.project import Project
+
+#: Characters of one value kept in ``details`` (longer ones are cut, their length given).
+MAX_VALUE = 1000
+#: Characters of one entry's ``details``.
+MAX_DETAILS = 20_000
+#: REDCap's action for everything that is neither a data export nor a record change; its
+#: Export Logging spells it with a trailing space (PyCap's doctest, recorded from REDCap).
+MANAGE = "Manage/Design "
+DATA_EXPORT = "Data export (API)"
+#: What Export Logging shows instead of a value its reader may not export.
+HIDDEN = "[hidden]"
+
+#: The shape of every localcap token (32 or 64 hex digits): any run of 32 or more hex digits
+#: is blanked wherever a request's parameters carry one, whatever the parameter is called
+#: (a run, so that a token glued to other digits is caught too).
+TOKEN_SHAPE = re.compile(r"[0-9A-Fa-f]{32,}")
+
+#: Log types Export Logging's ``logtype`` filters on (REDCap's list).
+LOG_TYPES = (
+    "export",
+    "manage",
+    "user",
+    "record",
+    "record_add",
+    "record_edit",
+    "record_delete",
+    "lock_record",
+    "page_view",
+)
+
+#: (content, action) -> what REDCap's Logging says the call did. Exports of record data are
+#: ``Data export (API)`` (see :data:`DATA_EXPORTS`); record changes are described per record.
+DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("arm", "delete"): "Delete arms (API)",
+    ("arm", "export"): "Export arms (API)",
+    ("arm", "import"): "Import arms (API)",
+    ("dag", "delete"): "Delete data access groups (API)",
+    ("dag", "export"): "Export DAGs (API)",
+    ("dag", "import"): "Import data access groups (API)",
+    ("dag", "switch"): "Switch data access group (API)",
+    ("event", "delete"): "Delete events (API)",
+    ("event", "export"): "Export events (API)",
+    ("event", "import"): "Import events (API)",
+    ("exportFieldNames", "export"): "Export list of export field names (API)",
+    ("file", "delete"): "Delete file (API)",
+    ("file", "export"): "Download file (API)",
+    ("file", "import"): "Upload file (API)",
+    ("fileRepository", "createFolder"): "Create folder in File Repository (API)",
+    ("fileRepository", "delete"): "Delete file from File Repository (API)",
+    ("fileRepository", "export"): "Download file from File Repository (API)",
+    ("fileRepository", "import"): "Upload file to File Repository (API)",
+    ("fileRepository", "list"): "List files in File Repository (API)",
+    ("formEventMapping", "export"): "Export instrument-event mappings (API)",
+    ("formEventMapping", "import"): "Import instrument-event mappings (API)",
+    ("generateNextRecordName", "export"): "Generate next record name (API)",
+    ("instrument", "export"): "Export instruments (API)",
+    ("log", "export"): "Export Logging (API)",
+    ("metadata", "export"): "Download data dictionary (API)",
+    ("metadata", "import"): "Upload data dictionary (API)",
+    ("participantList", "export"): "Export survey participant list (API)",
+    ("pdf", "export"): "Download PDF (API)",
+    ("project", "export"): "Export project information (API)",
+    ("project", "import"): "Create project (API)",
+    ("project_settings", "import"): "Import project information (API)",
+    ("project_xml", "export"): "Export project XML (API)",
+    ("record", "delete"): "Delete records (API)",
+    ("record", "export"): DATA_EXPORT,
+    ("record", "import"): "Import records (API)",
+    ("record", "rename"): "Rename record (API)",
+    ("repeatingFormsEvents", "export"): "Export repeating instruments and events (API)",
+    ("repeatingFormsEvents", "import"): "Import repeating instruments and events (API)",
+    ("report", "export"): DATA_EXPORT,
+    ("report", "import"): "Import report definitions (API)",
+    ("report", "list"): "List report definitions (API)",
+    ("surveyAccessCode", "export"): "Export survey access code (API)",
+    ("surveyLink", "export"): "Export survey link (API)",
+    ("surveyQueueLink", "export"): "Export survey queue link (API)",
+    ("surveyReturnCode", "export"): "Export survey return code (API)",
+    ("user", "delete"): "Delete users (API)",
+    ("user", "export"): "Export users (API)",
+    ("user", "import"): "Import users (API)",
+    ("userDagMapping", "export"): "Export user-DAG assignments (API)",
+    ("userDagMapping", "import"): "Import user-DAG assignments (API)",
+    ("userRole", "delete"): "Delete user roles (API)",
+    ("userRole", "export"): "Export user roles (API)",
+    ("userRole", "import"): "Import user roles (API)",
+    ("userRoleMapping", "export"): "Export user-role assignments (API)",
+    ("userRoleMapping", "import"): "Import user-role assignments (API)",
+    ("version", "export"): "Export REDCap version (API)",
+}
+#: Calls that send record data out: REDCap's ``Data export (API)``, logtype ``export``.
+DATA_EXPORTS = frozenset({("record", "export"), ("report", "export")})
+#: Calls that change users and their rights: logtype ``user``.
+USER_CHANGES = frozenset(
+    {
+        ("user", "import"),
+        ("user", "delete"),
+        ("userRole", "import"),
+        ("userRole", "delete"),
+        ("userRoleMapping", "import"),
+        ("userDagMapping", "import"),
+        ("dag", "switch"),
+    }
+)
+#: Calls whose changes are record changes (logged per record: record_add/edit/delete).
+RECORD_CHANGES = frozenset(
+    {
+        ("record", "import"),
+        ("record", "delete"),
+        ("record", "rename"),
+        ("file", "import"),
+        ("file", "delete"),
+    }
+)
+
+
+def describe_call(content: str, action: str) -> str:
+    """REDCap's words for an API call; an unknown pair (never registered) says so plainly."""
+    return DESCRIPTIONS.get((content, action or "export"), "Unknown API call")
+
+
+def call_log_type(content: str, action: str) -> str:
+    """The log type of a call's own entry (record changes are typed per change)."""
+    key = (content, action or "export")
+    if key in DATA_EXPORTS:
+        return "export"
+    if key in USER_CHANGES:
+        return "user"
+    if key in RECORD_CHANGES:
+        return "record"
+    return "manage"
+
+
+def change_log_type(action: str) -> str:
+    """The log type of one change, from its action's words."""
+    if action.startswith(("Create record", "Create survey response")):
+        return "record_add"
+    if action.startswith(("Update record", "Update survey response")):
+        return "record_edit"
+    if action.startswith("Delete record"):
+        return "record_delete"
+    if "user" in action.lower():
+        return "user"
+    return "manage"
+
+
+def matches_log_type(row_type: str, wanted: str) -> bool:
+    """Export Logging's ``logtype`` filter: ``record`` is every record change."""
+    if not wanted:
+        return True
+    if wanted == "record":
+        return row_type.startswith("record")
+    return row_type == wanted
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (and backslash) escaped, so a logged value
+    can never start a line or a column of its own in a log printed as text."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def bounded(text: str, limit: int = MAX_VALUE) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def shown_value(value: Any) -> str:
+    """One value as the details show it: printable and bounded (with room for the length
+    note of a value bounded when it was stored, so it is not cut twice)."""
+    return printable(bounded(str(value), MAX_VALUE + 40))
+
+
+def assignments(pairs: Iterable[tuple[str, Any]]) -> str:
+    """REDCap's ``name = 'value', name2 = 'value2'`` (a checkbox option: ``race(2) =
+    checked``, unquoted; field names cannot hold parentheses), bounded."""
+    return bounded(", ".join(_assignment(name, value) for name, value in pairs), MAX_DETAILS)
+
+
+def _assignment(name: str, value: Any) -> str:
+    shown = printable(bounded(name, 200))
+    if value is HIDDEN or (shown.endswith(")") and value in ("checked", "unchecked")):
+        return f"{shown} = {value}"
+    return f"{shown} = '{shown_value(value)}'"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of REDCap's Logging: what was done (``action``, e.g. ``Create record
+    (API)``), to which record (or ""), and the ``details`` (``field = 'value'``, ...).
+
+    A record change also keeps its ``values`` (field, value) and ``prefix`` (event,
+    instance), so that Export Logging can hide the values a caller may not export."""
+
+    action: str
+    record: str = ""
+    details: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+    prefix: str = ""
+
+    def as_json(self) -> list[Any]:
+        """Stored form; a record change keeps its values only (the details are made from
+        them when read, which halves what an import writes)."""
+        if not self.values:
+            return [self.action, self.record, self.details]
+        return [self.action, self.record, "", [list(v) for v in self.values], self.prefix]
+
+    @staticmethod
+    def from_json(item: Sequence[Any]) -> Change:
+        if len(item) <= 3:
+            return Change(str(item[0]), str(item[1]), str(item[2]))
+        values = tuple((str(n), str(v)) for n, v in item[3])
+        prefix = str(item[4])
+        details = bounded(prefix + assignments(values), MAX_DETAILS)
+        return Change(str(item[0]), str(item[1]), details, values, prefix)
+
+    def details_for(self, allowed: set[str] | None) -> str:
+        """The details as a reader with these exportable fields may see them (None: all):
+        the value of a field outside ``allowed`` is shown as ``[hidden]``."""
+        if allowed is None or not self.values:
+            return self.details
+        shown = [
+            (name, value if name.split("(")[0] in allowed else HIDDEN)
+            for name, value in self.values
+        ]
+        return bounded(self.prefix + assignments(shown), MAX_DETAILS)
+
+
+def row_assignments(
+    before: Mapping[str, Any], after: Mapping[str, Any], field_order: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The values that differ between a stored row before and after a write, in field order:
+    ``field = 'value'``, an erased value as ``''``, a checkbox as ``field(code) = checked``."""
+    order = {name: i for i, name in enumerate(field_order)}
+    names = sorted(set(before) | set(after), key=lambda n: (order.get(n, len(order)), n))
+    pairs: list[tuple[str, str]] = []
+    for name in names:
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if isinstance(old, list) or isinstance(new, list):
+            old_codes, new_codes = set(old or []), set(new or [])
+            for code in new or []:
+                if code not in old_codes:
+                    pairs.append((f"{name}({code})", "checked"))
+            for code in old or []:
+                if code not in new_codes:
+                    pairs.append((f"{name}({code})", "unchecked"))
+            continue
+        pairs.append((name, "" if new is None else str(new)))
+    return pairs
+
+
+def row_prefix(event_name: str | None, instance: int, repeating: bool) -> str:
+    """Where in the record a change is: ``[event = baseline_arm_1]`` (longitudinal projects)
+    and REDCap's ``[instance = 2]`` (repeating data after the first instance)."""
+    parts = []
+    if event_name:
+        parts.append(f"[event = {event_name}]")
+    if repeating and instance > 1:
+        parts.append(f"[instance = {instance}]")
+    return " ".join(parts) + (" " if parts else "")
+
+
+def record_change(
+    *,
+    record: str,
+    created: bool,
+    values: list[tuple[str, str]],
+    prefix: str = "",
+    source: str = "API",
+) -> Change:
+    """A record write: ``Create record (API)`` the first time a record is written to, else
+    ``Update record (API)`` (``source``: ``survey`` gives REDCap's survey wording)."""
+    if source == "survey":
+        action = "Create survey response" if created else "Update survey response"
+    else:
+        action = f"{'Create' if created else 'Update'} record ({source})"
+    details = bounded(prefix + assignments(values), MAX_DETAILS)
+    return Change(action, record, details, tuple(values), prefix)
+
+
+def row_writes(
+    project: Project,
+    keys: Iterable[tuple[str, int, str, int]],
+    before: Mapping[tuple[str, int, str, int], Mapping[str, Any]],
+    after: Mapping[tuple[str, int, str, int], Mapping[str, Any]],
+    new_records: set[str],
+    source: str = "API",
+) -> list[Change]:
+    """The changes a write made, one per stored row that changed, in the order written:
+    ``Create record (API)`` for the first row of a record the write created (its details
+    start with the record ID), ``Update record (API)`` for the others."""
+    order = [f.field_name for f in project.fields]
+    logged: list[Change] = []
+    created: set[str] = set()
+    for key in keys:
+        record, event_id, repeat_instrument, instance = key
+        pairs = row_assignments(before.get(key, {}), after.get(key, {}), order)
+        first_of_new = record in new_records and record not in created
+        if first_of_new:
+            created.add(record)
+            id_field = project.record_id_field
+            pairs = [(id_field, record)] + [p for p in pairs if p[0] != id_field]
+        if not pairs:
+            continue
+        event = project.event_by_id.get(event_id) if project.is_longitudinal else None
+        repeating = bool(repeat_instrument) or project.is_repeating_event(event_id)
+        prefix = row_prefix(event.unique_event_name if event else None, instance, repeating)
+        logged.append(
+            record_change(
+                record=record,
+                created=first_of_new,
+                values=[(n, bounded(v)) for n, v in pairs],
+                prefix=prefix,
+                source=source,
+            )
+        )
+    return logged
