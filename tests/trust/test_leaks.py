@@ -23,6 +23,7 @@ from sqlalchemy import select
 from builders import Api, clinical_classic, project_id
 from localcap.db import schema as t
 from localcap.db.tokens import create_project_token
+from localcap.db.transactions import read_snapshot
 from surveys.survey_helpers import enable_survey
 
 LEVELS = {"full": 1, "deidentified": 2, "no_identifiers": 3, "no_access": 0}
@@ -538,14 +539,19 @@ def test_another_dags_record_looks_exactly_like_one_that_does_not_exist(project,
 def test_the_log_never_shows_a_filter_to_a_reader_who_may_not_see_what_it_asks(project):
     """A filter is written in values (``[first_name] = "Jane Doe"``): the log keeps only its
     size, so a reader with the Logging right and fewer export rights never reads it."""
-    _, users = project
-    secret = 'starts_with([first_name], "IDENTLOGPROBE") or [dob] = "1901-02-03"'
+    api, users = project
+    secret = 'starts_with([first_name], "IDENTLOGPROBE") or [dob] = "1899-12-30"'
     users["full_all"].ok(content="record", format="json", filterLogic=secret)
     users["full_all"].ok(content="project_xml", filterLogic=secret)
     for username in USERNAMES:
         for fmt in ("json", "csv", "xml"):
             log = users[username].call(content="log", format=fmt)
             assert log.status_code == 200, log.text
-            assert "IDENTLOGPROBE" not in log.text and "1901-02-03" not in log.text, username
-    own = users["full_all"].ok(content="log", format="json").text
-    assert f"<{len(secret)} characters>" in own  # the call is there, its filter as a size
+            assert "IDENTLOGPROBE" not in log.text and "1899-12-30" not in log.text, username
+    with read_snapshot(api.server.engine) as conn:
+        stored = [
+            json.loads(row.params)
+            for row in conn.execute(select(t.audit_log).where(t.audit_log.c.username == "full_all"))
+        ]
+    kept = [p.get("filterLogic") for p in stored if p and "filterLogic" in p]
+    assert kept == [f"<{len(secret)} characters>"] * 2  # both calls logged, the filter as a size
