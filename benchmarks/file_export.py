@@ -81,7 +81,16 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api/"
         self.proc = subprocess.Popen(
-            [*LOCALCAP, "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
+            [
+                *LOCALCAP,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+                "--max-request-mb",
+                "2048",  # the 1 GB upload
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -67,7 +67,8 @@ def start_server(
         ensure_user(conn, "admin", super_user=True)
         token = create_super_token(conn, "admin")
     port = free_port()
-    # as `localcap serve` runs it: uvicorn's own proxy headers off (the app decides whom to trust)
+    # as `localcap serve` runs it: uvicorn's own proxy headers off (the app decides whom to
+    # trust), and its protocol (header and connection limits, timeouts)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -75,6 +76,7 @@ def start_server(
         log_level="warning",
         lifespan="off",
         proxy_headers=False,
+        http="localcap.api.protocol:LimitedHttpToolsProtocol",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -12,6 +12,13 @@ from sqlalchemy import Connection, select
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
 from localcap.db.transactions import read_snapshot, write_transaction
+from localcap.limits import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUEST_MB,
+    GRACEFUL_SHUTDOWN_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    RESERVED_FILES,
+)
 from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
@@ -55,11 +62,20 @@ def main() -> None:
 )
 @click.option(
     "--max-request-mb",
-    default=4096,
+    default=DEFAULT_MAX_REQUEST_MB,
     show_default=True,
     type=int,
     envvar="LOCALCAP_MAX_REQUEST_MB",
     help="Largest request body accepted, in MB (0: no limit); bigger ones get a 413 error.",
+)
+@click.option(
+    "--max-connections",
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    type=int,
+    envvar="LOCALCAP_MAX_CONNECTIONS",
+    help="Open connections per worker process (capped below the open-files limit); more are "
+    "closed at once.",
 )
 @click.option(
     "--invalid-token-limit",
@@ -106,6 +122,7 @@ def serve(
     workers: int,
     rate_limit: int,
     max_request_mb: int,
+    max_connections: int,
     invalid_token_limit: int,
     public_url: str | None,
     forwarded_allow_ips: str,
@@ -134,6 +151,8 @@ def serve(
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     click.echo(f"localcap is serving the REDCap API at {url}")
+    files = raise_open_files_limit()
+    os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))
     uvicorn.run(
         "localcap.server:app_from_environment",
         factory=True,
@@ -141,10 +160,27 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # Header/body timeouts and header limits (uvicorn has none): localcap.limits
+        http="localcap.api.protocol:LimitedHttpToolsProtocol",
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        # SIGTERM: requests still running after this long are cancelled, not waited for
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the app decides
         # whom to believe (--forwarded-allow-ips), see server.build_app
         proxy_headers=False,
     )
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft open-files limit to the hard one, and return it: each connection is a
+    file descriptor, and the usual soft limit (1,024) is what slow clients exhaust first."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 @main.group()

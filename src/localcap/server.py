@@ -11,10 +11,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from localcap.api.app import create_app
 from localcap.api.context import AppState
 from localcap.db.engine import open_database
+from localcap.limits import DEFAULT_MAX_REQUEST_MB
 from localcap.logredact import install_redaction
 
 DEFAULT_RATE_LIMIT = 600  # requests per minute per user, REDCap's default
-DEFAULT_MAX_REQUEST_MB = 4096
 
 
 def build_app(

@@ -22,7 +22,22 @@ IMPORTS = [
     ("project_settings", "import"),
     ("report", "import"),
 ]
-GARBAGE = ["[{not json", '{"a": [1, 2', "", "null", "42", '["x"]', "<records><item>", "\x00\xff"]
+GARBAGE = [
+    "[{not json",
+    '{"a": [1, 2',
+    "",
+    "null",
+    "42",
+    '["x"]',
+    "<records><item>",
+    "\x00\xff",
+    # values no import stores (issue 14 items 11, 12, 13, 15): nested, a lone surrogate, a
+    # NUL, XML nested past its limit
+    '[{"record_id": {"a": 1}, "x": [1, 2]}]',
+    '[{"record_id": "a\\ud800b"}]',
+    '[{"record_id": "a\\u0000b"}]',
+    "<records><item>" + "<a>" * 5000 + "</a>" * 5000 + "</item></records>",
+]
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from localcap.cli import main
 from localcap.db import schema as t
 from localcap.db.transactions import read_snapshot
 from localcap.files.local import LocalFileStore
+from localcap.files.names import DOWNLOAD_CSP
 
 FOLDER_MISSING = (
     "The File Repository folder folder_id={} does not exist or else you do not have "
@@ -160,7 +161,7 @@ def test_export_has_export_files_headers(server):
     assert response.content == b"hello"
     assert response.headers["content-type"] == 'text/plain; name="test.txt";charset=UTF-8'
     assert response.headers["content-length"] == "5"
-    assert response.headers["content-security-policy"] == "script-src 'none'"
+    assert response.headers["content-security-policy"] == DOWNLOAD_CSP
     # The stored name may be hostile: what reaches the header is a plain file name.
     evil = put(api, "../../.bashrc", b"rm -rf ~")
     assert "/" not in download(api, evil).headers["content-type"].split("name=")[1]

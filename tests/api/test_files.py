@@ -32,6 +32,7 @@ from builders import (
 from localcap.db import schema as t
 from localcap.db.transactions import read_snapshot
 from localcap.files.local import LocalFileStore
+from localcap.files.names import DOWNLOAD_CSP
 
 #: The clinical dictionary plus an identifier-tagged file field (demographics, not designated
 #: for visit_2_arm_1) and a file field on the repeating adverse_events instrument.
@@ -110,7 +111,7 @@ def assert_download_headers(response: requests.Response, body: bytes) -> None:
     assert response.status_code == 200, response.text
     assert response.content == body
     assert response.headers["content-length"] == str(len(body))
-    assert response.headers["content-security-policy"] == "script-src 'none'"
+    assert response.headers["content-security-policy"] == DOWNLOAD_CSP
     assert [k for k, v in response.headers.items() if "name=" in v.lower()] == ["content-type"]
 
 

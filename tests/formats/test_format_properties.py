@@ -20,9 +20,10 @@ from localcap.formats.parsers import parse_data
 from localcap.formats.xml_writer import write_xml_records, xml_safe
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
-# Any text, including quotes, separators, CR/LF, backslashes, "]]>" and non-BMP characters.
+# Any text that can be stored, including quotes, separators, CR/LF, backslashes, "]]>" and
+# non-BMP characters (not NUL nor lone surrogates, which imports refuse).
 values = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",))
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
     | st.sampled_from(list(',;|^"\\\r\n\t ]>')),
     max_size=30,
 )

@@ -347,6 +347,32 @@ def test_invalid_token_calls_are_limited_per_address(tmp_path: Path):
     assert logged == 5
 
 
+def test_big_bodies_with_invalid_tokens_are_logged_and_limited(tmp_path: Path):
+    """A body over the in-memory size has its token checked before the rest is parsed
+    (api/request.py): that early refusal is logged and counted like any invalid token."""
+    live = start_server(tmp_path, None, "sqlite", invalid_token_attempts=3)
+    big = "x" * (2 << 20)
+    try:
+        codes = [
+            requests.post(
+                live.url, data={"token": f"{i:032X}", "content": "record", "data": big}, timeout=30
+            ).status_code
+            for i in range(5)
+        ]
+        with live.engine.connect() as conn:
+            logged = (
+                conn.execute(
+                    select(t.audit_log.c.content).where(t.audit_log.c.username == "[invalid token]")
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        live.stop()
+    assert codes == [403] * 3 + [429] * 2
+    assert logged == ["record"] * 3
+
+
 def _minimal_call(api: Api, content: str, action: str) -> requests.Response:
     params: dict[str, str] = {"content": content, "format": "json"}
     if action:

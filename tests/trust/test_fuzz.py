@@ -125,6 +125,17 @@ NASTY = [
     "1,2,3",
     "../../etc/passwd",
     "A" * 5000,
+    # issue 14's hostile values: integers Python will not convert, digits int() refuses,
+    # nested JSON, a lone surrogate as JSON text, a name past every column width
+    "1" + "0" * 5000,
+    "²",
+    "٣",
+    '{"a": [1, {}]}',
+    '[{"record_id": {"a": 1}}]',
+    '[{"record_id": "1", "first_name": "a\\ud800b"}]',
+    '[{"record_id": "1", "first_name": "x\\u0000y"}]',
+    "9" * 300,
+    "<records><item>" + "<a>" * 2000 + "</a>" * 2000 + "</item></records>",
 ]
 
 

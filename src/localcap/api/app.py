@@ -3,19 +3,27 @@ and the survey pages (:mod:`localcap.surveys.pages`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from localcap.api import methods  # noqa: F401  (registers every method handler)
 from localcap.api.context import AppState
-from localcap.api.dispatch import dispatch
+from localcap.api.dispatch import dispatch, refuse_unknown_token
 from localcap.api.errors import ApiError, error_format, error_response
-from localcap.api.request import ApiRequest, limit_body, parse_request
+from localcap.api.request import (
+    ApiRequest,
+    SpooledBody,
+    parse_request,
+    receive_body,
+)
+from localcap.api.security import SecurityHeaders
 from localcap.surveys.pages import build_routes
 
 log = logging.getLogger("localcap")
@@ -39,22 +47,35 @@ def create_app(state: AppState) -> Starlette:
         if request.method != "POST":
             return PlainTextResponse(NOT_IMPLEMENTED, status_code=501)
         parsed = ApiRequest()
+        body: SpooledBody | None = None
         try:
-            if state.max_body_bytes:
-                request = limit_body(request, state.max_body_bytes)
-            parsed = await parse_request(request)
-            return await run_in_threadpool(dispatch, state, parsed)
+            client = request.client.host if request.client else ""
+
+            async def token_refusal(small: dict[str, str]) -> ApiError | None:
+                early = ApiRequest(params=small, client=client)
+                return await run_in_threadpool(refuse_unknown_token, state, early)
+
+            # A big body's token is checked before the rest is received or parsed, so that
+            # no one without a valid token makes the server hold what they send; a wrong
+            # one is logged and limited as dispatch() does for a small body.
+            body = await receive_body(request, state.max_body_bytes, token_refusal, parsed.params)
+            parsed = await parse_request(body.replay(request))
+            return await _run_until_disconnect(request, state, parsed)
         except ApiError as error:
             return error_response(error, error_format(parsed.params))
         except Exception:
             log.exception("unexpected error serving %s", parsed.params.get("content"))
             error = ApiError(500, "An unexpected error occurred on the server; it has been logged.")
             return error_response(error, error_format(parsed.params))
+        finally:
+            if body is not None:
+                body.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return Response(NOT_FOUND_PAGE, 404, media_type="text/html; charset=iso-8859-1")
 
     app = Starlette(
+        middleware=[Middleware(SecurityHeaders)],
         routes=[
             Route("/api/", api, methods=ALL_METHODS),
             Route("/api", api, methods=ALL_METHODS),
@@ -64,3 +85,24 @@ def create_app(state: AppState) -> Starlette:
     )
     app.state.localcap = state
     return app
+
+
+async def _run_until_disconnect(request: Request, state: AppState, parsed: ApiRequest) -> Response:
+    """Dispatch in a worker thread, setting ``parsed.cancelled`` if the client disconnects
+    meanwhile, or if this task is cancelled (a server stopping cancels its requests after
+    its grace period): a worker thread cannot be stopped from outside, so the long
+    handlers look at the flag."""
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        parsed.cancelled.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await run_in_threadpool(dispatch, state, parsed)
+    except asyncio.CancelledError:
+        parsed.cancelled.set()
+        raise
+    finally:
+        watcher.cancel()

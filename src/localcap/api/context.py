@@ -32,8 +32,8 @@ class AppState:
     file_store_url: str | None = None
     #: Requests per minute per user (0: unlimited). REDCap's default is 600.
     rate_limit: int = 600
-    #: Largest request body accepted, in bytes (0: unlimited).
-    max_body_bytes: int = 4 << 30
+    #: Largest request body accepted, in bytes (0: unlimited); see server.DEFAULT_MAX_REQUEST_MB.
+    max_body_bytes: int = 256 << 20
     #: The address participants reach this server at: survey links are
     #: ``<public_url>/surveys/?s=<hash>``. Empty: the address of the request's own server.
     public_url: str = ""

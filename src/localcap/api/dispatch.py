@@ -101,6 +101,21 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     return response
 
 
+def refuse_unknown_token(state: AppState, request: ApiRequest) -> ApiError | None:
+    """None when the request's token is a token at all (its rights are for :func:`dispatch`
+    to judge), else the error refusing it, the call logged and limited as :func:`dispatch`
+    does. For a big body, whose token is checked before the rest is received or parsed."""
+    with read_snapshot(state.engine) as conn:
+        if lookup_token(conn, request.get("token")) is not None:
+            return None
+    secrets = token_values(request.params, request.arrays)
+    try:
+        _refuse_invalid_token(state, request, request.get("content").strip()[:50], secrets)
+    except ApiError as error:
+        return error
+    return ApiError(403, NO_PERMISSION)
+
+
 def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content: str) -> ApiContext:
     """The caller's context: rate limit, the method's existence, the project and rights."""
     if not state.limiter.allow(owner.username):

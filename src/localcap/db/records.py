@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from localcap.db import schema as t
 from localcap.model.project import Project
+from localcap.model.record_names import record_number
 
 _DIGITS = re.compile(r"\d+")
 BATCH_SIZE = 500
@@ -286,14 +287,13 @@ def iter_rows(
 
 def next_record_names(conn: Connection, project_id: int, how_many: int) -> list[str]:
     """The next free numeric record names (max numeric id + 1, ...)."""
-    numbers = [
-        int(r.record)
+    numbers = (
+        record_number(r.record)
         for r in conn.execute(
             select(t.records.c.record).where(t.records.c.project_id == project_id)
         )
-        if r.record.isdigit()
-    ]
-    start = max(numbers, default=0) + 1
+    )
+    start = max((n for n in numbers if n is not None), default=0) + 1
     return [str(n) for n in range(start, start + how_many)]
 
 

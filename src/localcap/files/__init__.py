@@ -8,7 +8,7 @@ contract every backend honours, ``mime.py`` for content sniffing and ``names.py`
 """
 
 from localcap.files.mime import sniff_mime
-from localcap.files.names import content_type_header, safe_filename
+from localcap.files.names import content_type_header, download_headers, safe_filename
 from localcap.files.store import (
     FileStore,
     MissingFileError,
@@ -27,6 +27,7 @@ __all__ = [
     "VerifyReport",
     "aopen",
     "content_type_header",
+    "download_headers",
     "open_store",
     "safe_filename",
     "sniff_mime",

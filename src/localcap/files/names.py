@@ -182,3 +182,27 @@ def content_type_header(mime: str, name: object) -> str:
     if mime.startswith("text/"):
         value += ";charset=UTF-8"
     return value
+
+
+#: What a downloaded document may do if a browser renders it anyway: nothing. ``sandbox``
+#: gives an HTML or SVG file an opaque origin (no cookies, no scripts, no forms, no access to
+#: localcap's origin), and ``default-src 'none'`` lets it load nothing.
+DOWNLOAD_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+
+def download_headers(mime: str, name: object) -> dict[str, str]:
+    """The headers of a stored file or a generated PDF sent to a client.
+
+    ``Content-Disposition: attachment`` makes a browser save the file instead of showing it
+    (an uploaded ``.html`` opened on localcap's origin would run as localcap's page), with
+    ``nosniff`` so a browser never guesses a more dangerous type. The disposition carries no
+    ``filename=``: REDCapR finds the name by matching ``name=.*`` across *all* response
+    headers, and a second match breaks its download, so the name stays where REDCap puts it
+    and every client reads it, in ``Content-Type`` (:func:`content_type_header`).
+    """
+    return {
+        "content-type": content_type_header(mime, name),
+        "content-disposition": "attachment",
+        "x-content-type-options": "nosniff",
+        "content-security-policy": DOWNLOAD_CSP,
+    }

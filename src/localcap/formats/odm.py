@@ -52,6 +52,7 @@ from typing import Any, Protocol
 
 from localcap import REDCAP_VERSION
 from localcap.formats.xml_writer import xml_safe
+from localcap.model.numbers import small_int
 
 NAMESPACES = (
     'xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" '
@@ -346,7 +347,7 @@ def _flat_rows(
         event = str(row[event_at]) if event_at is not None else None
         repeat_form = str(row[form_at]) if form_at is not None else ""
         raw_instance = row[instance_at] if instance_at is not None else 1
-        instance = int(raw_instance) if str(raw_instance).isdigit() else 1
+        instance = small_int(str(raw_instance)) or 1
         values = {
             name: value if isinstance(value, str) else str(value)
             for name, value in zip(header, row, strict=False)

@@ -10,8 +10,16 @@ REDCap itself answers such an import with ``{"count": 0}`` and imports nothing (
 Values come back as strings, the way PHP's string conversion (which REDCap applies) turns
 decoded JSON scalars into text: ``1`` -> ``"1"``, ``1.5`` -> ``"1.5"``, ``1.0`` -> ``"1"`` (pandas
 writes integer columns holding blanks as floats), ``true`` -> ``"1"``, ``false`` and ``null`` ->
-``""``. Integers keep the digits the client sent, however long. Nested objects and lists (the
-``forms`` rights inside a user import) are returned unchanged for the caller to interpret.
+``""``. Integers keep the digits the client sent, however long. A nested object or list is
+refused (400), except in the columns a caller names (the ``forms`` rights of a user or role
+import, ``{"form": level}``), where an object of plain values is returned for the caller to
+interpret: REDCap stores text, and printing ``{'a': 1}`` into a record or a user name is wrong
+data, not an import.
+
+Every key and value is checked in one place (:func:`check_rows`) for what no database can store
+the same way on SQLite and PostgreSQL: a NUL character (PostgreSQL refuses it, SQLite keeps it,
+and a record ``9102\x00`` then cannot be selected) and a lone UTF-16 surrogate (``"\ud800"`` in
+JSON decodes to a string that is not valid Unicode and cannot be encoded to UTF-8).
 
 XML is parsed with ``defusedxml``: a DTD, entity declarations and external references are
 refused outright, so no entity expansion ("billion laughs") and no file or network access.
@@ -38,6 +46,68 @@ from localcap.formats.csv_writer import parse_delimiter
 
 class DataParseError(ValueError):
     """The submitted data cannot be read in the format given; the message is for the client."""
+
+
+#: How deep an XML import may nest: ``<records><item><field>`` plus one level for the
+#: ``<forms><form>level</form></forms>`` of a user import. Deeper documents are refused
+#: before any recursion (a 50,000-deep document once ended in a RecursionError).
+MAX_XML_DEPTH = 4
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is (a NUL, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an invalid character (a lone UTF-16 surrogate)"
+    return None
+
+
+def _check_text(text: str, where: str) -> None:
+    problem = text_problem(text)
+    if problem:
+        raise DataParseError(f"{where} {problem}, which is not valid")
+
+
+def check_json_text(value: Any, where: str = "The data") -> None:
+    """Every string (key or value) anywhere in decoded JSON can be stored (no NUL, no lone
+    surrogate): for JSON documents read whole, such as report definitions."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, f"{where} has a text that")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def check_rows(rows: list[dict[str, Any]], nested: frozenset[str] = frozenset()) -> None:
+    """Every key and value of parsed rows is text that can be stored; only the columns in
+    ``nested`` may hold an object (of text values). Raises :class:`DataParseError`."""
+    for number, row in enumerate(rows, start=1):
+        for key, value in row.items():
+            _check_text(key, f"A column name in item {number}")
+            if isinstance(value, str):
+                _check_text(value, f"The value of '{key}' in item {number}")
+            elif isinstance(value, dict) and key in nested:
+                for inner_key, inner in value.items():
+                    _check_text(str(inner_key), f"A key inside '{key}' in item {number}")
+                    if not isinstance(inner, str):
+                        raise DataParseError(
+                            f"The value of '{key}' in item {number} must be an object of "
+                            "plain values"
+                        )
+                    _check_text(inner, f"A value inside '{key}' in item {number}")
+            else:
+                raise DataParseError(
+                    f"The value of '{key}' in item {number} is not a string or a number: "
+                    "objects and lists cannot be imported"
+                )
 
 
 def php_number(literal: str) -> str:
@@ -141,11 +211,15 @@ def parse_csv(text: str, delimiter: str = ",") -> list[dict[str, str]]:
     return result
 
 
-def _element_value(element: Element) -> Any:
+def _element_value(element: Element, depth: int) -> Any:
     children = list(element)
     if not children:
         return element.text or ""
-    return {child.tag: _element_value(child) for child in children}
+    if depth >= MAX_XML_DEPTH:
+        raise DataParseError(
+            f"The XML data is nested too deeply (more than {MAX_XML_DEPTH} levels)"
+        )
+    return {child.tag: _element_value(child, depth + 1) for child in children}
 
 
 def parse_xml(text: str) -> list[dict[str, Any]]:
@@ -170,18 +244,24 @@ def parse_xml(text: str) -> list[dict[str, Any]]:
         for child in item:
             if child.tag in row:
                 raise DataParseError(f"An <item> in the XML data has two <{child.tag}> elements")
-            row[child.tag] = _element_value(child)
+            row[child.tag] = _element_value(child, 3)
         rows.append(row)
     return rows
 
 
-def parse_data(text: str, fmt: str, delimiter: str = ",") -> list[dict[str, Any]]:
+def parse_data(
+    text: str, fmt: str, delimiter: str = ",", nested: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """The ``data`` parameter in ``fmt`` (json, csv; anything else is read as xml) -> rows.
 
-    ``delimiter`` is the import's ``csvDelimiter`` (CSV only). Raises :class:`DataParseError`.
+    ``delimiter`` is the import's ``csvDelimiter`` (CSV only); ``nested`` names the columns
+    that may hold an object (see :func:`check_rows`). Raises :class:`DataParseError`.
     """
     if fmt == "json":
-        return parse_json(text)
-    if fmt == "csv":
-        return parse_csv(text, delimiter)
-    return parse_xml(text)
+        rows = parse_json(text)
+    elif fmt == "csv":
+        rows = parse_csv(text, delimiter)
+    else:
+        rows = parse_xml(text)
+    check_rows(rows, nested)
+    return rows

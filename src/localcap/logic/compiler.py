@@ -259,7 +259,7 @@ class _Compiler:
     ) -> int | Callable[[Any, str | None], int | None] | None:
         if inst is None:
             return None
-        if inst.isdigit():
+        if re.fullmatch(r"[0-9]{1,18}", inst):  # not isdigit(): "²" and 5,000 digits
             return int(inst)
         if inst == "current-instance":
             return lambda ctx, ev: ctx.instance

@@ -17,7 +17,9 @@ from localcap.db import records as store
 from localcap.db.records import StoredRow
 from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
+from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
+from localcap.model.record_names import record_name_problem
 from localcap.model.validation import validation_message, value_is_valid
 
 SPECIAL = (
@@ -153,6 +155,10 @@ class ImportChecker:
                 )
             )
             return None
+        problem = record_name_problem(record)
+        if problem:
+            self.errors.append(_error_line(record[:40] + "...", record_field, "", problem))
+            return None
         event_id = CLASSIC_EVENT_ID
         event_name = row.get("redcap_event_name", "").strip()
         if project.is_longitudinal:
@@ -193,7 +199,8 @@ class ImportChecker:
             if instance_text.lower() == "new":
                 instance = "new"
             elif instance_text:
-                if not instance_text.isdigit() or not 0 < int(instance_text) <= MAX_INSTANCE:
+                number = small_int(instance_text, MAX_INSTANCE, minimum=1)
+                if number is None:
                     self.errors.append(
                         _error_line(
                             record,
@@ -203,7 +210,7 @@ class ImportChecker:
                         )
                     )
                     return None
-                instance = int(instance_text)
+                instance = number
         change = RowChange(record, event_id, instrument, instance)
         if "redcap_data_access_group" in row:
             dag = row["redcap_data_access_group"].strip()

@@ -11,10 +11,17 @@ page flows across pages. Pages are numbered in the footer.
 
 Memory: fpdf2 keeps the document until it is written out; pages are fed in one by one
 from a generator, so the caller never holds more than one record's data at a time.
+
+Work is bounded (a 400 KB notes value once took 29 s for one page, and ``allRecords`` over
+5 MB values ran for more than 11 minutes): a text drawn is cut at :data:`MAX_TEXT` characters
+with a note saying how much is left out (Export Records has the whole value), a PDF has at
+most :data:`MAX_PAGES` pages (:class:`PdfTooLarge` beyond), and HarfBuzz shaping, which costs
+about 30 times plain layout, is used only for text in the scripts that need it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -40,6 +47,33 @@ GREY, DARK, SHADE = (110, 110, 110), (30, 30, 30), (225, 230, 238)
 
 CHOICE_TYPES = frozenset({"radio", "dropdown", "yesno", "truefalse", "checkbox"})
 
+#: The most characters of one text (a value, a label) drawn: about two pages of a notes box.
+MAX_TEXT = 5000
+#: The most pages of one PDF; more is refused (ask for fewer records, one event or form).
+MAX_PAGES = 2000
+#: Text that needs HarfBuzz: combining marks, right-to-left and the complex scripts from
+#: Hebrew to Mongolian, bidi controls, Arabic presentation forms, variation selectors.
+_NEEDS_SHAPING = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0590-\u18af\u1ab0-\u1aff\u1dc0-\u1dff"
+    "\u200c-\u200f\u202a-\u202e\u2066-\u2069\u20d0-\u20ff\ufb1d-\ufdff"
+    "\ufe00-\ufe2f\ufe70-\ufeff]"
+)
+
+
+class PdfTooLarge(Exception):
+    """The PDF asked for would have more than :data:`MAX_PAGES` pages."""
+
+
+def bounded(text: str) -> str:
+    """``text``, cut at :data:`MAX_TEXT` characters with a note of what is left out."""
+    if len(text) <= MAX_TEXT:
+        return text
+    rest = len(text) - MAX_TEXT
+    return (
+        f"{text[:MAX_TEXT]} [... {rest:,} more characters not shown in the PDF: "
+        "Export Records gives the whole value]"
+    )
+
 
 @dataclass
 class _Context:
@@ -63,10 +97,21 @@ class _Document(FPDF):
         self.set_text_color(*colour)
 
     def clean(self, text: str) -> str:
-        """Text the current font can show (Helvetica: Latin-1 only)."""
-        if self.unicode_font:
-            return text
-        return text.encode("latin-1", "replace").decode("latin-1")
+        """The text to draw next: at most :data:`MAX_TEXT` characters, that the current font
+        can show (Helvetica: Latin-1 only); shaping is switched on only if the text needs it.
+        Every text goes through here just before it is measured or drawn."""
+        text = bounded(text)
+        if not self.unicode_font:
+            return text.encode("latin-1", "replace").decode("latin-1")
+        shape = _NEEDS_SHAPING.search(text) is not None
+        if shape != bool(self.text_shaping):
+            self.set_text_shaping(use_shaping_engine=shape)
+        return text
+
+    def add_page(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        if self.page >= MAX_PAGES:
+            raise PdfTooLarge
+        super().add_page(*args, **kwargs)  # type: ignore[arg-type]
 
     def header(self) -> None:
         ctx = self.context
@@ -110,8 +155,8 @@ class PdfWriter:
         if fonts is not None:
             self.doc.add_font(FAMILY, "", str(fonts.regular))
             self.doc.add_font(FAMILY, "B", str(fonts.bold))
-            # HarfBuzz shaping: right-to-left scripts in reading order, Arabic letters joined.
-            self.doc.set_text_shaping(use_shaping_engine=True)
+            # HarfBuzz shaping (right-to-left scripts in reading order, Arabic letters joined)
+            # is switched on by _Document.clean for the texts that need it.
         self.doc.set_title(project_title)
         self.doc.set_creator("localcap")
         self.doc.context.project_title = project_title

@@ -48,6 +48,7 @@ from localcap.db.roles import new_role_name, save_role
 from localcap.files import sniff_mime
 from localcap.files.mime import HEAD_SIZE
 from localcap.files.store import FileStore
+from localcap.model.numbers import small_int
 from localcap.model.project import (
     CLASSIC_EVENT_ID,
     Arm,
@@ -876,9 +877,10 @@ class ProjectXmlImporter:
 
 def _key(text: str, line: int) -> int:
     text = (text or "1").strip()
-    if not text.isdigit() or int(text) < 1:
+    number = small_int(text, 2**31 - 1, minimum=1)
+    if number is None:
         raise ProjectXmlError(f"A repeat key must be a positive number, not {text!r}", line)
-    return int(text)
+    return number
 
 
 class _FileSink:

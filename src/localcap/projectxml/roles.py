@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from localcap.model.numbers import small_int
 from localcap.model.project import Project
 from localcap.model.rights import NO_ACCESS, Rights, normalise_form_right
 
@@ -80,7 +81,7 @@ def rights_from_attrs(
     rights = Rights(data_export=NO_ACCESS)
     for name, flag in XML_FLAGS.items():
         value = attrs.get(name, "").strip()
-        rights.flags[flag] = int(value) if value.isdigit() else 0
+        rights.flags[flag] = small_int(value) or 0
 
     def levels(attr: str) -> list[tuple[str, int]]:
         known = []
@@ -92,7 +93,7 @@ def rights_from_attrs(
         return known
 
     legacy = attrs.get("data_export_tool", "").strip()
-    if legacy.isdigit():
+    if small_int(legacy) is not None:
         rights.data_export = int(legacy)
     rights.forms = {form: normalise_form_right(level) for form, level in levels("data_entry")}
     rights.forms_export = dict(levels("data_export_instruments"))

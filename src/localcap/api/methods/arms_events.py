@@ -292,7 +292,7 @@ def import_repeating(ctx: ApiContext) -> Response:
     """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
     clears it and answers 0, as REDCap does. Checked against the design as of the lock."""
     require_design(ctx)
-    rows = import_rows(ctx, REPEATING_COLUMNS)
+    rows = import_rows(ctx, empty_columns=REPEATING_COLUMNS)
     with ctx.write_transaction() as conn:
         entries = _plan_repeating(ctx.proj, rows)
         store.replace_repeating(conn, ctx.proj.project_id, entries)

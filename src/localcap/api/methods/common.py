@@ -34,8 +34,15 @@ def list_response(
     return Response(body, headers={"content-type": content_type})
 
 
-def import_rows(ctx: ApiContext, empty_columns: Collection[str] = ()) -> list[dict[str, str]]:
-    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable.
+def import_rows(
+    ctx: ApiContext,
+    *,
+    nested: frozenset[str] = frozenset(),
+    empty_columns: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """The ``data`` parameter parsed in the request's ``format``; 400 when it is unreadable,
+    or when a value is not plain text (an object or a list, except in the ``nested`` columns;
+    a NUL; a lone surrogate): every import method reads its data here.
 
     ``empty_columns``: for imports where "none" is a meaningful answer, a document that
     clearly says "no rows" (``[]``; a CSV header naming only these columns; ``<records/>``)
@@ -46,7 +53,7 @@ def import_rows(ctx: ApiContext, empty_columns: Collection[str] = ()) -> list[di
         raise ApiError(400, "The data being imported is empty or was not provided")
     fmt = ctx.format if ctx.format in ("json", "csv", "xml") else "xml"
     try:
-        rows = parse_data(data, fmt)
+        rows = parse_data(data, fmt, nested=nested)
     except DataParseError as exc:
         raise ApiError(400, str(exc)) from None
     if not rows and not (empty_columns and _says_no_rows(data, fmt, empty_columns)):

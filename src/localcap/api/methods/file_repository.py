@@ -53,6 +53,7 @@ from localcap.formats.json_writer import dumps
 from localcap.formats.lists import CONTENT_TYPES, render_records
 from localcap.formats.xml_writer import write_xml_items
 from localcap.model.audit import bounded, printable
+from localcap.model.numbers import small_int
 
 NO_FILE_REPOSITORY = (
     "You do not have permissions to use this method: File Repository privileges are required"
@@ -104,7 +105,7 @@ def _reachable(ctx: ApiContext, folders: Mapping[int, Folder], folder_id: int | 
 
 def _positive_id(text: str) -> int | None:
     """A database id from a parameter, or None when it cannot be one."""
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+    return small_int(text, MAX_ID, minimum=1)
 
 
 def _folder_param(ctx: ApiContext, folders: Mapping[int, Folder]) -> int | None:

@@ -10,7 +10,8 @@ it does (facts in ``shared/reference/redcap-api-behaviour.md``, "Export File"):
 * Export streams the stored bytes with ``Content-Type: <mime>; name="<name>"`` (plus
   ``;charset=UTF-8`` for ``text/*``): PyCap, redcaplite, REDCapR and redcapAPI all take the
   file name from there, and REDCapR scans *every* header for ``name=``, so no other header
-  carries one. The name is made safe for a header and a file system by
+  carries one (the download's ``Content-Disposition: attachment`` has no ``filename=``). The
+  name is made safe for a header and a file system by
   :func:`localcap.files.content_type_header`; the original stays in the database.
 * Import and delete answer 200 with an empty body: PyCap's ``import_file``/``delete_file``
   ignore the body (they return ``[{}]`` whatever comes back) and REDCapR checks the status.
@@ -38,9 +39,10 @@ from localcap.api.methods.common import MAX_ID
 from localcap.db import documents as docs
 from localcap.db import records as rows_store
 from localcap.db.records import StoredRow
-from localcap.files import MissingFileError, content_type_header, sniff_mime
+from localcap.files import MissingFileError, download_headers, sniff_mime
 from localcap.files.mime import HEAD_SIZE
 from localcap.model.audit import row_writes
+from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
 from localcap.model.rights import (
     DEIDENTIFIED,
@@ -92,8 +94,6 @@ UPLOAD_CHUNK = 1 << 20
 #: Bytes per chunk of a download: measured best of 256 KiB / 1 MiB / 4 MiB / 16 MiB with
 #: benchmarks/file_export.py (smaller costs thread hops, larger costs copies and memory).
 EXPORT_CHUNK = 1 << 20
-#: Response headers of a download besides Content-Type and Content-Length.
-CSP = "script-src 'none'"
 
 
 @dataclass(frozen=True)
@@ -147,9 +147,10 @@ def _instance(ctx: ApiContext, project: Project, event_id: int, form: str) -> tu
     text = ctx.request.get("repeat_instance").strip()
     if not text:
         return instrument, 1
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    instance = small_int(text, MAX_ID, minimum=1)
+    if instance is None:
         raise ApiError(400, BAD_INSTANCE)
-    return instrument, int(text)
+    return instrument, instance
 
 
 def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tuple[Target, bool]:
@@ -240,11 +241,8 @@ def document_response(ctx: ApiContext, document: docs.Document) -> Response:
             document.project_id,
         )
         raise ApiError(500, MISSING_BYTES) from None
-    headers = {
-        "content-type": content_type_header(document.mime_type, document.name),
-        "content-length": str(document.size),
-        "content-security-policy": CSP,
-    }
+    headers = download_headers(document.mime_type, document.name)
+    headers["content-length"] = str(document.size)
     return StreamingResponse(body, headers=headers)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from sqlalchemy import String
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
@@ -12,6 +13,7 @@ from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import count_response, import_rows, list_response, require_design
 from localcap.db import projects as store
+from localcap.db import schema as t
 from localcap.model.project import (
     FIELD_TYPES,
     METADATA_COLUMNS,
@@ -23,6 +25,14 @@ from localcap.model.project import (
 from localcap.model.validation import VALIDATION_TYPES
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The widest value each data dictionary column holds (its database column's width): longer
+#: ones are refused with a 400 on both backends (PostgreSQL would refuse them with an error,
+#: SQLite would store them).
+COLUMN_WIDTHS = {
+    column.name: column.type.length
+    for column in t.fields.columns
+    if column.name in METADATA_COLUMNS and isinstance(column.type, String) and column.type.length
+}
 
 
 def invalid_values(param: str, values: list[str]) -> ApiError:
@@ -173,6 +183,9 @@ def validate_dictionary(rows: list[dict[str, str]]) -> list[Field]:
             required_field=required,
             text_validation_type_or_show_slider_number=validation,
         )
+        for column, width in COLUMN_WIDTHS.items():
+            if len(values[column]) > width:
+                errors.append(f"{where}: the {column} is longer than {width} characters")
         result.append(Field(**values))
     if result and result[0].field_type != "text":
         errors.append("The first field (the record ID field) must be a text field")

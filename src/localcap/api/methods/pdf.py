@@ -27,15 +27,23 @@ phrases localcap's other methods take from REDCap), checked in this order:
 5. a ``record`` that does not exist, or belongs to another Data Access Group (told apart from a
    missing one by nothing, as Export File does): ``The record "<r>" does not exist``;
 6. data (``record`` or ``allRecords``) with "No Access" export rights on every instrument:
-   403, the "No Access" message of every export.
+   403, the "No Access" message of every export;
+7. a PDF of more than :data:`localcap.pdf.render.MAX_PAGES` pages: ``The PDF would have more
+   than 2,000 pages...`` (texts longer than :data:`~localcap.pdf.render.MAX_TEXT` characters
+   are cut with a note instead).
+
+The work stops when the client disconnects, or when the server is stopping.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
@@ -46,10 +54,14 @@ from localcap.api.methods.common import MAX_ID
 from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
 from localcap.api.methods.records import document_names, record_rows
 from localcap.db import records as rows_store
-from localcap.files import content_type_header
+from localcap.files import download_headers
+from localcap.model.numbers import small_int
 from localcap.model.project import Event, Project
 from localcap.model.rights import has_any_export_access
-from localcap.pdf.content import PageBuilder, Selection, plain_text
+from localcap.pdf.content import Page, PageBuilder, Selection, plain_text
+
+if TYPE_CHECKING:
+    from localcap.pdf.render import PdfWriter
 
 BAD_EVENT = "The event '{event}' is not valid"
 BAD_INSTRUMENT = "The instrument '{instrument}' is not valid"
@@ -103,9 +115,10 @@ def _instance(ctx: ApiContext) -> int | None:
     text = ctx.request.get("repeat_instance").strip()
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    instance = small_int(text, MAX_ID, minimum=1)
+    if instance is None:
         raise ApiError(400, BAD_INSTANCE)
-    return int(text)
+    return instance
 
 
 def _check_record(ctx: ApiContext, record: str) -> None:
@@ -138,9 +151,39 @@ def export_pdf(ctx: ApiContext) -> Response:
 
     # Imported here, not at start-up: fpdf2 and HarfBuzz cost every server process about
     # 0.6 s and 40 MB, and most never draw a PDF.
-    from localcap.pdf.render import PdfWriter
+    from localcap.pdf.render import MAX_PAGES, PdfTooLarge, PdfWriter
 
     writer = PdfWriter(project.project_title, _record_label(project))
+    try:
+        return _draw(ctx, builder, writer, event, form, instance, record)
+    except PdfTooLarge:
+        raise ApiError(
+            400,
+            f"The PDF would have more than {MAX_PAGES:,} pages: ask for fewer pages (one "
+            "record, event or instrument at a time) instead of allRecords",
+        ) from None
+
+
+def _until_cancelled(ctx: ApiContext, pages: Iterable[Page]) -> Iterator[Page]:
+    """``pages``, until the client goes away: a PDF no one will read is not finished."""
+    for page in pages:
+        if ctx.request.cancelled.is_set():
+            raise ApiError(499, "The client closed the connection before the PDF was ready")
+        yield page
+
+
+def _draw(
+    ctx: ApiContext,
+    builder: PageBuilder,
+    writer: PdfWriter,
+    event: Event | None,
+    form: str | None,
+    instance: int | None,
+    record: str,
+) -> Response:
+    """The PDF of ``record`` (of every record with ``allRecords``; blank without either)."""
+    project = ctx.proj
+    with_data = ctx.request.flag("allRecords") or bool(record)
     if with_data:
         selection = Selection(event.event_id if event else None, form, instance)
         event_ids = [event.event_id] if event else None
@@ -148,22 +191,25 @@ def export_pdf(ctx: ApiContext) -> Response:
             builder.doc_names = document_names(ctx, conn)
             if record:  # pages even where the record has no data yet (an event asked for)
                 rows = list(record_rows(ctx, conn, [record], event_ids))
-                writer.add_all(builder.record(record, rows, selection))
+                writer.add_all(_until_cancelled(ctx, builder.record(record, rows, selection)))
                 if ctx.audit is not None:
                     ctx.audit.records = [record]
             else:  # record by record: never more than one record's rows in memory
-                all_rows = record_rows(ctx, conn, None, None)
-                for name, group in groupby(all_rows, key=attrgetter("record")):
-                    writer.add_all(builder.record(name, list(group), selection))
+                # closing(): a cancelled or refused PDF ends the query before the snapshot
+                with closing(record_rows(ctx, conn, None, None)) as all_rows:
+                    for name, group in groupby(all_rows, key=attrgetter("record")):
+                        pages = builder.record(name, list(group), selection)
+                        writer.add_all(_until_cancelled(ctx, pages))
     else:
         names = [form] if form else None
         if names is None:
             names = project.forms_in_event(event.event_id) if event else list(project.form_by_name)
-        writer.add_all(builder.blank(names, project.event_label(event) if event else ""))
+        label = project.event_label(event) if event else ""
+        writer.add_all(_until_cancelled(ctx, builder.blank(names, label)))
     if writer.pages == 0:
         writer.note(project.project_title, NO_RECORDS if builder.allowed else NOTHING_VISIBLE)
 
     form_label = project.form_by_name[form].form_label if form else None
     name = pdf_file_name(project.project_title, form_label, with_data, datetime.now())
-    headers = {"content-type": content_type_header("application/pdf", name)}
+    headers = download_headers("application/pdf", name)
     return Response(writer.output(), headers=headers)

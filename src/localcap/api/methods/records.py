@@ -42,6 +42,7 @@ from localcap.model.filtering import (
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
 from localcap.model.project import Project
 from localcap.model.record_import import ImportChecker, ImportError_, ImportPlan, write_plan
+from localcap.model.record_names import record_name_problem, record_number
 from localcap.model.rights import has_any_export_access
 
 CONTENT_TYPES = {
@@ -446,12 +447,11 @@ def generate_next_record_name(ctx: ApiContext) -> Response:
             name = rows_store.next_record_names(conn, pid, 1)[0]
         else:
             prefix = f"{ctx.group_id}-"
-            used = [
-                int(r[len(prefix) :])
+            used = (
+                record_number(r[len(prefix) :])
                 for r in rows_store.record_names_with_prefix(conn, pid, prefix)
-                if r[len(prefix) :].isdigit()
-            ]
-            name = f"{prefix}{max(used, default=0) + 1}"
+            )
+            name = f"{prefix}{max((n for n in used if n is not None), default=0) + 1}"
     return Response(name, media_type="text/plain")
 
 
@@ -464,6 +464,9 @@ def rename_record(ctx: ApiContext) -> Response:
     new = ctx.request.get("new_record_name").strip()
     if not old or not new:
         raise ApiError(400, "The parameters 'record' and 'new_record_name' are both required")
+    problem = record_name_problem(new)
+    if problem:
+        raise ApiError(400, f"The value of 'new_record_name' is not valid: {problem}")
     pid = ctx.proj.project_id
     with ctx.write_transaction() as conn:
         found = rows_store.existing_records(conn, pid, [old, new])

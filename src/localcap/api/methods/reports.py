@@ -18,7 +18,9 @@ from localcap.db.records import StoredRow
 from localcap.db.reports import list_reports, load_report, save_reports
 from localcap.db.roles import role_name
 from localcap.formats.odm import write_odm
+from localcap.formats.parsers import DataParseError, check_json_text
 from localcap.model.filtering import compile_filter, unexportable_fields
+from localcap.model.numbers import small_int
 from localcap.model.rights import has_any_export_access
 from localcap.reports.definition import ReportDefinition, ReportDefinitionError
 from localcap.reports.export import no_access, plan_report
@@ -61,10 +63,11 @@ def export_report(ctx: ApiContext) -> Response:
     if not has_any_export_access(project, rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
     report_id = ctx.request.get("report_id").strip()
-    if not report_id.isdigit() or int(report_id) > MAX_ID:
+    number = small_int(report_id, MAX_ID)
+    if number is None:
         raise _not_in_project(report_id)
     with ctx.read_snapshot() as conn:
-        found = load_report(conn, int(report_id))
+        found = load_report(conn, number)
         if found is None or found[0] != project.project_id:
             raise _not_in_project(report_id)
         definition = found[1]
@@ -141,6 +144,10 @@ def import_reports(ctx: ApiContext) -> Response:
         data = [data]
     if not isinstance(data, list) or not data:
         raise ApiError(400, "Give the report definitions as a JSON list in the 'data' parameter")
+    try:
+        check_json_text(data, "The report definitions")
+    except DataParseError as exc:
+        raise ApiError(400, str(exc)) from None
     try:
         reports = [ReportDefinition.from_json(item) for item in data]
         # Checked before the write lock (bad input is refused without waiting for it), and

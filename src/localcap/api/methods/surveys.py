@@ -37,6 +37,7 @@ from localcap.api.methods.common import MAX_ID, list_response
 from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.records import existing_records
+from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID
 from localcap.model.surveys import Participant, Survey
 
@@ -135,7 +136,8 @@ def _record(ctx: ApiContext, conn: Connection) -> str:
 
 def _instance(ctx: ApiContext, event_id: int, form_name: str) -> int:
     text = ctx.request.get("repeat_instance", "1").strip() or "1"
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    instance = small_int(text, MAX_ID, minimum=1)
+    if instance is None:
         raise ApiError(400, f'The repeat_instance "{text}" is not a positive integer')
     project = ctx.proj
     repeats = project.is_repeating_form(event_id, form_name) or project.is_repeating_event(event_id)

@@ -39,6 +39,7 @@ from localcap.api.methods.common import (
 )
 from localcap.api.methods.metadata import required_names
 from localcap.api.methods.users import (
+    FORM_RIGHTS_COLUMNS,
     log_rights_change,
     require_user_rights,
     rights_columns,
@@ -95,7 +96,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
     """Create a role for each row without a ``unique_role_name`` (REDCap names it
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
     require_user_rights(ctx)
-    rows = import_rows(ctx)
+    rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
     with ctx.write_transaction() as conn:
         project = ctx.proj  # the design as of the lock: a role's rights name its forms
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}

@@ -35,6 +35,8 @@ EXPORT_FLAGS = tuple(
     if name not in ("lock_records_customization", "lock_records", "lock_records_all_forms")
 ) + ("lock_records_all_forms", "lock_records", "lock_records_customization")
 USER_COLUMNS = PROFILE + DAG_COLUMNS + EXPORT_FLAGS + ("forms", "forms_export")
+#: The rights columns a JSON or XML import may give as an object, ``{"form": level}``.
+FORM_RIGHTS_COLUMNS = frozenset({"forms", "forms_export"})
 
 
 #: ``user_rights`` 2: REDCap's read-only User Rights (the XML of a role records it as "2").
@@ -245,7 +247,7 @@ def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
 @method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    rows = import_rows(ctx)
+    rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
     with ctx.write_transaction() as conn:
         # The design as of the lock: whole form lists cover the instruments it has now.
         project = ctx.proj
