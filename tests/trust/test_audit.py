@@ -8,7 +8,7 @@ import json
 import requests
 from click.testing import CliRunner
 
-from builders import Api, clinical_classic
+from builders import Api, clinical_classic, clinical_longitudinal
 from localcap.cli import main
 from localcap.db.tokens import create_project_token
 
@@ -110,3 +110,48 @@ def test_log_starts_with_the_project_creation(server):
     first = api.json(content="log")[0]
     assert first["action"] == "Manage/Design "
     assert first["details"].startswith("Create project")
+
+
+def test_a_record_deleted_from_one_arm_is_logged_as_deleted(server):
+    # redcapAPI's purgeProject() deletes records arm by arm, and its changedRecords() (test-801,
+    # run against REDCap) then finds them among the "Delete record" lines.
+    api = clinical_longitudinal(server)
+    api.import_json(
+        "record",
+        [
+            {"record_id": "1", "redcap_event_name": "baseline_arm_1", "first_name": "Ann"},
+            {"record_id": "2", "redcap_event_name": "baseline_arm_1", "first_name": "Bo"},
+            {"record_id": "2", "redcap_event_name": "baseline_arm_2", "first_name": "Bo"},
+        ],
+    )
+    assert (
+        api.ok(
+            content="record", action="delete", arm="1", **{"records[0]": "1", "records[1]": "2"}
+        ).text
+        == "2"
+    )
+    deletes = api.json(content="log", logtype="record_delete")
+    assert [(e["action"], e["record"], e["details"]) for e in deletes] == [
+        ("Delete record (API) 1", "1", "[arm = 1] record_id = '1'"),
+        ("Delete record (API) 2", "2", "[arm = 1] record_id = '2'"),
+    ]
+    left = api.json(content="record", fields="record_id")
+    assert [(r["record_id"], r["redcap_event_name"]) for r in left] == [("2", "baseline_arm_2")]
+
+
+def test_the_log_dag_filter(server):
+    api = clinical_classic(server)
+    api.import_json("dag", [{"data_access_group_name": "Site A", "unique_group_name": ""}])
+    api.import_json(
+        "record",
+        [
+            {"record_id": "1", "first_name": "Ann", "redcap_data_access_group": "site_a"},
+            {"record_id": "2", "first_name": "Bo"},
+        ],
+    )
+    assert {e["record"] for e in api.json(content="log", dag="site_a")} == {"1"}
+    # A name that is no DAG of the project filters nothing: redcapAPI's test-800, run against
+    # REDCap, gets more than one line for the DAG its test-105 created and deleted.
+    everything = api.json(content="log")
+    unfiltered = api.json(content="log", dag="temporary_dag")
+    assert len(everything) > 2 and unfiltered[: len(everything)] == everything

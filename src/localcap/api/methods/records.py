@@ -416,10 +416,16 @@ def delete_records(ctx: ApiContext) -> Response:
     for key in released:
         delete_bytes(ctx, key)
     if ctx.audit is not None:
+        # A whole record deleted from one arm is still REDCap's "Delete record": redcapAPI's
+        # changedRecords() finds the records its purgeProject() deleted arm by arm there.
         id_field = project.record_id_field
+        where = f"[arm = {arm_text}] " if arm_events is not None else ""
         ctx.audit.changes = (
-            [Change("Delete record (API)", r, f"{id_field} = '{printable(r)}'") for r in records]
-            if whole and arm_events is None
+            [
+                Change("Delete record (API)", r, f"{where}{id_field} = '{printable(r)}'")
+                for r in records
+            ]
+            if whole
             else row_writes(project, list(erased), erased, {}, set())
         )
     if whole:
