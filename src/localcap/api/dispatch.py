@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
@@ -13,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
+from localcap.api.ratelimit import address_bucket
 from localcap.api.request import ApiRequest
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
@@ -159,7 +159,7 @@ def _refuse_invalid_token(
     ``invalid_token_attempts`` a minute the address gets 429s (nothing logged, nothing looked
     up), and all addresses together log at most ten times that a minute."""
     client = request.client
-    if not state.bad_token_limiter.allow(client_bucket(client)):
+    if not state.bad_token_limiter.allow(address_bucket(client)):
         raise ApiError(
             429,
             "Too many API requests with an invalid token from this address. Wait a minute "
@@ -203,20 +203,6 @@ def _without_tokens(state: AppState, message: str, secrets: list[str]) -> str:
             return REDACTED if lookup_token(conn, run) is not None else run
 
     return TOKEN_SHAPE.sub(blank, message)
-
-
-def client_bucket(address: str) -> str:
-    """The unit a limit counts: an IPv4 address, or an IPv6 address's /64 (one machine
-    commonly holds a whole /64)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 def _write_audit(state: AppState, entry: AuditEntry) -> None:

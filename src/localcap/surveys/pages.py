@@ -638,17 +638,25 @@ def build_routes(state: AppState) -> list[Route]:
 
         return find if well_formed(hash_, HASH_LENGTH) else lambda conn: None
 
+    def open_page(conn: Connection, hash_: str) -> SurveyPage | Response:
+        """The link's page, or the page that answers instead: not available, the
+        acknowledgement of a closed response, or the survey's limits reached."""
+        page = _load(conn, hash_)
+        if page is None:
+            return _message("Survey not available", NOT_AVAILABLE, 404)
+        if is_closed(page.survey, page.participant):
+            return _acknowledge(page)
+        if not page.participant.completion_time:
+            closed = _no_more_responses(conn, page)
+            if closed is not None:
+                return closed
+        return page
+
     def get_survey(hash_: str) -> Response:
         with read_snapshot(engine) as conn:  # the page and the response count: one state
-            page = _load(conn, hash_)
-            if page is None:
-                return _message("Survey not available", NOT_AVAILABLE, 404)
-            if is_closed(page.survey, page.participant):
-                return _acknowledge(page)
-            if not page.participant.completion_time:
-                closed = _no_more_responses(conn, page)
-                if closed is not None:
-                    return closed
+            page = open_page(conn, hash_)
+        if isinstance(page, Response):
+            return page
         if needs_return_code(page.survey, page.participant):
             return _ask_code(page)
         return _opening_form(page)
@@ -695,15 +703,9 @@ def build_routes(state: AppState) -> list[Route]:
         client: str,
     ) -> Response:
         """The posted page, under the project's write lock: everything checked again here."""
-        page = _load(conn, hash_)
-        if page is None:
-            return _message("Survey not available", NOT_AVAILABLE, 404)
-        if is_closed(page.survey, page.participant):
-            return _acknowledge(page)
-        if not page.participant.completion_time:
-            closed = _no_more_responses(conn, page)
-            if closed is not None:
-                return closed
+        page = open_page(conn, hash_)
+        if isinstance(page, Response):
+            return page
         code = ""
         if needs_return_code(page.survey, page.participant):
             code = _first(form, "return_code")
