@@ -59,7 +59,8 @@ from localcap.db import surveys as survey_store
 from localcap.db.audit import log_survey_event
 from localcap.db.records import StoredRow
 from localcap.db.secrets import server_secret
-from localcap.db.transactions import read_snapshot, write_transaction
+from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
+from localcap.limits import BUSY_RETRY_AFTER
 from localcap.model.action_tags import survey_tags
 from localcap.model.audit import printable
 from localcap.model.piping import Lookup, pipe, row_lookup
@@ -782,7 +783,16 @@ def build_routes(state: AppState) -> list[Route]:
         _FORM_TOKEN.set(forms.sign(key, session, purpose))
         if request.method != "POST":
             form, files = {}, {}
-        response = await respond(request, params, form, files)
+        try:
+            response = await respond(request, params, form, files)
+        except WriteLockTimeout:  # the project stayed busy with another write: nothing saved
+            response = _message(
+                "Please try again",
+                "The survey is busy with another change; nothing was saved. Go back and send "
+                "your answers again in a few seconds.",
+                503,
+            )
+            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         response.set_cookie(
             cookie,
             session,
