@@ -17,6 +17,7 @@ from localcap.db.transactions import (
     install_sqlite_transactions,
     lock_timeout,
     set_lock_timeout,
+    write_transaction,
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -85,7 +86,9 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on first start)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    # A writer like any other (SQLite: BEGIN IMMEDIATE even when there is nothing to do), so
+    # its wait for the lock is bounded and typed: WriteLockTimeout.
+    with write_transaction(engine, None) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
