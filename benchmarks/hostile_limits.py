@@ -14,7 +14,7 @@ and reads its peak RSS (VmHWM) and RSS (VmRSS) from /proc before and after:
 * ``slow``: ``--slow`` connections that send one header byte every 5 s (slowloris), then a
   real API call: is it answered, and how long the slow connections stay open.
 
-Issue 14 items 8 and 10, issue 20 item 9; the figures go to docs/RELIABILITY-hostile.md.
+Issue 14 items 8 and 10, issue 20 item 9; the figures go to RELIABILITY.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Survey pages under simultaneous respondents (docs/RELIABILITY-surveys.md, "Survey pages").
+"""Survey pages under simultaneous respondents (RELIABILITY.md, "Survey pages").
 
 For each backend: LINKS survey links, each posted CLIENTS times at once (a barrier) by
 separate browser sessions completing the survey; counts answers by status, completions in the

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
-from localcap.db.transactions import read_snapshot, write_transaction
+from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.limits import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REQUEST_MB,
@@ -25,7 +25,22 @@ if TYPE_CHECKING:
     from localcap.model.project import Project
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """localcap's commands: a write that waited too long for its project's lock (the server
+    or another command writing; ``LOCALCAP_WRITE_LOCK_TIMEOUT``) is a one-line error that
+    says what to do, not a traceback. Nothing was written."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WriteLockTimeout:
+            raise click.ClickException(
+                "The project is busy with another write (the server or another command); "
+                "nothing was changed. Try again."
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="localcap")
 def main() -> None:
     """localcap: a fast, self-hostable server that speaks the REDCap API.

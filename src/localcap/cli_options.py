@@ -10,6 +10,7 @@ import click
 from sqlalchemy import Engine
 
 from localcap.db.engine import open_database
+from localcap.db.transactions import WriteLockTimeout
 
 DATA_DIR_HELP = (
     "Directory holding the SQLite database and uploaded files (default ./localcap-data)."
@@ -37,6 +38,8 @@ def data_dir_option(f):  # noqa: ANN001, ANN201 - click decorator
 def open_engine(data_dir: Path, database_url: str | None) -> Engine:
     try:
         return open_database(data_dir, database_url)
+    except WriteLockTimeout:
+        raise  # the database is there, only busy: the command group says to try again
     except Exception as exc:  # a bad URL or an unreachable server: say what to do
         raise click.ClickException(
             f"Cannot open the database ({exc.__class__.__name__}: {exc}). Check --database-url "

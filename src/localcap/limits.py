@@ -37,3 +37,11 @@ RESERVED_FILES = 100
 #: On SIGTERM, requests still running after this many seconds are cancelled (uvicorn waits
 #: for ever by default: one long export kept a server from stopping).
 GRACEFUL_SHUTDOWN_TIMEOUT = 10
+
+#: The longest a write waits (seconds) for its project's write lock (SQLite: the database's
+#: write lock, ``busy_timeout``; PostgreSQL: ``lock_timeout``) before it is refused with a
+#: 503 and nothing written. ``LOCALCAP_WRITE_LOCK_TIMEOUT`` overrides it. Long enough for
+#: any ordinary write to finish; a client refused should retry after :data:`BUSY_RETRY_AFTER`.
+WRITE_LOCK_TIMEOUT = 30.0
+#: The ``Retry-After`` (seconds) of a write refused because the project stayed busy.
+BUSY_RETRY_AFTER = 5

@@ -5,8 +5,9 @@ from __future__ import annotations
 import requests
 from click.testing import CliRunner
 
-from builders import create_project
+from builders import create_project, project_id
 from localcap.cli import main
+from localcap.db.transactions import write_transaction
 
 
 def database_args(server) -> list[str]:
@@ -99,3 +100,22 @@ def test_bad_database_url_says_what_to_do(tmp_path):
     )
     assert result.exit_code != 0
     assert "Check --database-url" in result.output
+
+
+def test_a_command_that_waits_too_long_for_the_project_says_to_try_again(server, monkeypatch):
+    """`localcap token create` while a write holds the project's lock beyond the bound (1 s
+    through LOCALCAP_WRITE_LOCK_TIMEOUT): a one-line error saying to try again, exit code 1,
+    no token; run again once the project is free, it works."""
+    api = create_project(server)
+    pid = project_id(api)
+    monkeypatch.setenv("LOCALCAP_WRITE_LOCK_TIMEOUT", "1")
+    args = ["token", "create", *database_args(server), "--project", str(pid)]
+    username = api.json(content="user")[0]["username"]
+    with write_transaction(server.engine, pid):
+        busy = CliRunner().invoke(main, [*args, "--username", username])
+    assert busy.exit_code == 1, busy.output
+    assert "busy with another write" in busy.output and "Try again" in busy.output
+    assert "Traceback" not in busy.output
+    api.ok(content="project")  # the old token still works: nothing was changed
+    done = CliRunner().invoke(main, [*args, "--username", username])
+    assert done.exit_code == 0, done.output

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 import requests
 from survey_helpers import enable_survey, link_for, open_form, post_page, record, survey_project
 
+from localcap.db.transactions import lock_timeout, set_lock_timeout, write_transaction
+
 LIMIT_TEXT = "the survey is closed because the maximum number of responses has been reached"
 
 
@@ -48,3 +50,26 @@ def test_the_response_limit_closes_the_survey(server):
     fourth = link_for(api, "4")
     assert LIMIT_TEXT in requests.get(fourth, timeout=30).text
     assert record(api, "3")["full_name"] == "Three" and record(api, "4")["full_name"] == ""
+
+
+def test_a_survey_sent_while_the_project_stays_busy_is_a_503_page_and_saves_nothing(server):
+    """Another write holds the project's lock beyond the bound (1 s here): the participant's
+    submission gets a page saying to send it again (503, Retry-After), not a server error,
+    and nothing of it is stored; sent again once the project is free, it is saved."""
+    api = survey_project(server)
+    link = link_for(api)
+    session, page, _ = open_form(link)
+    pid = int(api.json(content="project")["project_id"])
+    before = lock_timeout(server.engine)
+    set_lock_timeout(server.engine, 1.0)
+    try:
+        with write_transaction(server.engine, pid):
+            busy = post_page(session, link, page, full_name="Busy")
+    finally:
+        set_lock_timeout(server.engine, before)
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["Retry-After"].isdigit()
+    assert "nothing was saved" in busy.text
+    assert record(api)["full_name"] == ""
+    assert post_page(session, link, page, full_name="Busy").status_code == 200
+    assert record(api)["full_name"] == "Busy"

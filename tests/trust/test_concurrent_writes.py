@@ -16,18 +16,28 @@ from typing import Any
 
 import requests
 
-from builders import CLINICAL_DICTIONARY, Api, clinical_classic, create_project, project_id
+from builders import (
+    CLINICAL_DICTIONARY,
+    Api,
+    clinical_classic,
+    create_project,
+    project_id,
+    user_api,
+)
 from localcap.db.projects import (
     bump_design,
+    delete_dags,
     load_project,
+    replace_arms,
     replace_event_forms,
     replace_metadata,
     save_dag,
     save_events,
 )
+from localcap.db.roles import set_switch_dags
 from localcap.db.tokens import create_project_token
-from localcap.db.transactions import write_transaction
-from localcap.model.project import Event
+from localcap.db.transactions import lock_timeout, set_lock_timeout, write_transaction
+from localcap.model.project import Arm, Event
 
 CLIENTS = 4
 
@@ -370,3 +380,204 @@ def test_an_event_import_waiting_for_the_lock_sees_the_events_added_meanwhile(se
     assert api.json(content="formEventMapping") == [
         {"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "demographics"}
     ]
+
+
+def call_while_locked(
+    api: Api, change: Callable[[Any, int], None], **params: Any
+) -> requests.Response:
+    """``api.call(**params)`` sent while this test holds the project's write lock; ``change``
+    (given the connection and the project id) is committed under that lock while the call
+    waits for it. The call's answer."""
+    pid = project_id(api)
+    answers: list[requests.Response] = []
+    with write_transaction(api.server.engine, pid) as conn:
+        caller = threading.Thread(target=lambda: answers.append(api.call(**params)))
+        caller.start()
+        time.sleep(1.5)  # the call now waits for the lock this test holds
+        assert not answers
+        change(conn, pid)
+    caller.join(timeout=60)
+    [response] = answers
+    return response
+
+
+def dags_of(api: Api) -> dict[str, int]:
+    return {d["unique_group_name"]: d["data_access_group_id"] for d in api.json(content="dag")}
+
+
+def with_dags(server, *names: str) -> Api:
+    api = clinical_classic(server, repeating=False)
+    rows = [{"data_access_group_name": n, "unique_group_name": ""} for n in names]
+    api.import_json("dag", rows)
+    return api
+
+
+def test_a_mapping_import_waiting_for_the_lock_replaces_the_mapping_as_of_the_lock(server):
+    """An arm (with an event and its instruments) added while a formEventMapping import waits:
+    the import replaces the whole mapping as of the lock, every arm's, as the same two calls
+    one after the other do; not only the arms there were when it was sent."""
+    api = create_project(server, longitudinal=True)
+    api.import_json("metadata", CLINICAL_DICTIONARY)
+    row = {"arm_num": 1, "unique_event_name": "event_1_arm_1", "form": "visit"}
+
+    def add_arm_2(conn: Any, pid: int) -> None:
+        replace_arms(conn, pid, [Arm(2, "Arm 2")], override=False)
+        save_events(conn, pid, [Event(0, 2, "Baseline", "baseline_arm_2")], override=False)
+        [event] = [e for e in load_project(conn, pid).events if e.arm_num == 2]
+        replace_event_forms(conn, pid, [(event.event_id, "demographics")], {2})
+
+    response = call_while_locked(
+        api,
+        add_arm_2,
+        content="formEventMapping",
+        action="import",
+        format="json",
+        data=json.dumps([row]),
+    )
+    assert response.status_code == 200, response.text
+    assert api.json(content="formEventMapping") == [row]
+
+
+def test_a_dag_delete_waiting_for_the_lock_finds_its_dag_by_the_names_as_of_the_lock(server):
+    """DAG site_a renamed (now site_z) while a delete of ``site_a`` waits: the delete finds
+    no DAG site_a (400, nothing deleted), rather than deleting the DAG now called site_z."""
+    api = with_dags(server, "Site A")
+
+    def rename(conn: Any, pid: int) -> None:
+        save_dag(conn, pid, "Site Z", "site_a", "site_z")
+        bump_design(conn, pid)
+
+    response = call_while_locked(
+        api, rename, content="dag", action="delete", **{"dags[0]": "site_a"}
+    )
+    assert response.status_code == 400, response.text
+    assert "site_a" in response.text
+    assert list(dags_of(api)) == ["site_z"]
+
+
+def test_a_user_dag_import_waiting_for_the_lock_is_checked_against_the_dags_as_of_it(server):
+    """The DAG a userDagMapping import assigns is deleted while it waits: a 400 naming it,
+    nothing changed, as the two calls one after the other give; never a user in a DAG that
+    no longer exists."""
+    api = with_dags(server, "Site A")
+    user_api(api, "alice")
+    site_a = dags_of(api)["site_a"]
+    rows = [{"username": "alice", "redcap_data_access_group": "site_a"}]
+    response = call_while_locked(
+        api,
+        lambda conn, pid: delete_dags(conn, pid, [site_a]),
+        content="userDagMapping",
+        action="import",
+        format="json",
+        data=json.dumps(rows),
+    )
+    assert response.status_code == 400, response.text
+    assert "site_a" in response.json()["error"]
+    mapping = api.json(content="userDagMapping")
+    assert {"username": "alice", "redcap_data_access_group": ""} in mapping
+
+
+def test_a_dag_switch_waiting_for_the_lock_names_its_dag_as_of_the_lock(server):
+    """site_b renamed (now site_c) while its user's switch to ``site_b`` waits: no DAG is
+    called site_b any more (400), and the user stays where they were."""
+    api = with_dags(server, "Site A", "Site B")
+    dags = dags_of(api)
+    blind = user_api(api, "blind")
+    with server.engine.begin() as conn:
+        set_switch_dags(conn, project_id(api), "blind", [dags["site_a"], dags["site_b"]])
+
+    def rename(conn: Any, pid: int) -> None:
+        save_dag(conn, pid, "Site C", "site_b", "site_c")
+        bump_design(conn, pid)
+
+    response = call_while_locked(
+        blind, rename, content="dag", action="switch", dag="site_b", format="json"
+    )
+    assert response.status_code == 400, response.text
+    assert "does not exist" in response.json()["error"]
+    assert {"username": "blind", "redcap_data_access_group": ""} in api.json(
+        content="userDagMapping"
+    )
+
+
+def test_a_role_mapping_import_waiting_for_the_lock_is_checked_against_the_dags_as_of_it(server):
+    """userRoleMapping's DAG is deleted while the import waits: 400, the user stays out of
+    any DAG."""
+    api = with_dags(server, "Site A")
+    user_api(api, "alice")
+    site_a = dags_of(api)["site_a"]
+    rows = [{"username": "alice", "unique_role_name": "", "data_access_group": "site_a"}]
+    response = call_while_locked(
+        api,
+        lambda conn, pid: delete_dags(conn, pid, [site_a]),
+        content="userRoleMapping",
+        action="import",
+        format="json",
+        data=json.dumps(rows),
+    )
+    assert response.status_code == 400, response.text
+    assert "site_a" in response.json()["error"]
+    assert {"username": "alice", "redcap_data_access_group": ""} in api.json(
+        content="userDagMapping"
+    )
+
+
+def test_a_folder_created_while_its_dag_is_deleted_is_refused(server):
+    """The DAG a new File Repository folder is limited to is deleted while the call waits:
+    400 and no folder, never a folder limited to a DAG that no longer exists (open to all)."""
+    api = with_dags(server, "Site A")
+    site_a = dags_of(api)["site_a"]
+    response = call_while_locked(
+        api,
+        lambda conn, pid: delete_dags(conn, pid, [site_a]),
+        content="fileRepository",
+        action="createFolder",
+        format="json",
+        name="Site A only",
+        dag_id=str(site_a),
+    )
+    assert response.status_code == 400, response.text
+    assert "dag_id" in response.json()["error"]
+    assert api.json(content="fileRepository", action="list") == []
+
+
+def test_a_write_that_waits_too_long_for_the_lock_is_a_503_and_writes_nothing(server):
+    """Another write holds the project's lock beyond the bound (1 s here; 30 s by default):
+    the waiting import is answered 503 with Retry-After and REDCap's error shape in the
+    requested format, nothing of it is written, and the next call succeeds."""
+    api = clinical_classic(server, repeating=False)
+    pid = project_id(api)
+    before = lock_timeout(server.engine)
+    set_lock_timeout(server.engine, 1.0)
+    rows = json.dumps([{"record_id": "1", "notes": "waited"}])
+    answers: dict[str, requests.Response] = {}
+    try:
+        with write_transaction(server.engine, pid):
+            callers = [
+                threading.Thread(
+                    target=lambda fmt=fmt: answers.__setitem__(
+                        fmt,
+                        api.call(content="record", format="json", data=rows, returnFormat=fmt),
+                    )
+                )
+                for fmt in ("json", "xml")
+            ]
+            for caller in callers:
+                caller.start()
+            started = time.monotonic()
+            while len(answers) < 2 and time.monotonic() - started < 20:
+                time.sleep(0.1)
+            waited = time.monotonic() - started
+        for caller in callers:
+            caller.join(timeout=60)
+    finally:
+        set_lock_timeout(server.engine, before)
+    assert waited < 10, f"answered after {waited:.1f} s"
+    for fmt, response in answers.items():
+        assert response.status_code == 503, (fmt, response.text)
+        assert response.headers["Retry-After"].isdigit()
+        assert "busy with another write; try again" in response.text
+    assert "error" in answers["json"].json()
+    assert answers["xml"].text.lstrip().startswith("<?xml")
+    assert api.json(content="record") == []
+    assert api.ok(content="record", format="json", data=rows).json() == {"count": 1}

@@ -45,14 +45,23 @@ def batch_rows(batch: int) -> list[dict[str, str]]:
     ]
 
 
-def client(url: str, token: str, stop: threading.Event, counter: list[int]) -> None:
-    """Import batch after batch and upload files until stopped; errors are expected."""
+def client(
+    url: str,
+    token: str,
+    stop: threading.Event,
+    counter: list[int],
+    acked: set[str],
+    acked_files: dict[str, bytes],
+) -> None:
+    """Import batch after batch and upload files until stopped; errors are expected. What the
+    server acknowledged (200) goes into ``acked`` (batches) and ``acked_files`` (record: bytes):
+    it must survive the kill."""
     rng = random.Random(1)
     while not stop.is_set():
         batch = counter[0]
         counter[0] += 1
         try:
-            requests.post(
+            imported = requests.post(
                 url,
                 data={
                     "token": token,
@@ -62,7 +71,10 @@ def client(url: str, token: str, stop: threading.Event, counter: list[int]) -> N
                 },
                 timeout=10,
             )
-            requests.post(
+            if imported.status_code == 200:
+                acked.add(str(batch))
+            content = rng.randbytes(rng.randint(1, 400_000))
+            uploaded = requests.post(
                 url,
                 data={
                     "token": token,
@@ -71,9 +83,11 @@ def client(url: str, token: str, stop: threading.Event, counter: list[int]) -> N
                     "record": f"{batch}-0",
                     "field": "scan",
                 },
-                files={"file": ("scan.bin", rng.randbytes(rng.randint(1, 400_000)))},
+                files={"file": ("scan.bin", content)},
                 timeout=10,
             )
+            if uploaded.status_code == 200:
+                acked_files[f"{batch}-0"] = content
         except requests.RequestException:
             time.sleep(0.01)
 
@@ -109,10 +123,14 @@ def test_sigkill_never_leaves_half_writes(tmp_path):
     ).raise_for_status()
     rng = random.Random(7)
     counter = [0]
+    acked: set[str] = set()
+    acked_files: dict[str, bytes] = {}
     try:
         for _ in range(KILLS):
             stop = threading.Event()
-            thread = threading.Thread(target=client, args=(url, token, stop, counter))
+            thread = threading.Thread(
+                target=client, args=(url, token, stop, counter, acked, acked_files)
+            )
             thread.start()
             time.sleep(rng.uniform(0.05, 0.4))
             os.kill(server.pid, signal.SIGKILL)
@@ -139,10 +157,31 @@ def test_sigkill_never_leaves_half_writes(tmp_path):
                 by_batch.setdefault(row["record_id"].split("-")[0], []).append(row)
             for batch, members in by_batch.items():
                 assert len(members) == BATCH, f"batch {batch} is half there: {len(members)}"
+            lost = acked - set(by_batch)
+            assert not lost, f"acknowledged batches lost by the kill: {sorted(lost)}"
     finally:
         server.kill()
         server.wait()
     assert counter[0] > KILLS  # imports really were under way
+    assert acked and acked_files  # and acknowledged before kills
+    server = start(data_dir, port)
+    try:
+        for record, content in acked_files.items():
+            stored = requests.post(
+                url,
+                data={
+                    "token": token,
+                    "content": "file",
+                    "action": "export",
+                    "record": record,
+                    "field": "scan",
+                },
+                timeout=60,
+            )
+            assert stored.status_code == 200 and stored.content == content, record
+    finally:
+        server.kill()
+        server.wait()
     verify = CliRunner().invoke(main, ["files", "verify", "--data-dir", str(data_dir)])
     assert verify.exit_code == 0, verify.output
     checked = int(verify.output.strip().splitlines()[-1].split()[0])

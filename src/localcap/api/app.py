@@ -16,7 +16,7 @@ from starlette.routing import Route
 from localcap.api import methods  # noqa: F401  (registers every method handler)
 from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch, refuse_unknown_token
-from localcap.api.errors import ApiError, error_format, error_response
+from localcap.api.errors import ApiError, error_format, error_response, project_busy
 from localcap.api.request import (
     ApiRequest,
     SpooledBody,
@@ -24,6 +24,7 @@ from localcap.api.request import (
     receive_body,
 )
 from localcap.api.security import SecurityHeaders
+from localcap.db.transactions import WriteLockTimeout
 from localcap.surveys.pages import build_routes
 
 log = logging.getLogger("localcap")
@@ -63,6 +64,10 @@ def create_app(state: AppState) -> Starlette:
             return await _run_until_disconnect(request, state, parsed)
         except ApiError as error:
             return error_response(error, error_format(parsed.params))
+        except WriteLockTimeout:
+            # The one place a lock wait that ran out is answered, whichever write it was.
+            log.warning("a write to %s waited too long for its lock", parsed.params.get("content"))
+            return error_response(project_busy(), error_format(parsed.params))
         except Exception:
             log.exception("unexpected error serving %s", parsed.params.get("content"))
             error = ApiError(500, "An unexpected error occurred on the server; it has been logged.")

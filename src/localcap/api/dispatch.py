@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
@@ -13,14 +13,17 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
+from localcap.api.ratelimit import address_bucket
 from localcap.api.request import ApiRequest
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
-from localcap.db.transactions import read_snapshot
+from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.model.audit import TOKEN_SHAPE, describe_call
 
 Handler = Callable[[ApiContext], Response]
+
+log = logging.getLogger("localcap")
 
 #: (content, action) -> handler. ``action`` "" matches requests that give none.
 HANDLERS: dict[tuple[str, str], Handler] = {}
@@ -89,15 +92,16 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
             _write_audit(state, entry)
         error.message = _without_tokens(state, error.message, secrets)
         raise
-    except Exception:
-        entry.status = 500
+    except Exception as error:
+        # A lock wait that ran out is answered 503 (api.app); anything else is a 500.
+        entry.status = 503 if isinstance(error, WriteLockTimeout) else 500
         _write_audit(state, entry)
         raise
     if isinstance(response, StreamingResponse):
         response.body_iterator = _audited(response.body_iterator, state, entry)
     else:
         entry.status = response.status_code
-        _write_audit(state, entry)
+        _write_audit_of_done_call(state, entry)
     return response
 
 
@@ -159,7 +163,7 @@ def _refuse_invalid_token(
     ``invalid_token_attempts`` a minute the address gets 429s (nothing logged, nothing looked
     up), and all addresses together log at most ten times that a minute."""
     client = request.client
-    if not state.bad_token_limiter.allow(client_bucket(client)):
+    if not state.bad_token_limiter.allow(address_bucket(client)):
         raise ApiError(
             429,
             "Too many API requests with an invalid token from this address. Wait a minute "
@@ -205,23 +209,29 @@ def _without_tokens(state: AppState, message: str, secrets: list[str]) -> str:
     return TOKEN_SHAPE.sub(blank, message)
 
 
-def client_bucket(address: str) -> str:
-    """The unit a limit counts: an IPv4 address, or an IPv6 address's /64 (one machine
-    commonly holds a whole /64)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
 def _write_audit(state: AppState, entry: AuditEntry) -> None:
-    with state.engine.begin() as conn:
+    """Write the entry, waiting for SQLite's write lock as long as a write may
+    (:class:`WriteLockTimeout` if it stays busy: the call is then answered 503)."""
+    with write_transaction(state.engine, None) as conn:
         write_entry(conn, entry)
+
+
+def _write_audit_of_done_call(state: AppState, entry: AuditEntry) -> None:
+    """The entry of a call that succeeded (its change is committed, or its export sent): a
+    503 now would tell the client that nothing changed, so if SQLite stays busy beyond the
+    bound the entry is reported on the server log instead."""
+    try:
+        _write_audit(state, entry)
+    except WriteLockTimeout:
+        log.error(
+            "audit entry not written (the database stayed busy): user %s, project %s, %s %s, "
+            "status %s",
+            entry.username,
+            entry.project_id,
+            entry.content,
+            entry.action,
+            entry.status,
+        )
 
 
 async def _audited(
@@ -236,4 +246,4 @@ async def _audited(
     finally:
         if not complete:
             entry.status = 499  # the client went away mid-stream
-        await run_in_threadpool(_write_audit, state, entry)
+        await run_in_threadpool(_write_audit_of_done_call, state, entry)

@@ -5,15 +5,18 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from localcap.formats.errors import render_error
+from localcap.limits import BUSY_RETRY_AFTER
 
 
 class ApiError(Exception):
     """An error the client sees: an HTTP status and REDCap's message."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: Extra response headers (a 503's ``Retry-After``).
+        self.headers = headers or {}
 
 
 # The messages REDCap gives, word for word (see shared/reference/redcap-api-behaviour.md).
@@ -57,6 +60,13 @@ HIDDEN_REPORT_FIELDS = (
     "you to export: {fields}. A report you define may only filter and sort on fields you can "
     "export."
 )
+#: A write that waited :data:`localcap.limits.WRITE_LOCK_TIMEOUT` for its project's lock.
+#: REDCap has no such answer (PHP requests queue on MySQL's locks until its timeout): the
+#: wording and the 503 with ``Retry-After`` are localcap's (HTTP's "temporarily unable").
+PROJECT_BUSY = (
+    "The project is busy with another write; try again in a few seconds. Nothing was changed "
+    "by this request."
+)
 BAD_CONTENT = 'The value of the parameter "content" is not valid'
 BAD_ACTION = 'The value of the parameter "action" is not valid'
 
@@ -69,4 +79,10 @@ def error_format(params: dict[str, str]) -> str:
 
 def error_response(error: ApiError, fmt: str) -> Response:
     body, content_type = render_error(error.message, fmt)
-    return Response(body, status_code=error.status, headers={"content-type": content_type})
+    headers = {**error.headers, "content-type": content_type}
+    return Response(body, status_code=error.status, headers=headers)
+
+
+def project_busy() -> ApiError:
+    """The answer to a write whose lock wait ran out (nothing was written)."""
+    return ApiError(503, PROJECT_BUSY, {"Retry-After": str(BUSY_RETRY_AFTER)})

@@ -12,7 +12,13 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from localcap.db.transactions import install_sqlite_transactions
+from localcap.db.transactions import (
+    configured_lock_timeout,
+    install_sqlite_transactions,
+    lock_timeout,
+    set_lock_timeout,
+    write_transaction,
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -49,14 +55,14 @@ def sqlite_synchronous() -> str:
     return value
 
 
-def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+def _sqlite_pragmas(synchronous: str, engine: Engine) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL lets the CLI (tokens, imports) write while the server reads; foreign keys on.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(lock_timeout(engine) * 1000)}")
         cursor.close()
 
     return on_connect
@@ -68,17 +74,21 @@ def make_engine(url: str) -> Engine:
     says."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous()))
+        event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous(), engine))
         install_sqlite_transactions(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    set_lock_timeout(engine, configured_lock_timeout())
+    return engine
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on first start)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    # A writer like any other (SQLite: BEGIN IMMEDIATE even when there is nothing to do), so
+    # its wait for the lock is bounded and typed: WriteLockTimeout.
+    with write_transaction(engine, None) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -18,17 +18,27 @@ repeat instance) can never overwrite or collide with another writer's change.
   after the lock sees everything committed before it was granted. Readers run REPEATABLE
   READ READ ONLY: one snapshot for the whole export, streamed or not.
 
+The wait for the lock is bounded (:data:`localcap.limits.WRITE_LOCK_TIMEOUT`, or
+:func:`set_lock_timeout`): SQLite's ``busy_timeout`` is set to it before each ``BEGIN``, and
+PostgreSQL's ``lock_timeout`` (``SET LOCAL``, this transaction only) before the advisory
+lock. A wait that runs out raises :class:`WriteLockTimeout` before anything was written; the
+API answers it with a 503 and ``Retry-After`` (``localcap.api.dispatch``).
+
 This is the documented SQLAlchemy recipe for pysqlite ("Serializable isolation /
 Savepoints / Transactional DDL" in SQLAlchemy's SQLite dialect notes).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import OperationalError
+
+from localcap import limits
 
 #: Execution option asking SQLite for a deferred (read) BEGIN instead of BEGIN IMMEDIATE.
 _READ_ONLY = "localcap_read_only"
@@ -36,6 +46,63 @@ _READ_ONLY = "localcap_read_only"
 #: second key is the project id). Any constant other applications sharing the database
 #: are unlikely to use.
 PROJECT_LOCK_CLASS = 0x10CA1CA9
+#: Execution option of an engine: its bound on a write's wait for the lock, in seconds.
+_LOCK_TIMEOUT = "localcap_lock_timeout"
+#: PostgreSQL's SQLSTATE for a lock wait ended by ``lock_timeout`` (lock_not_available).
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class WriteLockTimeout(Exception):
+    """The write lock was not granted within the bound: another write held it throughout.
+    Nothing was written; the caller may try again."""
+
+
+def lock_timeout(engine_or_conn: Engine | Connection) -> float:
+    """The bound, in seconds, on a write's wait for its lock."""
+    value = engine_or_conn.get_execution_options().get(_LOCK_TIMEOUT)
+    return float(value) if value is not None else limits.WRITE_LOCK_TIMEOUT
+
+
+def configured_lock_timeout() -> float:
+    """``LOCALCAP_WRITE_LOCK_TIMEOUT`` (seconds) if set, else the built-in bound; a clear
+    error for anything but a number of seconds."""
+    text_value = os.environ.get("LOCALCAP_WRITE_LOCK_TIMEOUT", "").strip()
+    if not text_value:
+        return limits.WRITE_LOCK_TIMEOUT
+    try:
+        value = float(text_value)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ValueError(
+            f"LOCALCAP_WRITE_LOCK_TIMEOUT must be a number of seconds from 0 to 3600, "
+            f"not {text_value!r}"
+        )
+    return value
+
+
+def set_lock_timeout(engine: Engine, seconds: float) -> None:
+    """Bound every later write's wait for its lock on ``engine`` to ``seconds``."""
+    engine.update_execution_options(**{_LOCK_TIMEOUT: seconds})
+
+
+def _is_lock_timeout(error: OperationalError) -> bool:
+    """SQLite's ``database is locked`` (``busy_timeout`` ran out) or PostgreSQL's 55P03."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return True
+    return "database is locked" in str(orig)
+
+
+@contextmanager
+def _lock_wait() -> Iterator[None]:
+    """Turn a lock wait that ran out into :class:`WriteLockTimeout`."""
+    try:
+        yield
+    except OperationalError as error:
+        if _is_lock_timeout(error):
+            raise WriteLockTimeout(str(error.orig)) from error
+        raise
 
 
 def install_sqlite_transactions(engine: Engine) -> None:
@@ -47,8 +114,12 @@ def install_sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(_READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={round(lock_timeout(conn) * 1000)}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -58,14 +129,24 @@ def write_transaction(engine: Engine, project_id: int | None) -> Iterator[Connec
     ``None`` is for writes that belong to no existing project (creating one): on SQLite they
     still take the database's write lock; on PostgreSQL nothing else can know the project
     they make until they commit.
+
+    Raises :class:`WriteLockTimeout` if the lock is not granted within :func:`lock_timeout`.
     """
-    with engine.begin() as conn:
-        if project_id is not None and conn.dialect.name == "postgresql":
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:lock_class, :project_id)"),
-                {"lock_class": PROJECT_LOCK_CLASS, "project_id": project_id},
-            )
-        yield conn
+    with engine.connect() as conn:
+        with _lock_wait():
+            transaction = conn.begin()  # SQLite: BEGIN IMMEDIATE waits here
+        with transaction:
+            if conn.dialect.name == "postgresql":
+                # For this transaction only; it also bounds any later lock wait in it.
+                milliseconds = round(lock_timeout(conn) * 1000)
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                if project_id is not None:
+                    with _lock_wait():
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:lock_class, :project_id)"),
+                            {"lock_class": PROJECT_LOCK_CLASS, "project_id": project_id},
+                        )
+            yield conn
 
 
 @contextmanager

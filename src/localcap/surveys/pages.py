@@ -59,7 +59,8 @@ from localcap.db import surveys as survey_store
 from localcap.db.audit import log_survey_event
 from localcap.db.records import StoredRow
 from localcap.db.secrets import server_secret
-from localcap.db.transactions import read_snapshot, write_transaction
+from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
+from localcap.limits import BUSY_RETRY_AFTER
 from localcap.model.action_tags import survey_tags
 from localcap.model.audit import printable
 from localcap.model.piping import Lookup, pipe, row_lookup
@@ -638,17 +639,25 @@ def build_routes(state: AppState) -> list[Route]:
 
         return find if well_formed(hash_, HASH_LENGTH) else lambda conn: None
 
+    def open_page(conn: Connection, hash_: str) -> SurveyPage | Response:
+        """The link's page, or the page that answers instead: not available, the
+        acknowledgement of a closed response, or the survey's limits reached."""
+        page = _load(conn, hash_)
+        if page is None:
+            return _message("Survey not available", NOT_AVAILABLE, 404)
+        if is_closed(page.survey, page.participant):
+            return _acknowledge(page)
+        if not page.participant.completion_time:
+            closed = _no_more_responses(conn, page)
+            if closed is not None:
+                return closed
+        return page
+
     def get_survey(hash_: str) -> Response:
         with read_snapshot(engine) as conn:  # the page and the response count: one state
-            page = _load(conn, hash_)
-            if page is None:
-                return _message("Survey not available", NOT_AVAILABLE, 404)
-            if is_closed(page.survey, page.participant):
-                return _acknowledge(page)
-            if not page.participant.completion_time:
-                closed = _no_more_responses(conn, page)
-                if closed is not None:
-                    return closed
+            page = open_page(conn, hash_)
+        if isinstance(page, Response):
+            return page
         if needs_return_code(page.survey, page.participant):
             return _ask_code(page)
         return _opening_form(page)
@@ -695,15 +704,9 @@ def build_routes(state: AppState) -> list[Route]:
         client: str,
     ) -> Response:
         """The posted page, under the project's write lock: everything checked again here."""
-        page = _load(conn, hash_)
-        if page is None:
-            return _message("Survey not available", NOT_AVAILABLE, 404)
-        if is_closed(page.survey, page.participant):
-            return _acknowledge(page)
-        if not page.participant.completion_time:
-            closed = _no_more_responses(conn, page)
-            if closed is not None:
-                return closed
+        page = open_page(conn, hash_)
+        if isinstance(page, Response):
+            return page
         code = ""
         if needs_return_code(page.survey, page.participant):
             code = _first(form, "return_code")
@@ -780,7 +783,16 @@ def build_routes(state: AppState) -> list[Route]:
         _FORM_TOKEN.set(forms.sign(key, session, purpose))
         if request.method != "POST":
             form, files = {}, {}
-        response = await respond(request, params, form, files)
+        try:
+            response = await respond(request, params, form, files)
+        except WriteLockTimeout:  # the project stayed busy with another write: nothing saved
+            response = _message(
+                "Please try again",
+                "The survey is busy with another change; nothing was saved. Go back and send "
+                "your answers again in a few seconds.",
+                503,
+            )
+            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         response.set_cookie(
             cookie,
             session,

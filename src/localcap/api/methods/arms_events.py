@@ -227,12 +227,24 @@ def export_mapping(ctx: ApiContext) -> Response:
 
 @method("formEventMapping", "import")
 def import_mapping(ctx: ApiContext) -> Response:
+    """Checked inside the project's write transaction, against the events and arms as of its
+    lock: the mapping replaced is every arm's as of then, not as of the request."""
     require_design(ctx)
-    require_longitudinal(ctx, "form/event mappings")
-    project = ctx.proj
+    with ctx.write_transaction() as conn:
+        require_longitudinal(ctx, "form/event mappings")
+        project = ctx.proj
+        pairs = _plan_mapping(project, import_rows(ctx))
+        # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
+        # one row and then export exactly one).
+        store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
+    return count_response(ctx, len(pairs))
+
+
+def _plan_mapping(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str]]:
+    """(event id, form name) per imported row; one 400 listing every bad row."""
     pairs: list[tuple[int, str]] = []
     errors = []
-    for row in import_rows(ctx):
+    for row in rows:
         event = project.event_by_name.get(str(row.get("unique_event_name", "")).strip())
         form = str(row.get("form", "")).strip()
         if event is None:
@@ -250,11 +262,7 @@ def import_mapping(ctx: ApiContext) -> Response:
         pairs.append((event.event_id, form))
     if errors:
         raise ApiError(400, "\n".join(errors))
-    with ctx.write_transaction() as conn:
-        # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
-        # one row and then export exactly one).
-        store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
-    return count_response(ctx, len(pairs))
+    return pairs
 
 
 # -- repeating instruments and events -------------------------------------------------------

@@ -116,15 +116,18 @@ def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, 
 
 @method("dag", "delete")
 def delete_dags(ctx: ApiContext) -> Response:
+    """The names are looked up inside the project's write transaction, against the DAGs as of
+    its lock: a DAG renamed meanwhile is no longer known by its old name."""
     require_dag_rights(ctx)
-    names = required_names(ctx, "dags", ctx.proj.dag_by_name)
-    group_ids = [ctx.proj.dag_by_name[n].group_id for n in names]
     with ctx.write_transaction() as conn:
-        limited = folders_restricted_to_dags(conn, ctx.proj.project_id, group_ids)
+        project = ctx.proj
+        names = required_names(ctx, "dags", project.dag_by_name)
+        group_ids = [project.dag_by_name[n].group_id for n in names]
+        limited = folders_restricted_to_dags(conn, project.project_id, group_ids)
         if limited:
             # Dropping the limit would open those folders to every DAG: refuse instead.
             raise ApiError(400, DAG_LIMITS_FOLDERS.format(folders=", ".join(map(str, limited))))
-        store.delete_dags(conn, ctx.proj.project_id, group_ids)
+        store.delete_dags(conn, project.project_id, group_ids)
     for name in names:
         audit_change(ctx, "Delete data access group", [("unique_group_name", name)])
     return count_response(ctx, len(names))
@@ -150,20 +153,22 @@ def export_user_dags(ctx: ApiContext) -> Response:
 
 @method("userDagMapping", "import")
 def import_user_dags(ctx: ApiContext) -> Response:
+    """Users and DAGs are checked inside the project's write transaction, against the
+    project as of its lock: a user removed or a DAG deleted meanwhile is refused."""
     require_dag_rights(ctx)
-    project = ctx.proj
-    with ctx.read_snapshot() as conn:
-        members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
-    planned: list[tuple[str, int | None]] = []
-    for row in import_rows(ctx):
-        username = str(row.get("username", "")).strip()
-        dag = str(row.get("redcap_data_access_group", "") or "").strip()
-        if username not in members:
-            raise ApiError(400, f"The user '{username}' is not a user of this project")
-        if dag and dag not in project.dag_by_name:
-            raise ApiError(400, f"The data access group '{dag}' does not exist")
-        planned.append((username, project.dag_by_name[dag].group_id if dag else None))
+    rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
+        project = ctx.proj
+        members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
+        planned: list[tuple[str, int | None]] = []
+        for row in rows:
+            username = str(row.get("username", "")).strip()
+            dag = str(row.get("redcap_data_access_group", "") or "").strip()
+            if username not in members:
+                raise ApiError(400, f"The user '{username}' is not a user of this project")
+            if dag and dag not in project.dag_by_name:
+                raise ApiError(400, f"The data access group '{dag}' does not exist")
+            planned.append((username, project.dag_by_name[dag].group_id if dag else None))
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
             dag = project.dag_by_id[group_id].unique_name if group_id is not None else ""
@@ -185,14 +190,14 @@ def switch_dag(ctx: ApiContext) -> Response:
     unknown DAG, a user the DAG Switcher gave no DAGs, or a DAG not among the user's.
     """
     ctx.require_import()
-    project = ctx.proj
     if "dag" not in ctx.request.params:
         raise ApiError(400, "The parameter 'dag' is missing (a unique group name, or blank)")
     name = ctx.request.get("dag").strip()
-    if name and name not in project.dag_by_name:
-        raise ApiError(400, f"The data access group '{name}' does not exist")
-    target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
-    with ctx.write_transaction() as conn:
+    with ctx.write_transaction() as conn:  # the DAG's name is looked up as of the lock
+        project = ctx.proj
+        if name and name not in project.dag_by_name:
+            raise ApiError(400, f"The data access group '{name}' does not exist")
+        target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
         allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
         if not allowed:
             raise ApiError(

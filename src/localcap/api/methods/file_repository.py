@@ -162,13 +162,13 @@ def _describe(ctx: ApiContext, description: str) -> None:
 def create_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     name = _folder_name(ctx)
-    project = ctx.proj
-    dags = {
-        group_id: dag
-        for group_id, dag in project.dag_by_id.items()
-        if ctx.group_id is None or group_id == ctx.group_id
-    }
     with ctx.write_transaction() as conn:
+        project = ctx.proj  # its DAGs as of the lock: one deleted meanwhile is refused
+        dags = {
+            group_id: dag
+            for group_id, dag in project.dag_by_id.items()
+            if ctx.group_id is None or group_id == ctx.group_id
+        }
         parent_id = _folder_param(ctx, repo.load_folders(conn, project.project_id))
         dag_id = _optional_id(ctx, "dag_id", dags)
         role_id = _optional_id(ctx, "role_id", repo.role_names(conn, project.project_id))

@@ -417,8 +417,8 @@ def _log_file_change(
 @method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
-    project = ctx.proj
     with ctx.write_transaction() as conn:
+        project = ctx.proj  # as of the lock (ctx.write_transaction re-reads a changed design)
         target, _ = resolve_target(ctx, conn, may_be_new=False)
         _, document = _stored_document(conn, project, target)
         if document is None:

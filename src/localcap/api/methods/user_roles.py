@@ -194,10 +194,10 @@ def export_user_role_mapping(ctx: ApiContext) -> Response:
 @method("userRoleMapping", "import")
 def import_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    project = ctx.proj
-    pid = project.project_id
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
+        project = ctx.proj  # DAGs as of the lock (ctx.write_transaction re-reads the design)
+        pid = project.project_id
         members = {u["username"]: u["group_id"] for u in store.list_project_users(conn, pid)}
         roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}
         planned: list[tuple[str, int | None, int | None]] = []
