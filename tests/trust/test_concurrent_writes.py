@@ -244,30 +244,42 @@ def test_one_new_user_imported_into_two_projects_at_once(server):
         assert set(names) <= {u["username"] for u in api.json(content="user")}
 
 
+def call_while_locked(
+    api: Api, change: Callable[[Any, int], None], **params: Any
+) -> requests.Response:
+    """``api.call(**params)`` sent while this test holds the project's write lock; ``change``
+    (given the connection and the project id) is committed under that lock while the call
+    waits for it. The call's answer."""
+    pid = project_id(api)
+    answers: list[requests.Response] = []
+    with write_transaction(api.server.engine, pid) as conn:
+        caller = threading.Thread(target=lambda: answers.append(api.call(**params)))
+        caller.start()
+        time.sleep(1.5)  # the call now waits for the lock this test holds
+        assert not answers
+        change(conn, pid)
+    caller.join(timeout=60)
+    [response] = answers
+    return response
+
+
 def test_an_import_waiting_for_the_lock_is_checked_against_the_design_it_lands_in(server):
     """A design change committed while an import waits for the project's lock: the import is
     checked again against the new design (here the field it sets is gone: a 400, nothing
     written), never written against the design it was first checked with."""
     api = clinical_classic(server, repeating=False)
-    pid = project_id(api)
-    answers: list[requests.Response] = []
-    with write_transaction(server.engine, pid) as conn:
-        importer = threading.Thread(
-            target=lambda: answers.append(
-                api.call(
-                    content="record",
-                    format="json",
-                    data=json.dumps([{"record_id": "1", "notes": "written blind"}]),
-                )
-            )
-        )
-        importer.start()
-        time.sleep(1.5)  # the import is checked and now waits for the lock this test holds
-        assert not answers
+
+    def drop_notes(conn: Any, pid: int) -> None:
         project = load_project(conn, pid)
         replace_metadata(conn, project, [f for f in project.fields if f.field_name != "notes"])
-    importer.join(timeout=60)
-    [response] = answers
+
+    response = call_while_locked(
+        api,
+        drop_notes,
+        content="record",
+        format="json",
+        data=json.dumps([{"record_id": "1", "notes": "written blind"}]),
+    )
     assert response.status_code == 400, response.text
     assert "notes" in response.json()["error"]
     assert api.json(content="record") == []
@@ -287,18 +299,8 @@ def test_a_report_import_waiting_for_the_lock_is_checked_against_the_identifiers
     with server.engine.begin() as conn:
         designer = Api(server, create_project_token(conn, pid, "deid_designer"))
     report = {"title": "by email", "fields": ["record_id"], "filter_logic": '[email] <> ""'}
-    answers: list[requests.Response] = []
-    with write_transaction(server.engine, pid) as conn:
-        importer = threading.Thread(
-            target=lambda: answers.append(
-                designer.call(
-                    content="report", action="import", format="json", data=json.dumps(report)
-                )
-            )
-        )
-        importer.start()
-        time.sleep(1.5)  # the report is checked and now waits for the lock this test holds
-        assert not answers
+
+    def flag_email(conn: Any, pid: int) -> None:
         project = load_project(conn, pid)
         replace_metadata(
             conn,
@@ -308,8 +310,15 @@ def test_a_report_import_waiting_for_the_lock_is_checked_against_the_identifiers
                 for f in project.fields
             ],
         )
-    importer.join(timeout=60)
-    [response] = answers
+
+    response = call_while_locked(
+        designer,
+        flag_email,
+        content="report",
+        action="import",
+        format="json",
+        data=json.dumps(report),
+    )
     assert response.status_code == 400, response.text
     assert "email" in response.json()["error"]
     assert api.json(content="report", action="list") == []
@@ -321,26 +330,19 @@ def test_a_dag_import_waiting_for_the_lock_names_its_dag_against_the_dags_it_lan
     second DAG, as the same two imports one after the other do, rather than renaming the
     DAG created meanwhile under the unique name it chose before."""
     api = clinical_classic(server, repeating=False)
-    pid = project_id(api)
-    answers: list[requests.Response] = []
-    with write_transaction(server.engine, pid) as conn:
-        importer = threading.Thread(
-            target=lambda: answers.append(
-                api.call(
-                    content="dag",
-                    action="import",
-                    format="json",
-                    data=json.dumps([{"data_access_group_name": "Site A"}]),
-                )
-            )
-        )
-        importer.start()
-        time.sleep(1.5)  # the import now waits for the lock this test holds
-        assert not answers
+
+    def add_site_a(conn: Any, pid: int) -> None:
         save_dag(conn, pid, "Site A", "site_a")
         bump_design(conn, pid)
-    importer.join(timeout=60)
-    [response] = answers
+
+    response = call_while_locked(
+        api,
+        add_site_a,
+        content="dag",
+        action="import",
+        format="json",
+        data=json.dumps([{"data_access_group_name": "Site A"}]),
+    )
     assert response.status_code == 200, response.text
     dags = api.json(content="dag")
     assert sorted(d["data_access_group_name"] for d in dags) == ["Site A", "Site A"]
@@ -355,50 +357,24 @@ def test_an_event_import_waiting_for_the_lock_sees_the_events_added_meanwhile(se
     api = create_project(server, longitudinal=True)
     api.import_json("metadata", CLINICAL_DICTIONARY)
     api.ok(content="event", action="delete", **{"events[0]": "event_1_arm_1"})
-    pid = project_id(api)
-    answers: list[requests.Response] = []
-    with write_transaction(server.engine, pid) as conn:
-        importer = threading.Thread(
-            target=lambda: answers.append(
-                api.call(
-                    content="event",
-                    action="import",
-                    format="json",
-                    data=json.dumps([{"event_name": "Follow up", "arm_num": 1}]),
-                )
-            )
-        )
-        importer.start()
-        time.sleep(1.5)  # the import now waits for the lock this test holds
-        assert not answers
+
+    def add_baseline(conn: Any, pid: int) -> None:
         save_events(conn, pid, [Event(0, 1, "Baseline", "baseline_arm_1")], override=False)
         [baseline] = load_project(conn, pid).events
         replace_event_forms(conn, pid, [(baseline.event_id, "demographics")], {1})
-    importer.join(timeout=60)
-    [response] = answers
+
+    response = call_while_locked(
+        api,
+        add_baseline,
+        content="event",
+        action="import",
+        format="json",
+        data=json.dumps([{"event_name": "Follow up", "arm_num": 1}]),
+    )
     assert response.status_code == 200, response.text
     assert api.json(content="formEventMapping") == [
         {"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "demographics"}
     ]
-
-
-def call_while_locked(
-    api: Api, change: Callable[[Any, int], None], **params: Any
-) -> requests.Response:
-    """``api.call(**params)`` sent while this test holds the project's write lock; ``change``
-    (given the connection and the project id) is committed under that lock while the call
-    waits for it. The call's answer."""
-    pid = project_id(api)
-    answers: list[requests.Response] = []
-    with write_transaction(api.server.engine, pid) as conn:
-        caller = threading.Thread(target=lambda: answers.append(api.call(**params)))
-        caller.start()
-        time.sleep(1.5)  # the call now waits for the lock this test holds
-        assert not answers
-        change(conn, pid)
-    caller.join(timeout=60)
-    [response] = answers
-    return response
 
 
 def dags_of(api: Api) -> dict[str, int]:
