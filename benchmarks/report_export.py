@@ -128,9 +128,14 @@ def build(data_dir: Path, n_records: int, n_fields: int) -> tuple[str, list[list
                 conn.execute(insert(t.records), batch_records)
                 conn.execute(insert(t.record_data), batch_data)
             batch_records, batch_data = [], []
-    with engine.begin() as conn:
-        # A database at rest, as a server finds it: everything checkpointed out of the WAL.
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # A database at rest, as a server finds it: everything checkpointed out of the WAL. A
+    # checkpoint cannot run inside a transaction, and every SQLAlchemy transaction on SQLite
+    # begins with BEGIN IMMEDIATE (db/transactions.py), so it runs on the driver's connection.
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
     engine.dispose()
     return token, rows, header
 
