@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, delete, insert, select, tuple_, update
 from localcap.db import schema as t
 from localcap.model.project import Project
 from localcap.model.record_names import record_number
+from localcap.model.rows import StoredRow
 
 _DIGITS = re.compile(r"\d+")
 BATCH_SIZE = 500
@@ -35,23 +35,6 @@ def has_breaks_or_quotes(json_text: str) -> bool:
 def natural_sort_key(record: str) -> str:
     """Record names in natural order: numeric runs compare numerically (2 < 10, 12-2 < 12-10)."""
     return _DIGITS.sub(lambda m: m.group().lstrip("0").rjust(20, "0"), record)[:255]
-
-
-@dataclass
-class StoredRow:
-    record: str
-    event_id: int
-    repeat_instrument: str
-    instance: int
-    data: dict[str, Any] = field(default_factory=dict)
-    group_id: int | None = None
-    #: Whether any stored value holds a CR, LF or ``"`` (what line-break removal changes);
-    #: found by one scan of the stored JSON text instead of a look at every value.
-    has_breaks_or_quotes: bool = True
-
-    @property
-    def key(self) -> tuple[int, str, int]:
-        return (self.event_id, self.repeat_instrument, self.instance)
 
 
 def record_group(conn: Connection, project_id: int, record: str) -> tuple[bool, int | None]:

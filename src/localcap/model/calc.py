@@ -53,11 +53,11 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from localcap.db.records import StoredRow
 from localcap.logic import CompiledLogic
 from localcap.logic.values import parse_number
 from localcap.model.filtering import FilterError, compile_filter, event_names, record_context
 from localcap.model.project import Field, Project
+from localcap.model.rows import StoredRow
 
 log = logging.getLogger(__name__)
 _reported: set[tuple[int, str, str]] = set()

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from localcap.db.records import StoredRow
 from localcap.model.flat import FlatExport
 from localcap.model.project import FORM_STATUS_LABELS, Project, checkbox_column
+from localcap.model.rows import StoredRow
 
 #: A row's keys in the flat world: the record, then the columns that place it.
 PLACEMENT = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
-from localcap.db.records import StoredRow
 from localcap.logic import CompiledLogic, DictContext, FieldSpec, LogicSyntaxError, compile_logic
 from localcap.model.project import Project
 from localcap.model.rights import Rights, allowed_export_fields
+from localcap.model.rows import StoredRow
 
 
 class FilterError(Exception):

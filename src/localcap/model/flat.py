@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, NamedTuple
 
-from localcap.db.records import StoredRow
 from localcap.model.project import (
     CLASSIC_EVENT_ID,
     FORM_STATUS_LABELS,
@@ -29,6 +28,7 @@ from localcap.model.project import (
     strip_tags,
 )
 from localcap.model.rights import Rights, allowed_export_fields, survey_fields_allowed
+from localcap.model.rows import StoredRow
 
 Cell = str | Callable[[dict[str, Any]], str]
 

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from localcap.db import records as store
-from localcap.db.records import StoredRow
 from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
+from localcap.model.rows import StoredRow
 from localcap.model.validation import validation_message, value_is_valid
 
 SPECIAL = (

@@ -42,7 +42,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from localcap.db.records import StoredRow
 from localcap.model.project import (
     CLASSIC_EVENT_ID,
     FORM_STATUS_LABELS,
@@ -52,6 +51,7 @@ from localcap.model.project import (
     format_choices,
 )
 from localcap.model.rights import Rights, removed_by_level
+from localcap.model.rows import StoredRow
 
 REMOVED_TEXT = "[*DATA REMOVED*]"
 FORM_STATUS_HEADER = "Form Status"

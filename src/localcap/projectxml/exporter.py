@@ -30,7 +30,6 @@ from typing import Any
 
 from localcap import REDCAP_VERSION
 from localcap.db.documents import Document
-from localcap.db.records import StoredRow
 from localcap.db.roles import Role
 from localcap.formats.odm import attr as odm_attr
 from localcap.formats.xml_writer import xml_safe
@@ -42,6 +41,7 @@ from localcap.model.project import (
     strip_tags,
 )
 from localcap.model.rights import FULL, Rights, allowed_export_fields, survey_fields_allowed
+from localcap.model.rows import StoredRow
 from localcap.model.surveys import Survey
 from localcap.projectxml.importer import (
     INFO_SETTINGS,

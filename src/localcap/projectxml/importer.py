@@ -48,6 +48,7 @@ from localcap.db.roles import new_role_name, save_role
 from localcap.files import sniff_mime
 from localcap.files.mime import HEAD_SIZE
 from localcap.files.store import FileStore
+from localcap.model.dags import unique_group_name
 from localcap.model.numbers import small_int
 from localcap.model.project import (
     CLASSIC_EVENT_ID,
@@ -538,7 +539,6 @@ class ProjectXmlImporter:
         self._create_surveys(project)
         self._create_repeating(project)
         taken: set[str] = set()
-        from localcap.api.methods.dags import unique_group_name
 
         for group_name in d.dags:
             unique = unique_group_name(group_name, taken)

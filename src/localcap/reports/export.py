@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from localcap.db.records import StoredRow
 from localcap.model.filtering import compile_filter, filter_rows
 from localcap.model.flat import FlatExport, FlatOptions
 from localcap.model.project import Project
 from localcap.model.rights import NO_ACCESS, Rights
+from localcap.model.rows import StoredRow
 from localcap.reports.definition import OrderBy, ReportDefinition
 
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from localcap.db.records import StoredRow
 from localcap.logic import CompiledLogic, DictContext
 from localcap.logic.context import Value
 from localcap.model.action_tags import survey_tags
 from localcap.model.calc import format_calc
 from localcap.model.filtering import FilterError, compile_filter, event_names, record_context
 from localcap.model.project import Field, Project
+from localcap.model.rows import StoredRow
 from localcap.model.surveys import Participant
 from localcap.surveys.response import Submission, survey_fields
 

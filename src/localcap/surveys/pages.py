@@ -57,7 +57,6 @@ from localcap.db import documents as docs
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.audit import log_survey_event
-from localcap.db.records import StoredRow
 from localcap.db.secrets import server_secret
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.limits import BUSY_RETRY_AFTER
@@ -66,6 +65,7 @@ from localcap.model.audit import printable
 from localcap.model.piping import Lookup, pipe, row_lookup
 from localcap.model.project import Field, Project
 from localcap.model.record_import import ImportError_
+from localcap.model.rows import StoredRow
 from localcap.model.surveys import (
     ACCESS_CODE_LENGTH,
     EXPIRED_TEXT,

@@ -30,12 +30,12 @@ from sqlalchemy import Connection
 from localcap.db import documents as docs
 from localcap.db import records as store
 from localcap.db.audit import AuditEntry, write_entry
-from localcap.db.records import StoredRow
 from localcap.db.surveys import claim_response
 from localcap.model.action_tags import initial_value, outside_range, survey_tags
 from localcap.model.audit import Change
 from localcap.model.project import Field, Project, checkbox_column
 from localcap.model.record_import import ImportChecker, ImportError_, write_plan
+from localcap.model.rows import StoredRow
 from localcap.model.surveys import Participant
 
 #: Field types a participant answers on the page (calc is computed, descriptive is text,

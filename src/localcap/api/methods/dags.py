@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
@@ -21,6 +19,7 @@ from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
+from localcap.model.dags import unique_group_name
 from localcap.model.project import Project
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
@@ -30,18 +29,6 @@ DAG_LIMITS_FOLDERS = (
     "The Data Access Group cannot be deleted because it limits access to File Repository "
     "folders (folder_id {folders}): limit those folders to another group or delete them first"
 )
-
-
-def unique_group_name(display_name: str, taken: set[str]) -> str:
-    """REDCap derives it from the display name: lower case, spaces to ``_``, other
-    non-alphanumerics dropped (``New DAG`` -> ``new_dag``, ``dag-a`` -> ``daga``)."""
-    base = re.sub(r"[^a-z0-9_]", "", re.sub(r"\s+", "_", display_name.strip().lower()))[:18]
-    base = base or "dag"
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base[:16]}{n}"
-    return name
 
 
 def require_dag_rights(ctx: ApiContext) -> None:

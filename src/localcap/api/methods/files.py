@@ -38,7 +38,6 @@ from localcap.api.errors import NO_ACCESS_EXPORT, ApiError, error_format
 from localcap.api.methods.common import MAX_ID
 from localcap.db import documents as docs
 from localcap.db import records as rows_store
-from localcap.db.records import StoredRow
 from localcap.files import MissingFileError, download_headers, sniff_mime
 from localcap.files.mime import HEAD_SIZE
 from localcap.model.audit import row_writes
@@ -50,6 +49,7 @@ from localcap.model.rights import (
     REMOVE_IDENTIFIERS,
     has_any_export_access,
 )
+from localcap.model.rows import StoredRow
 
 if TYPE_CHECKING:
     from localcap.files.store import FileStore

@@ -26,7 +26,6 @@ from localcap.db import records as rows_store
 from localcap.db import schema as t
 from localcap.db import surveys as survey_store
 from localcap.db.documents import delete_document
-from localcap.db.records import StoredRow
 from localcap.formats.csv_writer import format_line, needs_quotes, parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
 from localcap.formats.xml_writer import write_xml_records
@@ -44,6 +43,7 @@ from localcap.model.project import Project
 from localcap.model.record_import import ImportChecker, ImportError_, ImportPlan, write_plan
 from localcap.model.record_names import record_name_problem, record_number
 from localcap.model.rights import has_any_export_access
+from localcap.model.rows import StoredRow
 
 CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",

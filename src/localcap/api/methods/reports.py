@@ -14,7 +14,6 @@ from localcap.api.errors import HIDDEN_REPORT_FIELDS, NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import MAX_ID, count_response, list_response, require_design
 from localcap.api.methods.records import audit_export, flat_options, stream_flat
 from localcap.db import records as rows_store
-from localcap.db.records import StoredRow
 from localcap.db.reports import list_reports, load_report, save_reports
 from localcap.db.roles import role_name
 from localcap.formats.odm import write_odm
@@ -22,6 +21,7 @@ from localcap.formats.parsers import DataParseError, check_json_text
 from localcap.model.filtering import compile_filter, unexportable_fields
 from localcap.model.numbers import small_int
 from localcap.model.rights import has_any_export_access
+from localcap.model.rows import StoredRow
 from localcap.reports.definition import ReportDefinition, ReportDefinitionError
 from localcap.reports.export import no_access, plan_report
 
