@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from builders import CLINICAL_DICTIONARY
 from localcap.formats.parsers import DataParseError, parse_data
 from localcap.model.project import Field, Form, Project
-from localcap.model.record_import import ImportChecker, ImportError_
+from localcap.model.record_import import ImportChecker, RecordImportError
 
 PROJECT = Project(
     project_id=1,
@@ -79,6 +79,6 @@ def test_record_checker_only_raises_its_own_error(rows, date_format):
     prepared = [{k: v if isinstance(v, str) else str(v) for k, v in row.items()} for row in rows]
     try:
         plan = ImportChecker(PROJECT, date_format).check(prepared, None)
-    except ImportError_:
+    except RecordImportError:
         return
     assert len(plan.records) <= len(rows)

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext, AppState
-from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError
+from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
 from localcap.api.ratelimit import address_bucket
 from localcap.api.request import ApiRequest
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
@@ -20,6 +20,7 @@ from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.model.audit import TOKEN_SHAPE, describe_call
+from localcap.model.errors import DomainError
 
 Handler = Callable[[ApiContext], Response]
 
@@ -85,7 +86,10 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         entry.action = action
         entry.description = entry.description or describe_call(content, action)
         ctx.audit = entry
-        response = handler(ctx)
+        try:
+            response = handler(ctx)
+        except DomainError as refusal:
+            raise from_domain(refusal) from refusal
     except ApiError as error:
         if error.status != 429:  # a rate-limited user's calls are counted, not logged
             entry.status = error.status

@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from localcap.formats.errors import render_error
 from localcap.limits import BUSY_RETRY_AFTER
+from localcap.model.errors import DomainError, NotFound, NotPermitted
 
 
 class ApiError(Exception):
@@ -69,6 +70,12 @@ PROJECT_BUSY = (
 )
 BAD_CONTENT = 'The value of the parameter "content" is not valid'
 BAD_ACTION = 'The value of the parameter "action" is not valid'
+
+
+def from_domain(error: DomainError) -> ApiError:
+    """The HTTP error REDCap gives for a domain refusal: the one place kinds become statuses."""
+    status = 403 if isinstance(error, NotPermitted) else 404 if isinstance(error, NotFound) else 400
+    return ApiError(status, error.message)
 
 
 def error_format(params: dict[str, str]) -> str:

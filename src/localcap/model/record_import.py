@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from localcap.db import records as store
 from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
+from localcap.model.errors import DomainError, NotPermitted
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
@@ -34,13 +35,12 @@ MAX_INSTANCE = 2**31 - 1
 TIMESTAMP = re.compile(r"^[a-z][a-z0-9_]*_timestamp$")
 
 
-class ImportError_(Exception):
+class RecordImportError(DomainError):
     """The submission cannot be imported; ``message`` says why, naming every problem."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+
+class CreateNotPermitted(RecordImportError, NotPermitted):
+    """The submission would create records and the caller may not create any."""
 
 
 @dataclass
@@ -123,7 +123,7 @@ class ImportChecker:
             }
         )
         if unknown:
-            raise ImportError_(
+            raise RecordImportError(
                 "The following fields were not found in the project as real data fields: "
                 + ", ".join(unknown)
             )
@@ -137,7 +137,7 @@ class ImportChecker:
                 changes.append(change)
                 records.setdefault(change.record, None)
         if self.errors:
-            raise ImportError_("\n".join(self.errors))
+            raise RecordImportError("\n".join(self.errors))
         return ImportPlan(changes, list(records))
 
     def _check_row(
@@ -386,16 +386,15 @@ def write_plan(
     if group_id is not None:
         foreign = [r for r in records if r in existing and existing[r] != group_id]
         if foreign:
-            raise ImportError_(
+            raise RecordImportError(
                 "You are in a Data Access Group and these records belong to another group: "
                 + ", ".join(foreign)
             )
     new = [r for r in records if r not in existing]
     if new and not may_create:
-        raise ImportError_(
+        raise CreateNotPermitted(
             "You do not have Create Records privileges, so these records cannot be created: "
-            + ", ".join(new),
-            status=403,
+            + ", ".join(new)
         )
     dag_updates = {
         c.record: (project.dag_by_name[c.dag].group_id if c.dag else None)

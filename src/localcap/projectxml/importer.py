@@ -58,7 +58,7 @@ from localcap.model.project import (
     Project,
     format_choices,
 )
-from localcap.model.record_import import ImportChecker, ImportError_, write_plan
+from localcap.model.record_import import ImportChecker, RecordImportError, write_plan
 from localcap.model.rights import Rights
 from localcap.projectxml.roles import rights_from_attrs
 from localcap.projectxml.safexml import ProjectXmlError, SafeXmlReader
@@ -844,7 +844,7 @@ class ProjectXmlImporter:
         checker = ImportChecker(project, keep_invalid=True)
         try:
             plan = checker.check(rows, None)
-        except ImportError_ as exc:
+        except RecordImportError as exc:
             raise ProjectXmlError(
                 f"The records in ClinicalData are not valid for this project:\n{exc.message}"
             ) from None
@@ -856,7 +856,7 @@ class ProjectXmlImporter:
             # The calc fields are computed from the imported data, as Import Records does:
             # REDCapR's projects built from their XMLs on real REDCap hold computed values.
             write_plan(self.conn, project, plan, group_id=None, overwrite=False)
-        except ImportError_ as exc:
+        except RecordImportError as exc:
             raise ProjectXmlError(exc.message) from None
         self._batch = []
         self._batch_records = 0

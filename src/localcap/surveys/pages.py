@@ -64,7 +64,7 @@ from localcap.model.action_tags import survey_tags
 from localcap.model.audit import printable
 from localcap.model.piping import Lookup, pipe, row_lookup
 from localcap.model.project import Field, Project
-from localcap.model.record_import import ImportError_
+from localcap.model.record_import import RecordImportError
 from localcap.model.rows import StoredRow
 from localcap.model.surveys import (
     ACCESS_CODE_LENGTH,
@@ -678,7 +678,7 @@ def build_routes(state: AppState) -> list[Route]:
             uploads.put(page, form)
             with write_transaction(engine, page.project.project_id) as conn:
                 response = answer_survey(conn, hash_, form, base, uploads, client)
-        except ImportError_:  # the record went away under the save: nothing was written
+        except RecordImportError:  # the record went away under the save: nothing was written
             response = _message("Survey not available", NOT_AVAILABLE, 404)
             uploads.attached.clear()  # rolled back: no row refers to them, none was replaced
             uploads.replaced.clear()

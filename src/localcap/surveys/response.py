@@ -34,7 +34,7 @@ from localcap.db.surveys import claim_response
 from localcap.model.action_tags import initial_value, outside_range, survey_tags
 from localcap.model.audit import Change
 from localcap.model.project import Field, Project, checkbox_column
-from localcap.model.record_import import ImportChecker, ImportError_, write_plan
+from localcap.model.record_import import ImportChecker, RecordImportError, write_plan
 from localcap.model.rows import StoredRow
 from localcap.model.surveys import Participant
 
@@ -295,7 +295,7 @@ def save_response(
     editing: bool = False,
 ) -> Saved:
     """Check and save one response in the caller's transaction. INVALID (``sub.errors``
-    filled) and CLOSED write nothing; an ImportError_ raised after the participant was
+    filled) and CLOSED write nothing; a RecordImportError raised after the participant was
     claimed must roll the caller's transaction back.
 
     ``visible``: the questions shown (branching logic); the others are erased. ``complete``
@@ -311,7 +311,7 @@ def save_response(
     changes: list[Change] = []
     try:
         plan = checker.check([_import_row(project, participant, sub, complete, extra)], None)
-    except ImportError_ as exc:
+    except RecordImportError as exc:
         sub.errors = _checker_errors(project, exc.message)
         return Saved.INVALID
     stamp = store.now()

@@ -40,7 +40,7 @@ from localcap.model.filtering import (
 )
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
 from localcap.model.project import Project
-from localcap.model.record_import import ImportChecker, ImportError_, ImportPlan, write_plan
+from localcap.model.record_import import ImportChecker, ImportPlan, write_plan
 from localcap.model.record_names import record_name_problem, record_number
 from localcap.model.rights import has_any_export_access
 from localcap.model.rows import StoredRow
@@ -289,10 +289,7 @@ def _import_plan(
             rows = eav_to_flat(project, rows)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
-    try:
-        return ImportChecker(project, date_format).check(rows, ctx.group_id)
-    except ImportError_ as exc:
-        raise ApiError(400, exc.message) from None
+    return ImportChecker(project, date_format).check(rows, ctx.group_id)
 
 
 @method("record", "import")
@@ -312,22 +309,19 @@ def import_records(ctx: ApiContext) -> Response:
     plan = _import_plan(ctx, rows, record_type, date_format)
     checked_against = ctx.proj
     changes: list[Change] = []
-    try:
-        with ctx.write_transaction() as conn:
-            if ctx.proj is not checked_against:
-                plan = _import_plan(ctx, rows, record_type, date_format)
-            records, id_map = write_plan(
-                conn,
-                ctx.proj,
-                plan,
-                group_id=ctx.group_id,
-                overwrite=behavior == "overwrite",
-                auto_number=ctx.request.flag("forceAutoNumber"),
-                may_create=ctx.user_rights.flag("record_create"),
-                log=changes,
-            )
-    except ImportError_ as exc:
-        raise ApiError(exc.status, exc.message) from None
+    with ctx.write_transaction() as conn:
+        if ctx.proj is not checked_against:
+            plan = _import_plan(ctx, rows, record_type, date_format)
+        records, id_map = write_plan(
+            conn,
+            ctx.proj,
+            plan,
+            group_id=ctx.group_id,
+            overwrite=behavior == "overwrite",
+            auto_number=ctx.request.flag("forceAutoNumber"),
+            may_create=ctx.user_rights.flag("record_create"),
+            log=changes,
+        )
     if ctx.audit is not None:
         ctx.audit.records = records
         ctx.audit.changes = changes
