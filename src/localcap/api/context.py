@@ -104,8 +104,10 @@ class ApiContext:
     state: AppState
     username: str
     is_super: bool = False
-    project: Project | None = None
-    rights: Rights | None = None
+    #: The token's project and the user's rights in it (None for a super token); read them
+    #: through :attr:`project` and :attr:`rights`.
+    project_loaded: Project | None = None
+    rights_loaded: Rights | None = None
     group_id: int | None = None
     #: The user's role (REDCap User Roles), whose rights are already in ``rights``.
     role_id: int | None = None
@@ -123,14 +125,16 @@ class ApiContext:
         return fmt if fmt in ("json", "csv", "xml", "odm") else "xml"
 
     @property
-    def proj(self) -> Project:
-        assert self.project is not None, "project token required"
-        return self.project
+    def project(self) -> Project:
+        """The token's project, as of this request (re-read in :meth:`write_transaction`)."""
+        assert self.project_loaded is not None, "project token required"
+        return self.project_loaded
 
     @property
-    def user_rights(self) -> Rights:
-        assert self.rights is not None, "project token required"
-        return self.rights
+    def rights(self) -> Rights:
+        """The user's rights in the token's project."""
+        assert self.rights_loaded is not None, "project token required"
+        return self.rights_loaded
 
     @contextmanager
     def write_transaction(self) -> Iterator[Connection]:
@@ -138,13 +142,13 @@ class ApiContext:
         its lock is held before anything is read). If the design changed since this request
         loaded it, :attr:`project` is re-read, so what the handler checks against inside the
         transaction is the design its writes will land in."""
-        pid = self.proj.project_id
+        pid = self.project.project_id
         with transactions.write_transaction(self.engine, pid) as conn:
-            if design_version(conn, pid) != self.proj.design_version:
+            if design_version(conn, pid) != self.project.design_version:
                 project = load_project(conn, pid)
                 if project is None:  # deleted while the request waited for the lock
                     raise ApiError(403, NO_PERMISSION)
-                self.project = project
+                self.project_loaded = project
             yield conn
 
     def read_snapshot(self) -> AbstractContextManager[Connection]:
@@ -152,7 +156,7 @@ class ApiContext:
         return transactions.read_snapshot(self.engine)
 
     def require(self, right: str, message: str) -> None:
-        if not self.user_rights.flag(right):
+        if not self.rights.flag(right):
             raise ApiError(403, message)
 
     def require_export(self) -> None:

@@ -151,8 +151,8 @@ def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content:
         project = load_project(conn, owner.project_id)
     if membership is None or project is None or membership.expired(date.today()):
         raise ApiError(403, NO_PERMISSION)
-    ctx.project = project
-    ctx.rights, ctx.group_id, ctx.role_id = (
+    ctx.project_loaded = project
+    ctx.rights_loaded, ctx.group_id, ctx.role_id = (
         membership.rights,
         membership.group_id,
         membership.role_id,

@@ -68,7 +68,7 @@ def export_arms(ctx: ApiContext) -> Response:
     wanted = _arm_filter(ctx)
     rows = [
         {"arm_num": a.arm_num, "name": a.name}
-        for a in ctx.proj.arms
+        for a in ctx.project.arms
         if wanted is None or a.arm_num in wanted
     ]
     return list_response(ctx, rows, ("arm_num", "name"))
@@ -87,7 +87,7 @@ def import_arms(ctx: ApiContext) -> Response:
         arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
     override = ctx.request.flag("override")
     with ctx.write_transaction() as conn:
-        store.replace_arms(conn, ctx.proj.project_id, arms, override)
+        store.replace_arms(conn, ctx.project.project_id, arms, override)
     return count_response(ctx, len(arms))
 
 
@@ -98,10 +98,10 @@ def delete_arms(ctx: ApiContext) -> Response:
     if not wanted:
         raise ApiError(400, "The parameter 'arms' is missing")
     with ctx.write_transaction() as conn:
-        unknown = sorted(wanted - set(ctx.proj.arm_by_num))
+        unknown = sorted(wanted - set(ctx.project.arm_by_num))
         if unknown:
             raise invalid_values("arms", [str(a) for a in unknown])
-        store.delete_arms(conn, ctx.proj.project_id, sorted(wanted))
+        store.delete_arms(conn, ctx.project.project_id, sorted(wanted))
     return count_response(ctx, len(wanted))
 
 
@@ -122,7 +122,7 @@ def export_events(ctx: ApiContext) -> Response:
             "custom_event_label": e.custom_event_label,
             "event_id": e.event_id,
         }
-        for e in ctx.proj.events
+        for e in ctx.project.events
         if wanted is None or e.arm_num in wanted
     ]
     return list_response(ctx, rows, EVENT_COLUMNS)
@@ -137,7 +137,7 @@ def import_events(ctx: ApiContext) -> Response:
     override = ctx.request.flag("override")
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
-        project = ctx.proj
+        project = ctx.project
         events = _plan_events(project, rows, override)
         store.save_events(conn, project.project_id, events, override)
         if events and (override or not project.events):
@@ -201,11 +201,11 @@ def delete_events(ctx: ApiContext) -> Response:
     project and real REDCap accepts it."""
     require_design(ctx)
     with ctx.write_transaction() as conn:
-        if not ctx.proj.events and not ctx.request.list("events"):
+        if not ctx.project.events and not ctx.request.list("events"):
             return count_response(ctx, 0)
-        names = required_names(ctx, "events", ctx.proj.event_by_name)
-        ids = [ctx.proj.event_by_name[n].event_id for n in names]
-        store.delete_events(conn, ctx.proj.project_id, ids)
+        names = required_names(ctx, "events", ctx.project.event_by_name)
+        ids = [ctx.project.event_by_name[n].event_id for n in names]
+        store.delete_events(conn, ctx.project.project_id, ids)
     return count_response(ctx, len(ids))
 
 
@@ -215,7 +215,7 @@ def export_mapping(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "form/event mappings")
     wanted = _arm_filter(ctx)
-    project = ctx.proj
+    project = ctx.project
     rows = [
         {"arm_num": e.arm_num, "unique_event_name": e.unique_event_name, "form": form}
         for e in project.events
@@ -232,7 +232,7 @@ def import_mapping(ctx: ApiContext) -> Response:
     require_design(ctx)
     with ctx.write_transaction() as conn:
         require_longitudinal(ctx, "form/event mappings")
-        project = ctx.proj
+        project = ctx.project
         pairs = _plan_mapping(project, import_rows(ctx))
         # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
         # one row and then export exactly one).
@@ -273,7 +273,7 @@ def _event_key(project: Project, event_id: int) -> str:
 @method("repeatingFormsEvents", "export")
 def export_repeating(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project = ctx.proj
+    project = ctx.project
     order = {e.event_id: i for i, e in enumerate(project.events)}
     form_order = {f.form_name: i for i, f in enumerate(project.forms)}
     entries = sorted(
@@ -302,8 +302,8 @@ def import_repeating(ctx: ApiContext) -> Response:
     require_design(ctx)
     rows = import_rows(ctx, empty_columns=REPEATING_COLUMNS)
     with ctx.write_transaction() as conn:
-        entries = _plan_repeating(ctx.proj, rows)
-        store.replace_repeating(conn, ctx.proj.project_id, entries)
+        entries = _plan_repeating(ctx.project, rows)
+        store.replace_repeating(conn, ctx.project.project_id, entries)
     return count_response(ctx, len(entries))
 
 

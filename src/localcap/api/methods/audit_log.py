@@ -126,14 +126,16 @@ def export_logging(ctx: ApiContext) -> Response:
     begin, end = _time(ctx, "beginTime", end=False), _time(ctx, "endTime", end=True)
     # The log is an export too: values of fields the reader may not export (identifiers for
     # a De-Identified user, forms without export rights) are shown as [hidden].
-    allowed = allowed_export_fields(ctx.proj, ctx.user_rights)
-    everything = {f.field_name for f in ctx.proj.fields} | {
-        f.complete_field for f in ctx.proj.forms
+    allowed = allowed_export_fields(ctx.project, ctx.rights)
+    everything = {f.field_name for f in ctx.project.fields} | {
+        f.complete_field for f in ctx.project.forms
     }
     visible = None if everything <= allowed else allowed
     rows: list[dict[str, Any]] = []
     with ctx.read_snapshot() as conn:
-        for entry in read_entries(conn, ctx.proj.project_id, user, begin, end, newest_first=False):
+        for entry in read_entries(
+            conn, ctx.project.project_id, user, begin, end, newest_first=False
+        ):
             for log_type, action, details, touched in log_rows(entry, visible):
                 if not matches_log_type(log_type, wanted) or (record and touched != record):
                     continue
@@ -157,9 +159,9 @@ def _in_dag(
     """REDCap's "records in a DAG" filter: the rows of records now in that group. A name that
     is no group of the project (never created, or deleted since) filters nothing: redcapAPI's
     suite, run against REDCap, gets more than one row for a DAG its earlier test deleted."""
-    group = ctx.proj.dag_by_name.get(dag)
+    group = ctx.project.dag_by_name.get(dag)
     if group is None:
         return rows
     names = {r["record"] for r in rows if r["record"]}
-    groups = rows_store.existing_records(conn, ctx.proj.project_id, names) if names else {}
+    groups = rows_store.existing_records(conn, ctx.project.project_id, names) if names else {}
     return [r for r in rows if r["record"] and groups.get(r["record"]) == group.group_id]

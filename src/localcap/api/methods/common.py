@@ -109,7 +109,7 @@ def require_longitudinal(ctx: ApiContext, what: str) -> None:
     """Arms, events and mappings are exported when the longitudinal setting is on, even with
     no events left (PyCap records an empty list after an arm override removed them all),
     while Export Project Info then reports the project as classic (redcapAPI)."""
-    if not ctx.proj.longitudinal_enabled:
+    if not ctx.project.longitudinal_enabled:
         raise ApiError(400, LONGITUDINAL_ONLY.format(what=what))
 
 

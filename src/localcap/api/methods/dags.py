@@ -46,7 +46,7 @@ def export_dags(ctx: ApiContext) -> Response:
             "unique_group_name": d.unique_name,
             "data_access_group_id": d.group_id,
         }
-        for d in ctx.proj.dags
+        for d in ctx.project.dags
     ]
     return list_response(ctx, rows, DAG_COLUMNS)
 
@@ -61,7 +61,7 @@ def import_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
-        project = ctx.proj
+        project = ctx.project
         planned = _plan_dags(project, rows)
         for display, unique, new_unique in planned:
             store.save_dag(conn, project.project_id, display, unique, new_unique)
@@ -107,7 +107,7 @@ def delete_dags(ctx: ApiContext) -> Response:
     its lock: a DAG renamed meanwhile is no longer known by its old name."""
     require_dag_rights(ctx)
     with ctx.write_transaction() as conn:
-        project = ctx.proj
+        project = ctx.project
         names = required_names(ctx, "dags", project.dag_by_name)
         group_ids = [project.dag_by_name[n].group_id for n in names]
         limited = folders_restricted_to_dags(conn, project.project_id, group_ids)
@@ -123,7 +123,7 @@ def delete_dags(ctx: ApiContext) -> Response:
 @method("userDagMapping", "export")
 def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project = ctx.proj
+    project = ctx.project
     with ctx.read_snapshot() as conn:
         users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
@@ -145,7 +145,7 @@ def import_user_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
-        project = ctx.proj
+        project = ctx.project
         members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
         planned: list[tuple[str, int | None]] = []
         for row in rows:
@@ -181,7 +181,7 @@ def switch_dag(ctx: ApiContext) -> Response:
         raise ApiError(400, "The parameter 'dag' is missing (a unique group name, or blank)")
     name = ctx.request.get("dag").strip()
     with ctx.write_transaction() as conn:  # the DAG's name is looked up as of the lock
-        project = ctx.proj
+        project = ctx.project
         if name and name not in project.dag_by_name:
             raise ApiError(400, f"The data access group '{name}' does not exist")
         target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT

@@ -123,9 +123,9 @@ def _file_param(ctx: ApiContext, conn: Connection) -> RepositoryFile:
     """The live file named by ``doc_id``, in a reachable folder; 400 otherwise."""
     text = ctx.request.get("doc_id").strip()
     doc_id = _positive_id(text)
-    found = repo.get_file(conn, ctx.proj.project_id, doc_id) if doc_id is not None else None
+    found = repo.get_file(conn, ctx.project.project_id, doc_id) if doc_id is not None else None
     if found is None or not _reachable(
-        ctx, repo.load_folders(conn, ctx.proj.project_id), found.folder_id
+        ctx, repo.load_folders(conn, ctx.project.project_id), found.folder_id
     ):
         raise ApiError(400, FILE_NOT_FOUND.format(doc_id=text))
     return found
@@ -163,7 +163,7 @@ def create_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     name = _folder_name(ctx)
     with ctx.write_transaction() as conn:
-        project = ctx.proj  # its DAGs as of the lock: one deleted meanwhile is refused
+        project = ctx.project  # its DAGs as of the lock: one deleted meanwhile is refused
         dags = {
             group_id: dag
             for group_id, dag in project.dag_by_id.items()
@@ -180,7 +180,7 @@ def create_folder(ctx: ApiContext) -> Response:
 @method("fileRepository", "list")
 def list_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
-    project = ctx.proj
+    project = ctx.project
     with ctx.read_snapshot() as conn:
         folders = repo.load_folders(conn, project.project_id)
         parent_id = _folder_param(ctx, folders)
@@ -227,7 +227,7 @@ def export_file(ctx: ApiContext) -> Response:
 @method("fileRepository", "import")
 def import_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
-    project = ctx.proj
+    project = ctx.project
     with ctx.read_snapshot() as conn:
         folder_id = _folder_param(ctx, repo.load_folders(conn, project.project_id))
     stored = store_upload(ctx, required_upload(ctx))  # 1. the bytes, durably
@@ -243,9 +243,9 @@ def delete_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     with ctx.write_transaction() as conn:
         found = _file_param(ctx, conn)
-        if not repo.mark_deleted(conn, ctx.proj.project_id, found.document.doc_id):
+        if not repo.mark_deleted(conn, ctx.project.project_id, found.document.doc_id):
             raise ApiError(400, FILE_NOT_FOUND.format(doc_id=found.document.doc_id))
-        expired = repo.purge_recycle_bin(conn, ctx.proj.project_id)
+        expired = repo.purge_recycle_bin(conn, ctx.project.project_id)
     for key in expired:  # the Recycle Bin's 30 days are over for these
         delete_bytes(ctx, key)
     _describe(ctx, f"Delete File Repository file {found.document.doc_id} (Recycle Bin)")

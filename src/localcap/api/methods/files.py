@@ -114,7 +114,7 @@ class Target:
 
 def _event(ctx: ApiContext) -> tuple[int, str]:
     """The event to use: required (and must exist) in longitudinal projects, ignored otherwise."""
-    project = ctx.proj
+    project = ctx.project
     if not project.is_longitudinal:
         return CLASSIC_EVENT_ID, ""
     name = ctx.request.get("event").strip()
@@ -156,7 +156,7 @@ def _instance(ctx: ApiContext, project: Project, event_id: int, form: str) -> tu
 def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tuple[Target, bool]:
     """Check event, record and field in REDCap's order; returns the target and whether the
     record exists. ``may_be_new`` (import) lets a missing record through: import creates it."""
-    project = ctx.proj
+    project = ctx.project
     event_id, event_name = _event(ctx)
     record = ctx.request.get("record").strip()
     exists, group_id = rows_store.record_group(conn, project.project_id, record)
@@ -174,7 +174,7 @@ def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tu
 def _check_export_level(ctx: ApiContext, field: Field) -> None:
     """The seed's table: No Access always fails; De-Identified and Remove All Identifier
     Fields fail only for identifier-tagged fields; Full Data Set always passes."""
-    level = ctx.user_rights.export_level(field.form_name)
+    level = ctx.rights.export_level(field.form_name)
     if level == NO_ACCESS:
         raise ApiError(403, NO_ACCESS_EXPORT)
     if level in LEVEL_NAMES and field.is_identifier:
@@ -214,8 +214,8 @@ def empty_answer(ctx: ApiContext) -> Response:
 @method("file", "export")
 def export_file(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project = ctx.proj
-    if not has_any_export_access(project, ctx.user_rights):
+    project = ctx.project
+    if not has_any_export_access(project, ctx.rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
     with ctx.read_snapshot() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
@@ -336,7 +336,7 @@ def _write_field(
 ) -> str | None:
     """Set (or with ``None`` clear) the field's value under the record lock; returns the old
     value. Creating the record, when asked, puts it in the caller's DAG as REDCap does."""
-    project = ctx.proj
+    project = ctx.project
     pid = project.project_id
     if create:
         rows_store.create_record(conn, pid, target.record, ctx.group_id)
@@ -373,10 +373,10 @@ def import_file(ctx: ApiContext) -> Response:
         # under the project's write lock (the record may have been created, moved to another
         # DAG or deleted meanwhile).
         target, exists = _import_target(ctx, conn)
-        doc_id = stored.insert(conn, ctx.proj.project_id)
+        doc_id = stored.insert(conn, ctx.project.project_id)
         old = _write_field(conn, ctx, target, str(doc_id), create=not exists)
         if old is not None:
-            replaced = docs.delete_document(conn, ctx.proj.project_id, old)
+            replaced = docs.delete_document(conn, ctx.project.project_id, old)
             old_key = replaced.store_key if replaced is not None else None
     if old_key is not None:
         delete_bytes(ctx, old_key)  # 3. only after the commit
@@ -387,7 +387,7 @@ def import_file(ctx: ApiContext) -> Response:
 def _import_target(ctx: ApiContext, conn: Connection) -> tuple[Target, bool]:
     """Import File's target and whether its record exists, refused as REDCap refuses it."""
     target, exists = resolve_target(ctx, conn, may_be_new=True)
-    if target.form not in ctx.proj.forms_in_event(target.event_id):
+    if target.form not in ctx.project.forms_in_event(target.event_id):
         raise ApiError(
             400,
             NOT_IN_EVENT.format(
@@ -395,7 +395,7 @@ def _import_target(ctx: ApiContext, conn: Connection) -> tuple[Target, bool]:
             ),
         )
     required_upload(ctx)
-    if not exists and not ctx.user_rights.flag("record_create"):
+    if not exists and not ctx.rights.flag("record_create"):
         raise ApiError(403, NO_CREATE.format(record=target.record))
     return target, exists
 
@@ -410,7 +410,7 @@ def _log_file_change(
     key = (target.record, target.event_id, target.repeat_instrument, target.instance)
     ctx.audit.records = [target.record]
     ctx.audit.changes = row_writes(
-        ctx.proj, [key], {key: before}, {key: after}, {target.record} if created else set()
+        ctx.project, [key], {key: before}, {key: after}, {target.record} if created else set()
     )
 
 
@@ -418,7 +418,7 @@ def _log_file_change(
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.write_transaction() as conn:
-        project = ctx.proj  # as of the lock (ctx.write_transaction re-reads a changed design)
+        project = ctx.project  # as of the lock (ctx.write_transaction re-reads a changed design)
         target, _ = resolve_target(ctx, conn, may_be_new=False)
         _, document = _stored_document(conn, project, target)
         if document is None:

@@ -59,7 +59,7 @@ def check_names(param: str, requested: list[str] | None, known: Collection[str])
 @method("metadata", "export")
 def export_metadata(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project = ctx.proj
+    project = ctx.project
     wanted_fields = ctx.request.list("fields")
     wanted_forms = ctx.request.list("forms")
     check_names("fields", wanted_fields, set(project.field_by_name))
@@ -113,9 +113,9 @@ def export_field_names(project: Project, field_name: str | None = None) -> list[
 def export_field_names_method(ctx: ApiContext) -> Response:
     ctx.require_export()
     field_name = ctx.request.get("field").strip() or None
-    if field_name and ctx.proj.form_of(field_name) is None:
+    if field_name and ctx.project.form_of(field_name) is None:
         raise invalid_values("field", [field_name])
-    rows = export_field_names(ctx.proj, field_name)
+    rows = export_field_names(ctx.project, field_name)
     return list_response(ctx, rows, ("original_field_name", "choice_value", "export_field_name"))
 
 
@@ -123,7 +123,8 @@ def export_field_names_method(ctx: ApiContext) -> Response:
 def export_instruments(ctx: ApiContext) -> Response:
     ctx.require_export()
     rows = [
-        {"instrument_name": f.form_name, "instrument_label": f.form_label} for f in ctx.proj.forms
+        {"instrument_name": f.form_name, "instrument_label": f.form_label}
+        for f in ctx.project.forms
     ]
     return list_response(ctx, rows, ("instrument_name", "instrument_label"))
 
@@ -205,5 +206,5 @@ def import_metadata(ctx: ApiContext) -> Response:
     require_design(ctx)
     fields = validate_dictionary(import_rows(ctx))
     with ctx.write_transaction() as conn:
-        store.replace_metadata(conn, ctx.proj, fields)
+        store.replace_metadata(conn, ctx.project, fields)
     return count_response(ctx, len(fields))

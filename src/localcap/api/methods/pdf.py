@@ -92,9 +92,9 @@ def pdf_file_name(
 
 def _event(ctx: ApiContext) -> Event | None:
     name = ctx.request.get("event").strip()
-    if not name or not ctx.proj.is_longitudinal:
+    if not name or not ctx.project.is_longitudinal:
         return None
-    event = ctx.proj.event_by_name.get(name)
+    event = ctx.project.event_by_name.get(name)
     if event is None:
         raise ApiError(400, BAD_EVENT.format(event=name))
     return event
@@ -104,7 +104,7 @@ def _instrument(ctx: ApiContext, builder: PageBuilder) -> str | None:
     name = ctx.request.get("instrument").strip()
     if not name:
         return None
-    if name not in ctx.proj.form_by_name:
+    if name not in ctx.project.form_by_name:
         raise ApiError(400, BAD_INSTRUMENT.format(instrument=name))
     if name not in builder.allowed:
         raise ApiError(403, NO_FORM_ACCESS.format(instrument=name))
@@ -123,7 +123,7 @@ def _instance(ctx: ApiContext) -> int | None:
 
 def _check_record(ctx: ApiContext, record: str) -> None:
     with ctx.read_snapshot() as conn:
-        exists, group_id = rows_store.record_group(conn, ctx.proj.project_id, record)
+        exists, group_id = rows_store.record_group(conn, ctx.project.project_id, record)
     if not exists or (ctx.group_id is not None and group_id != ctx.group_id):
         raise ApiError(400, NO_RECORD.format(record=record))
 
@@ -136,7 +136,7 @@ def _record_label(project: Project) -> str:
 @method("pdf", "export")
 def export_pdf(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project, rights, req = ctx.proj, ctx.user_rights, ctx.request
+    project, rights, req = ctx.project, ctx.rights, ctx.request
     all_records = req.flag("allRecords")
     builder = PageBuilder(project, rights, compact=req.flag("compactDisplay"))
     event = None if all_records else _event(ctx)
@@ -182,7 +182,7 @@ def _draw(
     record: str,
 ) -> Response:
     """The PDF of ``record`` (of every record with ``allRecords``; blank without either)."""
-    project = ctx.proj
+    project = ctx.project
     with_data = ctx.request.flag("allRecords") or bool(record)
     if with_data:
         selection = Selection(event.event_id if event else None, form, instance)

@@ -135,7 +135,7 @@ def _as_int(value: Any, name: str) -> int:
 
 
 def project_info(ctx: ApiContext) -> dict[str, Any]:
-    project = ctx.proj
+    project = ctx.project
     info: dict[str, Any] = {**DEFAULT_INFO, **project.info}
     info.update(
         project_id=project.project_id,
@@ -217,7 +217,7 @@ def import_project_info(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         # Merged into the settings as of the lock, so a concurrent change of other settings
         # is kept and the arms checked below are the current ones.
-        project = ctx.proj
+        project = ctx.project
         info = dict(project.info)
         title = project.project_title
         longitudinal = project.longitudinal_enabled

@@ -75,7 +75,7 @@ def create_project_from_odm(ctx: ApiContext, title: str, info: dict[str, Any]) -
 @method("project_xml", "export")
 def export_project_xml(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project, rights = ctx.proj, ctx.user_rights
+    project, rights = ctx.project, ctx.rights
     if not has_any_export_access(project, rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
     req = ctx.request

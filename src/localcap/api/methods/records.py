@@ -110,13 +110,13 @@ def stream_rows(
 
 def document_names(ctx: ApiContext, conn: Connection) -> dict[str, str]:
     """doc_id -> file name, for Export Records' file fields (only if the project has any)."""
-    if not any(f.field_type == "file" for f in ctx.proj.fields):
+    if not any(f.field_type == "file" for f in ctx.project.fields):
         return {}
     return {
         str(r.doc_id): r.name
         for r in conn.execute(
             select(t.documents.c.doc_id, t.documents.c.name).where(
-                t.documents.c.project_id == ctx.proj.project_id
+                t.documents.c.project_id == ctx.project.project_id
             )
         )
     }
@@ -133,7 +133,7 @@ def record_rows(
     """The project's stored rows the caller may see (a user in a DAG: that DAG's), streamed."""
     if ctx.group_id is not None:
         group_ids = [ctx.group_id]
-    yield from rows_store.iter_rows(conn, ctx.proj, records, group_ids, event_ids, changed)
+    yield from rows_store.iter_rows(conn, ctx.project, records, group_ids, event_ids, changed)
 
 
 def stored_rows(
@@ -172,10 +172,10 @@ def date_range(ctx: ApiContext) -> tuple[str, str] | None:
 
 def requested_events(ctx: ApiContext) -> list[int] | None:
     events = ctx.request.list("events")
-    if not events or not ctx.proj.is_longitudinal:
+    if not events or not ctx.project.is_longitudinal:
         return None
-    check_names("events", events, set(ctx.proj.event_by_name))
-    return [ctx.proj.event_by_name[e].event_id for e in events]
+    check_names("events", events, set(ctx.project.event_by_name))
+    return [ctx.project.event_by_name[e].event_id for e in events]
 
 
 def user_filter(ctx: ApiContext) -> CompiledLogic | None:
@@ -189,10 +189,10 @@ def user_filter(ctx: ApiContext) -> CompiledLogic | None:
     if not expression:
         return None
     try:
-        logic = compile_filter(ctx.proj, expression)
+        logic = compile_filter(ctx.project, expression)
     except FilterError as exc:
         raise ApiError(400, f"The filterLogic is not valid: {exc}") from None
-    hidden = unexportable_fields(ctx.proj, ctx.user_rights, logic.fields_referenced)
+    hidden = unexportable_fields(ctx.project, ctx.rights, logic.fields_referenced)
     if hidden:
         raise ApiError(400, HIDDEN_FILTER_FIELDS.format(fields=", ".join(hidden)))
     return logic
@@ -209,7 +209,7 @@ def record_type_of(ctx: ApiContext) -> str:
 @method("record", "export")
 def export_records(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project, rights = ctx.proj, ctx.user_rights
+    project, rights = ctx.project, ctx.rights
     if not has_any_export_access(project, rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
     record_type = record_type_of(ctx)
@@ -282,8 +282,8 @@ def import_response(ctx: ApiContext, records: list[str], id_map: dict[str, str])
 def _import_plan(
     ctx: ApiContext, rows: list[dict[str, Any]], record_type: str, date_format: str
 ) -> ImportPlan:
-    """The submitted rows checked against the project's design as :attr:`ctx.proj` has it."""
-    project = ctx.proj
+    """The submitted rows checked against the project's design as :attr:`ctx.project` has it."""
+    project = ctx.project
     if record_type == "eav":
         try:
             rows = eav_to_flat(project, rows)
@@ -307,19 +307,19 @@ def import_records(ctx: ApiContext) -> Response:
     # again inside it if the design changed meanwhile: the plan must fit the design it is
     # written into.
     plan = _import_plan(ctx, rows, record_type, date_format)
-    checked_against = ctx.proj
+    checked_against = ctx.project
     changes: list[Change] = []
     with ctx.write_transaction() as conn:
-        if ctx.proj is not checked_against:
+        if ctx.project is not checked_against:
             plan = _import_plan(ctx, rows, record_type, date_format)
         records, id_map = write_plan(
             conn,
-            ctx.proj,
+            ctx.project,
             plan,
             group_id=ctx.group_id,
             overwrite=behavior == "overwrite",
             auto_number=ctx.request.flag("forceAutoNumber"),
-            may_create=ctx.user_rights.flag("record_create"),
+            may_create=ctx.rights.flag("record_create"),
             log=changes,
         )
     if ctx.audit is not None:
@@ -342,7 +342,7 @@ def delete_records(ctx: ApiContext) -> Response:
         ctx.audit.records = list(records)
     with ctx.write_transaction() as conn:
         # The design as of the lock: the event, form or arm may be new or gone.
-        project = ctx.proj
+        project = ctx.project
         if event_name and event_name not in project.event_by_name:
             raise ApiError(400, f"The event '{event_name}' is not valid")
         if instrument and instrument not in project.form_by_name:
@@ -441,7 +441,7 @@ def delete_arm_events(project: Project, arm_text: str) -> set[int] | None:
 def generate_next_record_name(ctx: ApiContext) -> Response:
     """The next record name: max numeric id + 1; for a user in a DAG, ``<group_id>-<n>``."""
     ctx.require_export()
-    pid = ctx.proj.project_id
+    pid = ctx.project.project_id
     with ctx.read_snapshot() as conn:
         if ctx.group_id is None:
             name = rows_store.next_record_names(conn, pid, 1)[0]
@@ -467,7 +467,7 @@ def rename_record(ctx: ApiContext) -> Response:
     problem = record_name_problem(new)
     if problem:
         raise ApiError(400, f"The value of 'new_record_name' is not valid: {problem}")
-    pid = ctx.proj.project_id
+    pid = ctx.project.project_id
     with ctx.write_transaction() as conn:
         found = rows_store.existing_records(conn, pid, [old, new])
         if old not in found or (ctx.group_id is not None and found[old] != ctx.group_id):
@@ -482,7 +482,7 @@ def rename_record(ctx: ApiContext) -> Response:
             Change(
                 "Update record (API)",
                 new,
-                f"{ctx.proj.record_id_field} = '{printable(new)}' (renamed from '{printable(old)}')",
+                f"{ctx.project.record_id_field} = '{printable(new)}' (renamed from '{printable(old)}')",
             )
         ]
     return Response("1", media_type="text/plain")

@@ -34,7 +34,7 @@ def _not_in_project(report_id: str) -> ApiError:
 
 
 def _user_dag(ctx: ApiContext) -> str:
-    dag = ctx.proj.dag_by_id.get(ctx.group_id) if ctx.group_id else None
+    dag = ctx.project.dag_by_id.get(ctx.group_id) if ctx.group_id else None
     return dag.unique_name if dag else ""
 
 
@@ -53,13 +53,13 @@ def _report_rows(
     intersected with the user's own DAG (possibly empty: a site B user's view of a site A
     report holds nothing), so it must not be replaced by the user's DAG."""
     with ctx.read_snapshot() as conn:  # one state of the data for the whole export
-        yield from rows_store.iter_rows(conn, ctx.proj, None, group_ids, event_ids)
+        yield from rows_store.iter_rows(conn, ctx.project, None, group_ids, event_ids)
 
 
 @method("report", "export")
 def export_report(ctx: ApiContext) -> Response:
     ctx.require_export()
-    project, rights = ctx.proj, ctx.user_rights
+    project, rights = ctx.project, ctx.rights
     if not has_any_export_access(project, rights):
         raise ApiError(403, NO_ACCESS_EXPORT)
     report_id = ctx.request.get("report_id").strip()
@@ -108,14 +108,14 @@ def _require_exportable(ctx: ApiContext, report: ReportDefinition) -> None:
     parts = (
         (
             "filter_logic",
-            compile_filter(ctx.proj, report.filter_logic).fields_referenced
+            compile_filter(ctx.project, report.filter_logic).fields_referenced
             if report.filter_logic.strip()
             else (),
         ),
         ("order_by", [order.field for order in report.order_by]),
     )
     for what, names in parts:
-        hidden = unexportable_fields(ctx.proj, ctx.user_rights, names)
+        hidden = unexportable_fields(ctx.project, ctx.rights, names)
         if hidden:
             raise ApiError(
                 400,
@@ -126,10 +126,10 @@ def _require_exportable(ctx: ApiContext, report: ReportDefinition) -> None:
 
 
 def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
-    """Each report fits the design as :attr:`ctx.proj` has it and reads only fields the
+    """Each report fits the design as :attr:`ctx.project` has it and reads only fields the
     caller may export."""
     for report in reports:
-        report.validate(ctx.proj)
+        report.validate(ctx.project)
         _require_exportable(ctx, report)
 
 
@@ -154,11 +154,11 @@ def import_reports(ctx: ApiContext) -> Response:
         # again inside it if the design changed meanwhile: a field named may be gone, or newly
         # flagged an identifier this caller may not filter or sort on.
         _check_reports(ctx, reports)
-        checked_against = ctx.proj
+        checked_against = ctx.project
         with ctx.write_transaction() as conn:
-            if ctx.proj is not checked_against:
+            if ctx.project is not checked_against:
                 _check_reports(ctx, reports)
-            ids = save_reports(conn, ctx.proj.project_id, reports)
+            ids = save_reports(conn, ctx.project.project_id, reports)
     except ReportDefinitionError as exc:
         raise ApiError(400, str(exc)) from None
     if ctx.request.get("returnContent").strip().lower() == "ids":
@@ -172,7 +172,7 @@ def import_reports(ctx: ApiContext) -> Response:
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
     with ctx.read_snapshot() as conn:
-        every = list_reports(conn, ctx.proj.project_id)
+        every = list_reports(conn, ctx.project.project_id)
         reports = [r for r, ok in zip(every, _visible(ctx, conn, every), strict=True) if ok]
     if ctx.format == "json":
         return Response(

@@ -95,16 +95,16 @@ def _survey(ctx: ApiContext, conn: Connection) -> Survey:
     instrument = ctx.request.get("instrument").strip()
     if not instrument:
         raise ApiError(400, "The parameter 'instrument' is missing")
-    if instrument not in ctx.proj.form_by_name:
+    if instrument not in ctx.project.form_by_name:
         raise ApiError(400, f'The instrument "{instrument}" does not exist')
-    survey = survey_store.load_surveys(conn, ctx.proj.project_id).get(instrument)
+    survey = survey_store.load_surveys(conn, ctx.project.project_id).get(instrument)
     if survey is None:
         raise ApiError(400, f'The instrument "{instrument}" is not enabled as a survey')
     return survey
 
 
 def _event_id(ctx: ApiContext, form_name: str) -> int:
-    project = ctx.proj
+    project = ctx.project
     name = ctx.request.get("event").strip()
     if not project.is_longitudinal:
         return CLASSIC_EVENT_ID
@@ -126,7 +126,7 @@ def _record(ctx: ApiContext, conn: Connection) -> str:
     record = ctx.request.get("record").strip()
     if not record:
         raise ApiError(400, "The parameter 'record' is missing")
-    found = existing_records(conn, ctx.proj.project_id, [record])
+    found = existing_records(conn, ctx.project.project_id, [record])
     if record not in found or (ctx.group_id is not None and found[record] != ctx.group_id):
         raise ApiError(400, f'The record "{record}" does not exist')
     if ctx.audit is not None:
@@ -139,7 +139,7 @@ def _instance(ctx: ApiContext, event_id: int, form_name: str) -> int:
     instance = small_int(text, MAX_ID, minimum=1)
     if instance is None:
         raise ApiError(400, f'The repeat_instance "{text}" is not a positive integer')
-    project = ctx.proj
+    project = ctx.project
     repeats = project.is_repeating_form(event_id, form_name) or project.is_repeating_event(event_id)
     return int(text) if repeats else 1
 
@@ -157,7 +157,7 @@ def _participant(ctx: ApiContext) -> tuple[Target, Participant]:
         target = _target(ctx, conn)
         participant = survey_store.participant_for(
             conn,
-            ctx.proj.project_id,
+            ctx.project.project_id,
             target.survey.form_name,
             target.event_id,
             target.record,
@@ -202,7 +202,7 @@ def queue_enabled(conn: Connection, project_id: int) -> bool:
 @method("surveyQueueLink", "export", "")
 def export_survey_queue_link(ctx: ApiContext) -> Response:
     _require_rights(ctx)
-    pid = ctx.proj.project_id
+    pid = ctx.project.project_id
     with ctx.write_transaction() as conn:
         if not queue_enabled(conn, pid):
             raise ApiError(400, "The survey queue is not enabled in this project")
@@ -214,7 +214,7 @@ def export_survey_queue_link(ctx: ApiContext) -> Response:
 def _listed_records(ctx: ApiContext, conn: Connection, event_id: int) -> list[str]:
     """Records the participant list shows: the caller's DAG's; in a longitudinal project, those
     with data in an event of the event's arm."""
-    project = ctx.proj
+    project = ctx.project
     r = t.records.c
     query = select(r.record).where(r.project_id == project.project_id).order_by(r.sort_key)
     if ctx.group_id is not None:
@@ -236,7 +236,7 @@ def _listed_records(ctx: ApiContext, conn: Connection, event_id: int) -> list[st
 @method("participantList", "export", "")
 def export_participant_list(ctx: ApiContext) -> Response:
     _require_rights(ctx)
-    pid = ctx.proj.project_id
+    pid = ctx.project.project_id
     base = survey_base(ctx)
     items: list[dict[str, Any]] = []
     with ctx.write_transaction() as conn:

@@ -79,7 +79,7 @@ def require_roles_in_own_dag(
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     with ctx.read_snapshot() as conn:
-        roles = role_store.list_roles(conn, ctx.proj.project_id)
+        roles = role_store.list_roles(conn, ctx.project.project_id)
     rows = [
         {
             "unique_role_name": role.unique_role_name,
@@ -98,7 +98,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
     with ctx.write_transaction() as conn:
-        project = ctx.proj  # the design as of the lock: a role's rights name its forms
+        project = ctx.project  # the design as of the lock: a role's rights name its forms
         existing = {r.unique_role_name: r for r in role_store.list_roles(conn, project.project_id)}
         named = {_text(row, "unique_role_name") for row in rows}
         require_roles_in_own_dag(
@@ -139,7 +139,7 @@ def import_user_roles(ctx: ApiContext) -> Response:
 @method("userRole", "delete")
 def delete_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
-    pid = ctx.proj.project_id
+    pid = ctx.project.project_id
     with ctx.write_transaction() as conn:
         roles = {r.unique_role_name: r for r in role_store.list_roles(conn, pid)}
         names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
@@ -175,7 +175,7 @@ def delete_user_roles(ctx: ApiContext) -> Response:
 @method("userRoleMapping", "export")
 def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
-    project = ctx.proj
+    project = ctx.project
     with ctx.read_snapshot() as conn:
         users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows = [
@@ -196,7 +196,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
-        project = ctx.proj  # DAGs as of the lock (ctx.write_transaction re-reads the design)
+        project = ctx.project  # DAGs as of the lock (ctx.write_transaction re-reads the design)
         pid = project.project_id
         members = {u["username"]: u["group_id"] for u in store.list_project_users(conn, pid)}
         roles = {r.unique_role_name: r.role_id for r in role_store.list_roles(conn, pid)}

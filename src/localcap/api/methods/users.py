@@ -48,7 +48,7 @@ def require_user_rights(ctx: ApiContext) -> None:
     REDCap 14+) may look but not change."""
     ctx.require_import()
     ctx.require("user_rights", NO_USER_RIGHTS)
-    if ctx.user_rights.flags.get("user_rights") == READ_ONLY_USER_RIGHTS:
+    if ctx.rights.flags.get("user_rights") == READ_ONLY_USER_RIGHTS:
         raise ApiError(403, NO_USER_RIGHTS)
 
 
@@ -65,7 +65,7 @@ def rights_columns(
     ``flag_type`` (REDCap sends users' as JSON numbers, roles' as strings: PyCap's doctests
     record both), then ``forms`` and ``forms_export``: JSON objects, or ``form:level`` lists
     joined with commas in CSV and XML."""
-    forms, exports = _form_levels(ctx.proj, rights)
+    forms, exports = _form_levels(ctx.project, rights)
     row: dict[str, Any] = {name: flag_type(rights.flags.get(name, 0)) for name in flags}
     if ctx.format == "json":
         row.update(forms=forms, forms_export=exports)
@@ -84,7 +84,7 @@ def log_rights_change(
     ``user = 'bob', ..., design = '1', forms = 'demographics:1,...'`` (the rights as stored)."""
     pairs = list(who)
     if rights is not None:
-        forms, exports = _form_levels(ctx.proj, rights)
+        forms, exports = _form_levels(ctx.project, rights)
         pairs += [(name, rights.flags.get(name, 0)) for name in EXPORT_FLAGS]
         pairs += [
             ("forms", ",".join(f"{k}:{v}" for k, v in forms.items())),
@@ -102,7 +102,7 @@ def export_users(ctx: ApiContext) -> Response:
     DAG-assigned user only their own group's users (names, emails and rights are not theirs
     to see); the API's rule is undocumented, so this fails closed."""
     ctx.require_export()
-    project = ctx.proj
+    project = ctx.project
     with ctx.read_snapshot() as conn:
         users = own_dag_users(ctx, store.list_project_users(conn, project.project_id))
     rows: list[dict[str, Any]] = []
@@ -250,7 +250,7 @@ def import_users(ctx: ApiContext) -> Response:
     rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
     with ctx.write_transaction() as conn:
         # The design as of the lock: whole form lists cover the instruments it has now.
-        project = ctx.proj
+        project = ctx.project
         existing = {u["username"]: u for u in store.list_project_users(conn, project.project_id)}
         for row in rows:
             username = str(row.get("username", "")).strip()
@@ -305,12 +305,12 @@ def delete_users(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         members = {
             u["username"]: u["group_id"]
-            for u in store.list_project_users(conn, ctx.proj.project_id)
+            for u in store.list_project_users(conn, ctx.project.project_id)
         }
         names = required_names(ctx, "users", members)
         for name in names:
             require_own_dag(ctx, name, members[name])
-        store.delete_project_users(conn, ctx.proj.project_id, names)
+        store.delete_project_users(conn, ctx.project.project_id, names)
     for name in names:
         log_rights_change(ctx, f"Delete user {name}", [("user", name)], None)
     return count_response(ctx, len(names))
