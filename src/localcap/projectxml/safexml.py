@@ -64,7 +64,6 @@ class AttributeBreakEscaper:
         #: (filtered line where breaks were removed, breaks removed up to and including it)
         self._removed: deque[tuple[int, int]] = deque()
         self._removed_total = 0
-        self._mapped_line = 0
         self._mapped_extra = 0
         #: pieces of the current feed's output already counted by _line_at, and their lines
         self._counted = 0
