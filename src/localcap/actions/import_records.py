@@ -8,7 +8,10 @@ data of a project XML and the demo's records.
 A :class:`RecordWriter` takes the checked plans of one import batch after batch, all in one
 transaction: today the API and the survey pages write one plan, the project XML importer one
 per batch of subjects as its parser reaches them. A failure in any batch raises, and the
-caller's transaction rolls every batch back.
+caller's transaction rolls every batch back. A streamed Import Records fits the same shape:
+parse a bounded batch of rows, check it (:meth:`ImportChecker.check`), hand the plan to the
+request's writer, and let the batch go; only the writer's :class:`ImportResult` grows with
+the import.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class ImportOptions:
 class ImportResult:
     """What an import wrote."""
 
-    records: list[str] = field(default_factory=list)  # as written, in order of appearance
+    records: list[str] = field(default_factory=list)  # written, each once, as they came
     id_map: dict[str, str] = field(default_factory=dict)  # submitted -> auto-numbered name
     changes: list[Change] = field(default_factory=list)  # filled when options.audit
 
@@ -73,6 +76,7 @@ class RecordWriter:
         self.project = project
         self.options = options
         self.result = ImportResult()
+        self._written: set[str] = set()  # result.records, for a quick look-up
 
     def write(self, plan: ImportPlan) -> None:
         """Write one checked plan; raises RecordImportError (nothing of this plan written,
@@ -94,7 +98,8 @@ class RecordWriter:
         store.touch_records(self.conn, pid, records)
         if self.options.audit:
             self._log(records, changed, before, current, set(new))
-        self.result.records.extend(records)
+        self.result.records.extend(r for r in records if r not in self._written)
+        self._written.update(records)
 
     def _numbered(self, plan: ImportPlan) -> list[str]:
         """The plan's records, renamed to the next free names under ``auto_number``."""

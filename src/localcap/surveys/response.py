@@ -33,6 +33,7 @@ from localcap.db import records as store
 from localcap.db.audit import AuditEntry, write_entry
 from localcap.db.surveys import claim_response
 from localcap.model.action_tags import initial_value, outside_range, survey_tags
+from localcap.model.audit import Change
 from localcap.model.project import Field, Project, checkbox_column
 from localcap.model.record_import import ImportChecker, RecordImportError
 from localcap.model.rows import StoredRow
@@ -325,6 +326,20 @@ def save_response(
     )
     if complete:
         _stamp_row(conn, project, participant, stamp)
+    _log_response(conn, project, participant, complete, written.changes)
+    return Saved.SAVED
+
+
+def _log_response(
+    conn: Connection,
+    project: Project,
+    participant: Participant,
+    complete: bool,
+    changes: list[Change],
+) -> None:
+    """The audit log's record of a saved response, in the save's transaction: the respondent
+    is no user, and the entry names what the survey changed."""
+    assert participant.record is not None
     write_entry(
         conn,
         AuditEntry(
@@ -335,7 +350,7 @@ def save_response(
             {"instrument": participant.form_name, "event_id": participant.event_id},
             records=[participant.record],
             log_type="record",
-            changes=written.changes,
+            changes=changes,
             description=(
                 f"Survey response {'completed' if complete else 'saved (partial)'}: record "
                 f"{participant.record}, instrument {participant.form_name}, instance "
@@ -343,7 +358,6 @@ def save_response(
             ),
         ),
     )
-    return Saved.SAVED
 
 
 def _stamp_row(conn: Connection, project: Project, participant: Participant, stamp: str) -> None:
