@@ -39,6 +39,8 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection, update
 
+from localcap.actions.create_project import Schedule, create_project, make_owner
+from localcap.actions.import_records import ImportOptions, RecordWriter
 from localcap.db import documents as docs
 from localcap.db import projects as store
 from localcap.db import schema as t
@@ -58,8 +60,7 @@ from localcap.model.project import (
     Project,
     format_choices,
 )
-from localcap.model.record_import import ImportChecker, RecordImportError, write_plan
-from localcap.model.rights import Rights
+from localcap.model.record_import import ImportChecker, RecordImportError
 from localcap.projectxml.roles import rights_from_attrs
 from localcap.projectxml.safexml import ProjectXmlError, SafeXmlReader
 from localcap.reports.definition import OrderBy, ReportDefinition, ReportDefinitionError
@@ -240,6 +241,8 @@ class ProjectXmlImporter:
         self.stack: list[str] = []
         self.text_parts: list[str] | None = None
         self.project: Project | None = None
+        #: The clinical data's one record import, fed a batch of subjects at a time.
+        self._writer: RecordWriter | None = None
         self._calc_fields: set[str] = set()
         self.token = ""
         self.stored_keys: list[str] = []
@@ -519,11 +522,10 @@ class ProjectXmlImporter:
         fields = self._fields()
         if not fields:
             raise ProjectXmlError("The project XML has no fields (no ItemDef with a field type)")
-        longitudinal = bool(d.events)
-        pid = store.create_project(conn, title, longitudinal, self._info())
-        project = store.load_project(conn, pid)
-        assert project is not None
-        store.replace_metadata(conn, project, fields)
+        info = self._info()
+        schedule = self._schedule(fields) if d.events else None
+        project = create_project(conn, title, info, fields, schedule)
+        pid = project.project_id
         for form_name, label, _groups in d.forms:
             survey = d.surveys.get(form_name, {})
             enabled = bool(survey) and survey.get("survey_enabled", "1") == "1"
@@ -532,8 +534,6 @@ class ProjectXmlImporter:
                 .where(t.forms.c.project_id == pid, t.forms.c.form_name == form_name)
                 .values(form_label=label, survey_enabled=enabled)
             )
-        if longitudinal:
-            self._create_events(pid)
         project = store.load_project(conn, pid)
         assert project is not None
         self._create_surveys(project)
@@ -550,11 +550,7 @@ class ProjectXmlImporter:
         self._calc_fields = {f.field_name for f in project.fields if f.field_type == "calc"}
         self._create_roles(project)
         self._create_reports(project)
-        store.ensure_user(conn, self.username)
-        store.save_project_user(conn, pid, self.username, Rights.full(project), None)
-        from localcap.db.tokens import create_project_token
-
-        self.token = create_project_token(conn, pid, self.username)
+        self.token = make_owner(conn, project, self.username)
 
     def _create_surveys(self, project: Project) -> None:
         """Survey settings and the survey queue, kept whole (exported back as they came)."""
@@ -586,7 +582,8 @@ class ProjectXmlImporter:
                 self.conn, project.project_id, event_id, form_name, settings
             )
 
-    def _create_events(self, pid: int) -> None:
+    def _schedule(self, fields: list[Field]) -> Schedule:
+        """The arms, events and event instruments of the XML's Protocol."""
         d = self.design
         order = [oid for oid in d.event_order if oid in d.events]
         order += [oid for oid in d.events if oid not in order]
@@ -613,21 +610,16 @@ class ProjectXmlImporter:
                 )
             )
         arm_list = [Arm(num, name) for num, name in sorted(arms.items())]
-        store.replace_arms(self.conn, pid, arm_list, override=False)
         events.sort(key=lambda e: e.arm_num)  # stable: the Protocol order within an arm
-        store.save_events(self.conn, pid, events, override=False)
-        project = store.load_project(self.conn, pid)
-        assert project is not None
-        known_forms = set(project.form_by_name)
+        known_forms = {f.form_name for f in fields}
         mapping = []
         for oid in order:
             unique = d.events[oid].get("redcap:UniqueEventName") or oid.removeprefix("Event.")
-            event = project.event_by_name[unique]
             for form in d.event_forms.get(oid, []):
                 if form not in known_forms:
                     raise ProjectXmlError(f"Event {unique} refers to an unknown instrument {form}")
-                mapping.append((event.event_id, form))
-        store.replace_event_forms(self.conn, pid, mapping, set(arms))
+                mapping.append((unique, form))
+        return Schedule(arm_list, events, mapping)
 
     def _create_repeating(self, project: Project) -> None:
         d = self.design
@@ -855,7 +847,9 @@ class ProjectXmlImporter:
         try:
             # The calc fields are computed from the imported data, as Import Records does:
             # REDCapR's projects built from their XMLs on real REDCap hold computed values.
-            write_plan(self.conn, project, plan, group_id=None, overwrite=False)
+            if self._writer is None:
+                self._writer = RecordWriter(self.conn, project, ImportOptions())
+            self._writer.write(plan)
         except RecordImportError as exc:
             raise ProjectXmlError(exc.message) from None
         self._batch = []

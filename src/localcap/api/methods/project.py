@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import PlainTextResponse, Response
 
+import localcap.actions.create_project as create
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_PERMISSION, ApiError
@@ -19,9 +20,7 @@ from localcap.api.methods.common import (
     require_design,
 )
 from localcap.db import projects as store
-from localcap.db.tokens import create_project_token
-from localcap.model.project import Field
-from localcap.model.rights import Rights
+from localcap.model.project import Arm, Event, Field
 
 #: Export Project Info attributes in REDCap's order; the int-valued ones are JSON numbers.
 #: The set of REDCap 15.8.2 and later (``project_pi_email``), as localcap reports 16.x and
@@ -125,6 +124,12 @@ FIRST_FIELD = Field(
     field_type="text",
     field_label="Record ID",
 )
+#: A new longitudinal REDCap project starts with one arm and one event holding that instrument.
+FIRST_SCHEDULE = create.Schedule(
+    [Arm(1, "Arm 1")],
+    [Event(0, 1, "Event 1", "event_1_arm_1")],
+    [("event_1_arm_1", FIRST_FIELD.form_name)],
+)
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -186,24 +191,11 @@ def create_project(ctx: ApiContext) -> Response:
 
         return create_project_from_odm(ctx, title, info)
     with ctx.engine.begin() as conn:
-        pid = store.create_project(conn, title, longitudinal, info)
-        project = store.load_project(conn, pid)
-        assert project is not None
-        store.replace_metadata(conn, project, [FIRST_FIELD])
-        if longitudinal:
-            from localcap.model.project import Arm, Event
-
-            store.replace_arms(conn, pid, [Arm(1, "Arm 1")], override=False)
-            store.save_events(conn, pid, [Event(0, 1, "Event 1", "event_1_arm_1")], override=False)
-            project = store.load_project(conn, pid)
-            assert project is not None
-            store.replace_event_forms(
-                conn, pid, [(project.events[0].event_id, FIRST_FIELD.form_name)], {1}
-            )
-        project = store.load_project(conn, pid)
-        store.save_project_user(conn, pid, ctx.username, Rights.full(project), None)
-        token = create_project_token(conn, pid, ctx.username)
-    audit_creation(ctx, pid, "Create project")
+        project = create.create_project(
+            conn, title, info, [FIRST_FIELD], FIRST_SCHEDULE if longitudinal else None
+        )
+        token = create.make_owner(conn, project, ctx.username)
+    audit_creation(ctx, project.project_id, "Create project")
     return PlainTextResponse(token)
 
 

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Connection, select
 from starlette.responses import Response, StreamingResponse
 
+import localcap.actions.import_records as use_case
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import (
@@ -40,7 +41,7 @@ from localcap.model.filtering import (
 )
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
 from localcap.model.project import Project
-from localcap.model.record_import import ImportChecker, ImportPlan, write_plan
+from localcap.model.record_import import ImportChecker, ImportPlan
 from localcap.model.record_names import record_name_problem, record_number
 from localcap.model.rights import has_any_export_access
 from localcap.model.rows import StoredRow
@@ -308,24 +309,21 @@ def import_records(ctx: ApiContext) -> Response:
     # written into.
     plan = _import_plan(ctx, rows, record_type, date_format)
     checked_against = ctx.project
-    changes: list[Change] = []
+    options = use_case.ImportOptions(
+        group_id=ctx.group_id,
+        overwrite=behavior == "overwrite",
+        auto_number=ctx.request.flag("forceAutoNumber"),
+        may_create=ctx.rights.flag("record_create"),
+        audit=True,
+    )
     with ctx.write_transaction() as conn:
         if ctx.project is not checked_against:
             plan = _import_plan(ctx, rows, record_type, date_format)
-        records, id_map = write_plan(
-            conn,
-            ctx.project,
-            plan,
-            group_id=ctx.group_id,
-            overwrite=behavior == "overwrite",
-            auto_number=ctx.request.flag("forceAutoNumber"),
-            may_create=ctx.rights.flag("record_create"),
-            log=changes,
-        )
+        result = use_case.import_records(conn, ctx.project, [plan], options)
     if ctx.audit is not None:
-        ctx.audit.records = records
-        ctx.audit.changes = changes
-    return import_response(ctx, records, id_map)
+        ctx.audit.records = result.records
+        ctx.audit.changes = result.changes
+    return import_response(ctx, result.records, result.id_map)
 
 
 @method("record", "delete")
