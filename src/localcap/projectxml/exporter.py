@@ -43,13 +43,13 @@ from localcap.model.project import (
 from localcap.model.rights import FULL, Rights, allowed_export_fields, survey_fields_allowed
 from localcap.model.rows import StoredRow
 from localcap.model.surveys import Survey
-from localcap.projectxml.importer import (
+from localcap.projectxml.roles import role_attrs
+from localcap.projectxml.vocabulary import (
     INFO_SETTINGS,
     SETTING_DEFAULTS,
     XML_SETTINGS_KEY,
     XML_VALIDATIONS,
 )
-from localcap.projectxml.roles import role_attrs
 from localcap.reports.definition import ReportDefinition
 
 NAMESPACES = (
