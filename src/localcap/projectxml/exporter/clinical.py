@@ -22,8 +22,16 @@ from localcap.projectxml.exporter.xmltext import attr
 FILE_PIECE = 3 * (1 << 18)
 
 
+#: (column, value, is_file) of one item of a form.
+Item = tuple[str, str, bool]
+
+
 class ClinicalDataWriter(ScopedWriter):
-    """The ``ClinicalData`` element's opening and content."""
+    """The ``ClinicalData`` element's opening and content (one record at a time: the open
+    event and the DAG not yet written are the state between rows)."""
+
+    _event_key: tuple[int, int] | None = None
+    _dag_pending = ""
 
     def clinical_head(self) -> str:
         return (
@@ -111,78 +119,92 @@ class ClinicalDataWriter(ScopedWriter):
         record_form = p.field_by_name[record_field].form_name if p.fields else ""
         dag_names = {d.group_id: d.unique_name for d in p.dags}
         subject: str | None = None
-        event_key: tuple[int, int] | None = None
-        dag_pending = ""
+        self._event_key = None
+        self._dag_pending = ""
         for row in rows:
             if row.record != subject:
-                if event_key is not None:
-                    yield "\t\t</StudyEventData>\n"
-                    event_key = None
+                yield from self._close_event()
                 if subject is not None:
                     yield "\t</SubjectData>\n"
                 subject = row.record
-                dag_pending = dag_names.get(row.group_id, "") if self.scope.with_dags else ""
+                self._dag_pending = dag_names.get(row.group_id, "") if self.scope.with_dags else ""
                 yield (
                     f"\t<SubjectData SubjectKey={attr(row.record)} "
                     f"redcap:RecordIdField={attr(record_field)}>\n"
                 )
-            forms = []
-            for form in self._forms_of_row(row):
-                items = self._form_items(row, form)
-                if items or (form == record_form and not row.repeat_instrument and dag_pending):
-                    forms.append((form, items))
+            forms = self._row_forms(row, record_form)
             if not forms:
                 continue
             if p.is_longitudinal:
-                event = p.event_by_id.get(row.event_id)
-                name = event.unique_event_name if event else ""
-                instance = row.instance if p.is_repeating_event(row.event_id) else 1
-                key = (row.event_id, instance)
-                if key != event_key:
-                    if event_key is not None:
-                        yield "\t\t</StudyEventData>\n"
-                    yield (
-                        f"\t\t<StudyEventData StudyEventOID={attr('Event.' + name)} "
-                        f'StudyEventRepeatKey="{instance}" redcap:UniqueEventName={attr(name)}>\n'
-                    )
-                    event_key = key
+                yield from self._open_event(row)
             for form, items in forms:
-                form_key = row.instance if row.repeat_instrument == form else 1
-                yield (
-                    f'\t\t\t<FormData FormOID={attr("Form." + form)} FormRepeatKey="{form_key}">\n'
-                )
-                head: list[tuple[str, str, bool]] = []
-                if form == record_form and not row.repeat_instrument:
-                    head.append((record_field, row.record, False))
-                if dag_pending:
-                    head.append(("redcap_data_access_group", dag_pending, False))
-                    dag_pending = ""
-                complete = f"{form}_complete"
-                body = head + [i for i in items if i[0] != complete]
-                status = [i for i in items if i[0] == complete]
-                if body:
-                    first = body[0][0]
-                    yield (
-                        f"\t\t\t\t<ItemGroupData ItemGroupOID={attr(form + '.' + first)} "
-                        'ItemGroupRepeatKey="1">\n'
-                    )
-                    for column, value, is_file in body:
-                        if is_file:
-                            yield from self._file_xml(column, value)
-                        else:
-                            yield (
-                                f"\t\t\t\t\t<ItemData ItemOID={attr(column)} Value={attr(value)}/>\n"
-                            )
-                    yield "\t\t\t\t</ItemGroupData>\n"
-                for column, value, _ in status:
-                    yield (
-                        f"\t\t\t\t<ItemGroupData ItemGroupOID={attr(form + '.' + column)} "
-                        'ItemGroupRepeatKey="1">\n'
-                        f"\t\t\t\t\t<ItemData ItemOID={attr(column)} Value={attr(value)}/>\n"
-                        "\t\t\t\t</ItemGroupData>\n"
-                    )
-                yield "\t\t\t</FormData>\n"
-        if event_key is not None:
-            yield "\t\t</StudyEventData>\n"
+                yield from self._form_data(row, form, items, record_form)
+        yield from self._close_event()
         if subject is not None:
             yield "\t</SubjectData>\n"
+
+    def _row_forms(self, row: StoredRow, record_form: str) -> list[tuple[str, list[Item]]]:
+        """The forms of a row with something to write: data, or the DAG still to place."""
+        forms = []
+        for form in self._forms_of_row(row):
+            items = self._form_items(row, form)
+            if items or (form == record_form and not row.repeat_instrument and self._dag_pending):
+                forms.append((form, items))
+        return forms
+
+    def _close_event(self) -> Iterator[str]:
+        if self._event_key is not None:
+            yield "\t\t</StudyEventData>\n"
+            self._event_key = None
+
+    def _open_event(self, row: StoredRow) -> Iterator[str]:
+        """A new StudyEventData when the row's event (or event instance) changes."""
+        p = self.project
+        event = p.event_by_id.get(row.event_id)
+        name = event.unique_event_name if event else ""
+        instance = row.instance if p.is_repeating_event(row.event_id) else 1
+        key = (row.event_id, instance)
+        if key != self._event_key:
+            yield from self._close_event()
+            yield (
+                f"\t\t<StudyEventData StudyEventOID={attr('Event.' + name)} "
+                f'StudyEventRepeatKey="{instance}" redcap:UniqueEventName={attr(name)}>\n'
+            )
+            self._event_key = key
+
+    def _form_data(
+        self, row: StoredRow, form: str, items: list[Item], record_form: str
+    ) -> Iterator[str]:
+        """One FormData: the record ID and DAG first, the form's items, then its status in an
+        ItemGroupData of its own (as REDCap writes it)."""
+        form_key = row.instance if row.repeat_instrument == form else 1
+        yield f'\t\t\t<FormData FormOID={attr("Form." + form)} FormRepeatKey="{form_key}">\n'
+        head: list[Item] = []
+        if form == record_form and not row.repeat_instrument:
+            head.append((self.project.record_id_field, row.record, False))
+        if self._dag_pending:
+            head.append(("redcap_data_access_group", self._dag_pending, False))
+            self._dag_pending = ""
+        complete = f"{form}_complete"
+        body = head + [i for i in items if i[0] != complete]
+        status = [i for i in items if i[0] == complete]
+        if body:
+            first = body[0][0]
+            yield (
+                f"\t\t\t\t<ItemGroupData ItemGroupOID={attr(form + '.' + first)} "
+                'ItemGroupRepeatKey="1">\n'
+            )
+            for column, value, is_file in body:
+                if is_file:
+                    yield from self._file_xml(column, value)
+                else:
+                    yield f"\t\t\t\t\t<ItemData ItemOID={attr(column)} Value={attr(value)}/>\n"
+            yield "\t\t\t\t</ItemGroupData>\n"
+        for column, value, _ in status:
+            yield (
+                f"\t\t\t\t<ItemGroupData ItemGroupOID={attr(form + '.' + column)} "
+                'ItemGroupRepeatKey="1">\n'
+                f"\t\t\t\t\t<ItemData ItemOID={attr(column)} Value={attr(value)}/>\n"
+                "\t\t\t\t</ItemGroupData>\n"
+            )
+        yield "\t\t\t</FormData>\n"

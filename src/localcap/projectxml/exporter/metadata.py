@@ -158,90 +158,117 @@ class MetadataWriter(ScopedWriter):
         return result
 
     def _item_def(self, column: str, variable: str, form: str, codelists: list[str]) -> str:
-        p = self.project
+        """The ItemDef of one export column; a code list it refers to goes to ``codelists``
+        (REDCap writes them all after the last ItemDef)."""
         if variable == f"{form}_complete":
-            codelists.append(
-                f"\t<CodeList OID={attr(column + '.choices')} Name={attr(column)} "
-                f'DataType="text" redcap:Variable={attr(column)}>\n'
-                + codelist_items(FORM_STATUS_LABELS.items())
-                + "\t</CodeList>\n"
-            )
-            return (
-                f'\t<ItemDef OID={attr(column)} Name={attr(column)} DataType="text" Length="1" '
-                f'redcap:Variable={attr(column)} redcap:FieldType="select" '
-                'redcap:SectionHeader="Form Status">\n'
-                + question("Complete?")
-                + f"\t\t<CodeListRef CodeListOID={attr(column + '.choices')}/>\n\t</ItemDef>\n"
-            )
-        f = p.field_by_name.get(variable)
+            return _form_status_item(column, codelists)
+        f = self.project.field_by_name.get(variable)
         if f is None:  # automatic columns: DAG, survey identifier, survey timestamp
-            labels = {
-                "redcap_data_access_group": "Data Access Group",
-                "redcap_survey_identifier": "Survey Identifier",
-            }
-            data_type = "datetime" if variable.endswith("_timestamp") else "text"
-            return (
-                f'\t<ItemDef OID={attr(column)} Name={attr(column)} DataType="{data_type}" '
-                f'Length="999" redcap:Variable={attr(variable)}>\n'
-                + question(labels.get(variable, "Survey Timestamp"))
-                + "\t</ItemDef>\n"
-            )
-        data_type, length = _data_type(f)
-        attrs = [
-            ("OID", column),
-            ("Name", column),
-            ("DataType", data_type),
-            ("Length", length),
-            ("redcap:Variable", variable),
-            ("redcap:FieldType", XML_TYPES.get(f.field_type, f.field_type)),
-        ]
-        if f.field_type == "slider" and f.select_choices_or_calculations:
-            attrs.append(("redcap:SliderLabels", f.select_choices_or_calculations))
-        if f.field_type == "calc":
-            attrs.append(("redcap:Calculation", f.select_choices_or_calculations))
-        if f.field_type == "sql":
-            attrs.append(("redcap:SqlQuery", f.select_choices_or_calculations))
-        for column_name, attribute in ITEM_ATTRIBUTE_ORDER:
-            value = getattr(f, column_name)
-            if (
-                column_name == "text_validation_type_or_show_slider_number"
-                and f.field_type == "text"
-            ):
-                value = DICTIONARY_TO_XML_VALIDATIONS.get(value, value)
-            if value:
-                attrs.append((attribute, value))
-        body = question(f.field_label)
-        if f.field_type == "text" and (f.text_validation_min or f.text_validation_max):
-            message = (
-                "The value you provided is outside the suggested range "
-                f"({f.text_validation_min or 'no limit'} - {f.text_validation_max or 'no limit'})."
-                " This value is admissible, but you may wish to double check it."
-            )
-            for comparator, value in (("GE", f.text_validation_min), ("LE", f.text_validation_max)):
-                if value:
-                    body += (
-                        f'\t\t<RangeCheck Comparator="{comparator}" SoftHard="Soft">\n'
-                        f"\t\t\t<CheckValue>{text(value)}</CheckValue>\n"
-                        f"\t\t\t<ErrorMessage><TranslatedText>{text(message)}</TranslatedText>"
-                        "</ErrorMessage>\n\t\t</RangeCheck>\n"
-                    )
-        choices = f.choices
-        if choices:
-            list_oid = f"{column}.choices"
-            body += f"\t\t<CodeListRef CodeListOID={attr(list_oid)}/>\n"
-            if f.field_type == "checkbox":
-                items = codelist_items([("1", "Checked"), ("0", "Unchecked")])
-                extra = f" redcap:CheckboxChoices={attr(f.select_choices_or_calculations)}"
-                kind = "boolean"
-            else:
-                items = codelist_items(choices.items())
-                extra = ""
-                kind = "boolean" if f.field_type in ("yesno", "truefalse") else "text"
-            codelists.append(
-                f'\t<CodeList OID={attr(list_oid)} Name={attr(column)} DataType="{kind}" '
-                f"redcap:Variable={attr(variable)}{extra}>\n{items}\t</CodeList>\n"
-            )
+            return _automatic_item(column, variable)
+        body = question(f.field_label) + _range_checks(f)
+        if f.choices:
+            body += _choice_list(f, column, variable, codelists)
         return (
-            "\t<ItemDef " + " ".join(f"{k}={attr(v)}" for k, v in attrs) + ">\n"
+            "\t<ItemDef "
+            + " ".join(f"{k}={attr(v)}" for k, v in _field_attrs(f, column, variable))
+            + ">\n"
             f"{body}\t</ItemDef>\n"
         )
+
+
+def _form_status_item(column: str, codelists: list[str]) -> str:
+    """``<form>_complete``: a select of REDCap's three form statuses."""
+    codelists.append(
+        f"\t<CodeList OID={attr(column + '.choices')} Name={attr(column)} "
+        f'DataType="text" redcap:Variable={attr(column)}>\n'
+        + codelist_items(FORM_STATUS_LABELS.items())
+        + "\t</CodeList>\n"
+    )
+    return (
+        f'\t<ItemDef OID={attr(column)} Name={attr(column)} DataType="text" Length="1" '
+        f'redcap:Variable={attr(column)} redcap:FieldType="select" '
+        'redcap:SectionHeader="Form Status">\n'
+        + question("Complete?")
+        + f"\t\t<CodeListRef CodeListOID={attr(column + '.choices')}/>\n\t</ItemDef>\n"
+    )
+
+
+def _automatic_item(column: str, variable: str) -> str:
+    """A column that is no field of the dictionary: DAG, survey identifier or timestamp."""
+    labels = {
+        "redcap_data_access_group": "Data Access Group",
+        "redcap_survey_identifier": "Survey Identifier",
+    }
+    data_type = "datetime" if variable.endswith("_timestamp") else "text"
+    return (
+        f'\t<ItemDef OID={attr(column)} Name={attr(column)} DataType="{data_type}" '
+        f'Length="999" redcap:Variable={attr(variable)}>\n'
+        + question(labels.get(variable, "Survey Timestamp"))
+        + "\t</ItemDef>\n"
+    )
+
+
+def _field_attrs(f: Field, column: str, variable: str) -> list[tuple[str, str]]:
+    """The ItemDef's attributes: ODM's own, then the dictionary's in ``redcap:`` ones."""
+    data_type, length = _data_type(f)
+    attrs: list[tuple[str, str]] = [
+        ("OID", column),
+        ("Name", column),
+        ("DataType", data_type),
+        ("Length", length),
+        ("redcap:Variable", variable),
+        ("redcap:FieldType", XML_TYPES.get(f.field_type, f.field_type)),
+    ]
+    if f.field_type == "slider" and f.select_choices_or_calculations:
+        attrs.append(("redcap:SliderLabels", f.select_choices_or_calculations))
+    if f.field_type == "calc":
+        attrs.append(("redcap:Calculation", f.select_choices_or_calculations))
+    if f.field_type == "sql":
+        attrs.append(("redcap:SqlQuery", f.select_choices_or_calculations))
+    for column_name, attribute in ITEM_ATTRIBUTE_ORDER:
+        value = getattr(f, column_name)
+        if column_name == "text_validation_type_or_show_slider_number" and f.field_type == "text":
+            value = DICTIONARY_TO_XML_VALIDATIONS.get(value, value)
+        if value:
+            attrs.append((attribute, value))
+    return attrs
+
+
+def _range_checks(f: Field) -> str:
+    """A text field's min/max as soft RangeChecks, with REDCap's message."""
+    if not (f.field_type == "text" and (f.text_validation_min or f.text_validation_max)):
+        return ""
+    message = (
+        "The value you provided is outside the suggested range "
+        f"({f.text_validation_min or 'no limit'} - {f.text_validation_max or 'no limit'})."
+        " This value is admissible, but you may wish to double check it."
+    )
+    body = ""
+    for comparator, value in (("GE", f.text_validation_min), ("LE", f.text_validation_max)):
+        if value:
+            body += (
+                f'\t\t<RangeCheck Comparator="{comparator}" SoftHard="Soft">\n'
+                f"\t\t\t<CheckValue>{text(value)}</CheckValue>\n"
+                f"\t\t\t<ErrorMessage><TranslatedText>{text(message)}</TranslatedText>"
+                "</ErrorMessage>\n\t\t</RangeCheck>\n"
+            )
+    return body
+
+
+def _choice_list(f: Field, column: str, variable: str, codelists: list[str]) -> str:
+    """The CodeListRef of a field with choices; its CodeList goes to ``codelists`` (a
+    checkbox column is a boolean, its choices kept whole in ``redcap:CheckboxChoices``)."""
+    list_oid = f"{column}.choices"
+    if f.field_type == "checkbox":
+        items = codelist_items([("1", "Checked"), ("0", "Unchecked")])
+        extra = f" redcap:CheckboxChoices={attr(f.select_choices_or_calculations)}"
+        kind = "boolean"
+    else:
+        items = codelist_items(f.choices.items())
+        extra = ""
+        kind = "boolean" if f.field_type in ("yesno", "truefalse") else "text"
+    codelists.append(
+        f'\t<CodeList OID={attr(list_oid)} Name={attr(column)} DataType="{kind}" '
+        f"redcap:Variable={attr(variable)}{extra}>\n{items}\t</CodeList>\n"
+    )
+    return f"\t\t<CodeListRef CodeListOID={attr(list_oid)}/>\n"
