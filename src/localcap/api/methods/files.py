@@ -26,20 +26,19 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Connection
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
+from localcap.actions.uploads import StoredUpload, put_upload
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError, error_format
 from localcap.api.methods.common import MAX_ID
 from localcap.db import documents as docs
 from localcap.db import records as rows_store
-from localcap.files import MissingFileError, download_headers, sniff_mime
-from localcap.files.mime import HEAD_SIZE
+from localcap.files import MissingFileError, download_headers
 from localcap.model.audit import row_writes
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
@@ -51,12 +50,7 @@ from localcap.model.rights import (
 )
 from localcap.model.rows import StoredRow
 
-if TYPE_CHECKING:
-    from localcap.files.store import FileStore
-
 log = logging.getLogger("localcap")
-#: The longest file name kept (longer ones are cut).
-MAX_NAME = 255
 
 INVALID_EVENT = "invalid event"
 NO_RECORD = 'The record "{record}" does not exist'
@@ -89,8 +83,6 @@ MISSING_BYTES = (
 )
 LEVEL_NAMES = {DEIDENTIFIED: "De-Identified", REMOVE_IDENTIFIERS: "Remove All Identifier Fields"}
 
-#: Bytes read per step when streaming an upload into the store.
-UPLOAD_CHUNK = 1 << 20
 #: Bytes per chunk of a download: measured best of 256 KiB / 1 MiB / 4 MiB / 16 MiB with
 #: benchmarks/file_export.py (smaller costs thread hops, larger costs copies and memory).
 EXPORT_CHUNK = 1 << 20
@@ -246,44 +238,6 @@ def document_response(ctx: ApiContext, document: docs.Document) -> Response:
     return StreamingResponse(body, headers=headers)
 
 
-class _UploadReader:
-    """Stream an upload into the store in bounded chunks, keeping its head for sniffing."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-        self.head = b""
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._file.seek(0)
-        while chunk := self._file.read(UPLOAD_CHUNK):
-            if len(self.head) < HEAD_SIZE:
-                self.head += chunk[: HEAD_SIZE - len(self.head)]
-            yield chunk
-
-
-@dataclass(frozen=True)
-class StoredUpload:
-    """An upload whose bytes are in the store but not yet in the database."""
-
-    key: str
-    size: int
-    sha256: str
-    name: str
-    mime_type: str
-
-    def insert(self, conn: Connection, project_id: int) -> int:
-        """The ``documents`` row for these bytes; returns the new doc_id."""
-        return docs.insert_document(
-            conn,
-            project_id,
-            store_key=self.key,
-            name=self.name,
-            mime_type=self.mime_type,
-            size=self.size,
-            sha256=self.sha256,
-        )
-
-
 def required_upload(ctx: ApiContext) -> UploadFile:
     """The multipart field ``file``; 400 when the request carries none."""
     upload = ctx.request.files.get("file")
@@ -297,22 +251,6 @@ def store_upload(ctx: ApiContext, upload: UploadFile) -> StoredUpload:
     mime type from the content on the way. The caller inserts the document and, if its
     transaction fails, deletes ``key`` again (nothing refers to it yet)."""
     return put_upload(ctx.state.file_store, upload)
-
-
-def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
-    """:func:`store_upload` for callers without an API context (the survey pages)."""
-    reader = _UploadReader(upload.file)
-    stored = store.put(reader)
-    name = stored_name(upload.filename or "")
-    return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
-
-
-def stored_name(filename: str) -> str:
-    """An uploaded file's name as the database keeps it: without control characters (a NUL
-    is refused by PostgreSQL, a line break would forge lines where names are shown) and at most
-    :data:`MAX_NAME` characters; "file" when nothing is left."""
-    kept = "".join(c for c in filename if c.isprintable())
-    return kept[:MAX_NAME] or "file"
 
 
 @contextmanager

@@ -39,7 +39,7 @@ from localcap.db import surveys as survey_store
 from localcap.db.records import existing_records
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID
-from localcap.model.surveys import Participant, Survey
+from localcap.model.surveys import Participant, Survey, survey_link
 
 NO_SURVEY_RIGHTS = (
     "You do not have permissions to use this method: Survey Distribution Tools privileges "
@@ -62,10 +62,6 @@ PARTICIPANT_KEYS = (
 def survey_base(ctx: ApiContext) -> str:
     """Where participants reach this server: ``--public-url``, else the request's own host."""
     return ctx.state.public_url or ctx.request.server_url
-
-
-def survey_link(base: str, hash_: str) -> str:
-    return f"{base}/surveys/?s={hash_}"
 
 
 def queue_link(base: str, hash_: str) -> str:
