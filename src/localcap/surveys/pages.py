@@ -47,9 +47,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from localcap.actions.uploads import StoredUpload, put_upload
 from localcap.api.context import AppState
 from localcap.api.errors import ApiError
-from localcap.api.methods.files import StoredUpload, put_upload
 from localcap.api.methods.surveys import survey_link
 from localcap.api.ratelimit import address_bucket
 from localcap.api.request import limit_body
