@@ -23,8 +23,14 @@ from localcap.logic import CompiledLogic
 from localcap.model.errors import DomainError, NotPermitted
 from localcap.model.filtering import FilterError, compile_filter, filter_rows, unexportable_fields
 from localcap.model.flat import FlatExport, FlatOptions
-from localcap.model.project import Project
-from localcap.model.rights import Rights, has_any_export_access
+from localcap.model.project import Field, Project
+from localcap.model.rights import (
+    DEIDENTIFIED,
+    NO_ACCESS,
+    REMOVE_IDENTIFIERS,
+    Rights,
+    has_any_export_access,
+)
 from localcap.model.rows import StoredRow
 
 #: REDCap's refusal of an export to a user with "No Access" export rights on every instrument.
@@ -37,6 +43,14 @@ HIDDEN_FILTER_FIELDS = (
     "The filterLogic cannot be used because it refers to fields that your data export rights "
     "do not allow you to export: {fields}. A filter may only use fields you can export."
 )
+
+#: Export File of an identifier under an export level that removes identifiers.
+IDENTIFIER_EXPORT = (
+    "The API request cannot complete because the field '{field}' is tagged as an identifier "
+    'and you have "{level}" data export rights for the instrument \'{form}\'. "Full Data Set" '
+    "export rights are required to export this file."
+)
+LEVEL_NAMES = {DEIDENTIFIED: "De-Identified", REMOVE_IDENTIFIERS: "Remove All Identifier Fields"}
 
 
 @dataclass
@@ -110,6 +124,21 @@ def require_export_access(project: Project, rights: Rights) -> None:
     data export opens with this check, before anything is read."""
     if not has_any_export_access(project, rights):
         raise NotPermitted(NO_ACCESS_EXPORT)
+
+
+def require_file_export(rights: Rights, field: Field) -> None:
+    """Export File's rule for one file field (403s): No Access always fails; De-Identified
+    and Remove All Identifier Fields fail only for identifier-tagged fields; Full Data Set
+    always passes."""
+    level = rights.export_level(field.form_name)
+    if level == NO_ACCESS:
+        raise NotPermitted(NO_ACCESS_EXPORT)
+    if level in LEVEL_NAMES and field.is_identifier:
+        raise NotPermitted(
+            IDENTIFIER_EXPORT.format(
+                field=field.field_name, level=LEVEL_NAMES[level], form=field.form_name
+            )
+        )
 
 
 def user_filter(project: Project, rights: Rights, expression: str) -> CompiledLogic | None:

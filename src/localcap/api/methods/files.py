@@ -47,9 +47,8 @@ from localcap.db import records as rows_store
 from localcap.model.audit import row_writes
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
-from localcap.model.rights import DEIDENTIFIED, NO_ACCESS, REMOVE_IDENTIFIERS
 from localcap.model.rows import StoredRow
-from localcap.model.selection import NO_ACCESS_EXPORT
+from localcap.model.selection import require_file_export
 
 INVALID_EVENT = "invalid event"
 NOT_A_FILE_FIELD = "The field '{field}' does not exist or is not a 'file' field"
@@ -59,18 +58,12 @@ NOT_IN_EVENT = (
     "The field '{field}' is on the instrument '{form}', which is not designated for the "
     "event '{event}'"
 )
-IDENTIFIER_EXPORT = (
-    "The API request cannot complete because the field '{field}' is tagged as an identifier "
-    'and you have "{level}" data export rights for the instrument \'{form}\'. "Full Data Set" '
-    "export rights are required to export this file."
-)
 FOREIGN_DAG_RECORD = (
     "You are in a Data Access Group and these records belong to another group: {record}"
 )
 NO_CREATE = (
     "You do not have Create Records privileges, so these records cannot be created: {record}"
 )
-LEVEL_NAMES = {DEIDENTIFIED: "De-Identified", REMOVE_IDENTIFIERS: "Remove All Identifier Fields"}
 
 
 @dataclass(frozen=True)
@@ -148,21 +141,6 @@ def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tu
     return Target(record, field, event_id, event_name, instrument, instance), visible
 
 
-def _check_export_level(ctx: ApiContext, field: Field) -> None:
-    """The seed's table: No Access always fails; De-Identified and Remove All Identifier
-    Fields fail only for identifier-tagged fields; Full Data Set always passes."""
-    level = ctx.rights.export_level(field.form_name)
-    if level == NO_ACCESS:
-        raise ApiError(403, NO_ACCESS_EXPORT)
-    if level in LEVEL_NAMES and field.is_identifier:
-        raise ApiError(
-            403,
-            IDENTIFIER_EXPORT.format(
-                field=field.field_name, level=LEVEL_NAMES[level], form=field.form_name
-            ),
-        )
-
-
 def _stored_document(
     conn: Connection, project: Project, target: Target
 ) -> tuple[docs.DataRow, docs.Document | None]:
@@ -186,7 +164,7 @@ def export_file(ctx: ApiContext) -> Response:
     project = ctx.project
     with ctx.read_snapshot() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
-        _check_export_level(ctx, target.field)
+        require_file_export(ctx.rights, target.field)
         _, document = _stored_document(conn, project, target)
     if document is None:
         raise ApiError(400, NO_FILE_TO_DOWNLOAD)
