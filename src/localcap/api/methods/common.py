@@ -22,7 +22,7 @@ from localcap.db.documents import Document
 from localcap.files import MissingFileError, download_headers
 from localcap.formats.csv_writer import parse_delimiter, write_csv
 from localcap.formats.json_writer import write_json
-from localcap.formats.lists import render_records
+from localcap.formats.lists import CONTENT_TYPES, render_records
 from localcap.formats.parsers import parse_data
 from localcap.formats.xml_writer import write_xml_records
 from localcap.model.audit import Change, assignments, bounded, printable
@@ -42,11 +42,6 @@ NO_UPLOAD = (
     "No file was uploaded: send the file as the multipart/form-data field 'file' "
     "(curl -F 'file=@path')"
 )
-CONTENT_TYPES = {
-    "json": "application/json; charset=utf-8",
-    "csv": "text/csv; charset=utf-8",
-    "xml": "text/xml; charset=utf-8",
-}
 MISSING_BYTES = (
     "The file is missing from the server's file store; the administrator can "
     "find every such file with `localcap files verify`."

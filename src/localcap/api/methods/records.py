@@ -13,7 +13,6 @@ from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import NO_DELETE, ApiError, error_format
 from localcap.api.methods.common import (
-    CONTENT_TYPES,
     audit_export,
     delete_bytes,
     export_selection,
@@ -25,6 +24,7 @@ from localcap.api.methods.common import (
 from localcap.db import records as rows_store
 from localcap.db import surveys as survey_store
 from localcap.formats.csv_writer import format_line, needs_quotes
+from localcap.formats.lists import CONTENT_TYPES
 from localcap.model.audit import Change, printable
 from localcap.model.eav import EavExport, eav_to_flat
 from localcap.model.record_delete import delete_request
