@@ -1,7 +1,7 @@
 """A report definition, turned into the rows it shows, in process (no server, no database).
 
 :func:`localcap.reports.export.plan_report` reads a :class:`ReportDefinition` with the user's
-rights and DAG: it says which stored rows storage must read (events, DAGs) and
+:class:`ExportSelection` (rights and DAG): it says which stored rows storage must read (events, DAGs) and
 :meth:`ReportPlan.rows` turns those rows into the report's cells -- filtered by its logic,
 ordered by its sort fields, cut to what the user may export. The project is
 ``domain_builders``' classic ``trial`` (``cohort`` for events); the rows are made by hand in
@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 
 from domain_builders import BASELINE, FOLLOWUP, cohort, row, trial
-from localcap.model.flat import FlatOptions
 from localcap.model.rights import NO_ACCESS, REMOVE_IDENTIFIERS, Rights
 from localcap.model.rows import StoredRow
+from localcap.model.selection import ExportSelection
 from localcap.reports.definition import OrderBy, ReportDefinition, ReportDefinitionError
 from localcap.reports.export import no_access, plan_report
 
@@ -29,18 +29,17 @@ ROWS = [
 ]
 
 
+def plan(project, definition, rights=None, group_id=None):
+    """The report as ``alice`` (full rights unless ``rights``, in DAG ``group_id``) sees it."""
+    selection = ExportSelection(project, rights or Rights.full(project), "alice", group_id)
+    return plan_report(selection, definition)
+
+
 def report(fields, rights=None, group_id=None, project=None, **definition):
     """The report's header and rows for ``ROWS`` (the whole project's, full rights)."""
     project = project or trial()
-    plan = plan_report(
-        project,
-        rights or Rights.full(project),
-        group_id,
-        "alice",
-        ReportDefinition("A report", fields, **definition),
-        FlatOptions(),
-    )
-    return [c.name for c in plan.export.columns], list(plan.rows(ROWS))
+    plan_ = plan(project, ReportDefinition("A report", fields, **definition), rights, group_id)
+    return [c.name for c in plan_.export.columns], list(plan_.rows(ROWS))
 
 
 def test_the_record_id_and_repeat_columns_come_first_then_the_fields_checkboxes_expanded():
@@ -93,16 +92,10 @@ def test_filter_logic_keeps_matching_rows_or_with_filter_type_record_whole_recor
     ]
 
     def shown(filter_type: str) -> list[tuple[str, str, object]]:
-        plan = plan_report(
-            project,
-            Rights.full(project),
-            None,
-            "alice",
-            ReportDefinition("High", ["record_id", "hb"], filter_logic="[hb] > 10",
-                             filter_type=filter_type),
-            FlatOptions(),
-        )  # fmt: skip
-        return [(r[0], r[1], r[3]) for r in plan.rows(stored)]
+        definition = ReportDefinition(
+            "High", ["record_id", "hb"], filter_logic="[hb] > 10", filter_type=filter_type
+        )
+        return [(r[0], r[1], r[3]) for r in plan(project, definition).rows(stored)]
 
     assert shown("EVENT") == [("1", "followup_arm_1", 1)]
     assert shown("RECORD") == [
@@ -137,21 +130,14 @@ def test_a_report_whose_instruments_are_all_no_access_is_refused_whole():
 
 def test_storage_reads_the_reports_events_and_dags_the_users_own_dag_only():
     project = cohort()
-    plan = plan_report(
-        project,
-        Rights.full(project),
-        None,
-        "alice",
-        ReportDefinition("Baseline", ["record_id"], filter_events=["baseline_arm_1"]),
-        FlatOptions(),
+    baseline = plan(
+        project, ReportDefinition("Baseline", ["record_id"], filter_events=["baseline_arm_1"])
     )
-    assert (plan.event_ids, plan.group_ids) == ([BASELINE], None)
+    assert (baseline.selection.event_ids, baseline.selection.group_ids) == ([BASELINE], None)
 
     def group_ids(user_group: int | None, dags: list[str]) -> list[int] | None:
         definition = ReportDefinition("By site", ["record_id"], filter_dags=dags)
-        return plan_report(
-            project, Rights.full(project), user_group, "u", definition, FlatOptions()
-        ).group_ids
+        return plan(project, definition, group_id=user_group).selection.group_ids
 
     assert group_ids(None, ["site_a", "site_b"]) == [SITE_A, SITE_B]
     assert group_ids(SITE_B, ["site_a", "site_b"]) == [SITE_B]

@@ -1,9 +1,10 @@
-"""Storing an uploaded file's bytes: step 1 of Import File's durability order.
+"""Storing an uploaded file: bytes first, database second (Import File, the File Repository's
+import, the survey pages' file fields).
 
-The API's Import File and the survey pages' upload fields store a file the same way: the
-bytes go to the file store under a fresh key (with the mime type sniffed from the content on
-the way) before any database transaction, and the ``documents`` row is inserted later inside
-the caller's transaction. One use case, so the two callers cannot drift apart.
+Nothing is lost on a crash: new bytes are written to the store before the database change is
+committed (:func:`put_upload`, then :meth:`StoredUpload.insert` in the caller's transaction),
+and bytes the failed transaction would have referred to are deleted again
+(:func:`localcap.api.methods.common.dropped_on_failure`); see :mod:`localcap.db.documents`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Connection
-from starlette.datastructures import UploadFile
 
 from localcap.db import documents as docs
 from localcap.files import sniff_mime
 from localcap.files.mime import HEAD_SIZE
 
 if TYPE_CHECKING:
+    from starlette.datastructures import UploadFile
+
     from localcap.files.store import FileStore
 
 #: The longest file name kept (longer ones are cut).
@@ -67,9 +69,9 @@ class StoredUpload:
 
 
 def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
-    """Write an upload's bytes to the store, sniffing its mime type on the way. The caller
-    inserts the document and, if its transaction fails, deletes ``key`` again (nothing
-    refers to it yet)."""
+    """Write an upload's bytes to the store (step 1 of the durability order), sniffing its
+    mime type from the content on the way. The caller inserts the document and, if its
+    transaction fails, deletes ``key`` again (nothing refers to it yet)."""
     reader = _UploadReader(upload.file)
     stored = store.put(reader)
     name = stored_name(upload.filename or "")

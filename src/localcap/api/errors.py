@@ -47,15 +47,6 @@ ROLE_OUTSIDE_OWN_DAG = (
     "access group are in it, and a user in a data access group may only manage users of "
     "that group"
 )
-NO_ACCESS_EXPORT = (
-    'The API request cannot complete because currently you have "No Access" data export '
-    "rights. Higher level data export rights are required for this operation."
-)
-#: A filter the caller writes may only read fields the caller may export (docs/RIGHTS.md).
-HIDDEN_FILTER_FIELDS = (
-    "The filterLogic cannot be used because it refers to fields that your data export rights "
-    "do not allow you to export: {fields}. A filter may only use fields you can export."
-)
 HIDDEN_REPORT_FIELDS = (
     "Report '{title}': the {what} refers to fields that your data export rights do not allow "
     "you to export: {fields}. A report you define may only filter and sort on fields you can "

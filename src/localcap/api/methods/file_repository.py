@@ -22,7 +22,7 @@ where REDCap's behaviour is not recorded anywhere we could find:
   DAGs and, for a user in a DAG, their own (a user cannot make a folder for another group);
   a ``role_id`` must be one of the project's roles. Names are at most 150 characters.
 * ``export`` streams the bytes exactly as Export File does; ``import`` stores them in the same
-  file store, bytes first, database second (see :mod:`localcap.api.methods.files`), and
+  file store, bytes first, database second (see :mod:`localcap.actions.uploads`), and
   answers empty like Import File. ``delete`` moves the file to REDCap's Recycle Bin: it is
   marked deleted and disappears from ``list``/``export``, its bytes are kept.
 """
@@ -38,12 +38,13 @@ from starlette.responses import Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
-from localcap.api.methods.common import MAX_ID, list_response
-from localcap.api.methods.files import (
+from localcap.api.methods.common import (
+    MAX_ID,
     delete_bytes,
     document_response,
     dropped_on_failure,
     empty_answer,
+    list_response,
     required_upload,
     store_upload,
 )

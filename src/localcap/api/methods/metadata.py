@@ -11,7 +11,14 @@ from starlette.responses import Response
 from localcap.api.context import ApiContext
 from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
-from localcap.api.methods.common import count_response, import_rows, list_response, require_design
+from localcap.api.methods.common import (
+    check_names,
+    count_response,
+    import_rows,
+    invalid_values,
+    list_response,
+    require_design,
+)
 from localcap.db import projects as store
 from localcap.db import schema as t
 from localcap.model.project import (
@@ -35,11 +42,6 @@ COLUMN_WIDTHS = {
 }
 
 
-def invalid_values(param: str, values: list[str]) -> ApiError:
-    joined = ", ".join(f"'{v}'" for v in values)
-    return ApiError(400, f'The following values in the parameter "{param}" are not valid: {joined}')
-
-
 def required_names(ctx: ApiContext, param: str, known: Collection[str]) -> list[str]:
     """A required array parameter (deletes): 400 when missing or naming unknown items."""
     names = ctx.request.list(param) or []
@@ -47,13 +49,6 @@ def required_names(ctx: ApiContext, param: str, known: Collection[str]) -> list[
         raise ApiError(400, f"The parameter '{param}' is missing")
     check_names(param, names, known)
     return names
-
-
-def check_names(param: str, requested: list[str] | None, known: Collection[str]) -> None:
-    if requested:
-        bad = [name for name in requested if name not in known]
-        if bad:
-            raise invalid_values(param, bad)
 
 
 @method("metadata", "export")
