@@ -8,7 +8,6 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import (
     MAX_ID,
@@ -61,7 +60,6 @@ def unique_event_name(event_name: str, arm_num: int, taken: set[str]) -> str:
 
 
 # -- arms -----------------------------------------------------------------------------------
-@method("arm", "export")
 def export_arms(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "arms")
@@ -74,7 +72,6 @@ def export_arms(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("arm_num", "name"))
 
 
-@method("arm", "import")
 def import_arms(ctx: ApiContext) -> Response:
     """Arms and events may be imported into a classic project too (redcapAPI's suite records
     it): they take effect, and the project turns longitudinal, once its longitudinal setting
@@ -91,7 +88,6 @@ def import_arms(ctx: ApiContext) -> Response:
     return count_response(ctx, len(arms))
 
 
-@method("arm", "delete")
 def delete_arms(ctx: ApiContext) -> Response:
     require_design(ctx)
     wanted = _arm_filter(ctx)
@@ -109,7 +105,6 @@ def delete_arms(ctx: ApiContext) -> Response:
 EVENT_COLUMNS = ("event_name", "arm_num", "unique_event_name", "custom_event_label", "event_id")
 
 
-@method("event", "export")
 def export_events(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "events")
@@ -128,7 +123,6 @@ def export_events(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, EVENT_COLUMNS)
 
 
-@method("event", "import")
 def import_events(ctx: ApiContext) -> Response:
     """Events are checked and named inside the project's write transaction, against the
     design as of its lock: whether the project had events decides the first event's
@@ -194,7 +188,6 @@ def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
     store.replace_event_forms(conn, project_id, pairs, {first.arm_num})
 
 
-@method("event", "delete")
 def delete_events(ctx: ApiContext) -> Response:
     """Deleting the last events makes the project classic again. Deleting no events from a
     project that has none answers 0: redcapAPI's purge sends exactly that to a classic
@@ -210,7 +203,6 @@ def delete_events(ctx: ApiContext) -> Response:
 
 
 # -- instrument-event mapping ---------------------------------------------------------------
-@method("formEventMapping", "export")
 def export_mapping(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "form/event mappings")
@@ -225,7 +217,6 @@ def export_mapping(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("arm_num", "unique_event_name", "form"))
 
 
-@method("formEventMapping", "import")
 def import_mapping(ctx: ApiContext) -> Response:
     """Checked inside the project's write transaction, against the events and arms as of its
     lock: the mapping replaced is every arm's as of then, not as of the request."""
@@ -270,7 +261,6 @@ def _event_key(project: Project, event_id: int) -> str:
     return project.event_by_id[event_id].unique_event_name if project.is_longitudinal else ""
 
 
-@method("repeatingFormsEvents", "export")
 def export_repeating(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.project
@@ -295,7 +285,6 @@ def export_repeating(ctx: ApiContext) -> Response:
 REPEATING_COLUMNS = frozenset({"event_name", "form_name", "custom_form_label"})
 
 
-@method("repeatingFormsEvents", "import")
 def import_repeating(ctx: ApiContext) -> Response:
     """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
     clears it and answers 0, as REDCap does. Checked against the design as of the lock."""

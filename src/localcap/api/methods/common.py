@@ -113,10 +113,6 @@ def require_longitudinal(ctx: ApiContext, what: str) -> None:
         raise ApiError(400, LONGITUDINAL_ONLY.format(what=what))
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message)
-
-
 def audit_creation(ctx: ApiContext, project_id: int, description: str) -> None:
     """A super token's Create Project belongs in the new project's log (REDCap's first entry)."""
     if ctx.audit is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import (
     audit_change,
@@ -37,7 +36,6 @@ def require_dag_rights(ctx: ApiContext) -> None:
     require_no_dag(ctx)
 
 
-@method("dag", "export")
 def export_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     rows = [
@@ -51,7 +49,6 @@ def export_dags(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, DAG_COLUMNS)
 
 
-@method("dag", "import")
 def import_dags(ctx: ApiContext) -> Response:
     """A blank unique name creates a DAG; a known one renames that DAG. REDCap derives a
     DAG's unique name from its display name, so a renamed DAG gets a new unique name
@@ -101,7 +98,6 @@ def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, 
     return planned
 
 
-@method("dag", "delete")
 def delete_dags(ctx: ApiContext) -> Response:
     """The names are looked up inside the project's write transaction, against the DAGs as of
     its lock: a DAG renamed meanwhile is no longer known by its old name."""
@@ -120,7 +116,6 @@ def delete_dags(ctx: ApiContext) -> Response:
     return count_response(ctx, len(names))
 
 
-@method("userDagMapping", "export")
 def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.project
@@ -138,7 +133,6 @@ def export_user_dags(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("username", "redcap_data_access_group"))
 
 
-@method("userDagMapping", "import")
 def import_user_dags(ctx: ApiContext) -> Response:
     """Users and DAGs are checked inside the project's write transaction, against the
     project as of its lock: a user removed or a DAG deleted meanwhile is refused."""
@@ -167,7 +161,6 @@ def import_user_dags(ctx: ApiContext) -> Response:
     return count_response(ctx, len(planned))
 
 
-@method("dag", "switch")
 def switch_dag(ctx: ApiContext) -> Response:
     """Switch the calling user into another DAG they were given in the DAG Switcher
     (``dag`` = a unique group name; blank = "[No Assignment]", every record). Answers ``1``.

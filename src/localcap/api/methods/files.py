@@ -33,7 +33,6 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError, error_format
 from localcap.api.methods.common import MAX_ID
 from localcap.db import documents as docs
@@ -211,7 +210,6 @@ def empty_answer(ctx: ApiContext) -> Response:
     return Response(b"", headers={"content-type": f"{media}; charset=utf-8"})
 
 
-@method("file", "export")
 def export_file(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.project
@@ -361,7 +359,6 @@ def _write_field(
     return None if old in (None, "") else str(old)
 
 
-@method("file", "import")
 def import_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.read_snapshot() as conn:  # refuse bad requests before storing any bytes
@@ -414,7 +411,6 @@ def _log_file_change(
     )
 
 
-@method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.write_transaction() as conn:

@@ -9,7 +9,6 @@ from sqlalchemy import String
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import count_response, import_rows, list_response, require_design
 from localcap.db import projects as store
@@ -56,7 +55,6 @@ def check_names(param: str, requested: list[str] | None, known: Collection[str])
             raise invalid_values(param, bad)
 
 
-@method("metadata", "export")
 def export_metadata(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.project
@@ -109,7 +107,6 @@ def export_field_names(project: Project, field_name: str | None = None) -> list[
     return rows
 
 
-@method("exportFieldNames", "export")
 def export_field_names_method(ctx: ApiContext) -> Response:
     ctx.require_export()
     field_name = ctx.request.get("field").strip() or None
@@ -119,7 +116,6 @@ def export_field_names_method(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("original_field_name", "choice_value", "export_field_name"))
 
 
-@method("instrument", "export")
 def export_instruments(ctx: ApiContext) -> Response:
     ctx.require_export()
     rows = [
@@ -201,7 +197,6 @@ def validate_dictionary(rows: list[dict[str, str]]) -> list[Field]:
     return result
 
 
-@method("metadata", "import")
 def import_metadata(ctx: ApiContext) -> Response:
     require_design(ctx)
     fields = validate_dictionary(import_rows(ctx))

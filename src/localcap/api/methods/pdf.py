@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import MAX_ID
 from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
@@ -133,7 +132,6 @@ def _record_label(project: Project) -> str:
     return plain_text(f.field_label) if f is not None and f.field_label else "Record ID"
 
 
-@method("pdf", "export")
 def export_pdf(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights, req = ctx.project, ctx.rights, ctx.request

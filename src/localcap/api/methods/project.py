@@ -9,7 +9,6 @@ import orjson
 from starlette.responses import PlainTextResponse, Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_PERMISSION, ApiError
 from localcap.api.methods.common import (
     audit_creation,
@@ -147,7 +146,6 @@ def project_info(ctx: ApiContext) -> dict[str, Any]:
     return {name: info.get(name, "") for name in INFO_FIELDS}
 
 
-@method("project", "export")
 def export_project_info(ctx: ApiContext) -> Response:
     if ctx.is_super:
         raise ApiError(403, NO_PERMISSION)
@@ -160,7 +158,6 @@ def export_project_info(ctx: ApiContext) -> Response:
     return list_response(ctx, [{k: str(v) for k, v in info.items()}], INFO_FIELDS)
 
 
-@method("project", "import")
 def create_project(ctx: ApiContext) -> Response:
     """Super token only: create a project and answer with the creator's new project token."""
     if not ctx.is_super:
@@ -207,7 +204,6 @@ def create_project(ctx: ApiContext) -> Response:
     return PlainTextResponse(token)
 
 
-@method("project_settings", "import")
 def import_project_info(ctx: ApiContext) -> Response:
     require_design(ctx)
     rows = import_rows(ctx)

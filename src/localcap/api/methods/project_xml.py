@@ -17,7 +17,6 @@ from sqlalchemy import select
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_ACCESS_EXPORT, NO_PERMISSION, ApiError
 from localcap.api.methods.common import audit_creation
 from localcap.api.methods.metadata import check_names
@@ -72,7 +71,6 @@ def create_project_from_odm(ctx: ApiContext, title: str, info: dict[str, Any]) -
     return PlainTextResponse(result.token)
 
 
-@method("project_xml", "export")
 def export_project_xml(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights = ctx.project, ctx.rights

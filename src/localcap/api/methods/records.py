@@ -11,7 +11,6 @@ from sqlalchemy import Connection, select
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import (
     HIDDEN_FILTER_FIELDS,
     NO_ACCESS_EXPORT,
@@ -206,7 +205,6 @@ def record_type_of(ctx: ApiContext) -> str:
     return record_type
 
 
-@method("record", "export")
 def export_records(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights = ctx.project, ctx.rights
@@ -292,7 +290,6 @@ def _import_plan(
     return ImportChecker(project, date_format).check(rows, ctx.group_id)
 
 
-@method("record", "import")
 def import_records(ctx: ApiContext) -> Response:
     ctx.require_import()
     record_type = record_type_of(ctx)
@@ -328,7 +325,6 @@ def import_records(ctx: ApiContext) -> Response:
     return import_response(ctx, records, id_map)
 
 
-@method("record", "delete")
 def delete_records(ctx: ApiContext) -> Response:
     ctx.require("record_delete", NO_DELETE)
     records = ctx.request.list("records") or []
@@ -437,7 +433,6 @@ def delete_arm_events(project: Project, arm_text: str) -> set[int] | None:
     return {e.event_id for e in project.events if e.arm_num == int(arm_text)}
 
 
-@method("generateNextRecordName", "export")
 def generate_next_record_name(ctx: ApiContext) -> Response:
     """The next record name: max numeric id + 1; for a user in a DAG, ``<group_id>-<n>``."""
     ctx.require_export()
@@ -455,7 +450,6 @@ def generate_next_record_name(ctx: ApiContext) -> Response:
     return Response(name, media_type="text/plain")
 
 
-@method("record", "rename")
 def rename_record(ctx: ApiContext) -> Response:
     """Rename Record: ``record`` becomes ``new_record_name``; answers ``1``."""
     ctx.require_import()

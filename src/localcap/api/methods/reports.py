@@ -9,7 +9,6 @@ from sqlalchemy import Connection
 from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import HIDDEN_REPORT_FIELDS, NO_ACCESS_EXPORT, ApiError
 from localcap.api.methods.common import MAX_ID, count_response, list_response, require_design
 from localcap.api.methods.records import audit_export, flat_options, stream_flat
@@ -56,7 +55,6 @@ def _report_rows(
         yield from rows_store.iter_rows(conn, ctx.project, None, group_ids, event_ids)
 
 
-@method("report", "export")
 def export_report(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights = ctx.project, ctx.rights
@@ -133,7 +131,6 @@ def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
         _require_exportable(ctx, report)
 
 
-@method("report", "import")
 def import_reports(ctx: ApiContext) -> Response:
     require_design(ctx)
     try:
@@ -168,7 +165,6 @@ def import_reports(ctx: ApiContext) -> Response:
     return count_response(ctx, len(ids))
 
 
-@method("report", "list")
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
     with ctx.read_snapshot() as conn:

@@ -31,7 +31,6 @@ from sqlalchemy import Connection, select
 from starlette.responses import PlainTextResponse, Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import MAX_ID, list_response
 from localcap.db import schema as t
@@ -166,19 +165,16 @@ def _participant(ctx: ApiContext) -> tuple[Target, Participant]:
     return target, participant
 
 
-@method("surveyLink", "export", "")
 def export_survey_link(ctx: ApiContext) -> Response:
     _, participant = _participant(ctx)
     return _text(survey_link(survey_base(ctx), participant.hash))
 
 
-@method("surveyAccessCode", "export", "")
 def export_survey_access_code(ctx: ApiContext) -> Response:
     _, participant = _participant(ctx)
     return _text(participant.access_code)
 
 
-@method("surveyReturnCode", "export", "")
 def export_survey_return_code(ctx: ApiContext) -> Response:
     target, participant = _participant(ctx)
     if not target.survey.save_and_return:
@@ -199,7 +195,6 @@ def queue_enabled(conn: Connection, project_id: int) -> bool:
     )
 
 
-@method("surveyQueueLink", "export", "")
 def export_survey_queue_link(ctx: ApiContext) -> Response:
     _require_rights(ctx)
     pid = ctx.project.project_id
@@ -233,7 +228,6 @@ def _listed_records(ctx: ApiContext, conn: Connection, event_id: int) -> list[st
     return [row.record for row in conn.execute(query)]
 
 
-@method("participantList", "export", "")
 def export_participant_list(ctx: ApiContext) -> Response:
     _require_rights(ctx)
     pid = ctx.project.project_id

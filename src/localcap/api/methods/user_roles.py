@@ -28,7 +28,6 @@ from typing import Any
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ROLE_OUTSIDE_OWN_DAG, ApiError
 from localcap.api.methods.common import (
     count_response,
@@ -75,7 +74,6 @@ def require_roles_in_own_dag(
             raise ApiError(403, ROLE_OUTSIDE_OWN_DAG.format(role=name))
 
 
-@method("userRole", "export")
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     with ctx.read_snapshot() as conn:
@@ -91,7 +89,6 @@ def export_user_roles(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ROLE_COLUMNS)
 
 
-@method("userRole", "import")
 def import_user_roles(ctx: ApiContext) -> Response:
     """Create a role for each row without a ``unique_role_name`` (REDCap names it
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
@@ -136,7 +133,6 @@ def import_user_roles(ctx: ApiContext) -> Response:
     return count_response(ctx, len(rows))
 
 
-@method("userRole", "delete")
 def delete_user_roles(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     pid = ctx.project.project_id
@@ -172,7 +168,6 @@ def delete_user_roles(ctx: ApiContext) -> Response:
     return count_response(ctx, len(names))
 
 
-@method("userRoleMapping", "export")
 def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     project = ctx.project
@@ -191,7 +186,6 @@ def export_user_role_mapping(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, MAPPING_COLUMNS)
 
 
-@method("userRoleMapping", "import")
 def import_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     rows = import_rows(ctx)

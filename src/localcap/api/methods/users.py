@@ -9,7 +9,6 @@ import orjson
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ApiError
 from localcap.api.methods.common import (
     audit_change,
@@ -93,7 +92,6 @@ def log_rights_change(
     audit_change(ctx, action, pairs)
 
 
-@method("user", "export")
 def export_users(ctx: ApiContext) -> Response:
     """A user in a role is shown with the role's rights: the rights in force, which is what
     REDCap's User Rights page shows for such a user. Expiration and DAG are the user's own.
@@ -244,7 +242,6 @@ def expiration_of(row: dict[str, Any], username: str, current: str) -> str:
     return value
 
 
-@method("user", "import")
 def import_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
@@ -299,7 +296,6 @@ def import_users(ctx: ApiContext) -> Response:
     return count_response(ctx, len(rows))
 
 
-@method("user", "delete")
 def delete_users(ctx: ApiContext) -> Response:
     require_user_rights(ctx)
     with ctx.write_transaction() as conn:
