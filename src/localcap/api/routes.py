@@ -53,7 +53,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("event", "import"): arms_events.import_events,
     ("event", "delete"): arms_events.delete_events,
     # Field Names
-    ("exportFieldNames", "export"): metadata.export_field_names_method,
+    ("exportFieldNames", "export"): metadata.export_field_names,
     # Files
     ("file", "export"): files.export_file,
     ("file", "import"): files.import_file,

@@ -17,8 +17,8 @@ from localcap.api.methods.common import (
     require_design,
     require_longitudinal,
 )
-from localcap.api.methods.metadata import invalid_values, required_names
 from localcap.db import projects as store
+from localcap.model.names import invalid_values, required_names
 from localcap.model.project import CLASSIC_EVENT_ID, Arm, Event, Project
 
 
@@ -196,7 +196,7 @@ def delete_events(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         if not ctx.project.events and not ctx.request.list("events"):
             return count_response(ctx, 0)
-        names = required_names(ctx, "events", ctx.project.event_by_name)
+        names = required_names("events", ctx.request.list("events"), ctx.project.event_by_name)
         ids = [ctx.project.event_by_name[n].event_id for n in names]
         store.delete_events(conn, ctx.project.project_id, ids)
     return count_response(ctx, len(ids))

@@ -14,11 +14,11 @@ from localcap.api.methods.common import (
     own_dag_users,
     require_no_dag,
 )
-from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
 from localcap.model.dags import unique_group_name
+from localcap.model.names import required_names
 from localcap.model.project import Project
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
@@ -104,7 +104,7 @@ def delete_dags(ctx: ApiContext) -> Response:
     require_dag_rights(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project
-        names = required_names(ctx, "dags", project.dag_by_name)
+        names = required_names("dags", ctx.request.list("dags"), project.dag_by_name)
         group_ids = [project.dag_by_name[n].group_id for n in names]
         limited = folders_restricted_to_dags(conn, project.project_id, group_ids)
         if limited:

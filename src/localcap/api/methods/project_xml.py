@@ -19,7 +19,6 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from localcap.api.context import ApiContext
 from localcap.api.errors import NO_ACCESS_EXPORT, NO_PERMISSION, ApiError
 from localcap.api.methods.common import audit_creation
-from localcap.api.methods.metadata import check_names
 from localcap.api.methods.records import requested_events, stored_rows, user_filter
 from localcap.db import documents as docs
 from localcap.db import schema as t
@@ -27,6 +26,7 @@ from localcap.db import surveys as survey_store
 from localcap.db.reports import list_reports
 from localcap.db.roles import list_roles
 from localcap.model.filtering import filter_rows
+from localcap.model.names import check_names
 from localcap.model.rights import has_any_export_access
 from localcap.projectxml.exporter import ExportContext, ExportOptions, write_project_xml
 from localcap.projectxml.importer import import_project_xml

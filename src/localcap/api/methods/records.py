@@ -20,7 +20,6 @@ from localcap.api.errors import (
 )
 from localcap.api.methods.common import import_rows
 from localcap.api.methods.files import delete_bytes
-from localcap.api.methods.metadata import check_names
 from localcap.db import records as rows_store
 from localcap.db import schema as t
 from localcap.db import surveys as survey_store
@@ -38,6 +37,7 @@ from localcap.model.filtering import (
     unexportable_fields,
 )
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
+from localcap.model.names import check_names
 from localcap.model.project import Project
 from localcap.model.record_import import ImportChecker, ImportPlan, write_plan
 from localcap.model.record_names import record_name_problem, record_number
