@@ -231,3 +231,13 @@ class QueueCondition:
         if not tests:
             return True
         return any(tests) if self.use_or else all(tests)
+
+
+def survey_link(base: str, hash_: str) -> str:
+    """A participant's survey link (REDCap's form: ``<base>/surveys/?s=<hash>``)."""
+    return f"{base}/surveys/?s={hash_}"
+
+
+def queue_link(base: str, hash_: str) -> str:
+    """A record's survey queue link (``<base>/surveys/?sq=<hash>``)."""
+    return f"{base}/surveys/?sq={hash_}"

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
+import orjson
 from sqlalchemy import Connection, update
 
 from localcap.db import documents as docs
@@ -1018,3 +1019,8 @@ def import_project_xml(
         if isinstance(exc, ProjectXmlError) and exc.line is None and importer.line:
             exc.line = importer.line
         raise
+
+
+def dump_warnings(warnings: list[str]) -> str:
+    """The warning list as JSON (for logs and the CLI's ``--json``)."""
+    return orjson.dumps(warnings).decode()

@@ -50,7 +50,6 @@ from starlette.routing import Route
 from localcap.api.context import AppState
 from localcap.api.errors import ApiError
 from localcap.api.methods.files import StoredUpload, put_upload
-from localcap.api.methods.surveys import survey_link
 from localcap.api.ratelimit import address_bucket
 from localcap.api.request import limit_body
 from localcap.db import documents as docs
@@ -75,6 +74,7 @@ from localcap.model.surveys import (
     QueueCondition,
     Survey,
     in_records_arm,
+    survey_link,
 )
 from localcap.surveys import forms
 from localcap.surveys.branching import (

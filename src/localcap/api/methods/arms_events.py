@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import Connection
 from starlette.responses import Response
 
@@ -18,8 +16,9 @@ from localcap.api.methods.common import (
     require_longitudinal,
 )
 from localcap.db import projects as store
+from localcap.model.events import plan_arms, plan_events, plan_mapping, plan_repeating
 from localcap.model.names import invalid_values, required_names
-from localcap.model.project import CLASSIC_EVENT_ID, Arm, Event, Project
+from localcap.model.project import Project
 
 
 def _arm_filter(ctx: ApiContext) -> set[int] | None:
@@ -33,30 +32,6 @@ def _arm_filter(ctx: ApiContext) -> set[int] | None:
     if any(not 0 < a <= MAX_ID for a in wanted):
         raise invalid_values("arms", arms)
     return wanted
-
-
-def _int(value: str, what: str) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ApiError(400, f"The {what} '{value}' is not a valid integer") from None
-    if not 0 < number <= MAX_ID:
-        raise ApiError(400, f"The {what} '{value}' is out of range")
-    return number
-
-
-UNIQUE_EVENT = re.compile(r"^[a-z0-9_]+_arm_\d+$")
-
-
-def unique_event_name(event_name: str, arm_num: int, taken: set[str]) -> str:
-    """REDCap's rule: lower-cased label, non-alphanumerics to ``_``, trimmed, ``_arm_N``."""
-    base = re.sub(r"[^a-z0-9]+", "_", event_name.lower()).strip("_")[:18].rstrip("_") or "event"
-    name = f"{base}_arm_{arm_num}"
-    suffix = 0
-    while name in taken:
-        suffix += 1
-        name = f"{base}{chr(ord('a') + suffix - 1)}_arm_{arm_num}"
-    return name
 
 
 # -- arms -----------------------------------------------------------------------------------
@@ -77,11 +52,7 @@ def import_arms(ctx: ApiContext) -> Response:
     it): they take effect, and the project turns longitudinal, once its longitudinal setting
     is on and it has events."""
     require_design(ctx)
-    arms = []
-    for row in import_rows(ctx):
-        if not str(row.get("name", "")).strip():
-            raise ApiError(400, "The arm name is missing")
-        arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
+    arms = plan_arms(import_rows(ctx))
     override = ctx.request.flag("override")
     with ctx.write_transaction() as conn:
         store.replace_arms(conn, ctx.project.project_id, arms, override)
@@ -132,48 +103,11 @@ def import_events(ctx: ApiContext) -> Response:
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project
-        events = _plan_events(project, rows, override)
+        events = plan_events(project, rows, override)
         store.save_events(conn, project.project_id, events, override)
         if events and (override or not project.events):
             _designate_all_to_first_event(conn, project.project_id)
     return count_response(ctx, len(events))
-
-
-def _plan_events(project: Project, rows: list[dict[str, str]], override: bool) -> list[Event]:
-    """The events to save, each with the unique name it keeps or gets."""
-    taken = set() if override else set(project.event_by_name)
-    events = []
-    for row in rows:
-        name = str(row.get("event_name", "")).strip()
-        if not name:
-            raise ApiError(400, "The event name is missing")
-        arm_num = _int(row.get("arm_num", ""), "arm number")
-        if arm_num not in project.arm_by_num:
-            raise ApiError(400, f"The arm number '{arm_num}' does not exist in the project")
-        # A known unique name updates that event. An unknown one (PyCap's integration tests
-        # restore exported events this way into real REDCap) adds an event under that name
-        # when it is a valid, free name for the row's arm, else under the name derived from
-        # the label (redcapAPI's suite: "event_2_arm_2" given for an arm 1 event becomes
-        # "event_2_arm_1").
-        unique = str(row.get("unique_event_name", "") or "").strip()
-        is_new = override or unique not in project.event_by_name
-        fits = UNIQUE_EVENT.match(unique) and unique.endswith(f"_arm_{arm_num}")
-        if is_new and not (fits and unique not in taken):
-            unique = unique_event_name(name, arm_num, taken)
-        taken.add(unique)
-        events.append(
-            Event(
-                0,
-                arm_num,
-                name,
-                unique,
-                str(row.get("day_offset", "0") or "0"),
-                str(row.get("offset_min", "0") or "0"),
-                str(row.get("offset_max", "0") or "0"),
-                str(row.get("custom_event_label", "") or ""),
-            )
-        )
-    return events
 
 
 def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
@@ -224,36 +158,11 @@ def import_mapping(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         require_longitudinal(ctx, "form/event mappings")
         project = ctx.project
-        pairs = _plan_mapping(project, import_rows(ctx))
+        pairs = plan_mapping(project, import_rows(ctx))
         # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
         # one row and then export exactly one).
         store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
     return count_response(ctx, len(pairs))
-
-
-def _plan_mapping(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str]]:
-    """(event id, form name) per imported row; one 400 listing every bad row."""
-    pairs: list[tuple[int, str]] = []
-    errors = []
-    for row in rows:
-        event = project.event_by_name.get(str(row.get("unique_event_name", "")).strip())
-        form = str(row.get("form", "")).strip()
-        if event is None:
-            errors.append(
-                f"The unique event name '{row.get('unique_event_name', '')}' is not valid"
-            )
-            continue
-        if form not in project.form_by_name:
-            errors.append(f"The instrument '{form}' does not exist")
-            continue
-        arm = row.get("arm_num")
-        if arm not in (None, "") and _int(str(arm), "arm number") != event.arm_num:
-            errors.append(f"The event '{event.unique_event_name}' is not in arm {arm}")
-            continue
-        pairs.append((event.event_id, form))
-    if errors:
-        raise ApiError(400, "\n".join(errors))
-    return pairs
 
 
 # -- repeating instruments and events -------------------------------------------------------
@@ -291,32 +200,6 @@ def import_repeating(ctx: ApiContext) -> Response:
     require_design(ctx)
     rows = import_rows(ctx, empty_columns=REPEATING_COLUMNS)
     with ctx.write_transaction() as conn:
-        entries = _plan_repeating(ctx.project, rows)
+        entries = plan_repeating(ctx.project, rows)
         store.replace_repeating(conn, ctx.project.project_id, entries)
     return count_response(ctx, len(entries))
-
-
-def _plan_repeating(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str, str]]:
-    """(event id, form name or "" for a whole event, custom label) per imported row."""
-    entries: list[tuple[int, str, str]] = []
-    for row in rows:
-        form = str(row.get("form_name", "") or "").strip()
-        label = str(row.get("custom_form_label", "") or "")
-        name = str(row.get("event_name", "") or "").strip()
-        if project.is_longitudinal or name:
-            event = project.event_by_name.get(name) if project.is_longitudinal else None
-            if event is None:
-                raise ApiError(400, f"event '{name}' is not available in project")
-            event_id = event.event_id
-            if form and form not in project.event_forms.get(event_id, []):
-                raise ApiError(
-                    400, f"The instrument '{form}' is not designated for the event '{name}'"
-                )
-        else:
-            event_id = CLASSIC_EVENT_ID
-            if not form:
-                raise ApiError(400, "The form_name is missing")
-        if form and form not in project.form_by_name:
-            raise ApiError(400, f"The instrument '{form}' does not exist")
-        entries.append((event_id, form, label))
-    return entries

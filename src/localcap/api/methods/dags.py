@@ -17,9 +17,8 @@ from localcap.api.methods.common import (
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
-from localcap.model.dags import unique_group_name
+from localcap.model.dags import group_id_of, plan_dags, plan_user_dags
 from localcap.model.names import required_names
-from localcap.model.project import Project
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
 #: A DAG that limits File Repository folders is kept (REDCap's behaviour is unrecorded): once
@@ -59,7 +58,7 @@ def import_dags(ctx: ApiContext) -> Response:
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project
-        planned = _plan_dags(project, rows)
+        planned = plan_dags(project, rows)
         for display, unique, new_unique in planned:
             store.save_dag(conn, project.project_id, display, unique, new_unique)
             what = "Edit" if unique in project.dag_by_name else "Create"
@@ -70,32 +69,6 @@ def import_dags(ctx: ApiContext) -> Response:
             )
         store.bump_design(conn, project.project_id)
     return count_response(ctx, len(planned))
-
-
-def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
-    """(display name, current unique name, unique name to give) per imported row."""
-    taken = set(project.dag_by_name)
-    planned: list[tuple[str, str, str]] = []
-    for row in rows:
-        display = str(row.get("data_access_group_name", "")).strip()
-        unique = str(row.get("unique_group_name", "") or "").strip()
-        if not display:
-            raise ApiError(400, "The data_access_group_name is missing")
-        if unique and unique not in project.dag_by_name:
-            raise ApiError(
-                400,
-                f"The unique_group_name '{unique}' does not exist: leave it blank to create a DAG",
-            )
-        if not unique:
-            unique = new_unique = unique_group_name(display, taken)
-        elif project.dag_by_name[unique].group_name != display:
-            taken.discard(unique)
-            new_unique = unique_group_name(display, taken)
-        else:
-            new_unique = unique
-        taken.add(new_unique)
-        planned.append((display, unique, new_unique))
-    return planned
 
 
 def delete_dags(ctx: ApiContext) -> Response:
@@ -141,15 +114,7 @@ def import_user_dags(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         project = ctx.project
         members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
-        planned: list[tuple[str, int | None]] = []
-        for row in rows:
-            username = str(row.get("username", "")).strip()
-            dag = str(row.get("redcap_data_access_group", "") or "").strip()
-            if username not in members:
-                raise ApiError(400, f"The user '{username}' is not a user of this project")
-            if dag and dag not in project.dag_by_name:
-                raise ApiError(400, f"The data access group '{dag}' does not exist")
-            planned.append((username, project.dag_by_name[dag].group_id if dag else None))
+        planned = plan_user_dags(project, members, rows)
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
             dag = project.dag_by_id[group_id].unique_name if group_id is not None else ""
@@ -175,9 +140,8 @@ def switch_dag(ctx: ApiContext) -> Response:
     name = ctx.request.get("dag").strip()
     with ctx.write_transaction() as conn:  # the DAG's name is looked up as of the lock
         project = ctx.project
-        if name and name not in project.dag_by_name:
-            raise ApiError(400, f"The data access group '{name}' does not exist")
-        target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
+        group_id = group_id_of(project, name)
+        target = role_store.NO_ASSIGNMENT if group_id is None else group_id
         allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
         if not allowed:
             raise ApiError(

@@ -39,6 +39,7 @@ from localcap.api.methods.common import (
 )
 from localcap.db import projects as store
 from localcap.db import roles as role_store
+from localcap.model.dags import group_id_of
 from localcap.model.names import required_names
 from localcap.model.rights import (
     FLAG_RIGHTS,
@@ -205,9 +206,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
                 raise ApiError(400, f"The user '{username}' is not a user of this project")
             if role and role not in roles:
                 raise ApiError(400, f"The user role '{role}' does not exist in this project")
-            if dag and dag not in project.dag_by_name:
-                raise ApiError(400, f"The data access group '{dag}' does not exist")
-            group_id = project.dag_by_name[dag].group_id if dag else None
+            group_id = group_id_of(project, dag)
             require_own_dag(ctx, username, members[username])
             if group_id is not None:
                 require_own_dag(ctx, username, group_id)

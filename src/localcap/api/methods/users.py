@@ -17,6 +17,7 @@ from localcap.api.methods.common import (
     require_own_dag,
 )
 from localcap.db import projects as store
+from localcap.model.dags import group_id_of
 from localcap.model.names import required_names
 from localcap.model.rights import (
     EXPORT_FLAGS,
@@ -90,10 +91,7 @@ def import_users(ctx: ApiContext) -> Response:
             group_id = current["group_id"] if current else None
             if "data_access_group" in row:
                 # A blank DAG takes the user out of their DAG (redcapAPI's suite records it).
-                dag_name = str(row["data_access_group"] or "").strip()
-                if dag_name and dag_name not in project.dag_by_name:
-                    raise ApiError(400, f"The data access group '{dag_name}' does not exist")
-                group_id = project.dag_by_name[dag_name].group_id if dag_name else None
+                group_id = group_id_of(project, str(row["data_access_group"] or "").strip())
             if current is not None:
                 require_own_dag(ctx, username, current["group_id"])
             require_own_dag(ctx, username, group_id)
