@@ -47,4 +47,3 @@ def test_each_readme_row_names_the_module_and_every_action_of_its_content():
         assert modules == {module}, content
         words = set(re.findall(r"[A-Za-z]+", actions_text))
         assert set(actions) <= words, (content, sorted(set(actions) - words))
-
