@@ -2,7 +2,7 @@
 
 A file field's stored value is a ``doc_id`` (see :mod:`localcap.db.documents`); the bytes live
 in the configured file store. What REDCap clients rely on, and why this module looks the way
-it does (facts in ``shared/reference/redcap-api-behaviour.md``, "Export File"):
+it does (docs/REDCAP_API.md, "Export File", gives the evidence):
 
 * Errors come in REDCap's order and words: event (longitudinal only), record, field, then "no
   file". A record in another Data Access Group is reported exactly like a missing one, so a
