@@ -281,84 +281,18 @@ class _Compiler:
         return resolve
 
     def _field(self, node: FieldRef) -> Fn:
+        """Closure reading a field reference, shaped by its ``(code)`` and modifiers."""
         spec = self._resolve_field(node)
         name = spec.name
         ev_r = self._event_resolver(node)
-        inst_r = self._instance_resolver(name, node.instance)
-
-        # raw fetch
-        fetch: Fn
-        if ev_r is None and inst_r is None:
-
-            def fetch(ctx: Any) -> object:
-                return ctx.value(name)
-
-        elif isinstance(ev_r, str) and inst_r is None:
-            ev_const = ev_r
-
-            def fetch(ctx: Any) -> object:
-                return ctx.value(name, ev_const)
-
-        else:
-
-            def fetch(ctx: Any) -> object:
-                ev = ev_r(ctx) if callable(ev_r) else ev_r
-                if callable(ev_r) and ev is None:
-                    return BLANK
-                if inst_r is None:
-                    return ctx.value(name, ev)
-                inst = inst_r(ctx, ev) if callable(inst_r) else inst_r
-                if inst is None:
-                    return BLANK
-                return ctx.value(name, ev, inst)
-
+        fetch = _fetcher(name, ev_r, self._instance_resolver(name, node.instance))
         ftype = spec.field_type.lower()
         choices = spec.choices or _IMPLIED_CHOICES.get(ftype, {})
         mods = set(node.modifiers)
         if node.code is not None:
-            if ftype != "checkbox":
-                raise LogicSyntaxError(
-                    "(code) is only valid on checkbox fields", max(node.field_pos, 0), node.field
-                )
-            code = node.code
-            known = [*choices, *self.missing_codes]
-            if choices and code.lower() not in {c.lower() for c in known}:
-                code_pos = max(node.field_pos, 0) + len(node.field) + 1
-                raise LogicSyntaxError("unknown checkbox option", code_pos, code)
-            if code not in known:
-                code = next((c for c in known if c.lower() == code.lower()), code)
-            if "label" in mods or "checked" in mods or "unchecked" in mods:
-                label = choices.get(code, code)
-
-                def opt_label(ctx: Any) -> object:
-                    return label if code in _codes(fetch(ctx)) else BLANK
-
-                return opt_label
-
-            def option(ctx: Any) -> object:
-                v = fetch(ctx)
-                if isinstance(v, str):
-                    return "1" if v == code or code in v.split(",") else "0"
-                return "1" if code in v else "0"  # type: ignore[operator]
-
-            return option
+            return self._checkbox_option(node, node.code, ftype == "checkbox", choices, mods, fetch)
         if ftype == "checkbox":
-            order = list(choices)
-            want_labels = ("label" in mods or "checked" in mods or "unchecked" in mods) and (
-                "value" not in mods
-            )
-            unchecked = "unchecked" in mods
-
-            def checkbox(ctx: Any) -> object:
-                got = _codes(fetch(ctx))
-                codes = [c for c in order if (c in got) != unchecked]
-                if not unchecked:
-                    codes += [c for c in got if c not in choices]  # e.g. missing data codes
-                if want_labels:
-                    return ", ".join(choices.get(c, c) for c in codes)
-                return ",".join(codes)
-
-            return checkbox
+            return _checkbox_codes(fetch, choices, mods)
         if "label" in mods and choices:
 
             def label(ctx: Any) -> object:
@@ -374,6 +308,43 @@ class _Compiler:
 
             return comma
         return fetch
+
+    def _checkbox_option(
+        self,
+        node: FieldRef,
+        code: str,
+        is_checkbox: bool,
+        choices: dict[str, str],
+        mods: set[str],
+        fetch: Fn,
+    ) -> Fn:
+        """``[field(code)]``: one checkbox option, as ``"1"``/``"0"`` or (with a modifier)
+        its label or blank; a code in another letter case names the option."""
+        if not is_checkbox:
+            raise LogicSyntaxError(
+                "(code) is only valid on checkbox fields", max(node.field_pos, 0), node.field
+            )
+        known = [*choices, *self.missing_codes]
+        if choices and code.lower() not in {c.lower() for c in known}:
+            code_pos = max(node.field_pos, 0) + len(node.field) + 1
+            raise LogicSyntaxError("unknown checkbox option", code_pos, code)
+        if code not in known:
+            code = next((c for c in known if c.lower() == code.lower()), code)
+        if "label" in mods or "checked" in mods or "unchecked" in mods:
+            label = choices.get(code, code)
+
+            def opt_label(ctx: Any) -> object:
+                return label if code in _codes(fetch(ctx)) else BLANK
+
+            return opt_label
+
+        def option(ctx: Any) -> object:
+            v = fetch(ctx)
+            if isinstance(v, str):
+                return "1" if v == code or code in v.split(",") else "0"
+            return "1" if code in v else "0"  # type: ignore[operator]
+
+        return option
 
     def _smart(self, node: SmartVar) -> Fn:
         name = node.name
@@ -591,6 +562,61 @@ _BOOL_FUNCTIONS = frozenset(
 )
 
 
+def _fetcher(
+    name: str,
+    ev_r: str | Callable[[Any], str | None] | None,
+    inst_r: int | Callable[[Any, str | None], int | None] | None,
+) -> Fn:
+    """The raw read of a field; the common cases (no event, a fixed event) get their own
+    closure so that the per-row path makes no resolver calls."""
+    if ev_r is None and inst_r is None:
+
+        def fetch(ctx: Any) -> object:
+            return ctx.value(name)
+
+    elif isinstance(ev_r, str) and inst_r is None:
+        ev_const = ev_r
+
+        def fetch(ctx: Any) -> object:
+            return ctx.value(name, ev_const)
+
+    else:
+
+        def fetch(ctx: Any) -> object:
+            ev = ev_r(ctx) if callable(ev_r) else ev_r
+            if callable(ev_r) and ev is None:
+                return BLANK
+            if inst_r is None:
+                return ctx.value(name, ev)
+            inst = inst_r(ctx, ev) if callable(inst_r) else inst_r
+            if inst is None:
+                return BLANK
+            return ctx.value(name, ev, inst)
+
+    return fetch
+
+
+def _checkbox_codes(fetch: Fn, choices: dict[str, str], mods: set[str]) -> Fn:
+    """``[checkbox]`` without a code: the checked (or, with ``:unchecked``, the unchecked)
+    codes in choice order, or their labels with ``:label``/``:checked``/``:unchecked``."""
+    order = list(choices)
+    want_labels = ("label" in mods or "checked" in mods or "unchecked" in mods) and (
+        "value" not in mods
+    )
+    unchecked = "unchecked" in mods
+
+    def checkbox(ctx: Any) -> object:
+        got = _codes(fetch(ctx))
+        codes = [c for c in order if (c in got) != unchecked]
+        if not unchecked:
+            codes += [c for c in got if c not in choices]  # e.g. missing data codes
+        if want_labels:
+            return ", ".join(choices.get(c, c) for c in codes)
+        return ",".join(codes)
+
+    return checkbox
+
+
 def _codes(v: object) -> list[str]:
     if isinstance(v, str):
         return [c for c in v.split(",") if c] if v else []
@@ -613,59 +639,85 @@ def _compare_const(op: str, getter: Fn, const: Number | String, plain: str | Non
     """Specialised ``<text-valued expr> op <literal>``; ``plain`` = field name for a direct read.
 
     Equivalent to :func:`compare_values` with the literal's blank/numeric status decided once.
+    Every case has a closure reading ``ctx.value(plain)`` itself when it can, saving the
+    getter's call per row.
     """
     text = const.text if isinstance(const, Number) else const.value
     cnum = float(const.text) if isinstance(const, Number) else parse_number(text)
-    pyop = _OPS[op]
-    num = parse_number
     if text == "":
-        if op in ("=", "<>", "<=", ">="):
-            want_blank = op != "<>"
-            if plain is not None:
-                return lambda ctx: (ctx.value(plain) == "") is want_blank
-            return lambda ctx: (getter(ctx) == "") is want_blank
-        return lambda ctx: False
+        return _compare_blank(op, getter, plain)
     if cnum is None:  # a non-numeric literal: plain string comparison, blank never matches
-        if op == "=":
-            if plain is not None:
-                return lambda ctx: ctx.value(plain) == text
-            return lambda ctx: getter(ctx) == text
-        if op == "<>":
-            if plain is not None:
-                return lambda ctx: ctx.value(plain) != text
-            return lambda ctx: getter(ctx) != text
-
-        def str_order(ctx: Any) -> bool:
-            v = getter(ctx)
-            return v != "" and pyop(v, text)
-
-        return str_order
+        return _compare_text(op, getter, text, plain)
     if op in ("=", "<>"):
-        eq = op == "="
+        return _number_equality(op == "=", getter, text, cnum, plain)
+    return _number_order(_OPS[op], getter, text, cnum, plain)
+
+
+def _compare_blank(op: str, getter: Fn, plain: str | None) -> Fn:
+    """``x op ""``: only (in)equality and ``<=``/``>=`` can hold, and only on a blank."""
+    if op in ("=", "<>", "<=", ">="):
+        want_blank = op != "<>"
         if plain is not None:
+            return lambda ctx: (ctx.value(plain) == "") is want_blank
+        return lambda ctx: (getter(ctx) == "") is want_blank
+    return lambda ctx: False
 
-            def num_eq_plain(ctx: Any) -> bool:
-                v = ctx.value(plain)
-                if v == text:
-                    return eq
-                if v == "":
-                    return not eq
-                n = num(v)
-                return (n == cnum) is eq
 
-            return num_eq_plain
+def _compare_text(op: str, getter: Fn, text: str, plain: str | None) -> Fn:
+    """``x op "text"`` for a non-numeric literal: string comparison; ordering never holds
+    for a blank."""
+    if op == "=":
+        if plain is not None:
+            return lambda ctx: ctx.value(plain) == text
+        return lambda ctx: getter(ctx) == text
+    if op == "<>":
+        if plain is not None:
+            return lambda ctx: ctx.value(plain) != text
+        return lambda ctx: getter(ctx) != text
+    pyop = _OPS[op]
 
-        def num_eq(ctx: Any) -> bool:
-            v = getter(ctx)
+    def str_order(ctx: Any) -> bool:
+        v = getter(ctx)
+        return v != "" and pyop(v, text)
+
+    return str_order
+
+
+def _number_equality(eq: bool, getter: Fn, text: str, cnum: float, plain: str | None) -> Fn:
+    """``x = 5`` / ``x <> 5``: the same text is equal without parsing, a blank never is,
+    anything else compares as a number."""
+    num = parse_number
+    if plain is not None:
+
+        def num_eq_plain(ctx: Any) -> bool:
+            v = ctx.value(plain)
             if v == text:
                 return eq
             if v == "":
                 return not eq
-            n = num(v)  # type: ignore[arg-type]
+            n = num(v)
             return (n == cnum) is eq
 
-        return num_eq
+        return num_eq_plain
 
+    def num_eq(ctx: Any) -> bool:
+        v = getter(ctx)
+        if v == text:
+            return eq
+        if v == "":
+            return not eq
+        n = num(v)  # type: ignore[arg-type]
+        return (n == cnum) is eq
+
+    return num_eq
+
+
+def _number_order(
+    pyop: Callable[[Any, Any], bool], getter: Fn, text: str, cnum: float, plain: str | None
+) -> Fn:
+    """``x < 5`` and friends: a blank never orders, a number compares as a number, any other
+    text compares as a string with the literal's text."""
+    num = parse_number
     if plain is not None:
 
         def num_order_plain(ctx: Any) -> bool:

@@ -299,9 +299,54 @@ def _age_at_date(dob: object, when: object, decimal: object = False) -> object:
 # ----------------------------------------------------------------------------------- library
 
 
-def library(missing_codes: Collection[str] = ()) -> dict[str, Spec]:
-    """The function table; missing-data-code functions close over the project's codes."""
-    codes = frozenset(missing_codes)
+#: The functions that need nothing of the project, by group; built once at import.
+_NUMERIC: dict[str, Spec] = {
+    "round": (1, 2, _rounder(ROUND_HALF_UP)),
+    "roundup": (1, 2, _rounder(ROUND_UP)),
+    "rounddown": (1, 2, _rounder(ROUND_DOWN)),
+    "sqrt": (1, 1, _numeric(math.sqrt)),
+    "abs": (1, 1, _numeric(abs)),
+    "exponential": (1, 1, _numeric(math.exp)),
+    "log": (1, 2, _log),
+    "mod": (2, 2, _numeric(_mod)),
+    "min": (1, None, _aggregate(min)),
+    "max": (1, None, _aggregate(max)),
+    "sum": (1, None, _aggregate(math.fsum)),
+    "mean": (1, None, _aggregate(statistics.fmean)),
+    "median": (1, None, _aggregate(statistics.median)),
+    "stdev": (1, None, _aggregate(statistics.stdev, minimum=2)),
+    "isnumber": (1, 1, _isnumber),
+    "isinteger": (1, 1, _isinteger),
+}
+_TEXT: dict[str, Spec] = {
+    "contains": (2, 2, _contains),
+    "not_contain": (2, 2, _not_contain),
+    "starts_with": (2, 2, _starts_with),
+    "ends_with": (2, 2, _ends_with),
+    "find": (2, 2, _find),
+    "left": (2, 2, _left),
+    "right": (2, 2, _right),
+    "mid": (3, 3, _mid),
+    "length": (1, 1, _length),
+    "trim": (1, 1, _trim),
+    "upper": (1, 1, _upper),
+    "lower": (1, 1, _lower),
+    "replace_text": (3, 3, _replace_text),
+    "concat": (1, None, _concat),
+    "concat_ws": (2, None, _concat_ws),
+}
+_DATES: dict[str, Spec] = {
+    "datediff": (3, 5, _datediff),
+    "age_at_date": (2, 3, _age_at_date),
+    "dayoftheweek": (1, 1, _dayoftheweek),
+    "year": (1, 1, _year),
+    "month": (1, 1, _month),
+    "day": (1, 1, _day),
+}
+
+
+def _missing_code_functions(codes: frozenset[str]) -> dict[str, Spec]:
+    """The missing-data-code functions, closed over one project's codes."""
 
     def isblankormissingcode(v: object) -> bool:
         return is_blank(v) or to_text(v) in codes
@@ -320,51 +365,21 @@ def library(missing_codes: Collection[str] = ()) -> dict[str, Spec]:
         return text in (wanted or codes)
 
     return {
-        # numeric
-        "round": (1, 2, _rounder(ROUND_HALF_UP)),
-        "roundup": (1, 2, _rounder(ROUND_UP)),
-        "rounddown": (1, 2, _rounder(ROUND_DOWN)),
-        "sqrt": (1, 1, _numeric(math.sqrt)),
-        "abs": (1, 1, _numeric(abs)),
-        "exponential": (1, 1, _numeric(math.exp)),
-        "log": (1, 2, _log),
-        "mod": (2, 2, _numeric(_mod)),
-        "min": (1, None, _aggregate(min)),
-        "max": (1, None, _aggregate(max)),
-        "sum": (1, None, _aggregate(math.fsum)),
-        "mean": (1, None, _aggregate(statistics.fmean)),
-        "median": (1, None, _aggregate(statistics.median)),
-        "stdev": (1, None, _aggregate(statistics.stdev, minimum=2)),
-        "isnumber": (1, 1, _isnumber),
-        "isinteger": (1, 1, _isinteger),
-        # missing data codes
         "isblankormissingcode": (1, 1, isblankormissingcode),
         "isblanknotmissingcode": (1, 1, isblanknotmissingcode),
         "ismissingcode": (1, 1, ismissingcode),
         "hasmissingcode": (1, 2, hasmissingcode),
-        # text
-        "contains": (2, 2, _contains),
-        "not_contain": (2, 2, _not_contain),
-        "starts_with": (2, 2, _starts_with),
-        "ends_with": (2, 2, _ends_with),
-        "find": (2, 2, _find),
-        "left": (2, 2, _left),
-        "right": (2, 2, _right),
-        "mid": (3, 3, _mid),
-        "length": (1, 1, _length),
-        "trim": (1, 1, _trim),
-        "upper": (1, 1, _upper),
-        "lower": (1, 1, _lower),
-        "replace_text": (3, 3, _replace_text),
-        "concat": (1, None, _concat),
-        "concat_ws": (2, None, _concat_ws),
-        # dates
-        "datediff": (3, 5, _datediff),
-        "age_at_date": (2, 3, _age_at_date),
-        "dayoftheweek": (1, 1, _dayoftheweek),
-        "year": (1, 1, _year),
-        "month": (1, 1, _month),
-        "day": (1, 1, _day),
+    }
+
+
+def library(missing_codes: Collection[str] = ()) -> dict[str, Spec]:
+    """The function table (a new dict per call); missing-data-code functions close over the
+    project's codes."""
+    return {
+        **_NUMERIC,
+        **_missing_code_functions(frozenset(missing_codes)),
+        **_TEXT,
+        **_DATES,
     }
 
 

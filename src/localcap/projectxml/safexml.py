@@ -64,97 +64,119 @@ class AttributeBreakEscaper:
         #: (filtered line where breaks were removed, breaks removed up to and including it)
         self._removed: deque[tuple[int, int]] = deque()
         self._removed_total = 0
-        self._mapped_line = 0
         self._mapped_extra = 0
+        #: pieces of the current feed's output already counted by _line_at, and their lines
+        self._counted = 0
+        self._counted_line = 1
 
     def feed(self, data: bytes) -> bytes:
+        """Filter the next chunk and return what is ready; a construct cut off at the chunk's
+        end waits in ``pending`` for the next call."""
         buf = self.pending + data
         self.pending = b""
         out: list[bytes] = []
-        counted, line_acc = 0, self.filtered_line  # newlines in out[:counted], for line maps
-        pos = 0
-        size = len(buf)
+        self._counted, self._counted_line = 0, self.filtered_line
+        in_text, in_tag, in_quote = self._in_text, self._in_tag, self._in_quote  # hot loop
+        pos, size = 0, len(buf)
         while pos < size:
             state = self.state
             if state == "text":
-                lt = buf.find(b"<", pos)
-                if lt < 0:
-                    out.append(buf[pos:])
-                    pos = size
-                    break
-                out.append(buf[pos:lt])
-                pos = lt
-                head = buf[pos : pos + 9]
-                if len(head) < 9 and not self._decided(head):
-                    break  # wait for more bytes to know what this "<" opens
-                if head.startswith(b"<!--"):
-                    self.state, step = "comment", 4
-                elif head.startswith(b"<![CDATA["):
-                    self.state, step = "cdata", 9
-                elif head.startswith(b"<?"):
-                    self.state, step = "pi", 2
-                elif head.startswith(b"<!"):
-                    line = self.original_line(self.filtered_line + buf.count(b"\n", 0, pos))
-                    raise ProjectXmlError(
-                        "DTDs and entity declarations (<!DOCTYPE>, <!ENTITY>) are not allowed "
-                        "in a project XML",
-                        line,
-                    )
-                else:
-                    self.state, step = "tag", 1
-                out.append(buf[pos : pos + step])
-                pos += step
+                pos = in_text(buf, pos, out)
             elif state == "tag":
-                m = _TAG_STOP.search(buf, pos)
-                if m is None:
-                    out.append(buf[pos:])
-                    pos = size
-                    break
-                end = m.end()
-                out.append(buf[pos:end])
-                ch = buf[end - 1 : end]
-                if ch == b">":
-                    self.state = "text"
-                else:
-                    self.state, self.quote = "quote", ch
-                pos = end
+                pos = in_tag(buf, pos, out)
             elif state == "quote":
-                close = buf.find(self.quote, pos)
-                segment = buf[pos:] if close < 0 else buf[pos:close]
-                if segment.endswith(b"\r") and close < 0:
-                    segment = segment[:-1]  # a CR whose LF may come in the next chunk
-                    self.pending = b"\r"
-                if b"\n" in segment or b"\r" in segment:
-                    while counted < len(out):
-                        line_acc += out[counted].count(b"\n")
-                        counted += 1
-                    out.append(self._escape_breaks(segment, line_acc))
-                    counted += 1
-                else:
-                    out.append(segment)
-                if close < 0:
-                    pos = size
-                    break
-                out.append(self.quote)
-                pos = close + 1
-                self.state = "tag"
+                pos = in_quote(buf, pos, out)
             else:  # comment, cdata, pi: copied verbatim up to the end marker
-                marker = _END_MARKERS[state]
-                end = buf.find(marker, pos)
-                if end < 0:
-                    keep = max(pos, size - len(marker) + 1)
-                    out.append(buf[pos:keep])
-                    self.pending = buf[keep:] + self.pending
-                    pos = size
-                    break
-                out.append(buf[pos : end + len(marker)])
-                pos = end + len(marker)
-                self.state = "text"
-        if pos < size:
-            self.pending = buf[pos:] + self.pending
+                pos = self._in_verbatim(buf, pos, out, _END_MARKERS[state])
         result = b"".join(out)
         self.filtered_line += result.count(b"\n")
         return result
+
+    # Each ``_in_<state>`` step copies from ``buf[pos:]`` into ``out`` and returns the position
+    # where the next state starts (``len(buf)`` when the chunk is used up).
+
+    def _in_text(self, buf: bytes, pos: int, out: list[bytes]) -> int:
+        """Text up to the next ``<``, then the start of whatever that opens."""
+        lt = buf.find(b"<", pos)
+        if lt < 0:
+            out.append(buf[pos:])
+            return len(buf)
+        out.append(buf[pos:lt])
+        head = buf[lt : lt + 9]
+        if len(head) < 9 and not self._decided(head):
+            self.pending = buf[lt:]  # wait for more bytes to know what this "<" opens
+            return len(buf)
+        if head.startswith(b"<!--"):
+            self.state, step = "comment", 4
+        elif head.startswith(b"<![CDATA["):
+            self.state, step = "cdata", 9
+        elif head.startswith(b"<?"):
+            self.state, step = "pi", 2
+        elif head.startswith(b"<!"):
+            line = self.original_line(self.filtered_line + buf.count(b"\n", 0, lt))
+            raise ProjectXmlError(
+                "DTDs and entity declarations (<!DOCTYPE>, <!ENTITY>) are not allowed "
+                "in a project XML",
+                line,
+            )
+        else:
+            self.state, step = "tag", 1
+        out.append(buf[lt : lt + step])
+        return lt + step
+
+    def _in_tag(self, buf: bytes, pos: int, out: list[bytes]) -> int:
+        """A tag up to its ``>`` or the opening quote of an attribute value."""
+        m = _TAG_STOP.search(buf, pos)
+        if m is None:
+            out.append(buf[pos:])
+            return len(buf)
+        end = m.end()
+        out.append(buf[pos:end])
+        ch = buf[end - 1 : end]
+        if ch == b">":
+            self.state = "text"
+        else:
+            self.state, self.quote = "quote", ch
+        return end
+
+    def _in_quote(self, buf: bytes, pos: int, out: list[bytes]) -> int:
+        """An attribute value up to its closing quote, its line breaks escaped."""
+        close = buf.find(self.quote, pos)
+        segment = buf[pos:] if close < 0 else buf[pos:close]
+        if segment.endswith(b"\r") and close < 0:
+            segment = segment[:-1]  # a CR whose LF may come in the next chunk
+            self.pending = b"\r"
+        if b"\n" in segment or b"\r" in segment:
+            out.append(self._escape_breaks(segment, self._line_at(out)))
+            self._counted += 1  # the escaped segment has no line breaks left
+        else:
+            out.append(segment)
+        if close < 0:
+            return len(buf)
+        out.append(self.quote)
+        self.state = "tag"
+        return close + 1
+
+    def _in_verbatim(self, buf: bytes, pos: int, out: list[bytes], marker: bytes) -> int:
+        """A comment, CDATA section or processing instruction, unchanged, up to its end
+        marker; a possible start of the marker at the chunk's end waits in ``pending``."""
+        end = buf.find(marker, pos)
+        if end < 0:
+            keep = max(pos, len(buf) - len(marker) + 1)
+            out.append(buf[pos:keep])
+            self.pending = buf[keep:]
+            return len(buf)
+        out.append(buf[pos : end + len(marker)])
+        self.state = "text"
+        return end + len(marker)
+
+    def _line_at(self, out: list[bytes]) -> int:
+        """The filtered line where ``out`` ends; counts only the pieces added since the last
+        call, as only attribute values with line breaks need it."""
+        while self._counted < len(out):
+            self._counted_line += out[self._counted].count(b"\n")
+            self._counted += 1
+        return self._counted_line
 
     @staticmethod
     def _decided(head: bytes) -> bool:

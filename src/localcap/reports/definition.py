@@ -63,10 +63,11 @@ class ReportDefinition:
 
     @classmethod
     def from_json(cls, data: Any) -> ReportDefinition:
+        """Read one definition of the JSON shape above; the checks run in a fixed order so
+        that a definition with several faults always gets the same message."""
         if not isinstance(data, dict):
             raise ReportDefinitionError("Each report definition must be a JSON object")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise ReportDefinitionError(f"Unknown report attributes: {', '.join(unknown)}")
         title = str(data.get("title", "")).strip()
@@ -75,69 +76,12 @@ class ReportDefinition:
         fields = data.get("fields")
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
             raise ReportDefinitionError(f"Report '{title}': 'fields' must be a list of field names")
-        order_by = data.get("order_by") or []
-        if not isinstance(order_by, list):
-            raise ReportDefinitionError(f"Report '{title}': 'order_by' must be a list")
-        orders = []
-        for item in order_by:
-            if isinstance(item, str):
-                item = {"field": item}
-            if not isinstance(item, dict) or "field" not in item:
-                raise ReportDefinitionError(
-                    f"Report '{title}': each order_by entry needs a 'field' and a 'direction'"
-                )
-            direction = str(item.get("direction", "ASC")).upper()
-            if direction not in ("ASC", "DESC"):
-                raise ReportDefinitionError(
-                    f"Report '{title}': order_by direction must be ASC or DESC, not {direction}"
-                )
-            orders.append(OrderBy(str(item["field"]), direction))
-        report_id = data.get("report_id")
-        if report_id not in (None, ""):
-            try:
-                report_id = int(report_id)
-            except (TypeError, ValueError):
-                raise ReportDefinitionError(
-                    f"Report '{title}': report_id must be a number"
-                ) from None
-            if report_id < 1:
-                raise ReportDefinitionError(f"Report '{title}': report_id must be positive")
-        else:
-            report_id = None
+        orders = _order_by(data.get("order_by") or [], title)
+        report_id = _report_id(data.get("report_id"), title)
         filter_type = str(data.get("filter_type", "EVENT")).upper()
         if filter_type not in ("EVENT", "RECORD"):
             raise ReportDefinitionError(f"Report '{title}': filter_type must be EVENT or RECORD")
-
-        def as_list(name: str) -> list[str]:
-            value = data.get(name) or []
-            if isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            if not isinstance(value, list):
-                raise ReportDefinitionError(f"Report '{title}': '{name}' must be a list")
-            return [str(v) for v in value]
-
-        def as_bool(name: str, default: bool) -> bool:
-            value = data.get(name, default)
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "y")
-            return bool(value)
-
-        access = data.get("user_access", "all")
-        if isinstance(access, str):
-            if access.lower() != "all":
-                raise ReportDefinitionError(
-                    f"Report '{title}': user_access must be \"all\" or {{users, roles, dags}}"
-                )
-            access = "all"
-        elif isinstance(access, dict):
-            bad = set(access) - {"users", "roles", "dags"}
-            if bad:
-                raise ReportDefinitionError(
-                    f"Report '{title}': user_access may only list users, roles and dags"
-                )
-            access = {k: [str(v) for v in access.get(k) or []] for k in ("users", "roles", "dags")}
-        else:
-            raise ReportDefinitionError(f"Report '{title}': user_access is not valid")
+        access = _user_access(data.get("user_access", "all"), title)
         return cls(
             title=title,
             fields=list(fields),
@@ -146,14 +90,14 @@ class ReportDefinition:
             description=str(data.get("description", "") or ""),
             filter_logic=str(data.get("filter_logic", "") or ""),
             filter_type=filter_type,
-            filter_events=as_list("filter_events"),
-            filter_dags=as_list("filter_dags"),
+            filter_events=_as_list(data, "filter_events", title),
+            filter_dags=_as_list(data, "filter_dags", title),
             order_by=orders,
-            output_dags=as_bool("output_dags", False),
-            output_survey_fields=as_bool("output_survey_fields", False),
-            combine_checkbox_values=as_bool("combine_checkbox_values", False),
-            remove_line_breaks=as_bool("remove_line_breaks", True),
-            include_repeating=as_bool("include_repeating", True),
+            output_dags=_as_bool(data, "output_dags", False),
+            output_survey_fields=_as_bool(data, "output_survey_fields", False),
+            combine_checkbox_values=_as_bool(data, "combine_checkbox_values", False),
+            remove_line_breaks=_as_bool(data, "remove_line_breaks", True),
+            include_repeating=_as_bool(data, "include_repeating", True),
             user_access=access,
         )
 
@@ -222,3 +166,75 @@ class ReportDefinition:
             or bool(user_dag and user_dag in access.get("dags", []))
             or any(role in access.get("roles", []) for role in roles)
         )
+
+
+# --------------------------------------------------------------- reading the JSON attributes
+
+
+def _order_by(order_by: Any, title: str) -> list[OrderBy]:
+    """``order_by`` entries: a field name alone (ascending) or ``{"field", "direction"}``."""
+    if not isinstance(order_by, list):
+        raise ReportDefinitionError(f"Report '{title}': 'order_by' must be a list")
+    orders = []
+    for item in order_by:
+        if isinstance(item, str):
+            item = {"field": item}
+        if not isinstance(item, dict) or "field" not in item:
+            raise ReportDefinitionError(
+                f"Report '{title}': each order_by entry needs a 'field' and a 'direction'"
+            )
+        direction = str(item.get("direction", "ASC")).upper()
+        if direction not in ("ASC", "DESC"):
+            raise ReportDefinitionError(
+                f"Report '{title}': order_by direction must be ASC or DESC, not {direction}"
+            )
+        orders.append(OrderBy(str(item["field"]), direction))
+    return orders
+
+
+def _report_id(report_id: Any, title: str) -> int | None:
+    """A given ID (a positive number, or its digits as text) is kept; none is assigned later."""
+    if report_id in (None, ""):
+        return None
+    try:
+        number = int(report_id)
+    except (TypeError, ValueError):
+        raise ReportDefinitionError(f"Report '{title}': report_id must be a number") from None
+    if number < 1:
+        raise ReportDefinitionError(f"Report '{title}': report_id must be positive")
+    return number
+
+
+def _user_access(access: Any, title: str) -> Any:
+    """``"all"`` (any letter case), or a dict of ``users``/``roles``/``dags`` lists."""
+    if isinstance(access, str):
+        if access.lower() != "all":
+            raise ReportDefinitionError(
+                f"Report '{title}': user_access must be \"all\" or {{users, roles, dags}}"
+            )
+        return "all"
+    if isinstance(access, dict):
+        if set(access) - {"users", "roles", "dags"}:
+            raise ReportDefinitionError(
+                f"Report '{title}': user_access may only list users, roles and dags"
+            )
+        return {k: [str(v) for v in access.get(k) or []] for k in ("users", "roles", "dags")}
+    raise ReportDefinitionError(f"Report '{title}': user_access is not valid")
+
+
+def _as_list(data: dict[str, Any], name: str, title: str) -> list[str]:
+    """A list attribute, also accepted as one comma-separated string."""
+    value = data.get(name) or []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise ReportDefinitionError(f"Report '{title}': '{name}' must be a list")
+    return [str(v) for v in value]
+
+
+def _as_bool(data: dict[str, Any], name: str, default: bool) -> bool:
+    """A flag: JSON true/false or numbers, or text such as ``"1"``, ``"true"``, ``"yes"``."""
+    value = data.get(name, default)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y")
+    return bool(value)
