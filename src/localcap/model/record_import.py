@@ -7,7 +7,7 @@ All-or-nothing: every problem is collected and reported in REDCap's style
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -347,6 +347,10 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
     if not data:
         # A record imported with its ID alone (or blanked) still exists, as in REDCap.
         data[record_field] = change.record
+
+
+def records_in(changes: Iterable[RowChange]) -> list[str]:
+    return list(dict.fromkeys(c.record for c in changes))
 
 
 def write_plan(

@@ -234,7 +234,8 @@ class QueueCondition:
 
 
 def survey_link(base: str, hash_: str) -> str:
-    """A participant's survey link (REDCap's form: ``<base>/surveys/?s=<hash>``)."""
+    """A participant's survey link on the server reached at ``base`` (the API's Export
+    Survey Link answers it; the survey pages show it after Save & Return)."""
     return f"{base}/surveys/?s={hash_}"
 
 

@@ -14,7 +14,9 @@ from localcap.api.errors import IN_A_DAG, NO_DESIGN, OUTSIDE_OWN_DAG, ApiError, 
 from localcap.formats.lists import render_records
 from localcap.formats.parsers import DataParseError, parse_data
 from localcap.model.audit import Change, assignments, bounded, printable
-from localcap.model.numbers import MAX_ID  # noqa: F401  (the methods' bound on ids)
+
+#: Ids and numbers beyond this cannot exist (database integers are 64-bit at most).
+MAX_ID = 2**31 - 1
 
 LONGITUDINAL_ONLY = "You cannot export {what} for classic projects"
 

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from starlette.responses import PlainTextResponse, Response
 
-from localcap.actions.projects import create_blank_project
 from localcap.api.context import ApiContext
 from localcap.api.errors import NO_PERMISSION, ApiError
 from localcap.api.methods.common import (
@@ -28,6 +27,9 @@ from localcap.api.methods.common import (
     require_design,
 )
 from localcap.db import projects as store
+from localcap.db.tokens import create_project_token
+from localcap.model.project import Field
+from localcap.model.rights import Rights
 from localcap.projectxml.importer import import_project_xml
 from localcap.projectxml.safexml import ProjectXmlError
 
@@ -130,6 +132,14 @@ DEFAULT_INFO: dict[str, Any] = {
     "bypass_branching_erase_field_prompt": 0,
 }
 
+#: A new REDCap project starts with one instrument holding the record ID field.
+FIRST_FIELD = Field(
+    field_name="record_id",
+    form_name="my_first_instrument",
+    field_type="text",
+    field_label="Record ID",
+)
+
 
 def _as_int(value: Any, name: str) -> int:
     try:
@@ -186,7 +196,23 @@ def create_project(ctx: ApiContext) -> Response:
     if "odm" in ctx.request.files or ctx.request.get("odm").strip():
         return _create_project_from_odm(ctx, title, info)
     with ctx.engine.begin() as conn:
-        pid, token = create_blank_project(conn, ctx.username, title, longitudinal, info)
+        pid = store.create_project(conn, title, longitudinal, info)
+        project = store.load_project(conn, pid)
+        assert project is not None
+        store.replace_metadata(conn, project, [FIRST_FIELD])
+        if longitudinal:
+            from localcap.model.project import Arm, Event
+
+            store.replace_arms(conn, pid, [Arm(1, "Arm 1")], override=False)
+            store.save_events(conn, pid, [Event(0, 1, "Event 1", "event_1_arm_1")], override=False)
+            project = store.load_project(conn, pid)
+            assert project is not None
+            store.replace_event_forms(
+                conn, pid, [(project.events[0].event_id, FIRST_FIELD.form_name)], {1}
+            )
+        project = store.load_project(conn, pid)
+        store.save_project_user(conn, pid, ctx.username, Rights.full(project), None)
+        token = create_project_token(conn, pid, ctx.username)
     audit_creation(ctx, pid, "Create project")
     return PlainTextResponse(token)
 

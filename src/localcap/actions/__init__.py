@@ -1,1 +1,0 @@
-"""Use cases: one function per thing the API, the CLI, the survey pages or the demo do."""
