@@ -26,7 +26,11 @@ def longitudinal() -> Project:
             Field("scan", "consent", "file"),
             Field("weight", "visits", "text"),
         ],
-        forms=[Form("demographics", "Demographics"), Form("consent", "Consent"), Form("visits", "Visits")],
+        forms=[
+            Form("demographics", "Demographics"),
+            Form("consent", "Consent"),
+            Form("visits", "Visits"),
+        ],
         arms=[Arm(1, "Arm 1"), Arm(2, "Arm 2")],
         events=[
             Event(BASELINE, 1, "Baseline", "baseline_arm_1"),
@@ -45,8 +49,19 @@ def longitudinal() -> Project:
 
 def rows() -> list[StoredRow]:
     return [
-        StoredRow("1", BASELINE, "", 1, {"record_id": "1", "name": "Ann", "scan": "7",
-                                         "demographics_complete": "2", "consent_complete": "0"}),
+        StoredRow(
+            "1",
+            BASELINE,
+            "",
+            1,
+            {
+                "record_id": "1",
+                "name": "Ann",
+                "scan": "7",
+                "demographics_complete": "2",
+                "consent_complete": "0",
+            },
+        ),
         StoredRow("1", VISIT, "visits", 1, {"weight": "70", "visits_complete": "1"}),
         StoredRow("1", VISIT, "visits", 2, {"weight": "71", "visits_complete": "1"}),
         StoredRow("1", OTHER_ARM, "", 1, {"record_id": "1", "name": "Ann"}),
@@ -79,7 +94,9 @@ def test_an_arm_keeps_the_records_rows_in_other_arms():
     result = planned(project, request)
     assert result.gone == [] and result.touched == ["1"]  # still in arm 2
     assert {(u.row.event_id, u.row.instance) for u in result.updates} == {
-        (BASELINE, 1), (VISIT, 1), (VISIT, 2)
+        (BASELINE, 1),
+        (VISIT, 1),
+        (VISIT, 2),
     }
     assert all(u.row.data == {} for u in result.updates)  # rows left empty are removed
     assert result.changes(project)[0].details == "[arm = 1] record_id = '1'"

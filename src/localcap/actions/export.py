@@ -82,8 +82,6 @@ def project_parts(engine: Engine, project: Project, with_files: bool) -> Project
             survey_queue=survey_store.load_queue(conn, pid),
             roles=list_roles(conn, pid),
             documents=(
-                docs.project_documents(conn, pid)
-                if with_files and has_file_fields(project)
-                else {}
+                docs.project_documents(conn, pid) if with_files and has_file_fields(project) else {}
             ),
         )

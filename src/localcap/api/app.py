@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from localcap.api import methods  # noqa: F401  (registers every method handler)
 from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch, refuse_unknown_token
 from localcap.api.errors import ApiError, error_format, error_response, project_busy

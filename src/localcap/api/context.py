@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
-from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, ApiError
+from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, NO_USER_RIGHTS, ApiError
 from localcap.api.request import ApiRequest
 from localcap.db import transactions
 from localcap.db.audit import AuditEntry
 from localcap.db.projects import design_version, load_project
 from localcap.model.project import Project
-from localcap.model.rights import Rights
+from localcap.model.rights import Rights, may_change_users
 from localcap.state import AppState
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -88,3 +84,10 @@ class ApiContext:
 
     def require_import(self) -> None:
         self.require("api_import", NO_IMPORT)
+
+    def require_user_rights(self) -> None:
+        """Changing users or roles: API Import and full User Rights (read-only User Rights
+        may look but not change)."""
+        self.require_import()
+        if not may_change_users(self.rights):
+            raise ApiError(403, NO_USER_RIGHTS)

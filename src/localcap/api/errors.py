@@ -20,7 +20,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-# The messages REDCap gives, word for word (see shared/reference/redcap-api-behaviour.md).
+# The messages REDCap gives, word for word (docs/REDCAP_API.md says where each was recorded).
 NO_PERMISSION = "You do not have permissions to use the API"
 NO_EXPORT = "You do not have API Export privileges"
 NO_IMPORT = "You do not have API Import/Update privileges"

@@ -177,7 +177,5 @@ def _erased_names(project: Project, request: DeleteRequest, row: StoredRow) -> l
     if request.instance and str(row.instance) != request.instance:
         return []
     return [
-        n
-        for n in row.data
-        if not request.instrument or project.form_of(n) == request.instrument
+        n for n in row.data if not request.instrument or project.form_of(n) == request.instrument
     ]

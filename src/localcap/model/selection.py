@@ -114,9 +114,7 @@ class ExportSelection:
 
     def flat_export(self) -> FlatExport:
         """The columns and cells of a flat export of this selection (rights applied)."""
-        return FlatExport(
-            self.project, self.rights, self.group_id, self.field_order, self.options
-        )
+        return FlatExport(self.project, self.rights, self.group_id, self.field_order, self.options)
 
 
 def require_export_access(project: Project, rights: Rights) -> None:
@@ -159,4 +157,3 @@ def user_filter(project: Project, rights: Rights, expression: str) -> CompiledLo
     if hidden:
         raise DomainError(HIDDEN_FILTER_FIELDS.format(fields=", ".join(hidden)))
     return logic
-

@@ -28,12 +28,10 @@ from localcap.formats.xml_writer import write_xml_records
 from localcap.model.audit import Change, assignments, bounded, printable
 from localcap.model.eav import EavExport
 from localcap.model.flat import FlatExport, FlatOptions, export_field_order
+from localcap.model.names import check_names
 from localcap.model.selection import ExportSelection, require_export_access, user_filter
 
 log = logging.getLogger("localcap")
-
-#: Ids and numbers beyond this cannot exist (database integers are 64-bit at most).
-MAX_ID = 2**31 - 1
 
 LONGITUDINAL_ONLY = "You cannot export {what} for classic projects"
 NO_RECORD = 'The record "{record}" does not exist'
@@ -155,20 +153,6 @@ def audit_change(ctx: ApiContext, action: str, pairs: list[tuple[str, Any]]) -> 
         ctx.audit.changes.append(Change(shown, details=assignments(pairs)))
 
 
-def invalid_values(param: str, values: list[str]) -> ApiError:
-    """REDCap's 400 for names a list parameter gives that the project does not have."""
-    joined = ", ".join(f"'{v}'" for v in values)
-    return ApiError(400, f'The following values in the parameter "{param}" are not valid: {joined}')
-
-
-def check_names(param: str, requested: list[str] | None, known: Collection[str]) -> None:
-    """400 (:func:`invalid_values`) unless every name ``requested`` is ``known``."""
-    if requested:
-        bad = [name for name in requested if name not in known]
-        if bad:
-            raise invalid_values(param, bad)
-
-
 # -- exports -------------------------------------------------------------------------------
 
 
@@ -220,7 +204,9 @@ def export_selection(ctx: ApiContext, *, forms: bool) -> ExportSelection:
     event_ids = requested_events(ctx)
     return new_selection(
         ctx,
-        fields=export_field_order(project, fields, wanted_forms) if fields or wanted_forms else None,
+        fields=export_field_order(project, fields, wanted_forms)
+        if fields or wanted_forms
+        else None,
         records=records,
         event_ids=event_ids,
         logic=logic,

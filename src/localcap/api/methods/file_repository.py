@@ -36,10 +36,8 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import (
-    MAX_ID,
     delete_bytes,
     document_response,
     dropped_on_failure,
@@ -54,7 +52,7 @@ from localcap.formats.json_writer import dumps
 from localcap.formats.lists import CONTENT_TYPES, render_records
 from localcap.formats.xml_writer import write_xml_items
 from localcap.model.audit import bounded, printable
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 
 NO_FILE_REPOSITORY = (
     "You do not have permissions to use this method: File Repository privileges are required"
@@ -159,7 +157,6 @@ def _describe(ctx: ApiContext, description: str) -> None:
         ctx.audit.description = printable(bounded(description, 1000))
 
 
-@method("fileRepository", "createFolder")
 def create_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     name = _folder_name(ctx)
@@ -178,7 +175,6 @@ def create_folder(ctx: ApiContext) -> Response:
     return list_response(ctx, [{"folder_id": folder_id}], ["folder_id"])
 
 
-@method("fileRepository", "list")
 def list_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
     project = ctx.project
@@ -216,7 +212,6 @@ def _items_response(ctx: ApiContext, items: list[dict[str, Any]]) -> Response:
     )
 
 
-@method("fileRepository", "export")
 def export_file(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
     with ctx.read_snapshot() as conn:
@@ -225,7 +220,6 @@ def export_file(ctx: ApiContext) -> Response:
     return document_response(ctx, found.document)
 
 
-@method("fileRepository", "import")
 def import_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     project = ctx.project
@@ -239,7 +233,6 @@ def import_file(ctx: ApiContext) -> Response:
     return empty_answer(ctx)
 
 
-@method("fileRepository", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     with ctx.write_transaction() as conn:

@@ -28,11 +28,9 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import (
     BAD_INSTANCE,
-    MAX_ID,
     NO_RECORD,
     delete_bytes,
     document_response,
@@ -45,7 +43,7 @@ from localcap.api.methods.common import (
 from localcap.db import documents as docs
 from localcap.db import records as rows_store
 from localcap.model.audit import row_writes
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
 from localcap.model.rows import StoredRow
 from localcap.model.selection import require_file_export
@@ -158,7 +156,6 @@ def _stored_document(
     return row, docs.get_document(conn, project.project_id, value)
 
 
-@method("file", "export")
 def export_file(ctx: ApiContext) -> Response:
     open_export(ctx)
     project = ctx.project
@@ -206,7 +203,6 @@ def _write_field(
     return None if old in (None, "") else str(old)
 
 
-@method("file", "import")
 def import_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.read_snapshot() as conn:  # refuse bad requests before storing any bytes
@@ -259,7 +255,6 @@ def _log_file_change(
     )
 
 
-@method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.write_transaction() as conn:

@@ -49,12 +49,11 @@ from starlette.responses import Response
 
 from localcap.actions.export import stored_rows
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
-from localcap.api.methods.common import BAD_INSTANCE, MAX_ID, NO_RECORD, new_selection
+from localcap.api.methods.common import BAD_INSTANCE, NO_RECORD, new_selection
 from localcap.db import records as rows_store
 from localcap.files import download_headers
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 from localcap.model.project import Event, Project
 from localcap.model.selection import require_export_access
 from localcap.pdf.content import Page, PageBuilder, Selection, plain_text
@@ -132,7 +131,6 @@ def _record_label(project: Project) -> str:
     return plain_text(f.field_label) if f is not None and f.field_label else "Record ID"
 
 
-@method("pdf", "export")
 def export_pdf(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights, req = ctx.project, ctx.rights, ctx.request

@@ -11,7 +11,6 @@ import localcap.actions.import_records as use_case
 from localcap.actions.export import selected_rows
 from localcap.actions.record_delete import delete_records as carry_out_delete
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_DELETE, ApiError, error_format
 from localcap.api.methods.common import (
     audit_export,
@@ -44,7 +43,6 @@ def record_type_of(ctx: ApiContext) -> str:
     return record_type
 
 
-@method("record", "export")
 def export_records(ctx: ApiContext) -> Response:
     open_export(ctx)
     record_type = record_type_of(ctx)
@@ -109,7 +107,6 @@ def _import_plan(
     return ImportChecker(project, date_format).check(rows, ctx.group_id)
 
 
-@method("record", "import")
 def import_records(ctx: ApiContext) -> Response:
     ctx.require_import()
     record_type = record_type_of(ctx)
@@ -142,7 +139,6 @@ def import_records(ctx: ApiContext) -> Response:
     return import_response(ctx, result.records, result.id_map)
 
 
-@method("record", "delete")
 def delete_records(ctx: ApiContext) -> Response:
     """Delete Records: whole records, or (``event``, ``instrument``, ``repeat_instance``) some
     of their values, or (``arm``) their rows in one arm (:mod:`localcap.model.record_delete`)."""
@@ -163,7 +159,6 @@ def delete_records(ctx: ApiContext) -> Response:
     return Response(str(plan.count), media_type="text/plain")
 
 
-@method("generateNextRecordName", "export")
 def generate_next_record_name(ctx: ApiContext) -> Response:
     """The next record name: max numeric id + 1; for a user in a DAG, ``<group_id>-<n>``."""
     ctx.require_export()
@@ -181,7 +176,6 @@ def generate_next_record_name(ctx: ApiContext) -> Response:
     return Response(name, media_type="text/plain")
 
 
-@method("record", "rename")
 def rename_record(ctx: ApiContext) -> Response:
     """Rename Record: ``record`` becomes ``new_record_name``; answers ``1``."""
     ctx.require_import()

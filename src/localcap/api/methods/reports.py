@@ -8,10 +8,8 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.actions.export import stored_rows
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import HIDDEN_REPORT_FIELDS, ApiError
 from localcap.api.methods.common import (
-    MAX_ID,
     audit_export,
     count_response,
     list_response,
@@ -26,7 +24,7 @@ from localcap.formats.odm import write_odm
 from localcap.formats.parsers import check_json_text
 from localcap.model.errors import NotPermitted
 from localcap.model.filtering import compile_filter, unexportable_fields
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 from localcap.model.selection import NO_ACCESS_EXPORT
 from localcap.reports.definition import ReportDefinition
 from localcap.reports.export import no_access, plan_report
@@ -68,7 +66,6 @@ def _visible_report(ctx: ApiContext, report_id: str) -> ReportDefinition:
     return definition
 
 
-@method("report", "export")
 def export_report(ctx: ApiContext) -> Response:
     open_export(ctx)
     report_id = ctx.request.get("report_id").strip()
@@ -121,7 +118,6 @@ def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
         _require_exportable(ctx, report)
 
 
-@method("report", "import")
 def import_reports(ctx: ApiContext) -> Response:
     require_design(ctx)
     try:
@@ -150,7 +146,6 @@ def import_reports(ctx: ApiContext) -> Response:
     return count_response(ctx, len(ids))
 
 
-@method("report", "list")
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
     with ctx.read_snapshot() as conn:

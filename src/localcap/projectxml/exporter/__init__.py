@@ -1,6 +1,6 @@
 """Stream a whole project as a REDCap project XML (Export Project XML, ``content=project_xml``).
 
-The layout follows real REDCap exports (``/work/shared/fixtures/*.xml``): ``Study`` with
+The layout follows real REDCap exports (the fixtures in ``tests/data/redcap_projects/``): ``Study`` with
 ``GlobalVariables`` (settings, repeating setup, DAGs, surveys, reports) and
 ``MetaDataVersion`` (events, forms, item groups, items, code lists), then ``ClinicalData``.
 Every data dictionary column goes into ``redcap:`` attributes so that

@@ -1,6 +1,6 @@
 """Build a whole project from a REDCap project XML, streaming, in one transaction.
 
-The XML's layout (read off real REDCap exports: ``/work/shared/fixtures``, REDCapR's
+The XML's layout (read off real REDCap exports: ``tests/data/redcap_projects/``, REDCapR's
 ``inst/test-data/projects/*/project.xml``):
 
 * ``Study/GlobalVariables``: project settings as ``redcap:*`` elements, then groups of
