@@ -127,6 +127,13 @@ def main() -> None:
     "(survives power loss). normal: faster small writes, but the last ones can be lost on "
     "power loss or an OS crash. Ignored with PostgreSQL.",
 )
+@click.option(
+    "--admin-api",
+    is_flag=True,
+    envvar="LOCALCAP_ADMIN_API",
+    help="Serve POST /admin/ (project tokens, snapshots, reset) to super tokens: for test "
+    "suites, never on a server holding real data (see docs/TESTING.md).",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -142,6 +149,7 @@ def serve(
     public_url: str | None,
     forwarded_allow_ips: str,
     sqlite_synchronous: str,
+    admin_api: bool,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
@@ -165,6 +173,7 @@ def serve(
     os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    os.environ["LOCALCAP_ADMIN_API"] = "1" if admin_api else ""
     click.echo(f"localcap is serving the REDCap API at {url}")
     files = raise_open_files_limit()
     os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))

@@ -14,6 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from localcap.api import methods  # noqa: F401  (registers every method handler)
+from localcap.api.admin import admin_route
 from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch, refuse_unknown_token
 from localcap.api.errors import ApiError, error_format, error_response, project_busy
@@ -86,6 +87,7 @@ def create_app(state: AppState) -> Starlette:
             Route("/api/", api, methods=ALL_METHODS),
             Route("/api", api, methods=ALL_METHODS),
             health_route(state),
+            *([admin_route(state)] if state.admin_api else []),
             *build_routes(state),
         ],
         exception_handlers={404: not_found},
