@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy import Connection, select
 
+from localcap.admin.cli import reset, snapshot
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
@@ -659,6 +660,8 @@ def project_import(
 
 
 main.add_command(survey)
+main.add_command(snapshot)
+main.add_command(reset)
 
 
 if __name__ == "__main__":  # pragma: no cover

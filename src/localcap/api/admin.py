@@ -60,6 +60,47 @@ def _tokens(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str
     return mint_project_tokens(state.engine, _int(request, "project_id"), names, owner.username)
 
 
+def _name(request: ApiRequest) -> str:
+    return request.get("name").strip()
+
+
+def _snapshot_save(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str, object]:
+    from localcap.admin.snapshots import save_snapshot
+
+    snapshot = save_snapshot(
+        state.engine, state.data_dir, state.file_store, _name(request), owner.username
+    )
+    return snapshot.as_json()
+
+
+def _snapshot_restore(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str, object]:
+    from localcap.admin.snapshots import restore_snapshot
+
+    snapshot = restore_snapshot(
+        state.engine, state.data_dir, state.file_store, _name(request), owner.username
+    )
+    return snapshot.as_json()
+
+
+def _snapshot_list(state: AppState, request: ApiRequest, owner: TokenOwner) -> list[object]:
+    from localcap.admin.snapshots import list_snapshots
+
+    return [s.as_json() for s in list_snapshots(state.data_dir)]
+
+
+def _snapshot_delete(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str, str]:
+    from localcap.admin.snapshots import delete_snapshot
+
+    delete_snapshot(state.data_dir, state.engine, _name(request))
+    return {"deleted": _name(request)}
+
+
+def _reset(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str, int]:
+    from localcap.admin.snapshots import reset_server
+
+    return {"files_deleted": reset_server(state.engine, state.file_store, owner.username)}
+
+
 def _info(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str, str]:
     from importlib.metadata import version
 
@@ -69,6 +110,11 @@ def _info(state: AppState, request: ApiRequest, owner: TokenOwner) -> dict[str, 
 #: action -> what it does; each returns what the answer's JSON holds.
 ACTIONS: dict[str, Action] = {
     "info": _info,
+    "snapshot_save": _snapshot_save,
+    "snapshot_restore": _snapshot_restore,
+    "snapshot_list": _snapshot_list,
+    "snapshot_delete": _snapshot_delete,
+    "reset": _reset,
     "tokens": _tokens,
 }
 
