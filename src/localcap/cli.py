@@ -20,6 +20,7 @@ from localcap.limits import (
     KEEP_ALIVE_TIMEOUT,
     RESERVED_FILES,
 )
+from localcap.pull import project_pull
 from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
@@ -662,6 +663,7 @@ def project_import(
 main.add_command(survey)
 main.add_command(snapshot)
 main.add_command(reset)
+project.add_command(project_pull)
 
 
 if __name__ == "__main__":  # pragma: no cover
