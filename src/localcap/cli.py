@@ -242,11 +242,40 @@ def token_super(data_dir: Path, database_url: str | None, username: str) -> None
 @data_dir_option
 @click.option("--project", "project_id", required=True, type=int, help="The project's id.")
 @click.option("--username", required=True, help="An existing user of that project.")
-def token_create(data_dir: Path, database_url: str | None, project_id: int, username: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["token", "env", "csv"]),
+    default="token",
+    show_default=True,
+    help="token: the token alone. env: REDCAP_API_TOKEN=... lines (with --url, also "
+    "REDCAP_API_URL=...) for R's readRenviron(), $GITHUB_ENV or a shell. csv: a REDCapR "
+    "credential file (needs --url).",
+)
+@click.option("--url", default=None, help="The API URL the token is for (env and csv formats).")
+@click.option(
+    "--env-name",
+    default="REDCAP_API_TOKEN",
+    show_default=True,
+    help="The variable name of the token in the env format.",
+)
+def token_create(
+    data_dir: Path,
+    database_url: str | None,
+    project_id: int,
+    username: str,
+    fmt: str,
+    url: str | None,
+    env_name: str,
+) -> None:
     """Print a new 32-character project API token for an existing project user.
 
     Any earlier token of that user for that project stops working.
     """
+    from localcap.admin.credentials import format_token
+
+    if fmt == "csv" and not url:
+        raise click.UsageError("--format csv needs --url (the credential file's redcap_uri).")
     from localcap.db.tokens import create_project_token
 
     engine = open_engine(data_dir, database_url)
@@ -254,7 +283,11 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
         _require_member(conn, project_id, username)
         token = create_project_token(conn, project_id, username)
         _log(conn, project_id, "token create", f"Create API token for user {username}")
-    click.echo(token)
+    click.echo(
+        format_token(
+            token, fmt, url=url, username=username, project_id=project_id, env_name=env_name
+        )
+    )
 
 
 def _log(conn: Connection, project_id: int | None, command: str, description: str) -> None:
