@@ -241,3 +241,54 @@ def test_the_commands_save_and_restore_while_the_server_runs(tmp_path):
         assert api.call(content="version").status_code == 403
     finally:
         server.stop()
+
+
+def test_save_and_restore_while_clients_write(admin_server):
+    """Writers and readers keep calling while snapshots are saved and restored: every call is
+    answered 200 (or 503 if a lock wait ran out: nothing written), never a 500; a restore
+    then gives exactly what was saved, whatever ran before it."""
+    import threading
+
+    server = admin_server
+    api, _ = populate(server)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def write(worker: int) -> None:
+        for i in range(10_000):
+            if stop.is_set():
+                return
+            row = {"record_id": f"w{worker}-{i}", "first_name": "x", "weight": str(i)}
+            statuses.append(
+                api.call(content="record", action="import", format="json", data=[row]).status_code
+            )
+            statuses.append(
+                api.call(content="record", format="csv", fields="record_id").status_code
+            )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        while len(statuses) < 6:  # the clients are busy before the first save
+            stop.wait(0.01)
+        for round_ in range(3):
+            answer = admin(server, "snapshot_save", name=f"s{round_}")
+            assert answer.status_code == 200, answer.text
+            answer = admin(server, "snapshot_restore", name=f"s{round_}")
+            assert answer.status_code == 200, answer.text
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    print(f"{len(statuses)} calls during the snapshots")
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    assert admin(server, "snapshot_restore", name="s2").status_code == 200
+    first = dump(server)
+    assert admin(server, "snapshot_restore", name="s2").status_code == 200
+    second = dump(server)
+    for name in first["tables"]:
+        if name != "audit_log":
+            assert second["tables"][name] == first["tables"][name], name
+    records = api.json(content="record", fields="record_id,weight")
+    assert all(r["weight"] for r in records if r["record_id"].startswith("w"))

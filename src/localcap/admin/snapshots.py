@@ -15,10 +15,10 @@ written once under a new key and deleted), and the database copy:
   every table (``CREATE TABLE ... AS``), taken in one REPEATABLE READ snapshot while every
   project's write lock (the advisory lock writers take first) is held, so that no write
   changes or deletes a file under it. Restoring holds the same locks, then every table
-  exclusively (running exports finish first; new requests wait), and in one transaction
-  empties every table, copies the snapshot's rows back in foreign-key order and sets each
-  id sequence past the restored ids. A template database would need the server's
-  connections closed; this does not.
+  against every other writer (``EXCLUSIVE``: reads go on, seeing the old state until the
+  commit), and in one transaction deletes every row, copies the snapshot's rows back in
+  foreign-key order and sets each id sequence past the restored ids. A template database
+  would need the server's connections closed; this does not.
 
 A snapshot records the schema revision; a server at another revision refuses it. Files
 written after a snapshot stay in the store after its restore (an upload in progress may
@@ -150,8 +150,9 @@ def _quoted(tables: list[str]) -> str:
 
 
 def _pg_lock_all(conn: Connection, tables: list[str]) -> None:
-    """Every table, exclusively: running reads (exports) finish first, new ones wait."""
-    conn.execute(text(f"LOCK TABLE {_quoted(tables)} IN ACCESS EXCLUSIVE MODE"))
+    """Every table against every other writer (EXCLUSIVE: plain reads go on, and see the
+    state before this transaction until it commits)."""
+    conn.execute(text(f"LOCK TABLE {_quoted(tables)} IN EXCLUSIVE MODE"))
 
 
 def _tables(conn: Connection, schema: str | None = None) -> list[str]:
@@ -291,7 +292,10 @@ def _restore_postgres(engine: Engine, snapshot: Snapshot) -> None:
         if saved != set(tables):
             raise SnapshotError(f"Snapshot {snapshot.name}'s tables are missing or changed")
         _pg_lock_all(conn, tables)
-        conn.execute(text(f"TRUNCATE {_quoted(tables)}"))
+        # DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe (a reader whose snapshot predates
+        # it would find the tables empty: a valid token refused).
+        for table in reversed(tables):  # children first
+            conn.execute(text(f'DELETE FROM "{table}"'))
         for table in tables:
             conn.execute(text(f'INSERT INTO "{table}" TABLE "{schema}"."{table}"'))
         _pg_reset_sequences(conn)
