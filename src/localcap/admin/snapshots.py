@@ -41,13 +41,12 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, MetaData, text
 
+from localcap.admin.audit import log_admin
 from localcap.db import schema as t
-from localcap.db.audit import log_command
 from localcap.db.documents import iter_expected_files
 from localcap.db.transactions import PROJECT_LOCK_CLASS, read_snapshot, write_transaction
 from localcap.files.local import LocalFileStore
 from localcap.files.store import FileStore
-from localcap.model.audit import bounded, printable
 from localcap.model.errors import DomainError, NotFound
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -125,10 +124,6 @@ def _copy_files(conn: Connection, store: LocalFileStore, target: Path) -> int:
     return count
 
 
-def _log(conn: Connection, command: str, description: str) -> None:
-    log_command(conn, None, command, printable(bounded(description, 1000)))
-
-
 def _sqlite_file(engine: Engine) -> str:
     return str(engine.url.database)
 
@@ -192,7 +187,7 @@ def _save_sqlite(
     engine: Engine, store: LocalFileStore, staging: Path, name: str, by: str
 ) -> tuple[str, int]:
     with write_transaction(engine, None) as conn:
-        _log(conn, "snapshot save", f"Save snapshot {name} ({by})")
+        log_admin(conn, None, "snapshot save", f"Save snapshot {name}", by)
     # The write lock (BEGIN IMMEDIATE) for the copy: no write between the rows and the files.
     with write_transaction(engine, None) as conn:
         revision = _revision(conn)
@@ -214,7 +209,7 @@ def _save_postgres(
 ) -> tuple[str, int]:
     schema = _schema_name(name)
     with write_transaction(engine, None) as conn:
-        _log(conn, "snapshot save", f"Save snapshot {name} ({by})")
+        log_admin(conn, None, "snapshot save", f"Save snapshot {name}", by)
     with write_transaction(engine, None) as locks, engine.connect() as conn:
         _pg_project_locks(locks)  # held until the copy below is committed
         conn.execution_options(isolation_level="REPEATABLE READ")
@@ -269,7 +264,7 @@ def restore_snapshot(
     else:
         _restore_postgres(engine, snapshot)
     with write_transaction(engine, None) as conn:
-        _log(conn, "snapshot restore", f"Restore snapshot {name} ({by})")
+        log_admin(conn, None, "snapshot restore", f"Restore snapshot {name}", by)
     return snapshot
 
 
@@ -344,7 +339,7 @@ def reset_server(engine: Engine, store: FileStore, by: str) -> int:
             conn.execute(text("DELETE FROM sqlite_sequence"))  # AUTOINCREMENT counters
         else:
             _pg_reset_sequences(conn)
-        _log(conn, "reset", f"Reset the server: every project, user and file deleted ({by})")
+        log_admin(conn, None, "reset", "Reset the server: every project, user and file deleted", by)
     removed = 0
     for key in list(store.iter_keys()):
         store.delete(key)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
+from localcap.admin.audit import log_admin
 from localcap.db import schema as t
-from localcap.db.audit import log_command
 from localcap.db.tokens import create_project_token
 from localcap.db.transactions import write_transaction
-from localcap.model.audit import bounded, printable
 from localcap.model.errors import NotFound
 
 
@@ -33,6 +32,6 @@ def mint_project_tokens(
                 "(content=user&action=import)."
             )
         tokens = {name: create_project_token(conn, project_id, name) for name in usernames}
-        description = f"Create API tokens for users {', '.join(usernames)} (admin endpoint, {by})"
-        log_command(conn, project_id, "admin token", printable(bounded(description, 1000)))
+        description = f"Create API tokens for users {', '.join(usernames)}"
+        log_admin(conn, project_id, "tokens", description, by)
     return tokens
