@@ -178,3 +178,28 @@ def test_uses_it(localcap_server, localcap_project):
         result.stdout.fnmatch_lines(["*super token is not accepted*"])
     finally:
         server.stop()
+
+
+def test_the_started_server_can_use_postgresql(pytester: pytest.Pytester, pg_server) -> None:
+    from support import postgres
+
+    url = postgres.create_database(pg_server, "localcap_plugin")
+    pytester.makepyfile(
+        test_pg="""
+def test_on_postgresql(localcap_server, localcap_project):
+    assert localcap_server.process is not None
+    localcap_project.import_records([{"record_id": "1"}])
+    assert localcap_project.json(content="record") == [{"record_id": "1", "form_1_complete": "0"}]
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "-q", "-p", "no:cacheprovider", "--localcap-database-url", url
+    )
+    result.assert_outcomes(passed=1)
+    with pg_server.connect(autocommit=True) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'localcap_plugin'"
+        ).fetchone()[0]
+    assert count == 0  # the server's connections went with it
+    with pg_server.connect("localcap_plugin", autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM projects").fetchone()[0] >= 1
