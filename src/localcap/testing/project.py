@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcap.testing.server import SUPER_USER, LocalcapServer
+from localcap.testing.server import LocalcapServer
 
 #: What a user gets unless ``User.rights`` says otherwise (REDCap's Import Users keys): API
 #: export and import, record creation, and on every instrument view-and-edit and full data
@@ -165,7 +165,6 @@ class LocalcapProject:
 class Template:
     """What a fresh copy is made from (see the module docstring)."""
 
-    title: str
     xml: bytes
     users: list[dict[str, Any]]
     role_mapping: list[dict[str, Any]]
@@ -257,9 +256,9 @@ def build_template(server: LocalcapServer, spec: ProjectSpec) -> Template:
         exportSurveyFields="true",
         exportDataAccessGroups="true",
     )
-    users = [u for u in call(content="user") if u["username"] != SUPER_USER]
+    creator = server.super_user  # the copies' creator anyway
+    users = [u for u in call(content="user") if u["username"] != creator]
     return Template(
-        title=spec.title,
         xml=exported,
         users=users,
         role_mapping=[m for m in call(content="userRoleMapping") if m.get("unique_role_name")],

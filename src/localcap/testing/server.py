@@ -118,6 +118,14 @@ class LocalcapServer:
     data_dir: Path | None = None
     #: Templates of the projects the session asked for (see ``project.fresh_project``).
     templates: dict[str, Any] = field(default_factory=dict, repr=False)
+    _super_user: str | None = field(default=None, repr=False)
+
+    @property
+    def super_user(self) -> str:
+        """The super token's user: every project made here is theirs."""
+        if self._super_user is None:
+            self._super_user = str(self.admin("info")["username"])
+        return self._super_user
 
     @property
     def admin_url(self) -> str:
