@@ -41,6 +41,8 @@ class AppState:
     #: Survey access codes tried per minute from all addresses together (0: unlimited): the
     #: ceiling for someone spreading guesses over many addresses.
     survey_code_attempts_total: int = 100
+    #: Whether ``POST /admin/`` (tokens, snapshots, reset; super token) is served.
+    admin_api: bool = False
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
