@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localcap.model.project import METADATA_COLUMNS
 from localcap.testing.server import LocalcapServer
 
 #: What a user gets unless ``User.rights`` says otherwise (REDCap's Import Users keys): API
@@ -29,26 +30,7 @@ DEFAULT_RIGHTS = {"api_export": 1, "api_import": 1, "record_create": 1}
 #: The API's names of the data dictionary's columns, in the order REDCap's web UI writes its
 #: CSV (whose header says "Variable / Field Name", "Form Name", ...): the Import Metadata
 #: method takes only these.
-DICTIONARY_COLUMNS = [
-    "field_name",
-    "form_name",
-    "section_header",
-    "field_type",
-    "field_label",
-    "select_choices_or_calculations",
-    "field_note",
-    "text_validation_type_or_show_slider_number",
-    "text_validation_min",
-    "text_validation_max",
-    "identifier",
-    "branching_logic",
-    "required_field",
-    "custom_alignment",
-    "question_number",
-    "matrix_group_name",
-    "matrix_ranking",
-    "field_annotation",
-]
+DICTIONARY_COLUMNS = list(METADATA_COLUMNS)
 #: The design of a project described by nothing else: one instrument, one text field.
 DEFAULT_FIELDS = [
     {
