@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine
 
 from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, ApiError
-from localcap.api.ratelimit import RateLimiter
 from localcap.api.request import ApiRequest
 from localcap.db import transactions
 from localcap.db.audit import AuditEntry
 from localcap.db.projects import design_version, load_project
 from localcap.model.project import Project
 from localcap.model.rights import Rights
+from localcap.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from localcap.files.store import FileStore
@@ -56,21 +56,21 @@ class AppState:
     @property
     def limiter(self) -> RateLimiter:
         if self._limiter is None:
-            self._limiter = RateLimiter(self.rate_limit)
+            self._limiter = RateLimiter(self.engine, self.rate_limit, "api")
         return self._limiter
 
     @property
     def code_limiter(self) -> RateLimiter:
         """Survey access-code attempts, per client address."""
         if self._code_limiter is None:
-            self._code_limiter = RateLimiter(self.survey_code_attempts)
+            self._code_limiter = RateLimiter(self.engine, self.survey_code_attempts, "code")
         return self._code_limiter
 
     @property
     def bad_token_limiter(self) -> RateLimiter:
         """Invalid-token calls, per client address."""
         if self._bad_token_limiter is None:
-            self._bad_token_limiter = RateLimiter(self.invalid_token_attempts)
+            self._bad_token_limiter = RateLimiter(self.engine, self.invalid_token_attempts, "bad-token")
         return self._bad_token_limiter
 
     @property
@@ -79,14 +79,14 @@ class AppState:
         codes), per minute from all addresses together: many addresses cannot flood the
         audit log either (the calls beyond are answered, not logged)."""
         if self._unauthenticated_log is None:
-            self._unauthenticated_log = RateLimiter(10 * self.invalid_token_attempts)
+            self._unauthenticated_log = RateLimiter(self.engine, 10 * self.invalid_token_attempts, "unauthenticated-log")
         return self._unauthenticated_log
 
     @property
     def code_limiter_total(self) -> RateLimiter:
         """Survey access-code attempts from every address together (one bucket, ``*``)."""
         if self._code_limiter_total is None:
-            self._code_limiter_total = RateLimiter(self.survey_code_attempts_total)
+            self._code_limiter_total = RateLimiter(self.engine, self.survey_code_attempts_total, "code-total")
         return self._code_limiter_total
 
     @property

@@ -13,7 +13,6 @@ from starlette.responses import Response, StreamingResponse
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
-from localcap.api.ratelimit import address_bucket
 from localcap.api.request import ApiRequest
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
@@ -21,6 +20,7 @@ from localcap.db.tokens import TokenOwner, lookup_token
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.model.audit import TOKEN_SHAPE, describe_call
 from localcap.model.errors import DomainError
+from localcap.ratelimit import address_bucket
 
 Handler = Callable[[ApiContext], Response]
 

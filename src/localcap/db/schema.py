@@ -378,3 +378,21 @@ server_secrets = Table(
     Column("name", String(100), primary_key=True),
     Column("value", String(200), nullable=False),
 )
+
+
+#: Rate-limit windows every server process shares (db/ratelimits.py): one row per bucket
+#: (``api:<user>``, ``code:<address>``...), the calls counted in the current minute and the
+#: one before it.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(200), primary_key=True),
+    #: The current window: minutes since the epoch.
+    Column("minute", Integer, nullable=False),
+    #: Calls allowed in that minute, and in the minute before it.
+    Column("calls", Integer, nullable=False),
+    Column("previous_calls", Integer, nullable=False),
+    #: Whether the last call counted was allowed (what the counting statement returns).
+    Column("allowed", Boolean, nullable=False),
+    Index("ix_rate_limits_minute", "minute"),
+)

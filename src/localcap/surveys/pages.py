@@ -51,7 +51,6 @@ from localcap.api.context import AppState
 from localcap.api.errors import ApiError
 from localcap.api.methods.files import StoredUpload, put_upload
 from localcap.api.methods.surveys import survey_link
-from localcap.api.ratelimit import address_bucket
 from localcap.api.request import limit_body
 from localcap.db import documents as docs
 from localcap.db import projects as project_store
@@ -76,6 +75,7 @@ from localcap.model.surveys import (
     Survey,
     in_records_arm,
 )
+from localcap.ratelimit import address_bucket
 from localcap.surveys import forms
 from localcap.surveys.branching import (
     calctext_values,
@@ -725,6 +725,12 @@ def build_routes(state: AppState) -> list[Route]:
         return _answer(conn, page, form, code, base, uploads)
 
     def access_code(code: str, client: str) -> Response:
+        # Counted in the database (shared by every process): a thread's work, not the loop's.
+        if not (
+            state.code_limiter.allow(address_bucket(client))
+            and state.code_limiter_total.allow("*")
+        ):
+            return _render("access.html", 429, form=True, error=TOO_MANY_CODES)
         code = code.strip().upper()
         participant = None
         if well_formed(code, ACCESS_CODE_LENGTH):
@@ -814,11 +820,6 @@ def build_routes(state: AppState) -> list[Route]:
             if "s" in params:
                 base = state.public_url or f"{request.url.scheme}://{request.url.netloc}"
                 return await run_in_threadpool(post_survey, params["s"], form, base, files, client)
-            if not (
-                state.code_limiter.allow(address_bucket(client))
-                and state.code_limiter_total.allow("*")
-            ):
-                return _render("access.html", 429, form=True, error=TOO_MANY_CODES)
             return await run_in_threadpool(access_code, _first(form, "code"), client)
         if "s" in params:
             return await run_in_threadpool(get_survey, params["s"])
