@@ -14,7 +14,7 @@ from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, ApiError
 from localcap.api.request import ApiRequest
 from localcap.db import transactions
 from localcap.db.audit import AuditEntry
-from localcap.db.projects import design_version, load_project
+from localcap.db.projects import DesignCache
 from localcap.model.project import Project
 from localcap.model.rights import Rights
 from localcap.ratelimit import RateLimiter
@@ -46,6 +46,9 @@ class AppState:
     #: Survey access codes tried per minute from all addresses together (0: unlimited): the
     #: ceiling for someone spreading guesses over many addresses.
     survey_code_attempts_total: int = 100
+    #: This process's copies of project designs, checked against the database's design
+    #: version on every use (correct across processes and machines).
+    design_cache: DesignCache = field(default_factory=DesignCache, repr=False)
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
@@ -70,7 +73,9 @@ class AppState:
     def bad_token_limiter(self) -> RateLimiter:
         """Invalid-token calls, per client address."""
         if self._bad_token_limiter is None:
-            self._bad_token_limiter = RateLimiter(self.engine, self.invalid_token_attempts, "bad-token")
+            self._bad_token_limiter = RateLimiter(
+                self.engine, self.invalid_token_attempts, "bad-token"
+            )
         return self._bad_token_limiter
 
     @property
@@ -79,14 +84,18 @@ class AppState:
         codes), per minute from all addresses together: many addresses cannot flood the
         audit log either (the calls beyond are answered, not logged)."""
         if self._unauthenticated_log is None:
-            self._unauthenticated_log = RateLimiter(self.engine, 10 * self.invalid_token_attempts, "unauthenticated-log")
+            self._unauthenticated_log = RateLimiter(
+                self.engine, 10 * self.invalid_token_attempts, "unauthenticated-log"
+            )
         return self._unauthenticated_log
 
     @property
     def code_limiter_total(self) -> RateLimiter:
         """Survey access-code attempts from every address together (one bucket, ``*``)."""
         if self._code_limiter_total is None:
-            self._code_limiter_total = RateLimiter(self.engine, self.survey_code_attempts_total, "code-total")
+            self._code_limiter_total = RateLimiter(
+                self.engine, self.survey_code_attempts_total, "code-total"
+            )
         return self._code_limiter_total
 
     @property
@@ -144,11 +153,11 @@ class ApiContext:
         transaction is the design its writes will land in."""
         pid = self.project.project_id
         with transactions.write_transaction(self.engine, pid) as conn:
-            if design_version(conn, pid) != self.project.design_version:
-                project = load_project(conn, pid)
-                if project is None:  # deleted while the request waited for the lock
-                    raise ApiError(403, NO_PERMISSION)
-                self.project_loaded = project
+            # nothing written yet: the cache may be used (and filled) here
+            project = self.state.design_cache.get(conn, pid)
+            if project is None:  # deleted while the request waited for the lock
+                raise ApiError(403, NO_PERMISSION)
+            self.project_loaded = project
             yield conn
 
     def read_snapshot(self) -> AbstractContextManager[Connection]:

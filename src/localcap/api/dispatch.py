@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -15,11 +16,12 @@ from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
 from localcap.api.request import ApiRequest
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
-from localcap.db.projects import load_project, load_project_user
+from localcap.db.projects import Membership, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.model.audit import TOKEN_SHAPE, describe_call
 from localcap.model.errors import DomainError
+from localcap.model.project import Project
 from localcap.ratelimit import address_bucket
 
 Handler = Callable[[ApiContext], Response]
@@ -62,8 +64,11 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     token = request.get("token")
     secrets = token_values(request.params, request.arrays)
     content = request.get("content").strip()[:50]  # the audit column's width
+    # One transaction for everything the checks read: the token, the caller's membership and
+    # the project's design (the design version only, when this process has it cached).
     with read_snapshot(state.engine) as conn:
         owner = lookup_token(conn, token)
+        caller = _load_caller(state, conn, owner)
     if owner is None:
         _refuse_invalid_token(state, request, content, secrets)
         raise ApiError(403, NO_PERMISSION)
@@ -78,7 +83,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         secrets=secrets,
     )
     try:
-        ctx = _authorise(state, request, owner, content)
+        ctx = _authorise(state, request, owner, content, caller)
         action = resolve_action(request, content)
         handler = HANDLERS.get((content, action))
         if handler is None:
@@ -124,7 +129,24 @@ def refuse_unknown_token(state: AppState, request: ApiRequest) -> ApiError | Non
     return ApiError(403, NO_PERMISSION)
 
 
-def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content: str) -> ApiContext:
+#: A project token's membership and project (either None when it no longer has them).
+Caller = tuple[Membership | None, Project | None]
+
+
+def _load_caller(state: AppState, conn: Connection, owner: TokenOwner | None) -> Caller:
+    """What :func:`_authorise` checks a project token's owner against (nothing for a super
+    token or an unknown one)."""
+    if owner is None or owner.project_id is None:
+        return None, None
+    return (
+        load_project_user(conn, owner.project_id, owner.username),
+        state.design_cache.get(conn, owner.project_id),
+    )
+
+
+def _authorise(
+    state: AppState, request: ApiRequest, owner: TokenOwner, content: str, caller: Caller
+) -> ApiContext:
     """The caller's context: rate limit, the method's existence, the project and rights."""
     if not state.limiter.allow(owner.username):
         raise ApiError(
@@ -145,10 +167,7 @@ def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content:
             raise ApiError(403, NO_PERMISSION)
         ctx.is_super = True
         return ctx
-    assert owner.project_id is not None
-    with read_snapshot(state.engine) as conn:
-        membership = load_project_user(conn, owner.project_id, owner.username)
-        project = load_project(conn, owner.project_id)
+    membership, project = caller
     if membership is None or project is None or membership.expired(date.today()):
         raise ApiError(403, NO_PERMISSION)
     ctx.project_loaded = project
