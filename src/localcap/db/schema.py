@@ -181,7 +181,11 @@ records = Table(
     Column("group_id", Integer, ForeignKey("dags.group_id"), nullable=True),
     # When the record was last created or changed (Export Records' dateRangeBegin/End).
     Column("updated_at", String(32), nullable=False, default="", server_default=""),
-    Index("ix_records_order", "project_id", "sort_key"),
+    # Export pages seek here (keyset on sort_key, record: no sort); a DAG user's pages read
+    # only the DAG's records; date-range exports find changed records (docs/scaling.md).
+    Index("ix_records_order", "project_id", "sort_key", "record"),
+    Index("ix_records_group_order", "project_id", "group_id", "sort_key", "record"),
+    Index("ix_records_updated", "project_id", "updated_at"),
 )
 
 record_data = Table(
@@ -250,6 +254,8 @@ audit_log = Table(
     # The client's address (invalid-token calls have no user to name).
     Column("client", String(64), nullable=False, default="", server_default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
+    # Export Logging reads one project's entries in log order.
+    Index("ix_audit_log_project_log", "project_id", "log_id"),
     sqlite_autoincrement=True,
 )
 
