@@ -127,6 +127,31 @@ def main() -> None:
     "(survives power loss). normal: faster small writes, but the last ones can be lost on "
     "power loss or an OS crash. Ignored with PostgreSQL.",
 )
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    envvar="LOCALCAP_MIGRATE",
+    help="Bring the database schema up to date before serving (once, in this process; the "
+    "workers never do). With several servers on one database, run `localcap db upgrade` once "
+    "and start each with --no-migrate: it then refuses an out-of-date schema.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    envvar="LOCALCAP_ACCESS_LOG",
+    help="One JSON line per request on standard output (no query strings, no tokens).",
+)
+@click.option(
+    "--graceful-timeout",
+    default=GRACEFUL_SHUTDOWN_TIMEOUT,
+    show_default=True,
+    type=click.IntRange(min=0),
+    envvar="LOCALCAP_GRACEFUL_TIMEOUT",
+    help="On SIGTERM or SIGINT: seconds requests in progress (a streaming export too) may "
+    "take to finish; then they are cut (an unfinished export ends without its last chunk).",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -142,12 +167,15 @@ def serve(
     public_url: str | None,
     forwarded_allow_ips: str,
     sqlite_synchronous: str,
+    migrate: bool,
+    access_log: bool,
+    graceful_timeout: int,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
 
     os.environ["LOCALCAP_SQLITE_SYNCHRONOUS"] = sqlite_synchronous  # the workers' engines too
-    engine = open_engine(data_dir, database_url)
+    engine = open_engine(data_dir, database_url, upgrade=migrate)
     url = f"http://{host}:{port}/api/"
     if demo:
         from localcap.demo import ensure_demo
@@ -165,6 +193,7 @@ def serve(
     os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    os.environ["LOCALCAP_ACCESS_LOG"] = "1" if access_log else "0"
     click.echo(f"localcap is serving the REDCap API at {url}")
     files = raise_open_files_limit()
     os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))
@@ -175,15 +204,36 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=False,  # localcap's own, structured (localcap.accesslog)
         # Header/body timeouts and header limits (uvicorn has none): localcap.limits
         http="localcap.api.protocol:LimitedHttpToolsProtocol",
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         # SIGTERM: requests still running after this long are cancelled, not waited for
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
+        timeout_graceful_shutdown=graceful_timeout,
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the app decides
         # whom to believe (--forwarded-allow-ips), see server.build_app
         proxy_headers=False,
     )
+
+
+@main.group()
+def db() -> None:
+    """The database's schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir: Path, database_url: str | None) -> None:
+    """Bring the database schema up to this localcap's version (creating it if empty).
+
+    Run it once per upgrade (a deploy step), before starting the servers with --no-migrate;
+    a server's worker processes never migrate.
+    """
+    from localcap.db.engine import head_revision
+
+    engine = open_engine(data_dir, database_url)
+    engine.dispose()
+    click.echo(f"The database schema is at revision {head_revision()}")
 
 
 def raise_open_files_limit() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +51,8 @@ class AppState:
     #: This process's copies of project designs, checked against the database's design
     #: version on every use (correct across processes and machines).
     design_cache: DesignCache = field(default_factory=DesignCache, repr=False)
+    #: Streamed answers (exports) in progress in this process (:meth:`streams_done`).
+    open_streams: int = 0
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
@@ -97,6 +101,16 @@ class AppState:
                 self.engine, self.survey_code_attempts_total, "code-total"
             )
         return self._code_limiter_total
+
+    async def streams_done(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until no streamed answer is in progress. At shutdown,
+        after the server cancelled the requests still running, this gives them the turns of
+        the event loop they need to log their end (audit entry, access log) before the
+        process exits."""
+        deadline = time.monotonic() + seconds
+        while self.open_streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # the frames around a stream (the access log) finish too
 
     @property
     def file_store(self) -> FileStore:

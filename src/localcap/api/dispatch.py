@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
@@ -107,7 +108,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         _write_audit(state, entry)
         raise
     if isinstance(response, StreamingResponse):
-        response.body_iterator = _audited(response.body_iterator, state, entry)
+        response = AuditedStream(response, state, entry)
     else:
         entry.status = response.status_code
         _write_audit_of_done_call(state, entry)
@@ -257,16 +258,43 @@ def _write_audit_of_done_call(state: AppState, entry: AuditEntry) -> None:
         )
 
 
-async def _audited(
-    body: AsyncIterable[Any], state: AppState, entry: AuditEntry
-) -> AsyncIterator[Any]:
-    """Log a streamed export once it is complete (or cut off), with its row count."""
-    complete = False
-    try:
-        async for chunk in body:
-            yield chunk
-        complete = True
-    finally:
-        if not complete:
-            entry.status = 499  # the client went away mid-stream
-        await run_in_threadpool(_write_audit_of_done_call, state, entry)
+class AuditedStream(StreamingResponse):
+    """A streamed export that logs its audit entry (with its row count) once the stream
+    ends, however it ends: complete (its last chunk sent), cut off by the client (499), or
+    cut by a stopping server. A server stops a request still running after its graceful
+    period by cancelling its task, and runs the event loop only briefly after that (the
+    app's shutdown waits for :attr:`AppState.open_streams`), so that entry is written at
+    once, in this thread, before the cancellation goes on."""
+
+    def __init__(self, stream: StreamingResponse, state: AppState, entry: AuditEntry) -> None:
+        super().__init__(stream.body_iterator, stream.status_code, background=stream.background)
+        self.raw_headers = stream.raw_headers
+        self.state = state
+        self.entry = entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        complete = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal complete
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
+
+        cancelled = False
+        self.state.open_streams += 1
+        try:
+            await super().__call__(scope, receive, watching_send)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if not complete:
+                self.entry.status = 499  # the client went away, or the server cut the stream
+            try:
+                if cancelled:
+                    _write_audit_of_done_call(self.state, self.entry)
+                else:
+                    await run_in_threadpool(_write_audit_of_done_call, self.state, self.entry)
+            finally:
+                self.state.open_streams -= 1
