@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 HERE = Path(__file__).resolve().parent
@@ -201,8 +203,34 @@ def wait_for(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes and all their descendants so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for process in [root, *root.children(recursive=True)]:
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine since boot (/proc/stat)."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def run_locust(
-    setup: Setup, tokens: dict[str, str], files: list[str], users: int, seconds: int
+    setup: Setup,
+    tokens: dict[str, str],
+    files: list[str],
+    users: int,
+    seconds: int,
+    postgres_pid: int | None,
 ) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"locust-{setup.name}-"))
     acks = work / "acks.jsonl"
@@ -214,6 +242,10 @@ def run_locust(
         "LOADTEST_ACKS": str(acks),
     }
     host = setup.url.removesuffix("/api/")
+    servers = [p.pid for p in setup.processes]
+    databases = [postgres_pid] if postgres_pid and setup.database_url else []
+    before = (cpu_seconds(servers), cpu_seconds(databases), machine_busy())
+    locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [
             str(Path(sys.executable).with_name("locust")),
@@ -239,9 +271,23 @@ def run_locust(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy, total = machine_busy()
+    cpu = {
+        "servers_cores": (cpu_seconds(servers) - before[0]) / seconds,
+        "postgres_cores": (cpu_seconds(databases) - before[1]) / seconds,
+        "locust_cores": (
+            locust_after.ru_utime
+            + locust_after.ru_stime
+            - locust_before.ru_utime
+            - locust_before.ru_stime
+        )
+        / seconds,
+        "machine_busy_percent": 100 * (busy - before[2][0]) / (total - before[2][1]),
+    }
     with open(work / "stats_stats.csv", encoding="utf-8") as stats:
         rows = {row["Name"]: row for row in csv.DictReader(stats)}
-    return {"rows": rows, "acks": acks}
+    return {"rows": rows, "acks": acks, "cpu": {k: round(v, 2) for k, v in cpu.items()}}
 
 
 def verify(url: str, owner: str, acks: Path) -> tuple[int, int]:
@@ -342,6 +388,7 @@ def main() -> None:
     names = args.only or ["sqlite-1", "pg-1", "pg-2w", "pg-2p-s3"]
     pg = postgres.start_postgres()
     durable(pg)
+    pg_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0]) if pg.data_dir else None
     results = []
     try:
         with moto() as s3:
@@ -355,9 +402,10 @@ def main() -> None:
                 try:
                     start(setup, s3)
                     files = seed(setup.url, tokens["owner"])
-                    run = run_locust(setup, tokens, files, args.users, args.seconds)
+                    run = run_locust(setup, tokens, files, args.users, args.seconds, pg_pid)
                     acked, missing = verify(setup.url, tokens["owner"], run["acks"])
                     results.append(summary(name, run["rows"], acked, missing, args.seconds))
+                    results[-1]["cpu"] = run["cpu"]
                     print(json.dumps(results[-1]), flush=True)
                 finally:
                     for process in reversed(setup.processes):
@@ -417,14 +465,16 @@ def summary(
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| configuration | requests | requests/s | p50 ms | p95 ms | p99 ms | errors | acknowledged writes | missing |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| configuration | requests | requests/s | p50 ms | p95 ms | p99 ms | errors "
+        "| acknowledged writes | missing | CPU cores: servers / PostgreSQL / locust | machine busy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['config']} | {r['requests']:,} | {r['per_second']} | {r['p50_ms']} | "
             f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} | {r['acknowledged_writes']:,} | "
-            f"{r['missing_writes']} |"
+            f"{r['missing_writes']} | {r['cpu']['servers_cores']} / {r['cpu']['postgres_cores']} / "
+            f"{r['cpu']['locust_cores']} | {r['cpu']['machine_busy_percent']:.0f} % |"
         )
     return "\n".join(lines)
 

@@ -71,6 +71,31 @@ def _sqlite_pragmas(synchronous: str, engine: Engine) -> Callable[[Any, Any], No
     return on_connect
 
 
+#: PostgreSQL connections each server process keeps open (``LOCALCAP_DB_POOL_SIZE``), and
+#: how many more it may open at a peak (``LOCALCAP_DB_MAX_OVERFLOW``). A process runs up to 40
+#: request threads (anyio's default), each holding at most one connection at a time; with N
+#: processes the database must allow N x (size + overflow) connections (docs/scaling.md).
+DB_POOL_SIZE = 10
+DB_MAX_OVERFLOW = 20
+
+
+def pool_settings() -> dict[str, int]:
+    """The connection pool's size, overflow and recycle age (seconds; 0: never recycle),
+    from the environment; a clear error for anything but a whole number."""
+    settings = {}
+    for name, key, default in (
+        ("LOCALCAP_DB_POOL_SIZE", "pool_size", DB_POOL_SIZE),
+        ("LOCALCAP_DB_MAX_OVERFLOW", "max_overflow", DB_MAX_OVERFLOW),
+        ("LOCALCAP_DB_POOL_RECYCLE", "pool_recycle", 0),
+    ):
+        text_value = os.environ.get(name, "").strip() or str(default)
+        if not text_value.isdigit():
+            raise ValueError(f"{name} must be a whole number, not {text_value!r}")
+        settings[key] = int(text_value)
+    settings["pool_recycle"] = settings["pool_recycle"] or -1
+    return settings
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout so processes can share it, the
     configured durability, and transactions that begin as :mod:`localcap.db.transactions`
@@ -80,7 +105,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous(), engine))
         install_sqlite_transactions(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, **pool_settings())
     set_lock_timeout(engine, configured_lock_timeout())
     return engine
 
