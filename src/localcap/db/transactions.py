@@ -153,11 +153,11 @@ def write_transaction(engine: Engine, project_id: int | None) -> Iterator[Connec
 def counter_transaction(engine: Engine) -> Iterator[Connection]:
     """A short write whose commit need not survive a power loss: shared counters (rate
     limits, :mod:`localcap.db.ratelimits`), which a crash may only reset. It waits for locks
-    as any write does (SQLite: the database's write lock; PostgreSQL: the row's lock), but its
-    commit skips the fsync, which would otherwise cost every API call one: PostgreSQL's
-    ``synchronous_commit = off`` for this transaction (its documented use), SQLite's
-    ``synchronous=NORMAL`` for this commit (in WAL mode the next FULL commit's fsync covers
-    it too)."""
+    as any write does (SQLite: the database's write lock; PostgreSQL: the row's lock). On
+    SQLite its commit skips the fsync, which would otherwise cost every API call one
+    (``synchronous=NORMAL`` for this commit; in WAL mode the next FULL commit's fsync covers
+    it too). On PostgreSQL it is an ordinary commit: ``synchronous_commit = off`` was
+    measured to make each call slower, not faster (BENCHMARKS.md, "Per-request cost")."""
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # outside any transaction (pysqlite's own are off): for the next commit
@@ -172,7 +172,6 @@ def counter_transaction(engine: Engine) -> Iterator[Connection]:
                 if not sqlite:
                     milliseconds = round(lock_timeout(conn) * 1000)
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 with _lock_wait():
                     yield conn
         finally:
