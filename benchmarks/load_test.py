@@ -179,8 +179,10 @@ def seed(url: str, owner: str) -> list[str]:
 
 
 def serve(setup: Setup, port: int, *options: str) -> subprocess.Popen:
+    """A `localcap serve` as deployed: the schema migrated beforehand (``build_project``),
+    the server only checking it; a rate limit that counts every call and refuses none."""
     command = [sys.executable, "-m", "localcap.cli", "serve", "--data-dir", str(setup.data_dir)]
-    command += ["--port", str(port), "--rate-limit", "1000000", *options]
+    command += ["--port", str(port), "--rate-limit", "1000000", "--no-migrate", *options]
     if setup.database_url:
         command += ["--database-url", setup.database_url]
     env = {**os.environ, **setup.env}

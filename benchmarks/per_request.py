@@ -139,9 +139,7 @@ def main() -> None:
         "--postgres", action="store_true", help="a throw-away PostgreSQL (tests/support)"
     )
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument(
-        "--rate-limit", type=int, default=10**6, help="0: off (no counting at all)"
-    )
+    parser.add_argument("--rate-limit", type=int, default=10**6, help="0: off (no counting at all)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="localcap-per-request-"))
     if args.postgres:

@@ -727,8 +727,7 @@ def build_routes(state: AppState) -> list[Route]:
     def access_code(code: str, client: str) -> Response:
         # Counted in the database (shared by every process): a thread's work, not the loop's.
         if not (
-            state.code_limiter.allow(address_bucket(client))
-            and state.code_limiter_total.allow("*")
+            state.code_limiter.allow(address_bucket(client)) and state.code_limiter_total.allow("*")
         ):
             return _render("access.html", 429, form=True, error=TOO_MANY_CODES)
         code = code.strip().upper()
