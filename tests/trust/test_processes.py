@@ -4,6 +4,7 @@ counts or changes, the others see at once. On SQLite and on PostgreSQL, as users
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from builders import Api, clinical_classic, create_project, project_id
 from liveserver import CliServer, free_port, spawn_cli_server
@@ -196,3 +198,20 @@ def test_serve_with_workers(shared):
         assert statuses == [200] * 6 + [429] * 6, statuses
     finally:
         server.stop()
+
+
+def test_survey_access_code_tries_are_counted_across_processes(limited_servers):
+    """10 wrong access codes a minute per client address (the default), for both processes
+    together: each used to allow 10 of its own."""
+    first, second = limited_servers
+    _within_one_minute()
+    session = requests.Session()
+    statuses = []
+    for n in range(14):
+        url = (first if n % 2 else second).url.removesuffix("api/") + "surveys/"
+        page = session.get(url, timeout=30).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf, page[:300]
+        guess = {"csrf": csrf.group(1), "code": f"WRONG{n:04d}"}
+        statuses.append(session.post(url, data=guess, timeout=30).status_code)
+    assert statuses == [404] * 10 + [429] * 4, statuses
