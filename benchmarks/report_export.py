@@ -78,9 +78,12 @@ def value_for(field: Field, rnd: random.Random) -> str:
     return f"value {rnd.randint(0, 10**6)} text"
 
 
-def build(data_dir: Path, n_records: int, n_fields: int) -> tuple[str, list[list[str]], list[str]]:
-    """Write the project; return a token, the expected rows (the baseline's input) and header."""
-    engine = open_database(data_dir)
+def build(
+    data_dir: Path, n_records: int, n_fields: int, url: str | None = None, keep_rows: bool = True
+) -> tuple[str, list[list[str]], list[str]]:
+    """Write the project (SQLite in ``data_dir``, or the database at ``url``); return a token,
+    the expected rows (the baseline's input; none unless ``keep_rows``) and header."""
+    engine = open_database(data_dir, url)
     fields = dictionary(n_fields)
     rnd = random.Random(7)
     with engine.begin() as conn:
@@ -104,7 +107,8 @@ def build(data_dir: Path, n_records: int, n_fields: int) -> tuple[str, list[list
         data = {f.field_name: value_for(f, rnd) for f in fields[1:]}
         for form in {f.form_name for f in fields}:
             data[f"{form}_complete"] = "2"
-        rows.append([record] + [data[f.field_name] for f in fields[1:]])
+        if keep_rows:
+            rows.append([record] + [data[f.field_name] for f in fields[1:]])
         batch_records.append(
             {
                 "project_id": pid,
@@ -128,12 +132,17 @@ def build(data_dir: Path, n_records: int, n_fields: int) -> tuple[str, list[list
                 conn.execute(insert(t.records), batch_records)
                 conn.execute(insert(t.record_data), batch_data)
             batch_records, batch_data = [], []
-    # A database at rest, as a server finds it: everything checkpointed out of the WAL. A
-    # checkpoint cannot run inside a transaction, and every SQLAlchemy transaction on SQLite
-    # begins with BEGIN IMMEDIATE (db/transactions.py), so it runs on the driver's connection.
+    # A database at rest, as a server finds it: everything checkpointed out of the WAL
+    # (PostgreSQL: vacuumed and analysed). Neither runs inside a transaction, and every
+    # SQLAlchemy transaction on SQLite begins with BEGIN IMMEDIATE (db/transactions.py), so
+    # it runs on the driver's connection.
     raw = engine.raw_connection()
     try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if engine.dialect.name == "postgresql":
+            raw.driver_connection.autocommit = True
+            raw.driver_connection.execute("VACUUM ANALYZE")
+        else:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()
     engine.dispose()

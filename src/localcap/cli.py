@@ -52,6 +52,38 @@ def main() -> None:
     """
 
 
+def _run_workers(host: str, port: int, workers: int, graceful_timeout: int) -> None:
+    """Run uvicorn with localcap's protocol limits until it is stopped."""
+    import uvicorn
+
+    uvicorn.run(
+        "localcap.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # localcap's own, structured (localcap.accesslog)
+        # Header/body timeouts and header limits (uvicorn has none): localcap.limits
+        http="localcap.api.protocol:LimitedHttpToolsProtocol",
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        # SIGTERM: requests still running after this long are cancelled, not waited for
+        timeout_graceful_shutdown=graceful_timeout,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the app decides
+        # whom to believe (--forwarded-allow-ips), see server.build_app
+        proxy_headers=False,
+    )
+
+
+def _settings_for_workers(settings: dict[str, str]) -> None:
+    """Hand the settings to the app factory (``server.app_from_environment``) through the
+    environment, which every uvicorn worker process inherits. An empty database URL or file
+    store is left unset: the worker then uses its default (SQLite, local files)."""
+    for name, value in settings.items():
+        if value or name not in ("LOCALCAP_DATABASE_URL", "LOCALCAP_FILE_STORE"):
+            os.environ[name] = value
+
+
 @main.command()
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -136,6 +168,31 @@ def main() -> None:
     help="Serve POST /admin/ (project tokens, snapshots, reset) to super tokens: for test "
     "suites, never on a server holding real data (see docs/TESTING.md).",
 )
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    envvar="LOCALCAP_MIGRATE",
+    help="Bring the database schema up to date before serving (once, in this process; the "
+    "workers never do). With several servers on one database, run `localcap db upgrade` once "
+    "and start each with --no-migrate: it then refuses an out-of-date schema.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    envvar="LOCALCAP_ACCESS_LOG",
+    help="One JSON line per request on standard output (no query strings, no tokens).",
+)
+@click.option(
+    "--graceful-timeout",
+    default=GRACEFUL_SHUTDOWN_TIMEOUT,
+    show_default=True,
+    type=click.IntRange(min=0),
+    envvar="LOCALCAP_GRACEFUL_TIMEOUT",
+    help="On SIGTERM or SIGINT: seconds requests in progress (a streaming export too) may "
+    "take to finish; then they are cut (an unfinished export ends without its last chunk).",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -152,12 +209,13 @@ def serve(
     forwarded_allow_ips: str,
     sqlite_synchronous: str,
     admin_api: bool,
+    migrate: bool,
+    access_log: bool,
+    graceful_timeout: int,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
-    import uvicorn
-
     os.environ["LOCALCAP_SQLITE_SYNCHRONOUS"] = sqlite_synchronous  # the workers' engines too
-    engine = open_engine(data_dir, database_url)
+    engine = open_engine(data_dir, database_url, upgrade=migrate)
     url = f"http://{host}:{port}/api/"
     if demo:
         from localcap.demo import ensure_demo
@@ -165,36 +223,44 @@ def serve(
         for line in ensure_demo(engine, url):
             click.echo(line)
     engine.dispose()
-    os.environ["LOCALCAP_DATA_DIR"] = str(data_dir.resolve())
-    if database_url:
-        os.environ["LOCALCAP_DATABASE_URL"] = database_url
-    if file_store:
-        os.environ["LOCALCAP_FILE_STORE"] = file_store
-    os.environ["LOCALCAP_RATE_LIMIT"] = str(rate_limit)
-    os.environ["LOCALCAP_MAX_REQUEST_MB"] = str(max_request_mb)
-    os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
-    os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
-    os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
-    os.environ["LOCALCAP_ADMIN_API"] = "1" if admin_api else ""
+    _settings_for_workers(
+        {
+            "LOCALCAP_DATA_DIR": str(data_dir.resolve()),
+            "LOCALCAP_DATABASE_URL": database_url or "",
+            "LOCALCAP_FILE_STORE": file_store or "",
+            "LOCALCAP_RATE_LIMIT": str(rate_limit),
+            "LOCALCAP_MAX_REQUEST_MB": str(max_request_mb),
+            "LOCALCAP_INVALID_TOKEN_LIMIT": str(invalid_token_limit),
+            "LOCALCAP_PUBLIC_URL": (public_url or f"http://{host}:{port}").rstrip("/"),
+            "LOCALCAP_FORWARDED_ALLOW_IPS": forwarded_allow_ips,
+            "LOCALCAP_ADMIN_API": "1" if admin_api else "",
+            "LOCALCAP_ACCESS_LOG": "1" if access_log else "0",
+        }
+    )
     click.echo(f"localcap is serving the REDCap API at {url}")
     files = raise_open_files_limit()
     os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))
-    uvicorn.run(
-        "localcap.server:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        # Header/body timeouts and header limits (uvicorn has none): localcap.limits
-        http="localcap.api.protocol:LimitedHttpToolsProtocol",
-        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-        # SIGTERM: requests still running after this long are cancelled, not waited for
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
-        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the app decides
-        # whom to believe (--forwarded-allow-ips), see server.build_app
-        proxy_headers=False,
-    )
+    _run_workers(host, port, workers, graceful_timeout)
+
+
+@main.group()
+def db() -> None:
+    """The database's schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir: Path, database_url: str | None) -> None:
+    """Bring the database schema up to this localcap's version (creating it if empty).
+
+    Run it once per upgrade (a deploy step), before starting the servers with --no-migrate;
+    a server's worker processes never migrate.
+    """
+    from localcap.db.engine import head_revision
+
+    engine = open_engine(data_dir, database_url)
+    engine.dispose()
+    click.echo(f"The database schema is at revision {head_revision()}")
 
 
 def raise_open_files_limit() -> int:

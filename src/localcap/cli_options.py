@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
-from localcap.db.engine import open_database
+from localcap.db.engine import SchemaOutOfDate, open_database
 from localcap.db.transactions import WriteLockTimeout
 
 DATA_DIR_HELP = (
@@ -35,11 +35,14 @@ def data_dir_option(f):  # noqa: ANN001, ANN201 - click decorator
     )(f)
 
 
-def open_engine(data_dir: Path, database_url: str | None) -> Engine:
+def open_engine(data_dir: Path, database_url: str | None, upgrade: bool = True) -> Engine:
+    """The database, migrated to this localcap's schema (``upgrade`` false: only checked)."""
     try:
-        return open_database(data_dir, database_url)
+        return open_database(data_dir, database_url, upgrade=upgrade)
     except WriteLockTimeout:
         raise  # the database is there, only busy: the command group says to try again
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a bad URL or an unreachable server: say what to do
         raise click.ClickException(
             f"Cannot open the database ({exc.__class__.__name__}: {exc}). Check --database-url "

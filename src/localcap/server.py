@@ -8,6 +8,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from localcap.accesslog import AccessLog, install_access_log
 from localcap.api.app import create_app
 from localcap.api.context import AppState
 from localcap.db.engine import open_database
@@ -29,13 +30,18 @@ def build_app(
     survey_code_attempts_total: int = 100,
     forwarded_allow_ips: str = "",
     admin_api: bool = False,
+    upgrade: bool = True,
+    access_log: bool = False,
 ) -> Starlette:
     """The app. ``forwarded_allow_ips``: the proxies (addresses or networks, comma-separated,
     ``*`` for any) whose ``X-Forwarded-For``/``X-Forwarded-Proto`` say who the client is and
     whether it used https; empty: nobody's (the server must then be run with uvicorn's own
-    proxy headers off, as ``localcap serve`` does)."""
+    proxy headers off, as ``localcap serve`` does). ``upgrade`` false: the database's schema
+    must already be current (a worker process never migrates; ``localcap db upgrade`` or
+    ``localcap serve``'s parent process does, once). ``access_log``: one JSON line per
+    request on standard output (:mod:`localcap.accesslog`)."""
     install_redaction()
-    engine = open_database(data_dir, database_url)
+    engine = open_database(data_dir, database_url, upgrade=upgrade)
     state = AppState(
         engine=engine,
         data_dir=data_dir,
@@ -49,13 +55,16 @@ def build_app(
         admin_api=admin_api,
     )
     app = create_app(state)
+    if access_log:  # inside the proxy-headers middleware: it logs the client it names
+        install_access_log()
+        app.add_middleware(AccessLog)
     if forwarded_allow_ips.strip():
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=forwarded_allow_ips.strip())
     return app
 
 
 def app_from_environment() -> Starlette:
-    """uvicorn factory: each worker process opens its own engine."""
+    """uvicorn factory: each worker process opens its own engine (never migrating it)."""
     return build_app(
         Path(os.environ.get("LOCALCAP_DATA_DIR", "localcap-data")),
         os.environ.get("LOCALCAP_DATABASE_URL") or None,
@@ -66,4 +75,6 @@ def app_from_environment() -> Starlette:
         invalid_token_attempts=int(os.environ.get("LOCALCAP_INVALID_TOKEN_LIMIT", 60)),
         forwarded_allow_ips=os.environ.get("LOCALCAP_FORWARDED_ALLOW_IPS", ""),
         admin_api=os.environ.get("LOCALCAP_ADMIN_API", "") == "1",
+        upgrade=False,
+        access_log=os.environ.get("LOCALCAP_ACCESS_LOG", "1") == "1",
     )

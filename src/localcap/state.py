@@ -6,13 +6,16 @@ re-exports it for the API's handlers).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from localcap.api.ratelimit import RateLimiter
+from localcap.db.projects import DesignCache
+from localcap.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from localcap.files.store import FileStore
@@ -43,6 +46,11 @@ class AppState:
     survey_code_attempts_total: int = 100
     #: Whether ``POST /admin/`` (tokens, snapshots, reset; super token) is served.
     admin_api: bool = False
+    #: This process's copies of project designs, checked against the database's design
+    #: version on every use (correct across processes and machines).
+    design_cache: DesignCache = field(default_factory=DesignCache, repr=False)
+    #: Streamed answers (exports) in progress in this process (:meth:`streams_done`).
+    open_streams: int = 0
     _file_store: FileStore | None = field(default=None, repr=False)
     _limiter: RateLimiter | None = field(default=None, repr=False)
     _code_limiter: RateLimiter | None = field(default=None, repr=False)
@@ -53,21 +61,23 @@ class AppState:
     @property
     def limiter(self) -> RateLimiter:
         if self._limiter is None:
-            self._limiter = RateLimiter(self.rate_limit)
+            self._limiter = RateLimiter(self.engine, self.rate_limit, "api")
         return self._limiter
 
     @property
     def code_limiter(self) -> RateLimiter:
         """Survey access-code attempts, per client address."""
         if self._code_limiter is None:
-            self._code_limiter = RateLimiter(self.survey_code_attempts)
+            self._code_limiter = RateLimiter(self.engine, self.survey_code_attempts, "code")
         return self._code_limiter
 
     @property
     def bad_token_limiter(self) -> RateLimiter:
         """Invalid-token calls, per client address."""
         if self._bad_token_limiter is None:
-            self._bad_token_limiter = RateLimiter(self.invalid_token_attempts)
+            self._bad_token_limiter = RateLimiter(
+                self.engine, self.invalid_token_attempts, "bad-token"
+            )
         return self._bad_token_limiter
 
     @property
@@ -76,15 +86,29 @@ class AppState:
         codes), per minute from all addresses together: many addresses cannot flood the
         audit log either (the calls beyond are answered, not logged)."""
         if self._unauthenticated_log is None:
-            self._unauthenticated_log = RateLimiter(10 * self.invalid_token_attempts)
+            self._unauthenticated_log = RateLimiter(
+                self.engine, 10 * self.invalid_token_attempts, "unauthenticated-log"
+            )
         return self._unauthenticated_log
 
     @property
     def code_limiter_total(self) -> RateLimiter:
         """Survey access-code attempts from every address together (one bucket, ``*``)."""
         if self._code_limiter_total is None:
-            self._code_limiter_total = RateLimiter(self.survey_code_attempts_total)
+            self._code_limiter_total = RateLimiter(
+                self.engine, self.survey_code_attempts_total, "code-total"
+            )
         return self._code_limiter_total
+
+    async def streams_done(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until no streamed answer is in progress. At shutdown,
+        after the server cancelled the requests still running, this gives them the turns of
+        the event loop they need to log their end (audit entry, access log) before the
+        process exits."""
+        deadline = time.monotonic() + seconds
+        while self.open_streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # the frames around a stream (the access log) finish too
 
     @property
     def file_store(self) -> FileStore:

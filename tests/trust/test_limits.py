@@ -14,7 +14,8 @@ import requests
 from builders import clinical_classic, create_project
 from liveserver import LiveServer, start_cli_server, start_server
 from localcap.api.errors import NO_PERMISSION
-from localcap.api.ratelimit import RateLimiter
+from localcap.db.engine import open_database
+from localcap.ratelimit import RateLimiter
 
 
 @pytest.fixture
@@ -36,8 +37,8 @@ def test_rate_limit_per_user(limited):
     assert "maximum number of API requests per minute (5)" in refused.json()["error"]
 
 
-def test_sliding_window():
-    limiter = RateLimiter(2)
+def test_sliding_window(tmp_path):
+    limiter = RateLimiter(open_database(tmp_path), 2, "test")
     assert limiter.allow("u", 0.0) and limiter.allow("u", 1.0)
     assert not limiter.allow("u", 59.0)
     assert limiter.allow("other", 59.0)

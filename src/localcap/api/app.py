@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +29,9 @@ from localcap.api.request import (
 from localcap.api.security import SecurityHeaders
 from localcap.db.transactions import WriteLockTimeout
 from localcap.surveys.pages import build_routes
+
+#: How long a stopping server waits for cut streams to log their end (audit, access log).
+STREAMS_CLEANUP_SECONDS = 5.0
 
 log = logging.getLogger("localcap")
 # The multipart parser logs a warning for every malformed body; we answer those with a 400
@@ -80,7 +85,14 @@ def create_app(state: AppState) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return Response(NOT_FOUND_PAGE, 404, media_type="text/html; charset=iso-8859-1")
 
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        # Shutting down: requests cut at the end of the graceful period log their end first.
+        await state.streams_done(STREAMS_CLEANUP_SECONDS)
+
     app = Starlette(
+        lifespan=lifespan,
         middleware=[Middleware(SecurityHeaders)],
         routes=[
             Route("/api/", api, methods=ALL_METHODS),

@@ -12,7 +12,6 @@ from localcap.api.errors import NO_EXPORT, NO_IMPORT, NO_PERMISSION, NO_USER_RIG
 from localcap.api.request import ApiRequest
 from localcap.db import transactions
 from localcap.db.audit import AuditEntry
-from localcap.db.projects import design_version, load_project
 from localcap.model.project import Project
 from localcap.model.rights import Rights, may_change_users
 from localcap.state import AppState
@@ -64,11 +63,11 @@ class ApiContext:
         transaction is the design its writes will land in."""
         pid = self.project.project_id
         with transactions.write_transaction(self.engine, pid) as conn:
-            if design_version(conn, pid) != self.project.design_version:
-                project = load_project(conn, pid)
-                if project is None:  # deleted while the request waited for the lock
-                    raise ApiError(403, NO_PERMISSION)
-                self.project_loaded = project
+            # nothing written yet: the cache may be used (and filled) here
+            project = self.state.design_cache.get(conn, pid)
+            if project is None:  # deleted while the request waited for the lock
+                raise ApiError(403, NO_PERMISSION)
+            self.project_loaded = project
             yield conn
 
     def read_snapshot(self) -> AbstractContextManager[Connection]:

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator
 from datetime import date
-from typing import Any
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
-from localcap.api.ratelimit import address_bucket
 from localcap.api.request import ApiRequest
 from localcap.api.routes import CONTENTS, ROUTES, SUPER_CONTENTS
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
-from localcap.db.projects import load_project, load_project_user
+from localcap.db.projects import Membership, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
 from localcap.model.audit import TOKEN_SHAPE, describe_call
 from localcap.model.errors import DomainError
+from localcap.model.project import Project
+from localcap.ratelimit import address_bucket
 
 log = logging.getLogger("localcap")
 
@@ -46,8 +48,11 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     token = request.get("token")
     secrets = token_values(request.params, request.arrays)
     content = request.get("content").strip()[:50]  # the audit column's width
+    # One transaction for everything the checks read: the token, the caller's membership and
+    # the project's design (the design version only, when this process has it cached).
     with read_snapshot(state.engine) as conn:
         owner = lookup_token(conn, token)
+        caller = _load_caller(state, conn, owner)
     if owner is None:
         _refuse_invalid_token(state, request, content, secrets)
         raise ApiError(403, NO_PERMISSION)
@@ -62,7 +67,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         secrets=secrets,
     )
     try:
-        ctx = _authorise(state, request, owner, content)
+        ctx = _authorise(state, request, owner, content, caller)
         action = resolve_action(request, content)
         handler = ROUTES.get((content, action))
         if handler is None:
@@ -86,7 +91,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         _write_audit(state, entry)
         raise
     if isinstance(response, StreamingResponse):
-        response.body_iterator = _audited(response.body_iterator, state, entry)
+        response = AuditedStream(response, state, entry)
     else:
         entry.status = response.status_code
         _write_audit_of_done_call(state, entry)
@@ -108,7 +113,24 @@ def refuse_unknown_token(state: AppState, request: ApiRequest) -> ApiError | Non
     return ApiError(403, NO_PERMISSION)
 
 
-def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content: str) -> ApiContext:
+#: A project token's membership and project (either None when it no longer has them).
+Caller = tuple[Membership | None, Project | None]
+
+
+def _load_caller(state: AppState, conn: Connection, owner: TokenOwner | None) -> Caller:
+    """What :func:`_authorise` checks a project token's owner against (nothing for a super
+    token or an unknown one)."""
+    if owner is None or owner.project_id is None:
+        return None, None
+    return (
+        load_project_user(conn, owner.project_id, owner.username),
+        state.design_cache.get(conn, owner.project_id),
+    )
+
+
+def _authorise(
+    state: AppState, request: ApiRequest, owner: TokenOwner, content: str, caller: Caller
+) -> ApiContext:
     """The caller's context: rate limit, the method's existence, the project and rights."""
     if not state.limiter.allow(owner.username):
         raise ApiError(
@@ -129,10 +151,7 @@ def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content:
             raise ApiError(403, NO_PERMISSION)
         ctx.is_super = True
         return ctx
-    assert owner.project_id is not None
-    with read_snapshot(state.engine) as conn:
-        membership = load_project_user(conn, owner.project_id, owner.username)
-        project = load_project(conn, owner.project_id)
+    membership, project = caller
     if membership is None or project is None or membership.expired(date.today()):
         raise ApiError(403, NO_PERMISSION)
     ctx.project_loaded = project
@@ -222,16 +241,43 @@ def _write_audit_of_done_call(state: AppState, entry: AuditEntry) -> None:
         )
 
 
-async def _audited(
-    body: AsyncIterable[Any], state: AppState, entry: AuditEntry
-) -> AsyncIterator[Any]:
-    """Log a streamed export once it is complete (or cut off), with its row count."""
-    complete = False
-    try:
-        async for chunk in body:
-            yield chunk
-        complete = True
-    finally:
-        if not complete:
-            entry.status = 499  # the client went away mid-stream
-        await run_in_threadpool(_write_audit_of_done_call, state, entry)
+class AuditedStream(StreamingResponse):
+    """A streamed export that logs its audit entry (with its row count) once the stream
+    ends, however it ends: complete (its last chunk sent), cut off by the client (499), or
+    cut by a stopping server. A server stops a request still running after its graceful
+    period by cancelling its task, and runs the event loop only briefly after that (the
+    app's shutdown waits for :attr:`AppState.open_streams`), so that entry is written at
+    once, in this thread, before the cancellation goes on."""
+
+    def __init__(self, stream: StreamingResponse, state: AppState, entry: AuditEntry) -> None:
+        super().__init__(stream.body_iterator, stream.status_code, background=stream.background)
+        self.raw_headers = stream.raw_headers
+        self.state = state
+        self.entry = entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        complete = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal complete
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
+
+        cancelled = False
+        self.state.open_streams += 1
+        try:
+            await super().__call__(scope, receive, watching_send)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if not complete:
+                self.entry.status = 499  # the client went away, or the server cut the stream
+            try:
+                if cancelled:
+                    _write_audit_of_done_call(self.state, self.entry)
+                else:
+                    await run_in_threadpool(_write_audit_of_done_call, self.state, self.entry)
+            finally:
+                self.state.open_streams -= 1

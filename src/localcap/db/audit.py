@@ -201,6 +201,10 @@ class LogRow:
     client: str
 
 
+#: Rows a server-side cursor fetches at a time (:func:`read_entries`).
+STREAM_ROWS = 1000
+
+
 def read_entries(
     conn: Connection,
     project_id: int | None = None,
@@ -220,7 +224,9 @@ def read_entries(
         query = query.where(c.ts >= begin)
     if end:
         query = query.where(c.ts <= end)
-    for r in conn.execute(query):
+    # A server-side cursor on PostgreSQL (psycopg otherwise fetches the whole result at
+    # once): the log grows with every call, and a reader may want only its first lines.
+    for r in conn.execute(query.execution_options(yield_per=STREAM_ROWS)):
         yield LogRow(
             r.ts,
             r.username,

@@ -9,6 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -16,6 +18,7 @@ from localcap.db.transactions import (
     configured_lock_timeout,
     install_sqlite_transactions,
     lock_timeout,
+    read_snapshot,
     set_lock_timeout,
     write_transaction,
 )
@@ -68,6 +71,31 @@ def _sqlite_pragmas(synchronous: str, engine: Engine) -> Callable[[Any, Any], No
     return on_connect
 
 
+#: PostgreSQL connections each server process keeps open (``LOCALCAP_DB_POOL_SIZE``), and
+#: how many more it may open at a peak (``LOCALCAP_DB_MAX_OVERFLOW``). A process runs up to 40
+#: request threads (anyio's default), each holding at most one connection at a time; with N
+#: processes the database must allow N x (size + overflow) connections (docs/scaling.md).
+DB_POOL_SIZE = 10
+DB_MAX_OVERFLOW = 20
+
+
+def pool_settings() -> dict[str, int]:
+    """The connection pool's size, overflow and recycle age (seconds; 0: never recycle),
+    from the environment; a clear error for anything but a whole number."""
+    settings = {}
+    for name, key, default in (
+        ("LOCALCAP_DB_POOL_SIZE", "pool_size", DB_POOL_SIZE),
+        ("LOCALCAP_DB_MAX_OVERFLOW", "max_overflow", DB_MAX_OVERFLOW),
+        ("LOCALCAP_DB_POOL_RECYCLE", "pool_recycle", 0),
+    ):
+        text_value = os.environ.get(name, "").strip() or str(default)
+        if not text_value.isdigit():
+            raise ValueError(f"{name} must be a whole number, not {text_value!r}")
+        settings[key] = int(text_value)
+    settings["pool_recycle"] = settings["pool_recycle"] or -1
+    return settings
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout so processes can share it, the
     configured durability, and transactions that begin as :mod:`localcap.db.transactions`
@@ -77,15 +105,50 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_synchronous(), engine))
         install_sqlite_transactions(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, **pool_settings())
     set_lock_timeout(engine, configured_lock_timeout())
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (creates it on first start)."""
+class SchemaOutOfDate(Exception):
+    """The database's schema is not the one this localcap needs (``localcap db upgrade``)."""
+
+
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this localcap has."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision (None: an empty database)."""
+    with read_snapshot(engine) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to serve a database whose schema is older (or newer) than this localcap's:
+    a server process never migrates (several would race); ``localcap db upgrade`` does,
+    once."""
+    current, head = schema_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"The database schema is at revision {current or '(empty)'}, this localcap needs "
+            f"{head}. Run `localcap db upgrade` once (with the same --data-dir or "
+            "--database-url), then start the server again."
+        )
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creates it on first start)."""
+    config = _config()
     # A writer like any other (SQLite: BEGIN IMMEDIATE even when there is nothing to do), so
     # its wait for the lock is bounded and typed: WriteLockTimeout.
     with write_transaction(engine, None) as connection:
@@ -93,9 +156,14 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_database(data_dir: Path, url: str | None = None) -> Engine:
-    """Open (creating and migrating as needed) the database for a data directory."""
+def open_database(data_dir: Path, url: str | None = None, upgrade: bool = True) -> Engine:
+    """Open the database for a data directory: creating and migrating it as needed, or
+    (``upgrade`` false: a server's worker processes) only checking that its schema is
+    current (:class:`SchemaOutOfDate` if not)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(database_url(data_dir, url))
-    migrate(engine)
+    if upgrade:
+        migrate(engine)
+    else:
+        require_current_schema(engine)
     return engine

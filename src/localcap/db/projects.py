@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, NamedTuple
@@ -28,7 +30,38 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
     row = conn.execute(select(t.projects).where(t.projects.c.project_id == project_id)).first()
     if row is None:
         return None
-    fields = [
+    forms = _load_forms(conn, project_id)
+    events = _load_events(conn, project_id)
+    event_forms, repeating = _load_designations(conn, project_id, forms)
+    return Project(
+        project_id=project_id,
+        project_title=row.project_title,
+        is_longitudinal=bool(row.is_longitudinal) and bool(events),
+        info=orjson.loads(row.info),
+        fields=_load_fields(conn, project_id),
+        forms=forms,
+        arms=[
+            Arm(r.arm_num, r.name)
+            for r in conn.execute(
+                select(t.arms).where(t.arms.c.project_id == project_id).order_by(t.arms.c.arm_num)
+            )
+        ],
+        events=events,
+        event_forms=event_forms,
+        repeating=repeating,
+        dags=[
+            Dag(r.group_id, r.group_name, r.unique_name)
+            for r in conn.execute(
+                select(t.dags).where(t.dags.c.project_id == project_id).order_by(t.dags.c.group_id)
+            )
+        ],
+        longitudinal_enabled=bool(row.is_longitudinal),
+        design_version=row.design_version,
+    )
+
+
+def _load_fields(conn: Connection, project_id: int) -> list[Field]:
+    return [
         Field(**{c: r._mapping[c] for c in METADATA_COLUMNS})
         for r in conn.execute(
             select(t.fields)
@@ -36,19 +69,19 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
             .order_by(t.fields.c.field_order)
         )
     ]
-    forms = [
+
+
+def _load_forms(conn: Connection, project_id: int) -> list[Form]:
+    return [
         Form(r.form_name, r.form_label, bool(r.survey_enabled))
         for r in conn.execute(
             select(t.forms).where(t.forms.c.project_id == project_id).order_by(t.forms.c.form_order)
         )
     ]
-    arms = [
-        Arm(r.arm_num, r.name)
-        for r in conn.execute(
-            select(t.arms).where(t.arms.c.project_id == project_id).order_by(t.arms.c.arm_num)
-        )
-    ]
-    events = [
+
+
+def _load_events(conn: Connection, project_id: int) -> list[Event]:
+    return [
         Event(
             r.event_id,
             r.arm_num,
@@ -65,9 +98,15 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
             .order_by(t.events.c.arm_num, t.events.c.event_order, t.events.c.event_id)
         )
     ]
+
+
+def _load_designations(
+    conn: Connection, project_id: int, forms: list[Form]
+) -> tuple[dict[int, list[str]], dict[tuple[int, str], str]]:
+    """The instruments designated for each event (in form order), and the repeating setup.
+    Designations and repeating settings of instruments no longer in the dictionary are kept
+    stored but not in force (replace_metadata)."""
     form_order = {f.form_name: i for i, f in enumerate(forms)}
-    # Designations and repeating settings of instruments no longer in the dictionary are
-    # kept stored but not in force (replace_metadata).
     event_forms: dict[int, list[str]] = {}
     for r in conn.execute(select(t.event_forms).where(t.event_forms.c.project_id == project_id)):
         if r.form_name in form_order:
@@ -79,27 +118,44 @@ def load_project(conn: Connection, project_id: int) -> Project | None:
         for r in conn.execute(select(t.repeating).where(t.repeating.c.project_id == project_id))
         if r.form_name == "" or r.form_name in form_order
     }
-    dags = [
-        Dag(r.group_id, r.group_name, r.unique_name)
-        for r in conn.execute(
-            select(t.dags).where(t.dags.c.project_id == project_id).order_by(t.dags.c.group_id)
-        )
-    ]
-    return Project(
-        project_id=project_id,
-        project_title=row.project_title,
-        is_longitudinal=bool(row.is_longitudinal) and bool(events),
-        info=orjson.loads(row.info),
-        fields=fields,
-        forms=forms,
-        arms=arms,
-        events=events,
-        event_forms=event_forms,
-        repeating=repeating,
-        dags=dags,
-        longitudinal_enabled=bool(row.is_longitudinal),
-        design_version=row.design_version,
-    )
+    return event_forms, repeating
+
+
+class DesignCache:
+    """Projects' designs as last loaded by this process, each valid while the database's
+    ``design_version`` of the project is the one it was loaded at: every change of a design
+    bumps the version in the same transaction (:func:`bump_design`), so one small query tells
+    whether the copy is current, in any process or machine sharing the database.
+
+    Use it only with a connection that has written nothing yet (a read snapshot, or a write
+    transaction right after its lock): a design read after an uncommitted change could be
+    rolled back, and its version number later given to a different design. Loaded
+    :class:`Project` objects are shared between requests and must not be changed.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._projects: OrderedDict[int, Project] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, project_id: int) -> Project | None:
+        """The project's current design (None: no such project)."""
+        version = design_version(conn, project_id)
+        if version is None:
+            return None
+        with self._lock:
+            cached = self._projects.get(project_id)
+            if cached is not None and cached.design_version == version:
+                self._projects.move_to_end(project_id)
+                return cached
+        project = load_project(conn, project_id)
+        if project is not None:
+            with self._lock:
+                self._projects[project_id] = project
+                self._projects.move_to_end(project_id)
+                while len(self._projects) > self.size:
+                    self._projects.popitem(last=False)
+        return project
 
 
 def design_version(conn: Connection, project_id: int) -> int | None:
@@ -360,7 +416,9 @@ def save_dag(
     unique_name: str,
     new_unique_name: str | None = None,
 ) -> int:
-    """Create the DAG ``unique_name``, or rename it (and give it ``new_unique_name``)."""
+    """Create the DAG ``unique_name``, or rename it (and give it ``new_unique_name``); the
+    design version changes with it."""
+    bump_design(conn, project_id)
     existing = conn.execute(
         select(t.dags.c.group_id).where(
             t.dags.c.project_id == project_id, t.dags.c.unique_name == unique_name

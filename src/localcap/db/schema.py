@@ -181,7 +181,11 @@ records = Table(
     Column("group_id", Integer, ForeignKey("dags.group_id"), nullable=True),
     # When the record was last created or changed (Export Records' dateRangeBegin/End).
     Column("updated_at", String(32), nullable=False, default="", server_default=""),
-    Index("ix_records_order", "project_id", "sort_key"),
+    # Export pages seek here (keyset on sort_key, record: no sort); a DAG user's pages read
+    # only the DAG's records; date-range exports find changed records (docs/scaling.md).
+    Index("ix_records_order", "project_id", "sort_key", "record"),
+    Index("ix_records_group_order", "project_id", "group_id", "sort_key", "record"),
+    Index("ix_records_updated", "project_id", "updated_at"),
 )
 
 record_data = Table(
@@ -250,6 +254,8 @@ audit_log = Table(
     # The client's address (invalid-token calls have no user to name).
     Column("client", String(64), nullable=False, default="", server_default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
+    # Export Logging reads one project's entries in log order.
+    Index("ix_audit_log_project_log", "project_id", "log_id"),
     sqlite_autoincrement=True,
 )
 
@@ -377,4 +383,22 @@ server_secrets = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+
+#: Rate-limit windows every server process shares (db/ratelimits.py): one row per bucket
+#: (``api:<user>``, ``code:<address>``...), the calls counted in the current minute and the
+#: one before it.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(200), primary_key=True),
+    #: The current window: minutes since the epoch.
+    Column("minute", Integer, nullable=False),
+    #: Calls allowed in that minute, and in the minute before it.
+    Column("calls", Integer, nullable=False),
+    Column("previous_calls", Integer, nullable=False),
+    #: Whether the last call counted was allowed (what the counting statement returns).
+    Column("allowed", Boolean, nullable=False),
+    Index("ix_rate_limits_minute", "minute"),
 )

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
+from localcap.db.projects import bump_design
 from localcap.model.project import Project
 from localcap.model.surveys import (
     Participant,
@@ -70,11 +71,15 @@ def disable_survey(conn: Connection, project_id: int, form_name: str) -> None:
 
 
 def _set_enabled(conn: Connection, project_id: int, form_name: str, enabled: bool) -> None:
+    """An instrument's survey flag is part of the design (Export Project Info's
+    ``surveys_enabled``): the design version changes with it, so cached designs (any
+    process's :class:`~localcap.db.projects.DesignCache`) are re-read."""
     conn.execute(
         update(t.forms)
         .where(t.forms.c.project_id == project_id, t.forms.c.form_name == form_name)
         .values(survey_enabled=enabled)
     )
+    bump_design(conn, project_id)
 
 
 # -- survey queue -----------------------------------------------------------------------------

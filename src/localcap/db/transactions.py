@@ -150,6 +150,36 @@ def write_transaction(engine: Engine, project_id: int | None) -> Iterator[Connec
 
 
 @contextmanager
+def counter_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short write whose commit need not survive a power loss: shared counters (rate
+    limits, :mod:`localcap.db.ratelimits`), which a crash may only reset. It waits for locks
+    as any write does (SQLite: the database's write lock; PostgreSQL: the row's lock). On
+    SQLite its commit skips the fsync, which would otherwise cost every API call one
+    (``synchronous=NORMAL`` for this commit; in WAL mode the next FULL commit's fsync covers
+    it too). On PostgreSQL it is an ordinary commit: ``synchronous_commit = off`` was
+    measured to make each call slower, not faster (BENCHMARKS.md, "Per-request cost")."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction (pysqlite's own are off): for the next commit
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            configured = raw.execute("PRAGMA synchronous").fetchone()[0]
+            raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with _lock_wait():
+                transaction = conn.begin()
+            with transaction:
+                if not sqlite:
+                    milliseconds = round(lock_timeout(conn) * 1000)
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                with _lock_wait():
+                    yield conn
+        finally:
+            if sqlite:
+                raw.execute(f"PRAGMA synchronous={int(configured)}")
+
+
+@contextmanager
 def read_snapshot(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction seeing one consistent state of the database throughout."""
     with engine.connect() as conn:

@@ -42,7 +42,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from localcap.api.ratelimit import address_bucket
 from localcap.db import projects as project_store
 from localcap.db import surveys as survey_store
 from localcap.db.secrets import server_secret
@@ -50,6 +49,7 @@ from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_tran
 from localcap.limits import BUSY_RETRY_AFTER
 from localcap.model.record_import import RecordImportError
 from localcap.model.surveys import ACCESS_CODE_LENGTH, HASH_LENGTH
+from localcap.ratelimit import address_bucket
 from localcap.state import AppState
 from localcap.surveys import forms
 from localcap.surveys.answers import answer_survey, first_value
@@ -133,6 +133,12 @@ class SurveyPages:
                 log.exception("could not delete file %s from the file store", key)
 
     def access_code(self, code: str, client: str) -> Response:
+        # Counted in the database (shared by every process): a thread's work, not the loop's.
+        state = self.state
+        if not (
+            state.code_limiter.allow(address_bucket(client)) and state.code_limiter_total.allow("*")
+        ):
+            return render("access.html", 429, form=True, error=TOO_MANY_CODES)
         code = code.strip().upper()
         participant = None
         if well_formed(code, ACCESS_CODE_LENGTH):
@@ -217,11 +223,6 @@ class SurveyPages:
                 return await run_in_threadpool(
                     self.post_survey, params["s"], form, base, files, client
                 )
-            if not (
-                state.code_limiter.allow(address_bucket(client))
-                and state.code_limiter_total.allow("*")
-            ):
-                return render("access.html", 429, form=True, error=TOO_MANY_CODES)
             return await run_in_threadpool(self.access_code, first_value(form, "code"), client)
         if "s" in params:
             return await run_in_threadpool(self.get_survey, params["s"])

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,31 @@ def _user_row(user: User, forms: list[str]) -> dict[str, Any]:
     return row
 
 
+def _map_users(users: list[User], call: Callable[..., Any], load: Callable[..., None]) -> None:
+    """The users' roles and DAGs, by the labels a spec gives (their unique names are the
+    server's)."""
+    if any(u.role for u in users):
+        labels = {r["role_label"]: r["unique_role_name"] for r in call(content="userRole")}
+        load(
+            "userRoleMapping",
+            [
+                {"username": u.username, "unique_role_name": labels.get(u.role, u.role)}
+                for u in users
+                if u.role
+            ],
+        )
+    if any(u.dag for u in users):
+        names = {d["data_access_group_name"]: d["unique_group_name"] for d in call(content="dag")}
+        load(
+            "userDagMapping",
+            [
+                {"username": u.username, "redcap_data_access_group": names.get(u.dag, u.dag)}
+                for u in users
+                if u.dag
+            ],
+        )
+
+
 def build_template(server: LocalcapServer, spec: ProjectSpec) -> Template:
     """Build ``spec`` once through the API and keep what copies are made from."""
     xml = Path(spec.xml).read_bytes() if spec.xml is not None else None
@@ -209,26 +235,7 @@ def build_template(server: LocalcapServer, spec: ProjectSpec) -> Template:
     load("userRole", spec.roles)
     forms = [i["instrument_name"] for i in call(content="instrument")]
     load("user", [_user_row(u, forms) for u in spec.users])
-    if any(u.role for u in spec.users):
-        labels = {r["role_label"]: r["unique_role_name"] for r in call(content="userRole")}
-        load(
-            "userRoleMapping",
-            [
-                {"username": u.username, "unique_role_name": labels.get(u.role, u.role)}
-                for u in spec.users
-                if u.role
-            ],
-        )
-    if any(u.dag for u in spec.users):
-        names = {d["data_access_group_name"]: d["unique_group_name"] for d in call(content="dag")}
-        load(
-            "userDagMapping",
-            [
-                {"username": u.username, "redcap_data_access_group": names.get(u.dag, u.dag)}
-                for u in spec.users
-                if u.dag
-            ],
-        )
+    _map_users(spec.users, call, load)
     load("record", spec.records)
     exported = server.api(
         token,
