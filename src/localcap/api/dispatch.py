@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
@@ -243,41 +245,48 @@ def _write_audit_of_done_call(state: AppState, entry: AuditEntry) -> None:
 
 class AuditedStream(StreamingResponse):
     """A streamed export that logs its audit entry (with its row count) once the stream
-    ends, however it ends: complete (its last chunk sent), cut off by the client (499), or
-    cut by a stopping server. A server stops a request still running after its graceful
-    period by cancelling its task, and runs the event loop only briefly after that (the
-    app's shutdown waits for :attr:`AppState.open_streams`), so that entry is written at
-    once, in this thread, before the cancellation goes on."""
+    ends, however it ends.
+
+    Complete: logged when the body is exhausted, before the response's last message, so a
+    client that reads the log right after its export finds it there. Cut off by the client
+    (499) or cut by a stopping server: logged as the response ends. A server stops a request
+    still running after its graceful period by cancelling its task, and runs the event loop
+    only briefly after that (the app's shutdown waits for :attr:`AppState.open_streams`), so
+    that entry is written at once, in this thread, before the cancellation goes on."""
 
     def __init__(self, stream: StreamingResponse, state: AppState, entry: AuditEntry) -> None:
-        super().__init__(stream.body_iterator, stream.status_code, background=stream.background)
+        super().__init__(
+            self._logged_at_end(stream.body_iterator),
+            stream.status_code,
+            background=stream.background,
+        )
         self.raw_headers = stream.raw_headers
         self.state = state
         self.entry = entry
+        self.logged = False
+
+    async def _logged_at_end(self, body: AsyncIterable[Any]) -> AsyncIterator[Any]:
+        async for chunk in body:
+            yield chunk
+        self.logged = True
+        await run_in_threadpool(_write_audit_of_done_call, self.state, self.entry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        complete = False
-
-        async def watching_send(message: Message) -> None:
-            nonlocal complete
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                complete = True
-
         cancelled = False
         self.state.open_streams += 1
         try:
-            await super().__call__(scope, receive, watching_send)
+            await super().__call__(scope, receive, send)
         except asyncio.CancelledError:
             cancelled = True
             raise
         finally:
-            if not complete:
-                self.entry.status = 499  # the client went away, or the server cut the stream
             try:
-                if cancelled:
-                    _write_audit_of_done_call(self.state, self.entry)
-                else:
-                    await run_in_threadpool(_write_audit_of_done_call, self.state, self.entry)
+                if not self.logged:
+                    self.logged = True
+                    self.entry.status = 499  # the client went away, or the server cut it
+                    if cancelled:
+                        _write_audit_of_done_call(self.state, self.entry)
+                    else:
+                        await run_in_threadpool(_write_audit_of_done_call, self.state, self.entry)
             finally:
                 self.state.open_streams -= 1
