@@ -67,7 +67,6 @@ def import_dags(ctx: ApiContext) -> Response:
                 f"{what} data access group",
                 [("data_access_group_name", display), ("unique_group_name", new_unique)],
             )
-        store.bump_design(conn, project.project_id)
     return count_response(ctx, len(planned))
 
 
