@@ -25,8 +25,23 @@ from localcap.logic import (
 TODAY = date.today()
 
 
-def _d(days: int) -> str:
-    return (TODAY + timedelta(days=days)).isoformat()
+@dataclass(frozen=True)
+class _DaysFromToday:
+    """A date relative to the day the test runs, not the day it was collected ('today' in
+    the expression is evaluated then: a run across midnight must not shift one of them)."""
+
+    days: int
+
+    def iso(self) -> str:
+        return (date.today() + timedelta(days=self.days)).isoformat()
+
+
+def _d(days: int) -> Any:
+    return _DaysFromToday(days)
+
+
+def _dated(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.iso() if isinstance(v, _DaysFromToday) else v for k, v in data.items()}
 
 
 def _chk(**choices: str) -> dict[str, str]:
@@ -784,9 +799,9 @@ def _context(case: Case) -> DictContext:
     for k, v in case.ctx.items():
         setattr(ctx, k, v)
     if case.rows is None:
-        ctx.rows[(ctx.event, ctx.instance)] = case.data
+        ctx.rows[(ctx.event, ctx.instance)] = _dated(case.data)
     elif case.data:
-        ctx.rows.setdefault((ctx.event, ctx.instance), {}).update(case.data)
+        ctx.rows.setdefault((ctx.event, ctx.instance), {}).update(_dated(case.data))
     return ctx
 
 
