@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,9 +73,14 @@ def redact(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
-    """What is kept of a request: no token, bulky values as sizes, everything bounded."""
-    cleaned: dict[str, Any] = {}
+def clean_params(
+    params: dict[str, str], arrays: dict[str, list[str]], sizes: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What is kept of a request: no token, bulky values as sizes, everything bounded.
+    ``sizes``: the lengths of the big bodies kept out of ``params`` (api.request.TextBody)."""
+    cleaned: dict[str, Any] = {
+        bounded(key, MAX_NAME): f"<{size} characters>" for key, size in (sizes or {}).items()
+    }
     names = [k for k in params if not is_token_name(k)] + [
         k for k in arrays if not is_token_name(k)
     ]
@@ -136,8 +141,10 @@ class AuditEntry:
     secrets: list[str] = field(default_factory=list, repr=False)
 
     @staticmethod
-    def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
-        return clean_params(params, arrays)
+    def clean_params(
+        params: dict[str, str], arrays: dict[str, list[str]], sizes: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        return clean_params(params, arrays, sizes)
 
 
 def storable(value: Any) -> Any:
