@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from localcap.db import schema as t
 from localcap.model.project import Project
@@ -71,6 +71,28 @@ def create_record(conn: Connection, project_id: int, record: str, group_id: int 
             group_id=group_id,
             updated_at=now(),
         )
+    )
+
+
+def create_records(
+    conn: Connection, project_id: int, records: Sequence[tuple[str, int | None]]
+) -> None:
+    """Create many records (name, group_id) with one statement (a bulk import's new ones)."""
+    if not records:
+        return
+    stamp = now()
+    conn.execute(
+        insert(t.records),
+        [
+            {
+                "project_id": project_id,
+                "record": record,
+                "sort_key": natural_sort_key(record),
+                "group_id": group_id,
+                "updated_at": stamp,
+            }
+            for record, group_id in records
+        ],
     )
 
 
@@ -143,6 +165,42 @@ def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) ->
         )
     else:
         conn.execute(update(t.record_data).where(*where).values(data=payload))
+
+
+def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow, bool]]) -> None:
+    """:func:`save_row` for many (row, is_new) pairs: the new rows in one multi-row insert,
+    the changed ones in one executemany update (a bulk import writes thousands at a time)."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row, is_new in rows:
+        if not row.data:
+            save_row(conn, project_id, row, is_new)  # deleted (rare: every value erased)
+            continue
+        values = {
+            "project_id": project_id,
+            "record": row.record,
+            "event_id": row.event_id,
+            "repeat_instrument": row.repeat_instrument,
+            "instance": row.instance,
+            "data": orjson.dumps(row.data).decode(),
+        }
+        (inserts if is_new else updates).append(values)
+    if inserts:
+        conn.execute(insert(t.record_data), inserts)
+    if updates:
+        c = t.record_data.c
+        conn.execute(
+            update(t.record_data)
+            .where(
+                c.project_id == bindparam("b_project_id"),
+                c.record == bindparam("b_record"),
+                c.event_id == bindparam("b_event_id"),
+                c.repeat_instrument == bindparam("b_repeat_instrument"),
+                c.instance == bindparam("b_instance"),
+            )
+            .values(data=bindparam("data")),
+            [{("b_" + k if k != "data" else k): v for k, v in u.items()} for u in updates],
+        )
 
 
 def delete_records(conn: Connection, project_id: int, names: Sequence[str]) -> None:

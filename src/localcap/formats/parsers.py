@@ -93,6 +93,12 @@ def check_rows(
     ``nested`` may hold an object (of text values). Raises :class:`DataParseError`.
     ``first``: the item number of the first row (rows checked a batch at a time)."""
     for number, row in enumerate(rows, start=first):
+        try:
+            text = "".join(row) + "".join(row.values())
+        except TypeError:  # an object among the values: looked at one by one
+            text = "\x00"
+        if text.isascii() and "\x00" not in text:
+            continue  # ASCII holds no surrogate: the usual row needs no closer look
         for key, value in row.items():
             _check_text(key, f"A column name in item {number}")
             if isinstance(value, str):

@@ -401,11 +401,17 @@ def write_plan(
         for c in plan.changes
         if c.dag is not None
     }
+    store.create_records(
+        conn,
+        pid,
+        [
+            (record, group_id if group_id is not None else dag_updates.get(record))
+            for record in records
+            if record not in existing
+        ],
+    )
     for record in records:
-        if record not in existing:
-            group = group_id if group_id is not None else dag_updates.get(record)
-            store.create_record(conn, pid, record, group)
-        elif record in dag_updates and group_id is None:
+        if record in existing and record in dag_updates and group_id is None:
             store.set_record_group(conn, pid, record, dag_updates[record])
     current = {(r.record, *r.key): r for r in store.load_rows(conn, pid, records)}
     before = {key: dict(row.data) for key, row in current.items()} if log is not None else {}
@@ -431,8 +437,8 @@ def write_plan(
     for change in plan.changes:
         written.setdefault(change.record, set()).update(change.values, change.checkboxes)
     changed |= recalculate(project, current.values(), written)
-    for key in changed:  # rows of these records that the import did not name stay as they are
-        store.save_row(conn, pid, current[key], key in created)
+    # rows of these records that the import did not name stay as they are
+    store.save_rows(conn, pid, [(current[key], key in created) for key in changed])
     store.touch_records(conn, pid, records)
     if log is not None:
         order_of = {record: i for i, record in enumerate(records)}  # as imported

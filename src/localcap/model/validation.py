@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 DATE_FORMATS = {
     "date_ymd": "%Y-%m-%d",
@@ -61,8 +61,19 @@ VALIDATION_TYPES = (
 )
 
 
+#: A date as REDCap stores it: checked without ``strptime`` (30 times slower), which still
+#: judges every other spelling (``2024-1-5`` is a valid ``%Y-%m-%d``).
+_PLAIN_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
 def _date_check(fmt: str) -> Callable[[str], bool]:
     def check(value: str) -> bool:
+        if fmt == "%Y-%m-%d" and (plain := _PLAIN_DATE.fullmatch(value)):
+            try:
+                date(*map(int, plain.groups()))
+            except ValueError:
+                return False
+            return True
         try:
             datetime.strptime(value, fmt)
         except ValueError:
@@ -72,10 +83,13 @@ def _date_check(fmt: str) -> Callable[[str], bool]:
     return check
 
 
+_DATE_CHECKS = {name: _date_check(fmt) for name, fmt in DATE_FORMATS.items()}
+
+
 def value_is_valid(validation: str, value: str) -> bool:
     """Whether an imported value fits its validation (dates must be Y-M-D, as REDCap stores)."""
     if validation in DATE_FORMATS:
-        return _date_check(DATE_FORMATS[validation])(value)
+        return _DATE_CHECKS[validation](value)
     pattern = _COMPILED.get({"int": "integer", "float": "number"}.get(validation, validation))
     return pattern is None or bool(pattern.match(value))
 
