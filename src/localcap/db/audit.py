@@ -11,7 +11,8 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,6 +119,31 @@ def _blank_token_shapes(value: Any) -> Any:
     return value
 
 
+#: Changes an entry keeps in memory before it moves them to disk (:class:`ChangeSpool`).
+CHANGES_IN_MEMORY = 1_000
+#: Changes written per statement.
+CHANGES_PER_INSERT = 1_000
+
+
+class ChangeSpool:
+    """Changes in their stored form (:meth:`Change.as_json`), one JSON line each, in a
+    temporary file: what an import of 100,000 records logs, without holding it in memory."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by write_entry
+
+    def add(self, items: Iterable[list[Any]]) -> None:
+        self.file.writelines(orjson.dumps(item) + b"\n" for item in items)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        self.file.seek(0)
+        for line in self.file:
+            yield orjson.loads(line)
+
+    def close(self) -> None:
+        self.file.close()
+
+
 @dataclass
 class AuditEntry:
     username: str
@@ -135,10 +161,30 @@ class AuditEntry:
     description: str = ""
     #: What changed: one :class:`Change` per record (or user, role...) written.
     changes: list[Change] = field(default_factory=list)
+    #: The changes of a long write, moved to disk as they came (:meth:`add_changes`).
+    spooled: ChangeSpool | None = None
     #: The client's address (API calls and survey pages).
     client: str = ""
     #: Values that must not be stored anywhere in the entry (the tokens the request carried).
     secrets: list[str] = field(default_factory=list, repr=False)
+
+    def add_changes(self, changes: Iterable[Change]) -> None:
+        """Log a write's changes as it makes them, batch by batch: beyond
+        :data:`CHANGES_IN_MEMORY` they are kept on disk, so a long import's log does not
+        grow in memory with the import."""
+        self.changes.extend(changes)
+        if len(self.changes) >= CHANGES_IN_MEMORY:
+            if self.spooled is None:
+                self.spooled = ChangeSpool()
+            self.spooled.add(c.as_json() for c in self.changes)
+            self.changes = []
+
+    def change_items(self) -> Iterator[list[Any]]:
+        """Every change in its stored form, in order."""
+        if self.spooled is not None:
+            yield from self.spooled
+        for change in self.changes:
+            yield change.as_json()
 
     @staticmethod
     def clean_params(
@@ -164,30 +210,52 @@ def _json(value: Any, secrets: list[str]) -> str:
 
 
 def write_entry(conn: Connection, entry: AuditEntry) -> None:
+    """Write one entry and its changes (at most :data:`MAX_CHANGES`, then a count of the
+    rest), the changes a batch at a time from memory or from the entry's spool."""
     secrets = entry.secrets
-    changes = [c.as_json() for c in entry.changes[:MAX_CHANGES]]
-    if len(entry.changes) > MAX_CHANGES:
-        changes.append(["Manage/Design ", "", f"{len(entry.changes) - MAX_CHANGES} more changes"])
     records = [bounded(r, MAX_RECORD_NAME) for r in entry.records[:MAX_RECORDS]]
-    conn.execute(
-        insert(t.audit_log).values(
-            ts=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
-            # (cut to the columns' widths: a PostgreSQL VARCHAR refuses a longer value)
-            username=storable(entry.username[:255]),
-            project_id=entry.project_id,
-            content=storable(entry.content[:50]),
-            action=storable(entry.action[:50]),
-            log_type=entry.log_type or call_log_type(entry.content, entry.action),
-            params=_json(entry.params, secrets),
-            records=_json(records, secrets),
-            report_id=entry.report_id,
-            row_count=entry.row_counter() if entry.row_counter else None,
-            status=entry.status,
-            description=storable(redact(bounded(entry.description, 2000), secrets)),
-            changes=_json(changes, secrets),
-            client=storable(entry.client[:64]),
-        )
-    )
+    try:
+        log_id = conn.execute(
+            insert(t.audit_log).values(
+                ts=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+                # (cut to the columns' widths: a PostgreSQL VARCHAR refuses a longer value)
+                username=storable(entry.username[:255]),
+                project_id=entry.project_id,
+                content=storable(entry.content[:50]),
+                action=storable(entry.action[:50]),
+                log_type=entry.log_type or call_log_type(entry.content, entry.action),
+                params=_json(entry.params, secrets),
+                records=_json(records, secrets),
+                report_id=entry.report_id,
+                row_count=entry.row_counter() if entry.row_counter else None,
+                status=entry.status,
+                description=storable(redact(bounded(entry.description, 2000), secrets)),
+                client=storable(entry.client[:64]),
+            )
+        ).inserted_primary_key[0]
+        _write_changes(conn, log_id, entry)
+    finally:
+        if entry.spooled is not None:
+            entry.spooled.close()
+            entry.spooled = None
+
+
+def _write_changes(conn: Connection, log_id: int, entry: AuditEntry) -> None:
+    batch: list[dict[str, Any]] = []
+    left_out = 0
+    for seq, item in enumerate(entry.change_items()):
+        if seq >= MAX_CHANGES:
+            left_out += 1
+            continue
+        batch.append({"log_id": log_id, "seq": seq, "change": _json(item, entry.secrets)})
+        if len(batch) == CHANGES_PER_INSERT:
+            conn.execute(insert(t.audit_changes), batch)
+            batch = []
+    if left_out:
+        item = ["Manage/Design ", "", f"{left_out} more changes"]
+        batch.append({"log_id": log_id, "seq": MAX_CHANGES, "change": _json(item, [])})
+    if batch:
+        conn.execute(insert(t.audit_changes), batch)
 
 
 @dataclass
@@ -227,7 +295,15 @@ def read_entries(
         query = query.where(c.ts >= begin)
     if end:
         query = query.where(c.ts <= end)
-    for r in conn.execute(query):
+    for r in conn.execute(query).all():
+        changes = [
+            Change.from_json(orjson.loads(change))
+            for (change,) in conn.execute(
+                select(t.audit_changes.c.change)
+                .where(t.audit_changes.c.log_id == r.log_id)
+                .order_by(t.audit_changes.c.seq)
+            )
+        ]
         yield LogRow(
             r.ts,
             r.username,
@@ -241,7 +317,7 @@ def read_entries(
             r.row_count,
             r.status,
             r.description,
-            [Change.from_json(item) for item in orjson.loads(r.changes or "[]")],
+            changes,
             r.client or "",
         )
 
