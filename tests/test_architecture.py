@@ -9,7 +9,7 @@ offending import as ``file:line -> module``.
 
 A pattern names a package and everything in it (``localcap.db``), or with ``.*`` only the
 modules inside a package, not the package itself (``localcap.api.methods.*``: the method
-modules, not ``api/methods/__init__.py``, which registers them all).
+modules, not the package's own ``api/methods/__init__.py``).
 """
 
 from __future__ import annotations

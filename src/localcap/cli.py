@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy import Connection, select
 
+from localcap.admin.cli import reset, snapshot
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import schema as t
 from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_transaction
@@ -19,6 +20,7 @@ from localcap.limits import (
     KEEP_ALIVE_TIMEOUT,
     RESERVED_FILES,
 )
+from localcap.pull import project_pull
 from localcap.surveys.cli import survey
 
 if TYPE_CHECKING:
@@ -127,6 +129,13 @@ def main() -> None:
     "(survives power loss). normal: faster small writes, but the last ones can be lost on "
     "power loss or an OS crash. Ignored with PostgreSQL.",
 )
+@click.option(
+    "--admin-api",
+    is_flag=True,
+    envvar="LOCALCAP_ADMIN_API",
+    help="Serve POST /admin/ (project tokens, snapshots, reset) to super tokens: for test "
+    "suites, never on a server holding real data (see docs/TESTING.md).",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -142,6 +151,7 @@ def serve(
     public_url: str | None,
     forwarded_allow_ips: str,
     sqlite_synchronous: str,
+    admin_api: bool,
 ) -> None:
     """Serve the REDCap API at http://HOST:PORT/api/ and surveys at http://HOST:PORT/surveys/."""
     import uvicorn
@@ -165,6 +175,7 @@ def serve(
     os.environ["LOCALCAP_INVALID_TOKEN_LIMIT"] = str(invalid_token_limit)
     os.environ["LOCALCAP_PUBLIC_URL"] = (public_url or f"http://{host}:{port}").rstrip("/")
     os.environ["LOCALCAP_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    os.environ["LOCALCAP_ADMIN_API"] = "1" if admin_api else ""
     click.echo(f"localcap is serving the REDCap API at {url}")
     files = raise_open_files_limit()
     os.environ["LOCALCAP_MAX_CONNECTIONS"] = str(min(max_connections, files - RESERVED_FILES))
@@ -231,11 +242,40 @@ def token_super(data_dir: Path, database_url: str | None, username: str) -> None
 @data_dir_option
 @click.option("--project", "project_id", required=True, type=int, help="The project's id.")
 @click.option("--username", required=True, help="An existing user of that project.")
-def token_create(data_dir: Path, database_url: str | None, project_id: int, username: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["token", "env", "csv"]),
+    default="token",
+    show_default=True,
+    help="token: the token alone. env: REDCAP_API_TOKEN=... lines (with --url, also "
+    "REDCAP_API_URL=...) for R's readRenviron(), $GITHUB_ENV or a shell. csv: a REDCapR "
+    "credential file (needs --url).",
+)
+@click.option("--url", default=None, help="The API URL the token is for (env and csv formats).")
+@click.option(
+    "--env-name",
+    default="REDCAP_API_TOKEN",
+    show_default=True,
+    help="The variable name of the token in the env format.",
+)
+def token_create(
+    data_dir: Path,
+    database_url: str | None,
+    project_id: int,
+    username: str,
+    fmt: str,
+    url: str | None,
+    env_name: str,
+) -> None:
     """Print a new 32-character project API token for an existing project user.
 
     Any earlier token of that user for that project stops working.
     """
+    from localcap.admin.credentials import format_token
+
+    if fmt == "csv" and not url:
+        raise click.UsageError("--format csv needs --url (the credential file's redcap_uri).")
     from localcap.db.tokens import create_project_token
 
     engine = open_engine(data_dir, database_url)
@@ -243,7 +283,11 @@ def token_create(data_dir: Path, database_url: str | None, project_id: int, user
         _require_member(conn, project_id, username)
         token = create_project_token(conn, project_id, username)
         _log(conn, project_id, "token create", f"Create API token for user {username}")
-    click.echo(token)
+    click.echo(
+        format_token(
+            token, fmt, url=url, username=username, project_id=project_id, env_name=env_name
+        )
+    )
 
 
 def _log(conn: Connection, project_id: int | None, command: str, description: str) -> None:
@@ -650,6 +694,9 @@ def project_import(
 
 
 main.add_command(survey)
+main.add_command(snapshot)
+main.add_command(reset)
+project.add_command(project_pull)
 
 
 if __name__ == "__main__":  # pragma: no cover

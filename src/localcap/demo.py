@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine, select
 
+from localcap.actions.create_project import Schedule, create_project
+from localcap.actions.import_records import ImportOptions, import_records
 from localcap.db import projects as store
 from localcap.db import schema as t
 from localcap.db.reports import list_reports, save_reports
@@ -18,7 +20,7 @@ from localcap.db.roles import set_user_role
 from localcap.db.tokens import create_project_token
 from localcap.db.transactions import read_snapshot, write_transaction
 from localcap.model.project import Arm, Event, Field, Project
-from localcap.model.record_import import ImportChecker, write_plan
+from localcap.model.record_import import ImportChecker
 from localcap.model.rights import DEIDENTIFIED, FULL, NO_ACCESS, REMOVE_IDENTIFIERS, Rights
 from localcap.reports.definition import ReportDefinition
 
@@ -81,6 +83,25 @@ OWNER = "alice_full"
 #: User Rights (Import Users/Roles), Project Design (the identifier flags, reports) and Data
 #: Access Groups (leaving a DAG) each let a user widen what it may export.
 RIGHTS_RAISING = ("user_rights", "design", "data_access_groups")
+
+#: Two arms; every instrument at Baseline, the visits again at the Treatment arm's Follow-up.
+SCHEDULE = Schedule(
+    [Arm(1, "Treatment"), Arm(2, "Control")],
+    [
+        Event(0, 1, "Baseline", "baseline_arm_1"),
+        Event(0, 1, "Follow-up", "followup_arm_1"),
+        Event(0, 2, "Baseline", "baseline_arm_2"),
+    ],
+    [
+        ("baseline_arm_1", "enrolment"),
+        ("baseline_arm_1", "visit"),
+        ("baseline_arm_1", "adverse_event"),
+        ("followup_arm_1", "visit"),
+        ("baseline_arm_2", "enrolment"),
+        ("baseline_arm_2", "visit"),
+        ("baseline_arm_2", "adverse_event"),
+    ],
+)
 
 DAGS = {"site_a": "Site A", "site_b": "Site B"}
 
@@ -225,38 +246,9 @@ def _grant_rights(conn, pid: int) -> None:  # noqa: ANN001 - a SQLAlchemy connec
 
 
 def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
-    pid = store.create_project(conn, DEMO_TITLE, True, {"purpose": 0})
-    project = store.load_project(conn, pid)
-    assert project is not None
-    store.replace_metadata(conn, project, DICTIONARY)
-    store.replace_arms(conn, pid, [Arm(1, "Treatment"), Arm(2, "Control")], override=False)
-    store.save_events(
-        conn,
-        pid,
-        [
-            Event(0, 1, "Baseline", "baseline_arm_1"),
-            Event(0, 1, "Follow-up", "followup_arm_1"),
-            Event(0, 2, "Baseline", "baseline_arm_2"),
-        ],
-        override=False,
-    )
-    project = store.load_project(conn, pid)
-    assert project is not None
+    project = create_project(conn, DEMO_TITLE, {"purpose": 0}, DICTIONARY, SCHEDULE)
+    pid = project.project_id
     ids = {e.unique_event_name: e.event_id for e in project.events}
-    store.replace_event_forms(
-        conn,
-        pid,
-        [
-            (ids["baseline_arm_1"], "enrolment"),
-            (ids["baseline_arm_1"], "visit"),
-            (ids["baseline_arm_1"], "adverse_event"),
-            (ids["followup_arm_1"], "visit"),
-            (ids["baseline_arm_2"], "enrolment"),
-            (ids["baseline_arm_2"], "visit"),
-            (ids["baseline_arm_2"], "adverse_event"),
-        ],
-        {1, 2},
-    )
     store.replace_repeating(
         conn,
         pid,
@@ -270,6 +262,6 @@ def _create(conn) -> int:  # noqa: ANN001 - a SQLAlchemy connection
     project = store.load_project(conn, pid)
     assert project is not None
     plan = ImportChecker(project).check(_records(random.Random(42)), None)
-    write_plan(conn, project, plan, group_id=None, overwrite=False)
+    import_records(conn, project, [plan], ImportOptions())
     save_reports(conn, pid, [ReportDefinition.from_json(r) for r in REPORTS])
     return pid

@@ -28,6 +28,7 @@ def build_app(
     invalid_token_attempts: int = 60,
     survey_code_attempts_total: int = 100,
     forwarded_allow_ips: str = "",
+    admin_api: bool = False,
 ) -> Starlette:
     """The app. ``forwarded_allow_ips``: the proxies (addresses or networks, comma-separated,
     ``*`` for any) whose ``X-Forwarded-For``/``X-Forwarded-Proto`` say who the client is and
@@ -45,6 +46,7 @@ def build_app(
         survey_code_attempts=survey_code_attempts,
         invalid_token_attempts=invalid_token_attempts,
         survey_code_attempts_total=survey_code_attempts_total,
+        admin_api=admin_api,
     )
     app = create_app(state)
     if forwarded_allow_ips.strip():
@@ -63,4 +65,5 @@ def app_from_environment() -> Starlette:
         os.environ.get("LOCALCAP_PUBLIC_URL", ""),
         invalid_token_attempts=int(os.environ.get("LOCALCAP_INVALID_TOKEN_LIMIT", 60)),
         forwarded_allow_ips=os.environ.get("LOCALCAP_FORWARDED_ALLOW_IPS", ""),
+        admin_api=os.environ.get("LOCALCAP_ADMIN_API", "") == "1",
     )

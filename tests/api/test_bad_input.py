@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builders import clinical_longitudinal
-from localcap.api.dispatch import HANDLERS
+from localcap.api.routes import ROUTES
 
 IMPORTS = [
     ("metadata", "import"),
@@ -98,7 +98,7 @@ def test_every_method_survives_garbage_parameters(project):
         "override": "maybe",
         "filterLogic": "[nope] = 1",
     }
-    for content, action in sorted(HANDLERS):
+    for content, action in sorted(ROUTES):
         if content in ("record", "arm", "event", "dag", "user") and action == "delete":
             continue  # deletes are checked in their own tests
         response = project.call(content=content, action=action, returnFormat="json", **garbage)

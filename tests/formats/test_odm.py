@@ -1,7 +1,7 @@
 """ODM ClinicalData: structure and bytes compared with real REDCap exports.
 
 The expected fragments are copied from the ClinicalData of the real REDCap project XMLs in
-/work/shared/fixtures (PyCap's test data) and REDCapR's ``inst/test-data/projects``.
+tests/data/redcap_projects (PyCap's test data) and REDCapR's ``inst/test-data/projects``.
 """
 
 from __future__ import annotations

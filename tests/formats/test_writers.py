@@ -1,7 +1,7 @@
 """Exact bytes of the csv/json/xml writers, the error bodies and the list renderer.
 
-Sources for the expected bytes: shared/reference/redcap-api-behaviour.md (REDCap's recorded
-responses), the PHP manual for ``fputcsv``/``json_encode``, and real REDCap bodies recorded in
+Sources for the expected bytes: docs/REPORTS.md ("Formats") and docs/REDCAP_API.md (REDCap's
+recorded responses), the PHP manual for ``fputcsv``/``json_encode``, and real REDCap bodies recorded in
 client repositories (cited per test).
 """
 

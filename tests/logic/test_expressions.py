@@ -1,6 +1,6 @@
 """Table-driven tests of REDCap logic, written from documented examples.
 
-"ref §4 #N" cites row N of the worked-examples table in /work/shared/reference/redcap-logic.md;
+"ref §4 #N" cites row N of the worked-examples table in docs/LOGIC.md;
 "ref §x.y" cites a section of that document (whose own sources are KB, RSVC, UF, ... tags).
 "(data)" means the expression is documented and we supplied the data, as the reference does.
 """

@@ -6,7 +6,7 @@ a file upload, users at every export-rights level, and a set of reports.
 ``baseline_arm_1``, and reports with event and logic filters.
 
 Every expected output in the tests is written from REDCap's documented behaviour
-(``shared/reference/redcap-api-behaviour.md``), not from localcap's output.
+(docs/REPORTS.md, docs/REDCAP_API.md), not from localcap's output.
 """
 
 from __future__ import annotations

@@ -76,3 +76,23 @@ def test_edge_cases(server):
         {"pid": "A-2", "rank": ""},
         {"pid": "A-10", "rank": "3"},
     ]
+
+
+def test_a_filter_the_design_no_longer_fits_is_a_400(server):
+    """A report's stored logic naming a field deleted since: the export refuses it with the
+    logic's error (a 400 in the requested format), not a server error."""
+    api = create_project(server, "Stale filter")
+    api.import_json("metadata", [dd("pid", "main"), dd("rank", "main")])
+    api.import_json("record", [{"pid": "1", "rank": "3"}])
+    response = api.call(
+        content="report",
+        action="import",
+        format="json",
+        returnContent="ids",
+        data=json.dumps([{"title": "Ranked", "fields": ["pid"], "filter_logic": "[rank] > 1"}]),
+    )
+    (report_id,) = response.json()
+    api.import_json("metadata", [dd("pid", "main")])  # "rank" is gone
+    response = api.call(content="report", report_id=report_id, format="json")
+    assert response.status_code == 400, response.text
+    assert "rank" in response.json()["error"]

@@ -20,7 +20,7 @@ import time
 import requests
 
 from builders import clinical_longitudinal
-from localcap.api.dispatch import HANDLERS
+from localcap.api.routes import ROUTES
 from surveys.survey_helpers import enable_survey
 
 TOTAL = int(os.environ.get("LOCALCAP_FUZZ_REQUESTS", "100000"))
@@ -252,8 +252,8 @@ def test_fuzz_the_running_server(server):
     api.import_json("userRole", [{"role_label": "r"}])
     api.import_json("dag", [{"data_access_group_name": "d", "unique_group_name": ""}])
     tokens = [api.token, server.super_token, "0" * 32, "A" * 64, "nothex", ""]
-    contents = sorted({c for c, _ in HANDLERS})
-    actions = sorted({a for _, a in HANDLERS}) + ["", "nonsense"]
+    contents = sorted({c for c, _ in ROUTES})
+    actions = sorted({a for _, a in ROUTES}) + ["", "nonsense"]
     failures: list[str] = []
     sent = [0]
     lock = threading.Lock()

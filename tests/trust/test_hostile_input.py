@@ -296,7 +296,7 @@ def test_every_parameter_of_every_method_with_hostile_values(server):
     """Each (content, action) with every parameter (plain, as arrays, nested) set to each
     hostile value at once; then each parameter alone with 5,001 digits (the integer
     conversions). A REDCap-style answer each time, never a 5xx."""
-    from localcap.api.dispatch import HANDLERS
+    from localcap.api.routes import ROUTES
 
     api = clinical_longitudinal(server)
     api.import_json(
@@ -304,7 +304,7 @@ def test_every_parameter_of_every_method_with_hostile_values(server):
     )
     names = _parameter_names()
     bodies: list[tuple[str, bytes]] = []
-    for content, action in sorted(HANDLERS):
+    for content, action in sorted(ROUTES):
         base = b"token=%s&content=%s&action=%s&returnFormat=json" % (
             api.token.encode(),
             content.encode(),

@@ -1,5 +1,5 @@
-"""The ASGI application: the API endpoint (POST only, REDCap's errors in the requested format)
-and the survey pages (:mod:`localcap.surveys.pages`)."""
+"""The ASGI application: the API endpoint (POST only, REDCap's errors in the requested format),
+the survey pages (:mod:`localcap.surveys.pages`) and ``GET /health`` (:mod:`localcap.api.health`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from localcap.api import methods  # noqa: F401  (registers every method handler)
+from localcap.api.admin import admin_route
 from localcap.api.context import AppState
 from localcap.api.dispatch import dispatch, refuse_unknown_token
 from localcap.api.errors import ApiError, error_format, error_response, project_busy
+from localcap.api.health import health_route
 from localcap.api.request import (
     ApiRequest,
     SpooledBody,
@@ -85,6 +86,8 @@ def create_app(state: AppState) -> Starlette:
         routes=[
             Route("/api/", api, methods=ALL_METHODS),
             Route("/api", api, methods=ALL_METHODS),
+            health_route(state),
+            *([admin_route(state)] if state.admin_api else []),
             *build_routes(state),
         ],
         exception_handlers={404: not_found},

@@ -1,10 +1,10 @@
-"""Which handler serves which (content, action), and the checks every request passes first."""
+"""The checks every request passes first, then its handler (:mod:`localcap.api.routes`)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -15,6 +15,7 @@ from localcap.api.context import ApiContext, AppState
 from localcap.api.errors import BAD_ACTION, BAD_CONTENT, NO_PERMISSION, ApiError, from_domain
 from localcap.api.ratelimit import address_bucket
 from localcap.api.request import ApiRequest
+from localcap.api.routes import CONTENTS, ROUTES, SUPER_CONTENTS
 from localcap.db.audit import REDACTED, AuditEntry, is_token_name, token_values, write_entry
 from localcap.db.projects import load_project, load_project_user
 from localcap.db.tokens import TokenOwner, lookup_token
@@ -22,29 +23,12 @@ from localcap.db.transactions import WriteLockTimeout, read_snapshot, write_tran
 from localcap.model.audit import TOKEN_SHAPE, describe_call
 from localcap.model.errors import DomainError
 
-Handler = Callable[[ApiContext], Response]
-
 log = logging.getLogger("localcap")
 
-#: (content, action) -> handler. ``action`` "" matches requests that give none.
-HANDLERS: dict[tuple[str, str], Handler] = {}
-#: Contents that a super token may call (everything else needs a project token).
-SUPER_CONTENTS = {"project", "version"}
 #: Token-shaped values an error message may quote that are looked up (the rest are blanked).
 MAX_TOKEN_LOOKUPS = 20
 #: Who the audit log names for a call whose token is unknown.
 INVALID_TOKEN_USER = "[invalid token]"
-
-
-def method(content: str, *actions: str) -> Callable[[Handler], Handler]:
-    """Register a handler for a content and one or more actions."""
-
-    def register(handler: Handler) -> Handler:
-        for action in actions:
-            HANDLERS[(content, action)] = handler
-        return handler
-
-    return register
 
 
 def resolve_action(request: ApiRequest, content: str) -> str:
@@ -52,7 +36,7 @@ def resolve_action(request: ApiRequest, content: str) -> str:
     action = request.get("action").strip()
     if action:
         return action
-    if request.has("data") and (content, "import") in HANDLERS:
+    if request.has("data") and (content, "import") in ROUTES:
         return "import"
     return "export"
 
@@ -80,7 +64,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
     try:
         ctx = _authorise(state, request, owner, content)
         action = resolve_action(request, content)
-        handler = HANDLERS.get((content, action))
+        handler = ROUTES.get((content, action))
         if handler is None:
             raise ApiError(400, BAD_ACTION)
         entry.action = action
@@ -137,7 +121,7 @@ def _authorise(state: AppState, request: ApiRequest, owner: TokenOwner, content:
     if nul is not None:  # no name or value has one; PostgreSQL refuses them in queries
         name = "token" if is_token_name(nul) else nul
         raise ApiError(400, f'The parameter "{name}" contains a NUL character, which is not valid')
-    if not any(key[0] == content for key in HANDLERS):
+    if content not in CONTENTS:
         raise ApiError(400, BAD_CONTENT)
     ctx = ApiContext(request=request, state=state, username=owner.username)
     if owner.is_super:

@@ -20,7 +20,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-# The messages REDCap gives, word for word (see shared/reference/redcap-api-behaviour.md).
+# The messages REDCap gives, word for word (docs/REDCAP_API.md says where each was recorded).
 NO_PERMISSION = "You do not have permissions to use the API"
 NO_EXPORT = "You do not have API Export privileges"
 NO_IMPORT = "You do not have API Import/Update privileges"
@@ -46,15 +46,6 @@ ROLE_OUTSIDE_OWN_DAG = (
     "You do not have permissions to change the user role '{role}': users outside your data "
     "access group are in it, and a user in a data access group may only manage users of "
     "that group"
-)
-NO_ACCESS_EXPORT = (
-    'The API request cannot complete because currently you have "No Access" data export '
-    "rights. Higher level data export rights are required for this operation."
-)
-#: A filter the caller writes may only read fields the caller may export (docs/RIGHTS.md).
-HIDDEN_FILTER_FIELDS = (
-    "The filterLogic cannot be used because it refers to fields that your data export rights "
-    "do not allow you to export: {fields}. A filter may only use fields you can export."
 )
 HIDDEN_REPORT_FIELDS = (
     "Report '{title}': the {what} refers to fields that your data export rights do not allow "

@@ -312,26 +312,6 @@ def too_large(limit: int) -> ApiError:
     )
 
 
-def limit_body(request: Request, limit: int) -> Request:
-    """Refuse bodies over ``limit`` bytes: at once by Content-Length, else while streaming
-    (the survey pages' small forms, parsed as they arrive)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and len(declared) < 20 and int(declared) > limit:
-        raise too_large(limit)
-    received = 0
-    receive = request.receive
-
-    async def counting_receive() -> Message:
-        nonlocal received
-        message = await receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise too_large(limit)
-        return message
-
-    return Request(request.scope, counting_receive)
-
-
 #: Bodies up to this size stay in memory; bigger ones are spooled to a temporary file as they
 #: arrive, and their token is checked before they are parsed (:func:`receive_body`).
 SPOOL_IN_MEMORY = 1 << 20

@@ -87,6 +87,24 @@ def get_document(conn: Connection, project_id: int, doc_id: str | int) -> Docume
     return _document(row) if row is not None else None
 
 
+def project_documents(conn: Connection, project_id: int) -> dict[str, Document]:
+    """Every document of the project by doc_id (as a field value holds it): what Export
+    Project XML embeds for file fields."""
+    rows = conn.execute(select(t.documents).where(t.documents.c.project_id == project_id))
+    return {str(row.doc_id): _document(row) for row in rows}
+
+
+def document_names(conn: Connection, project_id: int) -> dict[str, str]:
+    """doc_id -> the uploader's file name, for every document of the project (what Export
+    Records and Export PDF show in file fields)."""
+    rows = conn.execute(
+        select(t.documents.c.doc_id, t.documents.c.name).where(
+            t.documents.c.project_id == project_id
+        )
+    )
+    return {str(row.doc_id): row.name for row in rows}
+
+
 def delete_document(conn: Connection, project_id: int, doc_id: str | int) -> Document | None:
     """Remove a document row (the caller deletes the bytes after committing)."""
     document = get_document(conn, project_id, doc_id)

@@ -218,16 +218,6 @@ def delete_records(conn: Connection, project_id: int, names: Sequence[str]) -> N
         )
 
 
-def delete_record_event(conn: Connection, project_id: int, record: str, event_id: int) -> None:
-    conn.execute(
-        delete(t.record_data).where(
-            t.record_data.c.project_id == project_id,
-            t.record_data.c.record == record,
-            t.record_data.c.event_id == event_id,
-        )
-    )
-
-
 def iter_record_names(
     conn: Connection,
     project_id: int,

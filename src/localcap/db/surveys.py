@@ -16,6 +16,7 @@ from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from localcap.db import schema as t
+from localcap.model.project import Project
 from localcap.model.surveys import (
     Participant,
     Survey,
@@ -368,3 +369,36 @@ def rename_record(conn: Connection, project_id: int, old: str, new: str) -> None
         .where(q.project_id == project_id, q.record == old)
         .values(record=new)
     )
+
+
+def queue_enabled(conn: Connection, project_id: int) -> bool:
+    """The survey queue is on when an active entry names a survey of the project."""
+    surveys = load_surveys(conn, project_id)
+    return any(
+        str(settings.get("active", "1")) == "1" and form in surveys
+        for _, form, settings in load_queue(conn, project_id)
+    )
+
+
+def participant_records(
+    conn: Connection, project: Project, group_id: int | None, event_id: int
+) -> list[str]:
+    """The records a survey's participant list shows, in record order: those of the DAG
+    ``group_id`` (None: all); in a longitudinal project, those with data in an event of
+    ``event_id``'s arm."""
+    r = t.records.c
+    query = select(r.record).where(r.project_id == project.project_id).order_by(r.sort_key)
+    if group_id is not None:
+        query = query.where(r.group_id == group_id)
+    if project.is_longitudinal:
+        arm = project.event_by_id[event_id].arm_num
+        arm_events = [e.event_id for e in project.events if e.arm_num == arm]
+        d = t.record_data.c
+        query = query.where(
+            r.record.in_(
+                select(d.record).where(
+                    d.project_id == project.project_id, d.event_id.in_(arm_events)
+                )
+            )
+        )
+    return [row.record for row in conn.execute(query)]

@@ -49,6 +49,10 @@ class LocalFileStore:
         check_key(key)
         return self.root / key[0:2] / key[2:4] / key
 
+    def path_of(self, key: str) -> Path:
+        """Where ``key``'s file is (snapshots hard-link stored files in and out)."""
+        return self._path(key)
+
     def put(self, chunks: Iterable[bytes]) -> StoredFile:
         key = new_key()
         final = self._path(key)

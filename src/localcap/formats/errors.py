@@ -1,4 +1,4 @@
-"""REDCap's error bodies in the three formats (see shared/reference/redcap-api-behaviour.md).
+"""REDCap's error bodies in the three formats (docs/REDCAP_API.md, "Error bodies").
 
 * json: ``{"error":"<msg>"}``, compact, PHP ``json_encode`` escaping (``/`` -> ``\\/``; REDCap's
   recorded 400 body in bcbi/REDCap.jl ``src/Import.jl`` shows ``variable\\/field name``);

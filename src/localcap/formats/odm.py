@@ -1,6 +1,6 @@
 """CDISC ODM 1.3.1 ClinicalData for record/report rows, streamed, in REDCap's layout.
 
-The layout is read off real REDCap exports (``/work/shared/fixtures/*.xml``, PyCap's test
+The layout is read off real REDCap exports (``tests/data/redcap_projects/*.xml``, PyCap's test
 projects, and the 28 ``project.xml`` files in REDCapR's ``inst/test-data/projects``)::
 
     <?xml version="1.0" encoding="UTF-8" ?>

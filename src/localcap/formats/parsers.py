@@ -42,10 +42,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from localcap.formats.csv_writer import parse_delimiter
+from localcap.model.errors import DomainError
 
 
-class DataParseError(ValueError):
-    """The submitted data cannot be read in the format given; the message is for the client."""
+class DataParseError(DomainError, ValueError):
+    """The submitted data cannot be read in the format given; the message is for the client.
+    Still a ValueError: callers that read data with ``except ValueError`` keep catching it."""
 
 
 #: How deep an XML import may nest: ``<records><item><field>`` plus one level for the

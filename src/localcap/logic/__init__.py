@@ -1,7 +1,7 @@
 """The REDCap logic language: branching logic, calculations and report filters.
 
 Users paste real REDCap expressions (report "advanced filters", API ``filterLogic``), so this
-package follows REDCap's documented behaviour (``/work/shared/reference/redcap-logic.md``,
+package follows REDCap's documented behaviour (``docs/LOGIC.md``,
 cited as "the reference doc") rather than any one implementation. It has no HTTP or storage
 dependencies: callers supply a :class:`LogicContext` that reads one record's values.
 

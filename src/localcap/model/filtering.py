@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
 from localcap.logic import CompiledLogic, DictContext, FieldSpec, LogicSyntaxError, compile_logic
+from localcap.model.errors import DomainError
 from localcap.model.project import Project
 from localcap.model.rights import Rights, allowed_export_fields
 from localcap.model.rows import StoredRow
 
 
-class FilterError(Exception):
+class FilterError(DomainError):
     """The logic does not parse or names unknown fields/events; the message says where."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"[0-9]{1,18}")
+#: Ids and numbers beyond this cannot exist (the database's integer columns hold no more).
+MAX_ID = 2**31 - 1
 
 
 def small_int(text: str, maximum: int | None = None, minimum: int = 0) -> int | None:

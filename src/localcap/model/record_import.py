@@ -1,21 +1,18 @@
-"""Import Records: validate a whole submission first, then merge it into stored rows.
+"""Import Records, the domain half: check a submission, and merge a change into a row.
 
 All-or-nothing: every problem is collected and reported in REDCap's style
-(``"record","field","value","message"`` lines) before anything is written.
+(``"record","field","value","message"`` lines) before anything is written. Writing the
+checked plan is the use case :mod:`localcap.actions.import_records`; nothing here touches
+the database.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
-
-from localcap.db import records as store
-from localcap.model.audit import Change, row_writes
-from localcap.model.calc import recalculate
 from localcap.model.errors import DomainError, NotPermitted
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
@@ -140,120 +137,122 @@ class ImportChecker:
             raise RecordImportError("\n".join(self.errors))
         return ImportPlan(changes, list(records))
 
+    def _fail(self, record: str, name: str, value: str, message: str) -> None:
+        """Note one problem of the submission; the caller then stops checking that row."""
+        self.errors.append(_error_line(record, name, value, message))
+
     def _check_row(
         self, row: dict[str, str], record_field: str, group_id: int | None
     ) -> RowChange | None:
-        project = self.project
+        """One row's change, or None once a problem with its record, event, repeat instance
+        or DAG is noted (its values are then not checked: they would only repeat it)."""
+        record = self._record_of(row, record_field)
+        if record is None:
+            return None
+        event_name = row.get("redcap_event_name", "").strip()
+        event_id = self._event_of(record, event_name)
+        if event_id is None:
+            return None
+        instrument = row.get("redcap_repeat_instrument", "").strip()
+        instance = self._instance_of(row, record, event_id, instrument)
+        if instance is None:
+            return None
+        change = RowChange(record, event_id, instrument, instance)
+        if "redcap_data_access_group" in row and not self._check_dag(
+            change, row["redcap_data_access_group"].strip(), group_id
+        ):
+            return None
+        self._check_values(change, row, record_field, event_name)
+        return change
+
+    def _record_of(self, row: dict[str, str], record_field: str) -> str | None:
         record = row.get(record_field, "").strip()
         if not record:
-            self.errors.append(
-                _error_line(
-                    "",
-                    record_field,
-                    "",
-                    f"The record ID field ({record_field}) is missing or blank",
-                )
-            )
+            message = f"The record ID field ({record_field}) is missing or blank"
+            self._fail("", record_field, "", message)
             return None
         problem = record_name_problem(record)
         if problem:
-            self.errors.append(_error_line(record[:40] + "...", record_field, "", problem))
+            self._fail(record[:40] + "...", record_field, "", problem)
             return None
-        event_id = CLASSIC_EVENT_ID
-        event_name = row.get("redcap_event_name", "").strip()
-        if project.is_longitudinal:
-            if not event_name:
-                if not project.events:
-                    self.errors.append(
-                        _error_line(record, "redcap_event_name", "", "The project has no events")
-                    )
-                    return None
-                event_id = project.events[0].event_id
-            elif event_name not in project.event_by_name:
-                self.errors.append(
-                    _error_line(
-                        record,
-                        "redcap_event_name",
-                        event_name,
-                        f"The event name '{event_name}' is not valid",
-                    )
-                )
+        return record
+
+    def _event_of(self, record: str, event_name: str) -> int | None:
+        """The row's event: a classic project has one; a longitudinal row without a
+        ``redcap_event_name`` goes to the first event, as REDCap does."""
+        project = self.project
+        if not project.is_longitudinal:
+            return CLASSIC_EVENT_ID
+        if not event_name:
+            if not project.events:
+                self._fail(record, "redcap_event_name", "", "The project has no events")
                 return None
-            else:
-                event_id = project.event_by_name[event_name].event_id
-        instrument = row.get("redcap_repeat_instrument", "").strip()
+            return project.events[0].event_id
+        if event_name not in project.event_by_name:
+            message = f"The event name '{event_name}' is not valid"
+            self._fail(record, "redcap_event_name", event_name, message)
+            return None
+        return project.event_by_name[event_name].event_id
+
+    def _instance_of(
+        self, row: dict[str, str], record: str, event_id: int, instrument: str
+    ) -> int | str | None:
+        """The repeat instance: 1 outside repeats, ``"new"`` for the next free one."""
+        if instrument and not self.project.is_repeating_form(event_id, instrument):
+            message = f"The instrument '{instrument}' is not a repeating instrument here"
+            self._fail(record, "redcap_repeat_instrument", instrument, message)
+            return None
         instance_text = row.get("redcap_repeat_instance", "").strip()
+        if not (instrument or self.project.is_repeating_event(event_id)) or not instance_text:
+            return 1
+        if instance_text.lower() == "new":
+            return "new"
+        number = small_int(instance_text, MAX_INSTANCE, minimum=1)
+        if number is None:
+            message = "The repeat instance must be a positive integer or 'new'"
+            self._fail(record, "redcap_repeat_instance", instance_text, message)
+        return number
+
+    def _check_dag(self, change: RowChange, dag: str, group_id: int | None) -> bool:
+        """A caller in a DAG may only name its own; others may name any existing DAG or
+        none (``""`` unassigns the record)."""
+        project = self.project
+        record = change.record
+        if group_id is not None:
+            own = project.dag_by_id[group_id].unique_name if group_id in project.dag_by_id else ""
+            if dag and dag != own:
+                message = (
+                    "You are in a Data Access Group and cannot assign records to another group"
+                )
+                self._fail(record, "redcap_data_access_group", dag, message)
+                return False
+            return True  # a DAG user's records stay in its DAG: change.dag is left unset
+        if dag and dag not in project.dag_by_name:
+            message = f"The data access group '{dag}' does not exist"
+            self._fail(record, "redcap_data_access_group", dag, message)
+            return False
+        change.dag = dag
+        return True
+
+    def _check_values(
+        self, change: RowChange, row: dict[str, str], record_field: str, event_name: str
+    ) -> None:
+        """Each value must be on an instrument of the row's event, and on the row's repeating
+        instrument exactly when its instrument repeats (a repeating event takes any)."""
+        project = self.project
+        record, event_id, instrument = change.record, change.event_id, change.repeat_instrument
         repeating_event = project.is_repeating_event(event_id)
-        if instrument and not project.is_repeating_form(event_id, instrument):
-            self.errors.append(
-                _error_line(
-                    record,
-                    "redcap_repeat_instrument",
-                    instrument,
-                    f"The instrument '{instrument}' is not a repeating instrument here",
-                )
-            )
-            return None
-        instance: int | str = 1
-        if instrument or repeating_event:
-            if instance_text.lower() == "new":
-                instance = "new"
-            elif instance_text:
-                number = small_int(instance_text, MAX_INSTANCE, minimum=1)
-                if number is None:
-                    self.errors.append(
-                        _error_line(
-                            record,
-                            "redcap_repeat_instance",
-                            instance_text,
-                            "The repeat instance must be a positive integer or 'new'",
-                        )
-                    )
-                    return None
-                instance = number
-        change = RowChange(record, event_id, instrument, instance)
-        if "redcap_data_access_group" in row:
-            dag = row["redcap_data_access_group"].strip()
-            if group_id is not None:
-                own = (
-                    project.dag_by_id[group_id].unique_name if group_id in project.dag_by_id else ""
-                )
-                if dag and dag != own:
-                    self.errors.append(
-                        _error_line(
-                            record,
-                            "redcap_data_access_group",
-                            dag,
-                            "You are in a Data Access Group and cannot assign records to another group",
-                        )
-                    )
-                    return None
-            elif dag and dag not in project.dag_by_name:
-                self.errors.append(
-                    _error_line(
-                        record,
-                        "redcap_data_access_group",
-                        dag,
-                        f"The data access group '{dag}' does not exist",
-                    )
-                )
-                return None
-            else:
-                change.dag = dag
         in_event = set(project.forms_in_event(event_id))
         for key, value in row.items():
             if key not in self.columns or key == record_field:
                 continue
             f, code, form = self.columns[key]
             if value != "" and form not in in_event:
-                self.errors.append(
-                    _error_line(
-                        record,
-                        key,
-                        value,
-                        f"The field '{key}' is on the instrument '{form}', which is not designated for the event '{event_name}'",
-                    )
+                message = (
+                    f"The field '{key}' is on the instrument '{form}', "
+                    f"which is not designated for the event '{event_name}'"
                 )
+                self._fail(record, key, value, message)
                 continue
             form_repeats = project.is_repeating_form(event_id, form)
             if value != "" and not repeating_event and form_repeats != (form == instrument):
@@ -262,10 +261,9 @@ class ImportChecker:
                     if form_repeats
                     else f"The field '{key}' is not on the repeating instrument '{instrument}'"
                 )
-                self.errors.append(_error_line(record, key, value, message))
+                self._fail(record, key, value, message)
                 continue
             self._check_value(change, record, key, value, f, code)
-        return change
 
     def _check_value(
         self,
@@ -347,110 +345,3 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
     if not data:
         # A record imported with its ID alone (or blanked) still exists, as in REDCap.
         data[record_field] = change.record
-
-
-def records_in(changes: Iterable[RowChange]) -> list[str]:
-    return list(dict.fromkeys(c.record for c in changes))
-
-
-def write_plan(
-    conn: Connection,
-    project: Project,
-    plan: ImportPlan,
-    *,
-    group_id: int | None,
-    overwrite: bool,
-    auto_number: bool = False,
-    may_create: bool = True,
-    log: list[Change] | None = None,
-    log_source: str = "API",
-) -> tuple[list[str], dict[str, str]]:
-    """Write a checked plan in the caller's transaction; returns (records, old->new ids).
-
-    The calc fields of the records written are recomputed, as REDCap does after an import, a
-    project XML import or a form/survey save (:mod:`localcap.model.calc`).
-
-    ``log``: filled with what changed, record by record, for the audit log
-    (:func:`localcap.model.audit.row_writes`; ``log_source`` "survey" for survey saves).
-    """
-    pid = project.project_id
-    id_map: dict[str, str] = {}
-    records = list(plan.records)
-    if auto_number:
-        new_names = store.next_record_names(conn, pid, len(records))
-        id_map = dict(zip(records, new_names, strict=True))
-        for change in plan.changes:
-            change.record = id_map[change.record]
-        records = [id_map[r] for r in records]
-    existing = store.existing_records(conn, pid, records)
-    if group_id is not None:
-        foreign = [r for r in records if r in existing and existing[r] != group_id]
-        if foreign:
-            raise RecordImportError(
-                "You are in a Data Access Group and these records belong to another group: "
-                + ", ".join(foreign)
-            )
-    new = [r for r in records if r not in existing]
-    if new and not may_create:
-        raise CreateNotPermitted(
-            "You do not have Create Records privileges, so these records cannot be created: "
-            + ", ".join(new)
-        )
-    dag_updates = {
-        c.record: (project.dag_by_name[c.dag].group_id if c.dag else None)
-        for c in plan.changes
-        if c.dag is not None
-    }
-    store.create_records(
-        conn,
-        pid,
-        [
-            (record, group_id if group_id is not None else dag_updates.get(record))
-            for record in records
-            if record not in existing
-        ],
-    )
-    for record in records:
-        if record in existing and record in dag_updates and group_id is None:
-            store.set_record_group(conn, pid, record, dag_updates[record])
-    current = {(r.record, *r.key): r for r in store.load_rows(conn, pid, records)}
-    before = {key: dict(row.data) for key, row in current.items()} if log is not None else {}
-    created: set[tuple[str, int, str, int]] = set()
-    changed: set[tuple[str, int, str, int]] = set()
-    for change in plan.changes:
-        instance = change.instance
-        if instance == "new":
-            used = [
-                key[3]
-                for key in current
-                if key[:3] == (change.record, change.event_id, change.repeat_instrument)
-            ]
-            instance = max(used, default=0) + 1
-        key = (change.record, change.event_id, change.repeat_instrument, int(instance))
-        row = current.get(key)
-        if row is None:
-            row = current[key] = StoredRow(*key)
-            created.add(key)
-        apply_change(row, change, overwrite, project)
-        changed.add(key)
-    written: dict[str, set[str]] = {}
-    for change in plan.changes:
-        written.setdefault(change.record, set()).update(change.values, change.checkboxes)
-    changed |= recalculate(project, current.values(), written)
-    # rows of these records that the import did not name stay as they are
-    store.save_rows(conn, pid, [(current[key], key in created) for key in changed])
-    store.touch_records(conn, pid, records)
-    if log is not None:
-        order_of = {record: i for i, record in enumerate(records)}  # as imported
-        written_keys = sorted(changed, key=lambda k: (order_of.get(k[0], 0), k[1:]))
-        log.extend(
-            row_writes(
-                project,
-                written_keys,
-                before,
-                {k: current[k].data for k in changed},
-                set(new),
-                log_source,
-            )
-        )
-    return records, id_map

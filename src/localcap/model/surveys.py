@@ -231,3 +231,14 @@ class QueueCondition:
         if not tests:
             return True
         return any(tests) if self.use_or else all(tests)
+
+
+def survey_link(base: str, hash_: str) -> str:
+    """A participant's survey link on the server reached at ``base`` (the API's Export
+    Survey Link answers it; the survey pages show it after Save & Return)."""
+    return f"{base}/surveys/?s={hash_}"
+
+
+def queue_link(base: str, hash_: str) -> str:
+    """A record's survey queue link (``<base>/surveys/?sq=<hash>``)."""
+    return f"{base}/surveys/?sq={hash_}"

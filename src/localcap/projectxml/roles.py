@@ -1,6 +1,6 @@
 """User roles in a REDCap project XML: ``<redcap:UserRoles .../>`` <-> :class:`Rights`.
 
-Real exports (``/work/shared/fixtures``) write one empty element per role inside
+Real exports (``tests/data/redcap_projects``) write one empty element per role inside
 ``<redcap:UserRolesGroup>``, every right an attribute in REDCap's database spelling:
 ``graphical`` is Stats & Charts, ``participants`` Manage Survey Participants,
 ``data_logging`` Logging, ``data_quality_design`` Data Quality create, ``lock_record*`` the

@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from xml.parsers import expat
 
+from localcap.model.errors import DomainError
+
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 REDCAP_NS = "https://projectredcap.org"
 _NS_PREFIX = {ODM_NS: "", REDCAP_NS: "redcap:"}
@@ -36,7 +38,7 @@ _QUOTE_STOP = {b'"': re.compile(rb'["\r\n]'), b"'": re.compile(rb"['\r\n]")}
 _END_MARKERS = {"comment": b"-->", "cdata": b"]]>", "pi": b"?>"}
 
 
-class ProjectXmlError(Exception):
+class ProjectXmlError(DomainError):
     """The file is not a REDCap project XML we can import; the message says where and why."""
 
     def __init__(self, message: str, line: int | None = None) -> None:

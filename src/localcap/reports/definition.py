@@ -24,11 +24,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from localcap.model.errors import DomainError
 from localcap.model.filtering import FilterError, compile_filter
 from localcap.model.project import Project
 
 
-class ReportDefinitionError(Exception):
+class ReportDefinitionError(DomainError):
     """The definition names something the project does not have, or is malformed."""
 
 

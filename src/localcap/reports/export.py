@@ -6,44 +6,31 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from localcap.model.filtering import compile_filter, filter_rows
-from localcap.model.flat import FlatExport, FlatOptions
+from localcap.model.filtering import compile_filter
+from localcap.model.flat import FlatExport
 from localcap.model.project import Project
 from localcap.model.rights import NO_ACCESS, Rights
 from localcap.model.rows import StoredRow
+from localcap.model.selection import ExportSelection
 from localcap.reports.definition import OrderBy, ReportDefinition
 
 
 @dataclass
 class ReportPlan:
-    """What the storage layer must read, and how to turn it into the report's rows."""
+    """What the storage layer must read (:attr:`selection`), and how to turn it into the
+    report's rows."""
 
+    selection: ExportSelection
     export: FlatExport
-    event_ids: list[int] | None
-    group_ids: list[int] | None
-
     definition: ReportDefinition
-    project: Project
-    username: str
-    user_dag: str
 
     def rows(self, stored: Iterable[StoredRow]) -> Iterator[list[Any]]:
-        d = self.definition
-        if d.filter_logic.strip():
-            logic = compile_filter(self.project, d.filter_logic)
-            stored = filter_rows(
-                self.project,
-                stored,
-                logic,
-                user=self.username,
-                user_dag=self.user_dag,
-                whole_record=d.filter_type == "RECORD",
-            )
+        stored = self.selection.filtered(stored)
         # Sort keys on fields the user may not export are skipped: the row order would
         # otherwise rank hidden values (names, dates of birth) for the user.
-        orders = [o for o in d.order_by if o.field in self.export.allowed]
+        orders = [o for o in self.definition.order_by if o.field in self.export.allowed]
         if orders:
-            stored = sort_rows(self.project, list(stored), orders)
+            stored = sort_rows(self.selection.project, list(stored), orders)
         return iter(self.export.rows(stored))
 
 
@@ -57,35 +44,36 @@ def no_access(project: Project, rights: Rights, definition: ReportDefinition) ->
 
 
 def plan_report(
-    project: Project,
-    rights: Rights,
-    user_group_id: int | None,
-    username: str,
-    definition: ReportDefinition,
-    options: FlatOptions,
-    odm: bool = False,
+    selection: ExportSelection, definition: ReportDefinition, odm: bool = False
 ) -> ReportPlan:
+    """The report ``definition`` applied to the caller's ``selection`` (which carries the
+    request's shaping options): its fields, events, DAGs (within the caller's own DAG),
+    filter logic and options. Raises :class:`~localcap.model.filtering.FilterError` when
+    the stored logic no longer fits the design."""
+    project, user_group_id = selection.project, selection.group_id
+    # Unknown fields can appear when the dictionary changed after the report was defined.
+    selection.fields = [
+        f for f in definition.fields if f in project.field_by_name or f in project.complete_fields
+    ]
+    options = selection.options
     options.documents_as_placeholder = True
     # "Remove line breaks in values" shapes csv/json/xml; ODM keeps values as stored.
     options.remove_line_breaks = definition.remove_line_breaks and not odm
     options.combine_checkboxes = definition.combine_checkbox_values
     options.export_dags = definition.output_dags
     options.export_survey_fields = definition.output_survey_fields
-    export = FlatExport(project, rights, user_group_id, definition.fields, options)
-    event_ids = (
-        [project.event_by_name[e].event_id for e in definition.filter_events]
-        if definition.filter_events and project.is_longitudinal
-        else None
-    )
+    if definition.filter_events and project.is_longitudinal:
+        selection.event_ids = [project.event_by_name[e].event_id for e in definition.filter_events]
     group_ids: list[int] | None = None
     if definition.filter_dags:
         group_ids = [project.dag_by_name[d].group_id for d in definition.filter_dags]
     if user_group_id is not None:
         group_ids = [g for g in (group_ids or [user_group_id]) if g == user_group_id]
-    user_dag = (
-        project.dag_by_id[user_group_id].unique_name if user_group_id in project.dag_by_id else ""
-    )
-    return ReportPlan(export, event_ids, group_ids, definition, project, username, user_dag)
+    selection.group_ids = group_ids
+    if definition.filter_logic.strip():
+        selection.logic = compile_filter(project, definition.filter_logic)
+        selection.whole_record = definition.filter_type == "RECORD"
+    return ReportPlan(selection, selection.flat_export(), definition)
 
 
 def sort_rows(project: Project, rows: list[StoredRow], orders: list[OrderBy]) -> list[StoredRow]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import Connection
 
 from localcap.cli_options import data_dir_option, open_engine
 from localcap.db import projects as project_store
@@ -149,18 +150,8 @@ def survey_enable(
         stored.update({k: v for k, v in changes.items() if v is not None})
         stored["survey_enabled"] = "1"
         survey_store.save_survey(conn, project_id, instrument, stored)
-        if queue is False:
-            survey_store.delete_queue_entries(conn, project_id, instrument)
-        elif queue:
-            events = [
-                e.event_id
-                for e in project.events
-                if instrument in project.forms_in_event(e.event_id)
-            ]
-            for event_id in events if project.is_longitudinal else [0]:
-                survey_store.save_queue_entry(
-                    conn, project_id, event_id, instrument, {"active": "1", "auto_start": "0"}
-                )
+        if queue is not None:
+            _set_queue(conn, project, instrument, queue)
         shown = {k: v for k, v in changes.items() if v is not None}
         if queue is not None:
             shown["queue"] = "1" if queue else "0"
@@ -172,6 +163,22 @@ def survey_enable(
             f"Enable survey {instrument}" + (f": {settings}" if settings else ""),
         )
     click.echo(f"'{instrument}' of project {project_id} is a survey")
+
+
+def _set_queue(conn: Connection, project: Project, instrument: str, listed: bool) -> None:
+    """List the survey in the survey queue for every event it is designated for (the one
+    classic pseudo-event 0 in a classic project), or take it off the queue."""
+    pid = project.project_id
+    if not listed:
+        survey_store.delete_queue_entries(conn, pid, instrument)
+        return
+    events = [
+        e.event_id for e in project.events if instrument in project.forms_in_event(e.event_id)
+    ]
+    for event_id in events if project.is_longitudinal else [0]:
+        survey_store.save_queue_entry(
+            conn, pid, event_id, instrument, {"active": "1", "auto_start": "0"}
+        )
 
 
 def _expiration(text: str | None) -> str | None:

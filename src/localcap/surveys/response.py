@@ -1,7 +1,7 @@
 """A submitted survey page, turned into one Import Records row and checked like one.
 
 The survey page saves through :class:`localcap.model.record_import.ImportChecker` and
-:func:`write_plan`, so an answer is held to exactly the rules of Import Records (choices,
+the use case :func:`localcap.actions.import_records.import_records`, so an answer is held to exactly the rules of Import Records (choices,
 validation types, ranges of dates...) and written in one transaction with the audit entry and
 the participant's completion time. Required fields are the survey's own rule (Import Records
 does not enforce them). Which questions are shown is :mod:`localcap.surveys.branching`'s
@@ -27,6 +27,7 @@ from enum import Enum
 
 from sqlalchemy import Connection
 
+from localcap.actions.import_records import ImportOptions, import_records
 from localcap.db import documents as docs
 from localcap.db import records as store
 from localcap.db.audit import AuditEntry, write_entry
@@ -34,7 +35,7 @@ from localcap.db.surveys import claim_response
 from localcap.model.action_tags import initial_value, outside_range, survey_tags
 from localcap.model.audit import Change
 from localcap.model.project import Field, Project, checkbox_column
-from localcap.model.record_import import ImportChecker, RecordImportError, write_plan
+from localcap.model.record_import import ImportChecker, RecordImportError
 from localcap.model.rows import StoredRow
 from localcap.model.surveys import Participant
 
@@ -308,7 +309,6 @@ def save_response(
     now = datetime.now()
     extra = _tag_values(project, participant, rows, now)
     checker = ImportChecker(project)
-    changes: list[Change] = []
     try:
         plan = checker.check([_import_row(project, participant, sub, complete, extra)], None)
     except RecordImportError as exc:
@@ -318,18 +318,28 @@ def save_response(
     if not claim_response(conn, participant.participant_id, stamp, complete, editing):
         return Saved.CLOSED
     assert participant.record is not None
-    write_plan(
+    written = import_records(
         conn,
         project,
-        plan,
-        group_id=None,
-        overwrite=True,
-        may_create=False,
-        log=changes,
-        log_source="survey",
+        [plan],
+        ImportOptions(overwrite=True, may_create=False, audit=True, log_source="survey"),
     )
     if complete:
         _stamp_row(conn, project, participant, stamp)
+    _log_response(conn, project, participant, complete, written.changes)
+    return Saved.SAVED
+
+
+def _log_response(
+    conn: Connection,
+    project: Project,
+    participant: Participant,
+    complete: bool,
+    changes: list[Change],
+) -> None:
+    """The audit log's record of a saved response, in the save's transaction: the respondent
+    is no user, and the entry names what the survey changed."""
+    assert participant.record is not None
     write_entry(
         conn,
         AuditEntry(
@@ -348,7 +358,6 @@ def save_response(
             ),
         ),
     )
-    return Saved.SAVED
 
 
 def _stamp_row(conn: Connection, project: Project, participant: Participant, stamp: str) -> None:

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import (
-    MAX_ID,
     count_response,
     import_rows,
     list_response,
     require_design,
     require_longitudinal,
 )
-from localcap.api.methods.metadata import invalid_values, required_names
 from localcap.db import projects as store
-from localcap.model.project import CLASSIC_EVENT_ID, Arm, Event, Project
+from localcap.model.events import plan_arms, plan_events, plan_mapping, plan_repeating
+from localcap.model.names import invalid_values, required_names
+from localcap.model.numbers import MAX_ID
+from localcap.model.project import Project
 
 
 def _arm_filter(ctx: ApiContext) -> set[int] | None:
@@ -36,32 +34,7 @@ def _arm_filter(ctx: ApiContext) -> set[int] | None:
     return wanted
 
 
-def _int(value: str, what: str) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ApiError(400, f"The {what} '{value}' is not a valid integer") from None
-    if not 0 < number <= MAX_ID:
-        raise ApiError(400, f"The {what} '{value}' is out of range")
-    return number
-
-
-UNIQUE_EVENT = re.compile(r"^[a-z0-9_]+_arm_\d+$")
-
-
-def unique_event_name(event_name: str, arm_num: int, taken: set[str]) -> str:
-    """REDCap's rule: lower-cased label, non-alphanumerics to ``_``, trimmed, ``_arm_N``."""
-    base = re.sub(r"[^a-z0-9]+", "_", event_name.lower()).strip("_")[:18].rstrip("_") or "event"
-    name = f"{base}_arm_{arm_num}"
-    suffix = 0
-    while name in taken:
-        suffix += 1
-        name = f"{base}{chr(ord('a') + suffix - 1)}_arm_{arm_num}"
-    return name
-
-
 # -- arms -----------------------------------------------------------------------------------
-@method("arm", "export")
 def export_arms(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "arms")
@@ -74,24 +47,18 @@ def export_arms(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("arm_num", "name"))
 
 
-@method("arm", "import")
 def import_arms(ctx: ApiContext) -> Response:
     """Arms and events may be imported into a classic project too (redcapAPI's suite records
     it): they take effect, and the project turns longitudinal, once its longitudinal setting
     is on and it has events."""
     require_design(ctx)
-    arms = []
-    for row in import_rows(ctx):
-        if not str(row.get("name", "")).strip():
-            raise ApiError(400, "The arm name is missing")
-        arms.append(Arm(_int(row.get("arm_num", ""), "arm number"), row["name"].strip()))
+    arms = plan_arms(import_rows(ctx))
     override = ctx.request.flag("override")
     with ctx.write_transaction() as conn:
         store.replace_arms(conn, ctx.project.project_id, arms, override)
     return count_response(ctx, len(arms))
 
 
-@method("arm", "delete")
 def delete_arms(ctx: ApiContext) -> Response:
     require_design(ctx)
     wanted = _arm_filter(ctx)
@@ -109,7 +76,6 @@ def delete_arms(ctx: ApiContext) -> Response:
 EVENT_COLUMNS = ("event_name", "arm_num", "unique_event_name", "custom_event_label", "event_id")
 
 
-@method("event", "export")
 def export_events(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "events")
@@ -128,7 +94,6 @@ def export_events(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, EVENT_COLUMNS)
 
 
-@method("event", "import")
 def import_events(ctx: ApiContext) -> Response:
     """Events are checked and named inside the project's write transaction, against the
     design as of its lock: whether the project had events decides the first event's
@@ -138,48 +103,11 @@ def import_events(ctx: ApiContext) -> Response:
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project
-        events = _plan_events(project, rows, override)
+        events = plan_events(project, rows, override)
         store.save_events(conn, project.project_id, events, override)
         if events and (override or not project.events):
             _designate_all_to_first_event(conn, project.project_id)
     return count_response(ctx, len(events))
-
-
-def _plan_events(project: Project, rows: list[dict[str, str]], override: bool) -> list[Event]:
-    """The events to save, each with the unique name it keeps or gets."""
-    taken = set() if override else set(project.event_by_name)
-    events = []
-    for row in rows:
-        name = str(row.get("event_name", "")).strip()
-        if not name:
-            raise ApiError(400, "The event name is missing")
-        arm_num = _int(row.get("arm_num", ""), "arm number")
-        if arm_num not in project.arm_by_num:
-            raise ApiError(400, f"The arm number '{arm_num}' does not exist in the project")
-        # A known unique name updates that event. An unknown one (PyCap's integration tests
-        # restore exported events this way into real REDCap) adds an event under that name
-        # when it is a valid, free name for the row's arm, else under the name derived from
-        # the label (redcapAPI's suite: "event_2_arm_2" given for an arm 1 event becomes
-        # "event_2_arm_1").
-        unique = str(row.get("unique_event_name", "") or "").strip()
-        is_new = override or unique not in project.event_by_name
-        fits = UNIQUE_EVENT.match(unique) and unique.endswith(f"_arm_{arm_num}")
-        if is_new and not (fits and unique not in taken):
-            unique = unique_event_name(name, arm_num, taken)
-        taken.add(unique)
-        events.append(
-            Event(
-                0,
-                arm_num,
-                name,
-                unique,
-                str(row.get("day_offset", "0") or "0"),
-                str(row.get("offset_min", "0") or "0"),
-                str(row.get("offset_max", "0") or "0"),
-                str(row.get("custom_event_label", "") or ""),
-            )
-        )
-    return events
 
 
 def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
@@ -194,7 +122,6 @@ def _designate_all_to_first_event(conn: Connection, project_id: int) -> None:
     store.replace_event_forms(conn, project_id, pairs, {first.arm_num})
 
 
-@method("event", "delete")
 def delete_events(ctx: ApiContext) -> Response:
     """Deleting the last events makes the project classic again. Deleting no events from a
     project that has none answers 0: redcapAPI's purge sends exactly that to a classic
@@ -203,14 +130,13 @@ def delete_events(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         if not ctx.project.events and not ctx.request.list("events"):
             return count_response(ctx, 0)
-        names = required_names(ctx, "events", ctx.project.event_by_name)
+        names = required_names("events", ctx.request.list("events"), ctx.project.event_by_name)
         ids = [ctx.project.event_by_name[n].event_id for n in names]
         store.delete_events(conn, ctx.project.project_id, ids)
     return count_response(ctx, len(ids))
 
 
 # -- instrument-event mapping ---------------------------------------------------------------
-@method("formEventMapping", "export")
 def export_mapping(ctx: ApiContext) -> Response:
     ctx.require_export()
     require_longitudinal(ctx, "form/event mappings")
@@ -225,7 +151,6 @@ def export_mapping(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("arm_num", "unique_event_name", "form"))
 
 
-@method("formEventMapping", "import")
 def import_mapping(ctx: ApiContext) -> Response:
     """Checked inside the project's write transaction, against the events and arms as of its
     lock: the mapping replaced is every arm's as of then, not as of the request."""
@@ -233,36 +158,11 @@ def import_mapping(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         require_longitudinal(ctx, "form/event mappings")
         project = ctx.project
-        pairs = _plan_mapping(project, import_rows(ctx))
+        pairs = plan_mapping(project, import_rows(ctx))
         # Real REDCap replaces the whole mapping, every arm's (PyCap's integration tests import
         # one row and then export exactly one).
         store.replace_event_forms(conn, project.project_id, pairs, set(project.arm_by_num))
     return count_response(ctx, len(pairs))
-
-
-def _plan_mapping(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str]]:
-    """(event id, form name) per imported row; one 400 listing every bad row."""
-    pairs: list[tuple[int, str]] = []
-    errors = []
-    for row in rows:
-        event = project.event_by_name.get(str(row.get("unique_event_name", "")).strip())
-        form = str(row.get("form", "")).strip()
-        if event is None:
-            errors.append(
-                f"The unique event name '{row.get('unique_event_name', '')}' is not valid"
-            )
-            continue
-        if form not in project.form_by_name:
-            errors.append(f"The instrument '{form}' does not exist")
-            continue
-        arm = row.get("arm_num")
-        if arm not in (None, "") and _int(str(arm), "arm number") != event.arm_num:
-            errors.append(f"The event '{event.unique_event_name}' is not in arm {arm}")
-            continue
-        pairs.append((event.event_id, form))
-    if errors:
-        raise ApiError(400, "\n".join(errors))
-    return pairs
 
 
 # -- repeating instruments and events -------------------------------------------------------
@@ -270,7 +170,6 @@ def _event_key(project: Project, event_id: int) -> str:
     return project.event_by_id[event_id].unique_event_name if project.is_longitudinal else ""
 
 
-@method("repeatingFormsEvents", "export")
 def export_repeating(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.project
@@ -295,39 +194,12 @@ def export_repeating(ctx: ApiContext) -> Response:
 REPEATING_COLUMNS = frozenset({"event_name", "form_name", "custom_form_label"})
 
 
-@method("repeatingFormsEvents", "import")
 def import_repeating(ctx: ApiContext) -> Response:
     """Replaces the whole repeating setup. An empty list (redcapAPI sends a CSV header alone)
     clears it and answers 0, as REDCap does. Checked against the design as of the lock."""
     require_design(ctx)
     rows = import_rows(ctx, empty_columns=REPEATING_COLUMNS)
     with ctx.write_transaction() as conn:
-        entries = _plan_repeating(ctx.project, rows)
+        entries = plan_repeating(ctx.project, rows)
         store.replace_repeating(conn, ctx.project.project_id, entries)
     return count_response(ctx, len(entries))
-
-
-def _plan_repeating(project: Project, rows: list[dict[str, str]]) -> list[tuple[int, str, str]]:
-    """(event id, form name or "" for a whole event, custom label) per imported row."""
-    entries: list[tuple[int, str, str]] = []
-    for row in rows:
-        form = str(row.get("form_name", "") or "").strip()
-        label = str(row.get("custom_form_label", "") or "")
-        name = str(row.get("event_name", "") or "").strip()
-        if project.is_longitudinal or name:
-            event = project.event_by_name.get(name) if project.is_longitudinal else None
-            if event is None:
-                raise ApiError(400, f"event '{name}' is not available in project")
-            event_id = event.event_id
-            if form and form not in project.event_forms.get(event_id, []):
-                raise ApiError(
-                    400, f"The instrument '{form}' is not designated for the event '{name}'"
-                )
-        else:
-            event_id = CLASSIC_EVENT_ID
-            if not form:
-                raise ApiError(400, "The form_name is missing")
-        if form and form not in project.form_by_name:
-            raise ApiError(400, f"The instrument '{form}' does not exist")
-        entries.append((event_id, form, label))
-    return entries

@@ -16,7 +16,6 @@ from typing import Any
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
 from localcap.api.methods.common import list_response
 from localcap.db import records as rows_store
@@ -110,7 +109,6 @@ def _time(ctx: ApiContext, name: str, end: bool) -> str | None:
     return f"{day} {minute}{(seconds or (':59' if end else ':00'))[:3]}"
 
 
-@method("log", "export")
 def export_logging(ctx: ApiContext) -> Response:
     ctx.require_export()
     ctx.require("logging", NO_LOGGING)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_DAG_RIGHTS, ApiError
 from localcap.api.methods.common import (
     audit_change,
@@ -15,12 +14,11 @@ from localcap.api.methods.common import (
     own_dag_users,
     require_no_dag,
 )
-from localcap.api.methods.metadata import required_names
 from localcap.db import projects as store
 from localcap.db import roles as role_store
 from localcap.db.repository import folders_restricted_to_dags
-from localcap.model.dags import unique_group_name
-from localcap.model.project import Project
+from localcap.model.dags import group_id_of, plan_dags, plan_user_dags
+from localcap.model.names import required_names
 
 DAG_COLUMNS = ("data_access_group_name", "unique_group_name", "data_access_group_id")
 #: A DAG that limits File Repository folders is kept (REDCap's behaviour is unrecorded): once
@@ -37,7 +35,6 @@ def require_dag_rights(ctx: ApiContext) -> None:
     require_no_dag(ctx)
 
 
-@method("dag", "export")
 def export_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     rows = [
@@ -51,7 +48,6 @@ def export_dags(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, DAG_COLUMNS)
 
 
-@method("dag", "import")
 def import_dags(ctx: ApiContext) -> Response:
     """A blank unique name creates a DAG; a known one renames that DAG. REDCap derives a
     DAG's unique name from its display name, so a renamed DAG gets a new unique name
@@ -62,7 +58,7 @@ def import_dags(ctx: ApiContext) -> Response:
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project
-        planned = _plan_dags(project, rows)
+        planned = plan_dags(project, rows)
         for display, unique, new_unique in planned:
             store.save_dag(conn, project.project_id, display, unique, new_unique)
             what = "Edit" if unique in project.dag_by_name else "Create"
@@ -75,40 +71,13 @@ def import_dags(ctx: ApiContext) -> Response:
     return count_response(ctx, len(planned))
 
 
-def _plan_dags(project: Project, rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
-    """(display name, current unique name, unique name to give) per imported row."""
-    taken = set(project.dag_by_name)
-    planned: list[tuple[str, str, str]] = []
-    for row in rows:
-        display = str(row.get("data_access_group_name", "")).strip()
-        unique = str(row.get("unique_group_name", "") or "").strip()
-        if not display:
-            raise ApiError(400, "The data_access_group_name is missing")
-        if unique and unique not in project.dag_by_name:
-            raise ApiError(
-                400,
-                f"The unique_group_name '{unique}' does not exist: leave it blank to create a DAG",
-            )
-        if not unique:
-            unique = new_unique = unique_group_name(display, taken)
-        elif project.dag_by_name[unique].group_name != display:
-            taken.discard(unique)
-            new_unique = unique_group_name(display, taken)
-        else:
-            new_unique = unique
-        taken.add(new_unique)
-        planned.append((display, unique, new_unique))
-    return planned
-
-
-@method("dag", "delete")
 def delete_dags(ctx: ApiContext) -> Response:
     """The names are looked up inside the project's write transaction, against the DAGs as of
     its lock: a DAG renamed meanwhile is no longer known by its old name."""
     require_dag_rights(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project
-        names = required_names(ctx, "dags", project.dag_by_name)
+        names = required_names("dags", ctx.request.list("dags"), project.dag_by_name)
         group_ids = [project.dag_by_name[n].group_id for n in names]
         limited = folders_restricted_to_dags(conn, project.project_id, group_ids)
         if limited:
@@ -120,7 +89,6 @@ def delete_dags(ctx: ApiContext) -> Response:
     return count_response(ctx, len(names))
 
 
-@method("userDagMapping", "export")
 def export_user_dags(ctx: ApiContext) -> Response:
     ctx.require_export()
     project = ctx.project
@@ -138,7 +106,6 @@ def export_user_dags(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, ("username", "redcap_data_access_group"))
 
 
-@method("userDagMapping", "import")
 def import_user_dags(ctx: ApiContext) -> Response:
     """Users and DAGs are checked inside the project's write transaction, against the
     project as of its lock: a user removed or a DAG deleted meanwhile is refused."""
@@ -147,15 +114,7 @@ def import_user_dags(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         project = ctx.project
         members = {u["username"] for u in store.list_project_users(conn, project.project_id)}
-        planned: list[tuple[str, int | None]] = []
-        for row in rows:
-            username = str(row.get("username", "")).strip()
-            dag = str(row.get("redcap_data_access_group", "") or "").strip()
-            if username not in members:
-                raise ApiError(400, f"The user '{username}' is not a user of this project")
-            if dag and dag not in project.dag_by_name:
-                raise ApiError(400, f"The data access group '{dag}' does not exist")
-            planned.append((username, project.dag_by_name[dag].group_id if dag else None))
+        planned = plan_user_dags(project, members, rows)
         for username, group_id in planned:
             store.set_user_dag(conn, project.project_id, username, group_id)
             dag = project.dag_by_id[group_id].unique_name if group_id is not None else ""
@@ -167,7 +126,6 @@ def import_user_dags(ctx: ApiContext) -> Response:
     return count_response(ctx, len(planned))
 
 
-@method("dag", "switch")
 def switch_dag(ctx: ApiContext) -> Response:
     """Switch the calling user into another DAG they were given in the DAG Switcher
     (``dag`` = a unique group name; blank = "[No Assignment]", every record). Answers ``1``.
@@ -182,9 +140,8 @@ def switch_dag(ctx: ApiContext) -> Response:
     name = ctx.request.get("dag").strip()
     with ctx.write_transaction() as conn:  # the DAG's name is looked up as of the lock
         project = ctx.project
-        if name and name not in project.dag_by_name:
-            raise ApiError(400, f"The data access group '{name}' does not exist")
-        target = project.dag_by_name[name].group_id if name else role_store.NO_ASSIGNMENT
+        group_id = group_id_of(project, name)
+        target = role_store.NO_ASSIGNMENT if group_id is None else group_id
         allowed = role_store.switch_dags(conn, project.project_id, ctx.username)
         if not allowed:
             raise ApiError(

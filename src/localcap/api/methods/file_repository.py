@@ -22,7 +22,7 @@ where REDCap's behaviour is not recorded anywhere we could find:
   DAGs and, for a user in a DAG, their own (a user cannot make a folder for another group);
   a ``role_id`` must be one of the project's roles. Names are at most 150 characters.
 * ``export`` streams the bytes exactly as Export File does; ``import`` stores them in the same
-  file store, bytes first, database second (see :mod:`localcap.api.methods.files`), and
+  file store, bytes first, database second (see :mod:`localcap.actions.uploads`), and
   answers empty like Import File. ``delete`` moves the file to REDCap's Recycle Bin: it is
   marked deleted and disappears from ``list``/``export``, its bytes are kept.
 """
@@ -36,14 +36,13 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
-from localcap.api.methods.common import MAX_ID, list_response
-from localcap.api.methods.files import (
+from localcap.api.methods.common import (
     delete_bytes,
     document_response,
     dropped_on_failure,
     empty_answer,
+    list_response,
     required_upload,
     store_upload,
 )
@@ -53,7 +52,7 @@ from localcap.formats.json_writer import dumps
 from localcap.formats.lists import CONTENT_TYPES, render_records
 from localcap.formats.xml_writer import write_xml_items
 from localcap.model.audit import bounded, printable
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 
 NO_FILE_REPOSITORY = (
     "You do not have permissions to use this method: File Repository privileges are required"
@@ -158,7 +157,6 @@ def _describe(ctx: ApiContext, description: str) -> None:
         ctx.audit.description = printable(bounded(description, 1000))
 
 
-@method("fileRepository", "createFolder")
 def create_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     name = _folder_name(ctx)
@@ -177,7 +175,6 @@ def create_folder(ctx: ApiContext) -> Response:
     return list_response(ctx, [{"folder_id": folder_id}], ["folder_id"])
 
 
-@method("fileRepository", "list")
 def list_folder(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
     project = ctx.project
@@ -215,7 +212,6 @@ def _items_response(ctx: ApiContext, items: list[dict[str, Any]]) -> Response:
     )
 
 
-@method("fileRepository", "export")
 def export_file(ctx: ApiContext) -> Response:
     _require(ctx, export=True)
     with ctx.read_snapshot() as conn:
@@ -224,7 +220,6 @@ def export_file(ctx: ApiContext) -> Response:
     return document_response(ctx, found.document)
 
 
-@method("fileRepository", "import")
 def import_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     project = ctx.project
@@ -238,7 +233,6 @@ def import_file(ctx: ApiContext) -> Response:
     return empty_answer(ctx)
 
 
-@method("fileRepository", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     _require(ctx, export=False)
     with ctx.write_transaction() as conn:

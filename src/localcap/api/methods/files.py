@@ -2,7 +2,7 @@
 
 A file field's stored value is a ``doc_id`` (see :mod:`localcap.db.documents`); the bytes live
 in the configured file store. What REDCap clients rely on, and why this module looks the way
-it does (facts in ``shared/reference/redcap-api-behaviour.md``, "Export File"):
+it does (as the clients' sources and their tests recorded against real REDCap show):
 
 * Errors come in REDCap's order and words: event (longitudinal only), record, field, then "no
   file". A record in another Data Access Group is reported exactly like a missing one, so a
@@ -22,60 +22,39 @@ it does (facts in ``shared/reference/redcap-api-behaviour.md``, "Export File"):
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Connection
-from starlette.datastructures import UploadFile
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
-from localcap.api.errors import NO_ACCESS_EXPORT, ApiError, error_format
-from localcap.api.methods.common import MAX_ID
+from localcap.api.errors import ApiError
+from localcap.api.methods.common import (
+    BAD_INSTANCE,
+    NO_RECORD,
+    delete_bytes,
+    document_response,
+    dropped_on_failure,
+    empty_answer,
+    open_export,
+    required_upload,
+    store_upload,
+)
 from localcap.db import documents as docs
 from localcap.db import records as rows_store
-from localcap.files import MissingFileError, download_headers, sniff_mime
-from localcap.files.mime import HEAD_SIZE
 from localcap.model.audit import row_writes
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project
-from localcap.model.rights import (
-    DEIDENTIFIED,
-    NO_ACCESS,
-    REMOVE_IDENTIFIERS,
-    has_any_export_access,
-)
 from localcap.model.rows import StoredRow
-
-if TYPE_CHECKING:
-    from localcap.files.store import FileStore
-
-log = logging.getLogger("localcap")
-#: The longest file name kept (longer ones are cut).
-MAX_NAME = 255
+from localcap.model.selection import require_file_export
 
 INVALID_EVENT = "invalid event"
-NO_RECORD = 'The record "{record}" does not exist'
 NOT_A_FILE_FIELD = "The field '{field}' does not exist or is not a 'file' field"
 NO_FILE_TO_DOWNLOAD = "There is no file to download for this record"
 NO_FILE_TO_DELETE = "There is no file to delete for this record"
-NO_UPLOAD = (
-    "No file was uploaded: send the file as the multipart/form-data field 'file' "
-    "(curl -F 'file=@path')"
-)
-BAD_INSTANCE = 'The value of the parameter "repeat_instance" is not valid'
 NOT_IN_EVENT = (
     "The field '{field}' is on the instrument '{form}', which is not designated for the "
     "event '{event}'"
-)
-IDENTIFIER_EXPORT = (
-    "The API request cannot complete because the field '{field}' is tagged as an identifier "
-    'and you have "{level}" data export rights for the instrument \'{form}\'. "Full Data Set" '
-    "export rights are required to export this file."
 )
 FOREIGN_DAG_RECORD = (
     "You are in a Data Access Group and these records belong to another group: {record}"
@@ -83,17 +62,6 @@ FOREIGN_DAG_RECORD = (
 NO_CREATE = (
     "You do not have Create Records privileges, so these records cannot be created: {record}"
 )
-MISSING_BYTES = (
-    "The file is missing from the server's file store; the administrator can "
-    "find every such file with `localcap files verify`."
-)
-LEVEL_NAMES = {DEIDENTIFIED: "De-Identified", REMOVE_IDENTIFIERS: "Remove All Identifier Fields"}
-
-#: Bytes read per step when streaming an upload into the store.
-UPLOAD_CHUNK = 1 << 20
-#: Bytes per chunk of a download: measured best of 256 KiB / 1 MiB / 4 MiB / 16 MiB with
-#: benchmarks/file_export.py (smaller costs thread hops, larger costs copies and memory).
-EXPORT_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -171,21 +139,6 @@ def resolve_target(ctx: ApiContext, conn: Connection, *, may_be_new: bool) -> tu
     return Target(record, field, event_id, event_name, instrument, instance), visible
 
 
-def _check_export_level(ctx: ApiContext, field: Field) -> None:
-    """The seed's table: No Access always fails; De-Identified and Remove All Identifier
-    Fields fail only for identifier-tagged fields; Full Data Set always passes."""
-    level = ctx.rights.export_level(field.form_name)
-    if level == NO_ACCESS:
-        raise ApiError(403, NO_ACCESS_EXPORT)
-    if level in LEVEL_NAMES and field.is_identifier:
-        raise ApiError(
-            403,
-            IDENTIFIER_EXPORT.format(
-                field=field.field_name, level=LEVEL_NAMES[level], form=field.form_name
-            ),
-        )
-
-
 def _stored_document(
     conn: Connection, project: Project, target: Target
 ) -> tuple[docs.DataRow, docs.Document | None]:
@@ -203,127 +156,16 @@ def _stored_document(
     return row, docs.get_document(conn, project.project_id, value)
 
 
-def empty_answer(ctx: ApiContext) -> Response:
-    """200 with an empty body, typed by returnFormat (PyCap and REDCapR read only the status)."""
-    media = {"json": "application/json", "csv": "text/csv"}.get(
-        error_format(ctx.request.params), "text/xml"
-    )
-    return Response(b"", headers={"content-type": f"{media}; charset=utf-8"})
-
-
-@method("file", "export")
 def export_file(ctx: ApiContext) -> Response:
-    ctx.require_export()
+    open_export(ctx)
     project = ctx.project
-    if not has_any_export_access(project, ctx.rights):
-        raise ApiError(403, NO_ACCESS_EXPORT)
     with ctx.read_snapshot() as conn:
         target, _ = resolve_target(ctx, conn, may_be_new=False)
-        _check_export_level(ctx, target.field)
+        require_file_export(ctx.rights, target.field)
         _, document = _stored_document(conn, project, target)
     if document is None:
         raise ApiError(400, NO_FILE_TO_DOWNLOAD)
     return document_response(ctx, document)
-
-
-def document_response(ctx: ApiContext, document: docs.Document) -> Response:
-    """A stored document's bytes, streamed with the headers every client reads (see above).
-
-    Shared by Export File and the File Repository's export."""
-    try:
-        # Opened before the response starts: a missing file is an API error, not a broken 200.
-        body = ctx.state.file_store.open(document.store_key, EXPORT_CHUNK)
-    except MissingFileError:
-        log.error(
-            "document %s (key %s) of project %s is missing from the file store",
-            document.doc_id,
-            document.store_key,
-            document.project_id,
-        )
-        raise ApiError(500, MISSING_BYTES) from None
-    headers = download_headers(document.mime_type, document.name)
-    headers["content-length"] = str(document.size)
-    return StreamingResponse(body, headers=headers)
-
-
-class _UploadReader:
-    """Stream an upload into the store in bounded chunks, keeping its head for sniffing."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-        self.head = b""
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._file.seek(0)
-        while chunk := self._file.read(UPLOAD_CHUNK):
-            if len(self.head) < HEAD_SIZE:
-                self.head += chunk[: HEAD_SIZE - len(self.head)]
-            yield chunk
-
-
-@dataclass(frozen=True)
-class StoredUpload:
-    """An upload whose bytes are in the store but not yet in the database."""
-
-    key: str
-    size: int
-    sha256: str
-    name: str
-    mime_type: str
-
-    def insert(self, conn: Connection, project_id: int) -> int:
-        """The ``documents`` row for these bytes; returns the new doc_id."""
-        return docs.insert_document(
-            conn,
-            project_id,
-            store_key=self.key,
-            name=self.name,
-            mime_type=self.mime_type,
-            size=self.size,
-            sha256=self.sha256,
-        )
-
-
-def required_upload(ctx: ApiContext) -> UploadFile:
-    """The multipart field ``file``; 400 when the request carries none."""
-    upload = ctx.request.files.get("file")
-    if upload is None:
-        raise ApiError(400, NO_UPLOAD)
-    return upload
-
-
-def store_upload(ctx: ApiContext, upload: UploadFile) -> StoredUpload:
-    """Write an upload's bytes to the store (step 1 of the durability order), sniffing its
-    mime type from the content on the way. The caller inserts the document and, if its
-    transaction fails, deletes ``key`` again (nothing refers to it yet)."""
-    return put_upload(ctx.state.file_store, upload)
-
-
-def put_upload(store: FileStore, upload: UploadFile) -> StoredUpload:
-    """:func:`store_upload` for callers without an API context (the survey pages)."""
-    reader = _UploadReader(upload.file)
-    stored = store.put(reader)
-    name = stored_name(upload.filename or "")
-    return StoredUpload(stored.key, stored.size, stored.sha256, name, sniff_mime(reader.head, name))
-
-
-def stored_name(filename: str) -> str:
-    """An uploaded file's name as the database keeps it: without control characters (a NUL
-    is refused by PostgreSQL, a line break would forge lines where names are shown) and at most
-    :data:`MAX_NAME` characters; "file" when nothing is left."""
-    kept = "".join(c for c in filename if c.isprintable())
-    return kept[:MAX_NAME] or "file"
-
-
-@contextmanager
-def dropped_on_failure(ctx: ApiContext, stored: StoredUpload) -> Iterator[None]:
-    """Around step 2: if the database change fails, the new bytes are referenced by nothing
-    and are deleted again; the error propagates."""
-    try:
-        yield
-    except BaseException:
-        ctx.state.file_store.delete(stored.key)
-        raise
 
 
 def _write_field(
@@ -361,7 +203,6 @@ def _write_field(
     return None if old in (None, "") else str(old)
 
 
-@method("file", "import")
 def import_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.read_snapshot() as conn:  # refuse bad requests before storing any bytes
@@ -414,7 +255,6 @@ def _log_file_change(
     )
 
 
-@method("file", "delete")
 def delete_file(ctx: ApiContext) -> Response:
     ctx.require_import()
     with ctx.write_transaction() as conn:
@@ -429,12 +269,3 @@ def delete_file(ctx: ApiContext) -> Response:
         delete_bytes(ctx, removed.store_key)
     _log_file_change(ctx, target, {target.field.field_name: old or ""}, {}, created=False)
     return empty_answer(ctx)
-
-
-def delete_bytes(ctx: ApiContext, key: str) -> None:
-    """Drop bytes nothing refers to any more. A failure here loses nothing (the database no
-    longer points at them), so it is logged, not reported to the client."""
-    try:
-        ctx.state.file_store.delete(key)
-    except Exception:  # noqa: BLE001 - the API answer is already decided
-        log.exception("could not delete the replaced file %s from the file store", key)

@@ -47,17 +47,15 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
+from localcap.actions.export import stored_rows
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
-from localcap.api.errors import NO_ACCESS_EXPORT, ApiError
-from localcap.api.methods.common import MAX_ID
-from localcap.api.methods.files import BAD_INSTANCE, NO_RECORD
-from localcap.api.methods.records import document_names, record_rows
+from localcap.api.errors import ApiError
+from localcap.api.methods.common import BAD_INSTANCE, NO_RECORD, new_selection
 from localcap.db import records as rows_store
 from localcap.files import download_headers
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 from localcap.model.project import Event, Project
-from localcap.model.rights import has_any_export_access
+from localcap.model.selection import require_export_access
 from localcap.pdf.content import Page, PageBuilder, Selection, plain_text
 
 if TYPE_CHECKING:
@@ -133,7 +131,6 @@ def _record_label(project: Project) -> str:
     return plain_text(f.field_label) if f is not None and f.field_label else "Record ID"
 
 
-@method("pdf", "export")
 def export_pdf(ctx: ApiContext) -> Response:
     ctx.require_export()
     project, rights, req = ctx.project, ctx.rights, ctx.request
@@ -144,8 +141,8 @@ def export_pdf(ctx: ApiContext) -> Response:
     instance = None if all_records else _instance(ctx)
     record = "" if all_records else req.get("record").strip()
     with_data = all_records or bool(record)
-    if with_data and not has_any_export_access(project, rights):  # before the record's
-        raise ApiError(403, NO_ACCESS_EXPORT)  # existence: nothing to learn without rights
+    if with_data:  # before the record's existence: nothing to learn without rights
+        require_export_access(project, rights)
     if record:
         _check_record(ctx, record)
 
@@ -186,20 +183,23 @@ def _draw(
     with_data = ctx.request.flag("allRecords") or bool(record)
     if with_data:
         selection = Selection(event.event_id if event else None, form, instance)
-        event_ids = [event.event_id] if event else None
-        with ctx.read_snapshot() as conn:  # one state of the data for the whole document
-            builder.doc_names = document_names(ctx, conn)
-            if record:  # pages even where the record has no data yet (an event asked for)
-                rows = list(record_rows(ctx, conn, [record], event_ids))
-                writer.add_all(_until_cancelled(ctx, builder.record(record, rows, selection)))
-                if ctx.audit is not None:
-                    ctx.audit.records = [record]
-            else:  # record by record: never more than one record's rows in memory
-                # closing(): a cancelled or refused PDF ends the query before the snapshot
-                with closing(record_rows(ctx, conn, None, None)) as all_rows:
-                    for name, group in groupby(all_rows, key=attrgetter("record")):
-                        pages = builder.record(name, list(group), selection)
-                        writer.add_all(_until_cancelled(ctx, pages))
+        # One state of the data (and of the file names shown) for the whole document.
+        doc_names: dict[str, str] = {}
+        builder.doc_names = doc_names
+        if record:  # pages even where the record has no data yet (an event asked for)
+            chosen = new_selection(
+                ctx, records=[record], event_ids=[event.event_id] if event else None
+            )
+            rows = list(stored_rows(ctx.engine, chosen, doc_names))
+            writer.add_all(_until_cancelled(ctx, builder.record(record, rows, selection)))
+            if ctx.audit is not None:
+                ctx.audit.records = [record]
+        else:  # record by record: never more than one record's rows in memory
+            # closing(): a cancelled or refused PDF ends the query before the snapshot
+            with closing(stored_rows(ctx.engine, new_selection(ctx), doc_names)) as all_rows:
+                for name, group in groupby(all_rows, key=attrgetter("record")):
+                    pages = builder.record(name, list(group), selection)
+                    writer.add_all(_until_cancelled(ctx, pages))
     else:
         names = [form] if form else None
         if names is None:

@@ -1,15 +1,24 @@
-"""Create Project (super token), Export Project Info, Import Project Info."""
+"""Create Project (super token), Export Project Info, Import Project Info.
+
+Create Project with ``odm`` is how PyCap's and REDCapR's test suites build their projects and
+how users bring a real REDCap project over: ``data`` still gives the title and purpose, the
+XML everything else (see :mod:`localcap.projectxml.importer`). The ``odm`` value may be a form
+field (what PyCap and curl ``--data-urlencode`` send) or, for big files, a multipart upload
+named ``odm`` (streamed from disk, never read into memory at once).
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import orjson
 from starlette.responses import PlainTextResponse, Response
 
+import localcap.actions.create_project as create
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_PERMISSION, ApiError
 from localcap.api.methods.common import (
     audit_creation,
@@ -19,9 +28,13 @@ from localcap.api.methods.common import (
     require_design,
 )
 from localcap.db import projects as store
-from localcap.db.tokens import create_project_token
-from localcap.model.project import Field
-from localcap.model.rights import Rights
+from localcap.model.project import Arm, Event, Field
+from localcap.projectxml.importer import import_project_xml
+from localcap.projectxml.safexml import ProjectXmlError
+
+log = logging.getLogger("localcap")
+#: The size of the pieces an ``odm`` value is fed to the importer in.
+CHUNK = 1 << 20
 
 #: Export Project Info attributes in REDCap's order; the int-valued ones are JSON numbers.
 #: The set of REDCap 15.8.2 and later (``project_pi_email``), as localcap reports 16.x and
@@ -125,6 +138,12 @@ FIRST_FIELD = Field(
     field_type="text",
     field_label="Record ID",
 )
+#: A new longitudinal REDCap project starts with one arm and one event holding that instrument.
+FIRST_SCHEDULE = create.Schedule(
+    [Arm(1, "Arm 1")],
+    [Event(0, 1, "Event 1", "event_1_arm_1")],
+    [("event_1_arm_1", FIRST_FIELD.form_name)],
+)
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -147,7 +166,6 @@ def project_info(ctx: ApiContext) -> dict[str, Any]:
     return {name: info.get(name, "") for name in INFO_FIELDS}
 
 
-@method("project", "export")
 def export_project_info(ctx: ApiContext) -> Response:
     if ctx.is_super:
         raise ApiError(403, NO_PERMISSION)
@@ -160,7 +178,6 @@ def export_project_info(ctx: ApiContext) -> Response:
     return list_response(ctx, [{k: str(v) for k, v in info.items()}], INFO_FIELDS)
 
 
-@method("project", "import")
 def create_project(ctx: ApiContext) -> Response:
     """Super token only: create a project and answer with the creator's new project token."""
     if not ctx.is_super:
@@ -182,32 +199,49 @@ def create_project(ctx: ApiContext) -> Response:
             info[name] = _as_int(attrs[name], name) if name in INT_FIELDS else attrs[name]
     info["purpose"] = purpose
     if "odm" in ctx.request.files or ctx.request.get("odm").strip():
-        from localcap.api.methods.project_xml import create_project_from_odm
-
-        return create_project_from_odm(ctx, title, info)
+        return _create_project_from_odm(ctx, title, info)
     with ctx.engine.begin() as conn:
-        pid = store.create_project(conn, title, longitudinal, info)
-        project = store.load_project(conn, pid)
-        assert project is not None
-        store.replace_metadata(conn, project, [FIRST_FIELD])
-        if longitudinal:
-            from localcap.model.project import Arm, Event
-
-            store.replace_arms(conn, pid, [Arm(1, "Arm 1")], override=False)
-            store.save_events(conn, pid, [Event(0, 1, "Event 1", "event_1_arm_1")], override=False)
-            project = store.load_project(conn, pid)
-            assert project is not None
-            store.replace_event_forms(
-                conn, pid, [(project.events[0].event_id, FIRST_FIELD.form_name)], {1}
-            )
-        project = store.load_project(conn, pid)
-        store.save_project_user(conn, pid, ctx.username, Rights.full(project), None)
-        token = create_project_token(conn, pid, ctx.username)
-    audit_creation(ctx, pid, "Create project")
+        project = create.create_project(
+            conn, title, info, [FIRST_FIELD], FIRST_SCHEDULE if longitudinal else None
+        )
+        token = create.make_owner(conn, project, ctx.username)
+    audit_creation(ctx, project.project_id, "Create project")
     return PlainTextResponse(token)
 
 
-@method("project_settings", "import")
+def _odm_chunks(ctx: ApiContext) -> Iterator[bytes]:
+    upload = ctx.request.files.get("odm")
+    if upload is not None:
+        upload.file.seek(0)
+        while chunk := upload.file.read(CHUNK):
+            yield chunk
+        return
+    data = ctx.request.get("odm").encode("utf-8")
+    for start in range(0, len(data), CHUNK):
+        yield data[start : start + CHUNK]
+
+
+def _create_project_from_odm(ctx: ApiContext, title: str, info: dict[str, Any]) -> Response:
+    """Create Project's ``odm`` branch: one transaction; any problem is a 400 and nothing is
+    created (the importer also deletes file bytes it stored before failing)."""
+    try:
+        with ctx.engine.begin() as conn:
+            result = import_project_xml(
+                conn,
+                ctx.state.file_store,
+                _odm_chunks(ctx),
+                username=ctx.username,
+                title=title,
+                info=info,
+            )
+    except ProjectXmlError as exc:
+        raise ApiError(400, f"The project XML (odm) cannot be imported: {exc}") from None
+    for warning in result.warnings:
+        log.warning("project %s created from XML: %s", result.project_id, warning)
+    audit_creation(ctx, result.project_id, "Create project from a REDCap project XML")
+    return PlainTextResponse(result.token)
+
+
 def import_project_info(ctx: ApiContext) -> Response:
     require_design(ctx)
     rows = import_rows(ctx)

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import orjson
 from sqlalchemy import Connection
 from starlette.responses import Response, StreamingResponse
 
+from localcap.actions.export import stored_rows
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
-from localcap.api.errors import HIDDEN_REPORT_FIELDS, NO_ACCESS_EXPORT, ApiError
-from localcap.api.methods.common import MAX_ID, count_response, list_response, require_design
-from localcap.api.methods.records import audit_export, flat_options, stream_flat
-from localcap.db import records as rows_store
+from localcap.api.errors import HIDDEN_REPORT_FIELDS, ApiError
+from localcap.api.methods.common import (
+    audit_export,
+    count_response,
+    list_response,
+    new_selection,
+    open_export,
+    require_design,
+    stream_flat,
+)
 from localcap.db.reports import list_reports, load_report, save_reports
 from localcap.db.roles import role_name
 from localcap.formats.odm import write_odm
-from localcap.formats.parsers import DataParseError, check_json_text
+from localcap.formats.parsers import check_json_text
+from localcap.model.errors import NotPermitted
 from localcap.model.filtering import compile_filter, unexportable_fields
-from localcap.model.numbers import small_int
-from localcap.model.rights import has_any_export_access
-from localcap.model.rows import StoredRow
-from localcap.reports.definition import ReportDefinition, ReportDefinitionError
+from localcap.model.numbers import MAX_ID, small_int
+from localcap.model.selection import NO_ACCESS_EXPORT
+from localcap.reports.definition import ReportDefinition
 from localcap.reports.export import no_access, plan_report
 
 
@@ -46,57 +50,38 @@ def _visible(ctx: ApiContext, conn: Connection, reports: list[ReportDefinition])
     return [r.visible_to(ctx.username, dag, roles) for r in reports]
 
 
-def _report_rows(
-    ctx: ApiContext, event_ids: list[int] | None, group_ids: list[int] | None
-) -> Iterator[StoredRow]:
-    """The stored rows a report reads. ``group_ids`` is already the report's DAG filter
-    intersected with the user's own DAG (possibly empty: a site B user's view of a site A
-    report holds nothing), so it must not be replaced by the user's DAG."""
-    with ctx.read_snapshot() as conn:  # one state of the data for the whole export
-        yield from rows_store.iter_rows(conn, ctx.project, None, group_ids, event_ids)
-
-
-@method("report", "export")
-def export_report(ctx: ApiContext) -> Response:
-    ctx.require_export()
-    project, rights = ctx.project, ctx.rights
-    if not has_any_export_access(project, rights):
-        raise ApiError(403, NO_ACCESS_EXPORT)
-    report_id = ctx.request.get("report_id").strip()
+def _visible_report(ctx: ApiContext, report_id: str) -> ReportDefinition:
+    """The project's report ``report_id`` if the caller may see it (403s otherwise)."""
     number = small_int(report_id, MAX_ID)
     if number is None:
         raise _not_in_project(report_id)
     with ctx.read_snapshot() as conn:
         found = load_report(conn, number)
-        if found is None or found[0] != project.project_id:
+        if found is None or found[0] != ctx.project.project_id:
             raise _not_in_project(report_id)
         definition = found[1]
         visible = _visible(ctx, conn, [definition])[0]
     if not visible:
         raise ApiError(403, f'User "{ctx.username}" does not have access to this report.')
-    if no_access(project, rights, definition):
-        raise ApiError(403, NO_ACCESS_EXPORT)
-    # Unknown fields can appear when the dictionary changed after the report was defined.
-    definition.fields = [
-        f for f in definition.fields if f in project.field_by_name or f in project.complete_fields
-    ]
-    plan = plan_report(
-        project,
-        rights,
-        ctx.group_id,
-        ctx.username,
-        definition,
-        flat_options(ctx),
-        odm=ctx.format == "odm",
-    )
-    stored = _report_rows(ctx, plan.event_ids, plan.group_ids)
-    rows = plan.rows(stored)
+    return definition
+
+
+def export_report(ctx: ApiContext) -> Response:
+    open_export(ctx)
+    report_id = ctx.request.get("report_id").strip()
+    definition = _visible_report(ctx, report_id)
+    if no_access(ctx.project, ctx.rights, definition):
+        raise NotPermitted(NO_ACCESS_EXPORT)
+    plan = plan_report(new_selection(ctx), definition, odm=ctx.format == "odm")
+    # One state of the data for the whole export; a report's DAG filter is already the
+    # caller's DAG's intersection (possibly empty), never replaced by it.
+    rows = plan.rows(stored_rows(ctx.engine, plan.selection))
     if ctx.audit is not None:
         ctx.audit.report_id = int(report_id)
     audit_export(ctx, plan.export)
     if ctx.format == "odm":
         forms = [column.form for column in plan.export.columns]
-        body = write_odm(project, plan.export.header, rows, forms)
+        body = write_odm(ctx.project, plan.export.header, rows, forms)
         return StreamingResponse(body, headers={"content-type": "text/xml; charset=utf-8"})
     return stream_flat(ctx, plan.export, rows, ctx.format)
 
@@ -133,7 +118,6 @@ def _check_reports(ctx: ApiContext, reports: list[ReportDefinition]) -> None:
         _require_exportable(ctx, report)
 
 
-@method("report", "import")
 def import_reports(ctx: ApiContext) -> Response:
     require_design(ctx)
     try:
@@ -144,23 +128,17 @@ def import_reports(ctx: ApiContext) -> Response:
         data = [data]
     if not isinstance(data, list) or not data:
         raise ApiError(400, "Give the report definitions as a JSON list in the 'data' parameter")
-    try:
-        check_json_text(data, "The report definitions")
-    except DataParseError as exc:
-        raise ApiError(400, str(exc)) from None
-    try:
-        reports = [ReportDefinition.from_json(item) for item in data]
-        # Checked before the write lock (bad input is refused without waiting for it), and
-        # again inside it if the design changed meanwhile: a field named may be gone, or newly
-        # flagged an identifier this caller may not filter or sort on.
-        _check_reports(ctx, reports)
-        checked_against = ctx.project
-        with ctx.write_transaction() as conn:
-            if ctx.project is not checked_against:
-                _check_reports(ctx, reports)
-            ids = save_reports(conn, ctx.project.project_id, reports)
-    except ReportDefinitionError as exc:
-        raise ApiError(400, str(exc)) from None
+    check_json_text(data, "The report definitions")
+    reports = [ReportDefinition.from_json(item) for item in data]
+    # Checked before the write lock (bad input is refused without waiting for it), and
+    # again inside it if the design changed meanwhile: a field named may be gone, or newly
+    # flagged an identifier this caller may not filter or sort on.
+    _check_reports(ctx, reports)
+    checked_against = ctx.project
+    with ctx.write_transaction() as conn:
+        if ctx.project is not checked_against:
+            _check_reports(ctx, reports)
+        ids = save_reports(conn, ctx.project.project_id, reports)
     if ctx.request.get("returnContent").strip().lower() == "ids":
         return Response(
             orjson.dumps(ids), headers={"content-type": "application/json; charset=utf-8"}
@@ -168,7 +146,6 @@ def import_reports(ctx: ApiContext) -> Response:
     return count_response(ctx, len(ids))
 
 
-@method("report", "list")
 def list_report_definitions(ctx: ApiContext) -> Response:
     ctx.require_export()
     with ctx.read_snapshot() as conn:

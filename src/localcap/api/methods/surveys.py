@@ -27,19 +27,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.responses import PlainTextResponse, Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import ApiError
-from localcap.api.methods.common import MAX_ID, list_response
-from localcap.db import schema as t
+from localcap.api.methods.common import list_response
 from localcap.db import surveys as survey_store
 from localcap.db.records import existing_records
-from localcap.model.numbers import small_int
+from localcap.model.numbers import MAX_ID, small_int
 from localcap.model.project import CLASSIC_EVENT_ID
-from localcap.model.surveys import Participant, Survey
+from localcap.model.surveys import Participant, Survey, queue_link, survey_link
 
 NO_SURVEY_RIGHTS = (
     "You do not have permissions to use this method: Survey Distribution Tools privileges "
@@ -62,14 +60,6 @@ PARTICIPANT_KEYS = (
 def survey_base(ctx: ApiContext) -> str:
     """Where participants reach this server: ``--public-url``, else the request's own host."""
     return ctx.state.public_url or ctx.request.server_url
-
-
-def survey_link(base: str, hash_: str) -> str:
-    return f"{base}/surveys/?s={hash_}"
-
-
-def queue_link(base: str, hash_: str) -> str:
-    return f"{base}/surveys/?sq={hash_}"
 
 
 def _text(value: str) -> Response:
@@ -166,19 +156,16 @@ def _participant(ctx: ApiContext) -> tuple[Target, Participant]:
     return target, participant
 
 
-@method("surveyLink", "export", "")
 def export_survey_link(ctx: ApiContext) -> Response:
     _, participant = _participant(ctx)
     return _text(survey_link(survey_base(ctx), participant.hash))
 
 
-@method("surveyAccessCode", "export", "")
 def export_survey_access_code(ctx: ApiContext) -> Response:
     _, participant = _participant(ctx)
     return _text(participant.access_code)
 
 
-@method("surveyReturnCode", "export", "")
 def export_survey_return_code(ctx: ApiContext) -> Response:
     target, participant = _participant(ctx)
     if not target.survey.save_and_return:
@@ -190,50 +177,17 @@ def export_survey_return_code(ctx: ApiContext) -> Response:
     return _text(participant.return_code)
 
 
-def queue_enabled(conn: Connection, project_id: int) -> bool:
-    """The survey queue is on when an active entry names a survey of the project."""
-    surveys = survey_store.load_surveys(conn, project_id)
-    return any(
-        str(settings.get("active", "1")) == "1" and form in surveys
-        for _, form, settings in survey_store.load_queue(conn, project_id)
-    )
-
-
-@method("surveyQueueLink", "export", "")
 def export_survey_queue_link(ctx: ApiContext) -> Response:
     _require_rights(ctx)
     pid = ctx.project.project_id
     with ctx.write_transaction() as conn:
-        if not queue_enabled(conn, pid):
+        if not survey_store.queue_enabled(conn, pid):
             raise ApiError(400, "The survey queue is not enabled in this project")
         record = _record(ctx, conn)
         hash_ = survey_store.queue_hash_for(conn, pid, record)
     return _text(queue_link(survey_base(ctx), hash_))
 
 
-def _listed_records(ctx: ApiContext, conn: Connection, event_id: int) -> list[str]:
-    """Records the participant list shows: the caller's DAG's; in a longitudinal project, those
-    with data in an event of the event's arm."""
-    project = ctx.project
-    r = t.records.c
-    query = select(r.record).where(r.project_id == project.project_id).order_by(r.sort_key)
-    if ctx.group_id is not None:
-        query = query.where(r.group_id == ctx.group_id)
-    if project.is_longitudinal:
-        arm = project.event_by_id[event_id].arm_num
-        arm_events = [e.event_id for e in project.events if e.arm_num == arm]
-        d = t.record_data.c
-        query = query.where(
-            r.record.in_(
-                select(d.record).where(
-                    d.project_id == project.project_id, d.event_id.in_(arm_events)
-                )
-            )
-        )
-    return [row.record for row in conn.execute(query)]
-
-
-@method("participantList", "export", "")
 def export_participant_list(ctx: ApiContext) -> Response:
     _require_rights(ctx)
     pid = ctx.project.project_id
@@ -242,8 +196,8 @@ def export_participant_list(ctx: ApiContext) -> Response:
     with ctx.write_transaction() as conn:
         survey = _survey(ctx, conn)
         event_id = _event_id(ctx, survey.form_name)
-        records = _listed_records(ctx, conn, event_id)
-        with_queue = queue_enabled(conn, pid)
+        records = survey_store.participant_records(conn, ctx.project, ctx.group_id, event_id)
+        with_queue = survey_store.queue_enabled(conn, pid)
         seen: dict[str, int] = {}
         for p in survey_store.participants_for_records(
             conn, pid, survey.form_name, event_id, records

@@ -28,26 +28,27 @@ from typing import Any
 from starlette.responses import Response
 
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 from localcap.api.errors import NO_USER_RIGHTS, ROLE_OUTSIDE_OWN_DAG, ApiError
 from localcap.api.methods.common import (
+    audit_change,
     count_response,
     import_rows,
     list_response,
     own_dag_users,
     require_own_dag,
 )
-from localcap.api.methods.metadata import required_names
-from localcap.api.methods.users import (
+from localcap.db import projects as store
+from localcap.db import roles as role_store
+from localcap.model.dags import group_id_of
+from localcap.model.names import required_names
+from localcap.model.rights import (
+    FLAG_RIGHTS,
     FORM_RIGHTS_COLUMNS,
-    log_rights_change,
-    require_user_rights,
+    new_role_rights,
+    rights_audit_pairs,
     rights_columns,
     rights_from_row,
 )
-from localcap.db import projects as store
-from localcap.db import roles as role_store
-from localcap.model.rights import FLAG_RIGHTS, new_role_rights
 
 ROLE_COLUMNS = ("unique_role_name", "role_label", *FLAG_RIGHTS, "forms", "forms_export")
 MAPPING_COLUMNS = ("username", "unique_role_name", "data_access_group")
@@ -75,7 +76,6 @@ def require_roles_in_own_dag(
             raise ApiError(403, ROLE_OUTSIDE_OWN_DAG.format(role=name))
 
 
-@method("userRole", "export")
 def export_user_roles(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     with ctx.read_snapshot() as conn:
@@ -84,18 +84,19 @@ def export_user_roles(ctx: ApiContext) -> Response:
         {
             "unique_role_name": role.unique_role_name,
             "role_label": role.role_label,
-            **rights_columns(ctx, role.rights, FLAG_RIGHTS, str),
+            **rights_columns(
+                ctx.project, role.rights, FLAG_RIGHTS, str, as_objects=ctx.format == "json"
+            ),
         }
         for role in roles
     ]
     return list_response(ctx, rows, ROLE_COLUMNS)
 
 
-@method("userRole", "import")
 def import_user_roles(ctx: ApiContext) -> Response:
     """Create a role for each row without a ``unique_role_name`` (REDCap names it
     ``U-`` + 10 characters), update the named one otherwise; answers the row count."""
-    require_user_rights(ctx)
+    ctx.require_user_rights()
     rows = import_rows(ctx, nested=FORM_RIGHTS_COLUMNS)
     with ctx.write_transaction() as conn:
         project = ctx.project  # the design as of the lock: a role's rights name its forms
@@ -127,22 +128,21 @@ def import_user_roles(ctx: ApiContext) -> Response:
                 base = new_role_rights(project)
             rights = rights_from_row(row, project, base)
             role_store.save_role(conn, project.project_id, unique, label, rights)
-            log_rights_change(
+            audit_change(
                 ctx,
                 "Edit user role" if unique in existing else "Add user role",
-                [("role", label), ("unique_role_name", unique)],
-                rights,
+                [("role", label), ("unique_role_name", unique)]
+                + rights_audit_pairs(project, rights),
             )
     return count_response(ctx, len(rows))
 
 
-@method("userRole", "delete")
 def delete_user_roles(ctx: ApiContext) -> Response:
-    require_user_rights(ctx)
+    ctx.require_user_rights()
     pid = ctx.project.project_id
     with ctx.write_transaction() as conn:
         roles = {r.unique_role_name: r for r in role_store.list_roles(conn, pid)}
-        names = list(dict.fromkeys(required_names(ctx, "roles", roles)))
+        names = list(dict.fromkeys(required_names("roles", ctx.request.list("roles"), roles)))
         ids = [roles[n].role_id for n in names]
         by_id = {roles[n].role_id: n for n in names}
         require_roles_in_own_dag(ctx, store.list_project_users(conn, pid), by_id)
@@ -163,16 +163,14 @@ def delete_user_roles(ctx: ApiContext) -> Response:
             )
         role_store.delete_roles(conn, pid, ids)
     for name in names:
-        log_rights_change(
+        audit_change(
             ctx,
             "Delete user role",
             [("role", roles[name].role_label), ("unique_role_name", name)],
-            None,
         )
     return count_response(ctx, len(names))
 
 
-@method("userRoleMapping", "export")
 def export_user_role_mapping(ctx: ApiContext) -> Response:
     require_user_rights_export(ctx)
     project = ctx.project
@@ -191,9 +189,8 @@ def export_user_role_mapping(ctx: ApiContext) -> Response:
     return list_response(ctx, rows, MAPPING_COLUMNS)
 
 
-@method("userRoleMapping", "import")
 def import_user_role_mapping(ctx: ApiContext) -> Response:
-    require_user_rights(ctx)
+    ctx.require_user_rights()
     rows = import_rows(ctx)
     with ctx.write_transaction() as conn:
         project = ctx.project  # DAGs as of the lock (ctx.write_transaction re-reads the design)
@@ -209,9 +206,7 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
                 raise ApiError(400, f"The user '{username}' is not a user of this project")
             if role and role not in roles:
                 raise ApiError(400, f"The user role '{role}' does not exist in this project")
-            if dag and dag not in project.dag_by_name:
-                raise ApiError(400, f"The data access group '{dag}' does not exist")
-            group_id = project.dag_by_name[dag].group_id if dag else None
+            group_id = group_id_of(project, dag)
             require_own_dag(ctx, username, members[username])
             if group_id is not None:
                 require_own_dag(ctx, username, group_id)
@@ -221,10 +216,9 @@ def import_user_role_mapping(ctx: ApiContext) -> Response:
             role_store.set_user_role(conn, pid, username, role_id)
             if group_id is not None:
                 store.set_user_dag(conn, pid, username, group_id)
-            log_rights_change(
+            audit_change(
                 ctx,
                 f"Assign user {username} to user role",
                 [("user", username), ("unique_role_name", names_of.get(role_id, ""))],
-                None,
             )
     return count_response(ctx, len(planned))

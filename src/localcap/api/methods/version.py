@@ -4,9 +4,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from localcap import REDCAP_VERSION
 from localcap.api.context import ApiContext
-from localcap.api.dispatch import method
 
 
-@method("version", "export")
 def export_version(ctx: ApiContext) -> Response:
     return PlainTextResponse(REDCAP_VERSION, media_type="text/html")
