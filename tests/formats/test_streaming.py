@@ -1,6 +1,6 @@
 """The streamed readers of a big ``data`` parameter agree with the whole-text parsers.
 
-Whatever the text and wherever it is cut into pieces, :func:`stream_rows` gives the rows
+Whatever the text and wherever it is cut into pieces, :func:`iter_data_rows` gives the rows
 :func:`parse_data` gives, or refuses the text with the same message.
 """
 
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from localcap.formats.parsers import DataParseError, parse_data
-from localcap.formats.streaming import stream_rows
+from localcap.formats.streaming import iter_data_rows
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 values = st.text(
@@ -38,7 +38,7 @@ def outcome(read):
 
 def agree(text: str, fmt: str, size: int) -> None:
     whole = outcome(lambda: parse_data(text, fmt))
-    streamed = outcome(lambda: stream_rows(pieces(text, size), fmt))
+    streamed = outcome(lambda: iter_data_rows(pieces(text, size), fmt))
     assert streamed == whole
 
 

@@ -16,8 +16,9 @@ the import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -27,9 +28,11 @@ from localcap.model.calc import recalculate
 from localcap.model.project import Project
 from localcap.model.record_import import (
     CreateNotPermitted,
+    ImportChecker,
     ImportPlan,
     RecordImportError,
     apply_change,
+    unknown_fields_message,
 )
 from localcap.model.rows import StoredRow
 
@@ -227,3 +230,63 @@ def import_records(
     for plan in plans:
         writer.write(plan)
     return writer.result
+
+
+#: Rows checked and written at a time by a streamed import (a batch ends between records).
+BATCH_ROWS = 1_000
+
+
+def record_batches(
+    rows: Iterable[dict[str, Any]], record_field: str, size: int = BATCH_ROWS
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows in batches of about ``size``, each cut where the record changes, so that the
+    rows of one record (its events, its instances) are written together as a plan."""
+    batch: list[dict[str, Any]] = []
+    last: object = None
+    for row in rows:
+        record = row.get(record_field)
+        if len(batch) >= size and record != last:
+            yield batch
+            batch = []
+        batch.append(row)
+        last = record
+    if batch:
+        yield batch
+
+
+def import_stream(
+    conn: Connection,
+    project: Project,
+    rows: Iterable[dict[str, Any]],
+    checker: ImportChecker,
+    options: ImportOptions,
+    log: Callable[[list[Change]], None] | None = None,
+) -> tuple[ImportResult, int]:
+    """Check and write rows as they are read, a batch at a time, in the caller's write
+    transaction; returns what was written and how many rows were read.
+
+    Memory stays flat whatever the number of rows: a batch is let go once written, and only
+    the errors, the records' names and (given to ``log`` after each batch) the audit log's
+    changes outlive it. All or nothing as a whole: once one problem is found nothing more
+    is written, the rest is still checked so that every problem is listed, and the
+    RecordImportError raised at the end makes the caller roll back what was written."""
+    writer = RecordWriter(conn, project, options)
+    unknown: set[str] = set()
+    count = 0
+    for batch in record_batches(rows, project.record_id_field):
+        count += len(batch)
+        unknown |= checker.unknown_fields(batch)
+        if unknown:
+            continue  # the one error reported then (REDCap's): no value is worth checking
+        plan = checker.plan(batch, options.group_id)
+        if checker.errors:
+            continue
+        writer.write(plan)
+        if log is not None:
+            log(writer.result.changes)
+            writer.result.changes = []
+    if unknown:
+        raise RecordImportError(unknown_fields_message(unknown))
+    if checker.errors:
+        raise RecordImportError("\n".join(checker.errors))
+    return writer.result, count

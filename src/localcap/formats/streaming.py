@@ -39,7 +39,7 @@ Row = dict[str, Any]
 _JSON_SPACE = " \t\n\r"
 
 
-def stream_rows(
+def iter_data_rows(
     chunks: Iterable[str], fmt: str, delimiter: str = ",", nested: frozenset[str] = frozenset()
 ) -> Iterator[Row]:
     """The rows of a ``data`` parameter given in pieces (json, csv; anything else is xml)."""

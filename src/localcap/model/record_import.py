@@ -9,7 +9,7 @@ the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,12 @@ def convert_date(value: str, validation: str, date_format: str) -> str:
     return f"{year}-{int(month):02d}-{int(day):02d}{rest}"
 
 
+def unknown_fields_message(names: Iterable[str]) -> str:
+    return "The following fields were not found in the project as real data fields: " + (
+        ", ".join(sorted(names))
+    )
+
+
 class ImportChecker:
     """Validates submitted flat rows against the project; collects every error."""
 
@@ -106,24 +112,32 @@ class ImportChecker:
         self.errors: list[str] = []
 
     def check(self, rows: Sequence[dict[str, Any]], group_id: int | None) -> ImportPlan:
-        project = self.project
-        record_field = project.record_id_field
-        unknown = sorted(
-            {
-                key
-                for row in rows
-                for key in row
-                if key not in self.columns
-                and key not in SPECIAL
-                and key != record_field
-                and not TIMESTAMP.match(key)
-            }
-        )
+        """The plan of a whole submission; RecordImportError naming every problem."""
+        unknown = self.unknown_fields(rows)
         if unknown:
-            raise RecordImportError(
-                "The following fields were not found in the project as real data fields: "
-                + ", ".join(unknown)
-            )
+            raise RecordImportError(unknown_fields_message(unknown))
+        plan = self.plan(rows, group_id)
+        if self.errors:
+            raise RecordImportError("\n".join(self.errors))
+        return plan
+
+    def unknown_fields(self, rows: Iterable[dict[str, Any]]) -> set[str]:
+        """The columns of these rows that are no data field of the project."""
+        record_field = self.project.record_id_field
+        return {
+            key
+            for row in rows
+            for key in row
+            if key not in self.columns
+            and key not in SPECIAL
+            and key != record_field
+            and not TIMESTAMP.match(key)
+        }
+
+    def plan(self, rows: Iterable[dict[str, Any]], group_id: int | None) -> ImportPlan:
+        """The changes of these rows; their problems are added to :attr:`errors` (a streamed
+        import checks its batches one after the other and refuses them all at the end)."""
+        record_field = self.project.record_id_field
         changes: list[RowChange] = []
         records: dict[str, None] = {}
         for row in rows:
@@ -133,8 +147,6 @@ class ImportChecker:
             if change is not None:
                 changes.append(change)
                 records.setdefault(change.record, None)
-        if self.errors:
-            raise RecordImportError("\n".join(self.errors))
         return ImportPlan(changes, list(records))
 
     def _fail(self, record: str, name: str, value: str, message: str) -> None:
