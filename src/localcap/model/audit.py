@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -296,6 +297,14 @@ def row_assignments(
     known = changed & order.keys()
     names = sorted(known, key=order.__getitem__) + sorted(changed - known)
     pairs: list[tuple[str, str]] = []
+    if not before:  # a new row (most rows of a big import): every value is a change
+        for name in names:
+            new = after[name]
+            if isinstance(new, list):
+                pairs.extend((f"{name}({code})", "checked") for code in new)
+            elif new is not None:
+                pairs.append((name, new if new.__class__ is str else str(new)))
+        return pairs
     for name in names:
         old, new = before.get(name), after.get(name)
         if old == new:
@@ -372,7 +381,9 @@ def row_writes(
             record_change(
                 record=record,
                 created=first_of_new,
-                values=[(n, bounded(v)) for n, v in pairs],
+                values=pairs
+                if max(map(len, map(itemgetter(1), pairs))) <= MAX_VALUE
+                else [(n, bounded(v)) for n, v in pairs],
                 prefix=prefix,
                 source=source,
             )
