@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import subprocess
 import sys
@@ -161,6 +162,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc: immune to other load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def post(url: str, **data: str) -> requests.Response:
     response = requests.post(url, data=data, timeout=3600)
     response.raise_for_status()
@@ -197,8 +204,9 @@ def serving(data_dir: Path, url: str | None) -> Iterator[tuple[str, str, subproc
 
 def import_once(
     data_dir: Path, url: str | None, fields: list[dict[str, str]], body: Path, n: int
-) -> tuple[float, float, float]:
-    """(seconds, idle RSS MB, peak RSS MB) of one import of ``body`` into a fresh project."""
+) -> tuple[float, float, float, float]:
+    """(seconds, server CPU seconds, idle RSS MB, peak RSS MB) of one import of ``body``
+    into a fresh project."""
     with serving(data_dir, url) as (api, super_token, server):
         info = [{"project_title": "bench", "purpose": 0}]
         token = post(
@@ -206,6 +214,7 @@ def import_once(
         ).text
         post(api, token=token, content="metadata", format="json", data=json.dumps(fields))
         idle = peak_rss_mb(server.pid)
+        cpu = cpu_seconds(server.pid)
         start = time.perf_counter()
         out = subprocess.run(
             [
@@ -228,10 +237,11 @@ def import_once(
             text=True,
         ).stdout
         seconds = time.perf_counter() - start
+        cpu = cpu_seconds(server.pid) - cpu
         answer, status = out.rsplit("\n", 1)
         if status != "200" or answer.strip() != str(n):
             raise RuntimeError(f"import failed: {status} {answer[:500]}")
-        return seconds, idle, peak_rss_mb(server.pid)
+        return seconds, cpu, idle, peak_rss_mb(server.pid)
 
 
 _names = iter(range(1, 1000))
@@ -247,12 +257,13 @@ def measure(backend: str, pg: object, n: int, fields: list[dict[str, str]], body
         return postgres.create_database(pg, f"bench_{next(_names)}")
 
     with tempfile.TemporaryDirectory() as tmp_a, tempfile.TemporaryDirectory() as tmp_b:
-        seconds, idle, peak = import_once(Path(tmp_a), fresh(), fields, body, n)
+        seconds, cpu, idle, peak = import_once(Path(tmp_a), fresh(), fields, body, n)
         base = baseline(fresh(), Path(tmp_b), fields, n)
     size = body.stat().st_size / 1e6
     return (
         f"| {backend} | {n:,} ({size:,.1f} MB) | {base:.2f} | {n / base:,.0f} | {seconds:.2f} | "
-        f"{n / seconds:,.0f} | {base / seconds:.2f} | {idle:.0f} MB | {peak:.0f} MB |"
+        f"{n / seconds:,.0f} | {base / seconds:.2f} | {cpu:.1f} s, {n / cpu:,.0f} rec/s "
+        f"| {idle:.0f} MB | {peak:.0f} MB |"
     )
 
 
@@ -262,9 +273,9 @@ def main() -> None:
     fields = dictionary()
     print(
         "| backend | records (CSV body) | baseline s | baseline rec/s | import s | import rec/s "
-        "| vs baseline speed | server idle RSS | server peak RSS |"
+        "| vs baseline speed | server CPU | server idle RSS | server peak RSS |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         pg = None
         if "postgresql" in backends:
