@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import quote_plus, urlencode
 
 import orjson
 import requests
@@ -184,7 +185,17 @@ def serving(data_dir: Path, url: str | None) -> Iterator[tuple[str, str, subproc
     ).stdout.split()[-1]
     port = free_port()
     server = subprocess.Popen(
-        [*localcap, "serve", *db, "--port", str(port), "--rate-limit", "0"],
+        [
+            *localcap,
+            "serve",
+            *db,
+            "--port",
+            str(port),
+            "--rate-limit",
+            "0",
+            "--max-request-mb",
+            "0",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -200,6 +211,16 @@ def serving(data_dir: Path, url: str | None) -> Iterator[tuple[str, str, subproc
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def encoded_body(body: Path, token: str) -> Path:
+    """The request body (form-urlencoded, as clients send it) in a file beside ``body``."""
+    encoded = body.with_suffix(".form")
+    with body.open() as source, encoded.open("w") as out:
+        out.write(urlencode({"token": token, "content": "record", "format": "csv"}) + "&data=")
+        while chunk := source.read(1 << 20):
+            out.write(quote_plus(chunk))
+    return encoded
 
 
 def import_once(
@@ -222,14 +243,10 @@ def import_once(
                 "-s",
                 "-w",
                 "\n%{http_code}",
-                "-d",
-                f"token={token}",
-                "-d",
-                "content=record",
-                "-d",
-                "format=csv",
-                "--data-urlencode",
-                f"data@{body}",
+                "-H",
+                "Content-Type: application/x-www-form-urlencoded",
+                "--data-binary",
+                f"@{encoded_body(body, token)}",
                 api,
             ],
             check=True,

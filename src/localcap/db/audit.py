@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import Connection, insert, select
 
 from localcap.db import schema as t
+from localcap.db.bulk import insert_rows
 from localcap.model.audit import TOKEN_SHAPE, Change, bounded, call_log_type
 
 #: Parameters whose values are bulky or secret: only their size is kept (the "what" of an
@@ -271,13 +272,12 @@ def _write_changes(conn: Connection, log_id: int, entry: AuditEntry) -> None:
             continue
         batch.append({"log_id": log_id, "seq": seq, "change": _stored_change(item, entry.secrets)})
         if len(batch) == CHANGES_PER_INSERT:
-            conn.execute(insert(t.audit_changes), batch)
+            insert_rows(conn, t.audit_changes, batch)
             batch = []
     if left_out:
         item = ["Manage/Design ", "", f"{left_out} more changes"]
         batch.append({"log_id": log_id, "seq": MAX_CHANGES, "change": _json(item, [])})
-    if batch:
-        conn.execute(insert(t.audit_changes), batch)
+    insert_rows(conn, t.audit_changes, batch)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from localcap.db import schema as t
+from localcap.db.bulk import insert_rows
 from localcap.model.project import Project
 from localcap.model.record_names import record_number
 from localcap.model.rows import StoredRow
@@ -81,8 +82,9 @@ def create_records(
     if not records:
         return
     stamp = now()
-    conn.execute(
-        insert(t.records),
+    insert_rows(
+        conn,
+        t.records,
         [
             {
                 "project_id": project_id,
@@ -185,8 +187,7 @@ def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow,
             "data": orjson.dumps(row.data).decode(),
         }
         (inserts if is_new else updates).append(values)
-    if inserts:
-        conn.execute(insert(t.record_data), inserts)
+    insert_rows(conn, t.record_data, inserts)
     if updates:
         c = t.record_data.c
         conn.execute(
