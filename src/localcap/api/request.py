@@ -105,6 +105,23 @@ def _spool_to_text(raw: IO[bytes], decode: Callable[[IO[bytes], TextBody], None]
     return body
 
 
+_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
+
+
+def _unquote_plus(raw: bytes) -> str:
+    """``unquote_plus(raw.decode("latin-1"))``, as Starlette decodes a form value. For ASCII
+    (what clients send) each distinct escape is replaced in one C-level pass, ``%25`` last so
+    that no ``%`` it makes is read as an escape again: ``unquote`` loops in Python over every
+    escape, and a CSV body has one per comma (seconds for a 100,000-record import)."""
+    if not raw.isascii():
+        return unquote_plus(raw.decode("latin-1"))
+    raw = raw.replace(b"+", b" ")
+    escapes = sorted(set(_ESCAPE.findall(raw)), key=lambda e: e.upper() == b"%25")
+    for escape in escapes:
+        raw = raw.replace(escape, bytes([int(escape[1:], 16)]))
+    return raw.decode("utf-8", "replace")
+
+
 def _decode_urlencoded(raw: IO[bytes], body: TextBody) -> None:
     """As Starlette decodes a form value: ``unquote_plus(value.decode("latin-1"))``, in pieces."""
     pending = b""
@@ -112,9 +129,9 @@ def _decode_urlencoded(raw: IO[bytes], body: TextBody) -> None:
         pending += chunk
         cut = _url_safe_cut(pending)
         if cut:
-            body.write(unquote_plus(pending[:cut].decode("latin-1")))
+            body.write(_unquote_plus(pending[:cut]))
             pending = pending[cut:]
-    body.write(unquote_plus(pending.decode("latin-1")))
+    body.write(_unquote_plus(pending))
 
 
 def _multipart_decoder(charset: str) -> Callable[[IO[bytes], TextBody], None]:
