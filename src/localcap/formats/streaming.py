@@ -37,6 +37,7 @@ from localcap.formats.parsers import (
 
 Row = dict[str, Any]
 _JSON_SPACE = " \t\n\r"
+_NUMBER_TAIL = "0123456789.eE+-"
 
 
 def iter_data_rows(
@@ -49,9 +50,25 @@ def iter_data_rows(
         rows = _csv_rows(chunks, delimiter)
     else:
         rows = _xml_rows(chunks)
+    # The whole-text parsers refuse a broken document before a bad item, and a bad item
+    # before a bad value: once a problem is found, the rest is only read (for a syntax error,
+    # which wins), and the problem is raised at the end.
+    shape_problem: DataParseError | None = None
+    value_problem: DataParseError | None = None
     for number, row in enumerate(rows, start=1):
-        check_rows([row], nested, first=number)
+        if isinstance(row, DataParseError):
+            shape_problem = shape_problem or row
+            continue
+        if shape_problem or value_problem:
+            continue
+        try:
+            check_rows([row], nested, first=number)
+        except DataParseError as exc:
+            value_problem = exc
+            continue
         yield row
+    if shape_problem or value_problem:
+        raise shape_problem or value_problem  # type: ignore[misc]
 
 
 def _without_bom(chunks: Iterable[str], strip: str = "\ufeff") -> Iterator[str]:
@@ -81,27 +98,31 @@ def _lines(chunks: Iterable[str]) -> Iterator[str]:
         yield from io.StringIO(pending, newline="")
 
 
-def _csv_rows(chunks: Iterable[str], delimiter: str) -> Iterator[Row]:
+def _csv_rows(chunks: Iterable[str], delimiter: str) -> Iterator[Row | DataParseError]:
     reader = csv.reader(
         _lines(_without_bom(chunks)), delimiter=parse_delimiter(delimiter), strict=True
     )
     header: list[str] | None = None
     number = 1  # the row's number among the non-blank rows, the header being 1
+    failed = False  # a problem was handed out: the rest is only read
     try:
         for row in reader:
-            if not row or all(cell == "" for cell in row):
+            if failed or not row or all(cell == "" for cell in row):
                 continue
             if header is None:
                 header = [name.strip() for name in row]
                 for column, name in enumerate(header, start=1):
-                    if name == "":
-                        raise DataParseError(f"Column {column} of the CSV header row has no name")
+                    if name == "" and not failed:
+                        failed = True
+                        yield DataParseError(f"Column {column} of the CSV header row has no name")
                 continue
             number += 1
             if len(row) != len(header):
-                raise DataParseError(
+                failed = True
+                yield DataParseError(
                     f"CSV row {number} has {len(row)} values but the header row has {len(header)}"
                 )
+                continue
             yield dict(zip(header, row, strict=True))
     except csv.Error as exc:
         raise DataParseError(
@@ -174,8 +195,8 @@ class _JsonItems:
                 raise self._error(exc.msg, exc.pos) from None
             except RecursionError:
                 raise DataParseError("The JSON data is nested too deeply") from None
-            if end == len(self.buffer) and not self.done and self._more():
-                continue  # a number or literal may go on in the next piece
+            if not self.buffer[end:].strip(_NUMBER_TAIL) and not self.done and self._more():
+                continue  # a number (1, 1e, 1e5) may go on in the next piece
             self.pos = end
             return value
 
@@ -207,13 +228,14 @@ class _JsonItems:
             raise self._error("Extra data", self.pos)
 
 
-def _json_rows(chunks: Iterable[str]) -> Iterator[Row]:
+def _json_rows(chunks: Iterable[str]) -> Iterator[Row | DataParseError]:
     items = _JsonItems(chunks)
     for number, item in enumerate(items.items(), start=1):
         if not isinstance(item, dict):
-            raise DataParseError(
+            yield DataParseError(
                 f"The JSON data must be a list of objects, but item {number} is not an object"
             )
+            continue
         yield {str(k): _text(v) for k, v in item.items()}
 
 
@@ -240,16 +262,19 @@ class _TextReader(io.RawIOBase):
         return size
 
 
-def _item_row(item: Element) -> Row:
+def _item_row(item: Element) -> Row | DataParseError:
     row: Row = {}
-    for child in item:
-        if child.tag in row:
-            raise DataParseError(f"An <item> in the XML data has two <{child.tag}> elements")
-        row[child.tag] = _element_value(child, 3)
+    try:
+        for child in item:
+            if child.tag in row:
+                raise DataParseError(f"An <item> in the XML data has two <{child.tag}> elements")
+            row[child.tag] = _element_value(child, 3)
+    except DataParseError as problem:
+        return problem
     return row
 
 
-def _xml_rows(chunks: Iterable[str]) -> Iterator[Row]:
+def _xml_rows(chunks: Iterable[str]) -> Iterator[Row | DataParseError]:
     """``<records><item>...</item>...</records>`` (or one bare ``<item>``), an item at a
     time: each ``<item>`` under the root is read when it ends and then dropped."""
     source = io.BufferedReader(_TextReader(_without_bom(chunks, "\ufeff \t\r\n")))
