@@ -90,7 +90,10 @@ class RecordWriter:
         existing = store.existing_records(self.conn, pid, records)
         new = self._check_access(records, existing)
         self._create_and_regroup(plan, records, existing)
-        current = {(r.record, *r.key): r for r in store.load_rows(self.conn, pid, records)}
+        # (a new record has no rows yet, and create_records stamped it: a bulk import of new
+        # records neither reads nor re-stamps them)
+        old = [r for r in records if r in existing]
+        current = {(r.record, *r.key): r for r in store.load_rows(self.conn, pid, old)}
         before = {k: dict(row.data) for k, row in current.items()} if self.options.audit else {}
         created, changed = self._apply(plan, current)
         written: dict[str, set[str]] = {}
@@ -99,7 +102,7 @@ class RecordWriter:
         changed |= recalculate(self.project, current.values(), written)
         # rows of these records that the import did not name stay as they are
         store.save_rows(self.conn, pid, [(current[key], key in created) for key in changed])
-        store.touch_records(self.conn, pid, records)
+        store.touch_records(self.conn, pid, old)
         if self.options.audit:
             self._log(records, changed, before, current, set(new))
         self.result.records.extend(r for r in records if r not in self._written)
