@@ -14,8 +14,6 @@ import pytest
 from builders import Api, clinical_classic, user_api
 from surveys.survey_helpers import enable_survey
 
-TODAY = date.today()
-
 
 @pytest.fixture(scope="module")
 def project(server) -> Api:
@@ -31,7 +29,7 @@ def project(server) -> Api:
     [(-1, False), (-400, False), (0, True), (1, True), (None, True)],
 )
 def test_an_expired_user_is_refused_everything(project, days, allowed):
-    expiration = "" if days is None else (TODAY + timedelta(days=days)).isoformat()
+    expiration = "" if days is None else (date.today() + timedelta(days=days)).isoformat()
     username = f"expiring_{'never' if days is None else days}".replace("-", "m")
     user = user_api(
         project, username, expiration=expiration, user_rights=1, file_repository=1, data_export=1
