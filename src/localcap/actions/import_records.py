@@ -36,6 +36,8 @@ from localcap.model.record_import import (
 )
 from localcap.model.rows import StoredRow
 
+#: New records in one plan from which the import counts as bulk (statistics refreshed).
+BULK_RECORDS = 500
 #: A stored row's key: (record, event_id, repeat_instrument, repeat_instance).
 RowKey = tuple[str, int, str, int]
 
@@ -81,6 +83,7 @@ class RecordWriter:
         self.result = ImportResult()
         self._written: set[str] = set()  # result.records, for a quick look-up
         self._next_number: int | None = None  # the next auto-numbered name, once known
+        self._analyzed = False  # statistics refreshed for a bulk import
 
     def write(self, plan: ImportPlan) -> None:
         """Write one checked plan; raises RecordImportError (nothing of this plan written,
@@ -90,6 +93,9 @@ class RecordWriter:
         existing = store.existing_records(self.conn, pid, records)
         new = self._check_access(records, existing)
         self._create_and_regroup(plan, records, existing)
+        if len(new) >= BULK_RECORDS and not self._analyzed:  # once, for a bulk import
+            store.refresh_statistics(self.conn)
+            self._analyzed = True
         # (a new record has no rows yet, and create_records stamped it: a bulk import of new
         # records neither reads nor re-stamps them)
         old = [r for r in records if r in existing]
