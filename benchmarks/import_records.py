@@ -193,8 +193,6 @@ def serving(data_dir: Path, url: str | None) -> Iterator[tuple[str, str, subproc
             str(port),
             "--rate-limit",
             "0",
-            "--max-request-mb",
-            "0",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
