@@ -16,8 +16,9 @@ the import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -27,12 +28,16 @@ from localcap.model.calc import recalculate
 from localcap.model.project import Project
 from localcap.model.record_import import (
     CreateNotPermitted,
+    ImportChecker,
     ImportPlan,
     RecordImportError,
     apply_change,
+    unknown_fields_message,
 )
 from localcap.model.rows import StoredRow
 
+#: New records in one plan from which the import counts as bulk (statistics refreshed).
+BULK_RECORDS = 500
 #: A stored row's key: (record, event_id, repeat_instrument, repeat_instance).
 RowKey = tuple[str, int, str, int]
 
@@ -77,6 +82,8 @@ class RecordWriter:
         self.options = options
         self.result = ImportResult()
         self._written: set[str] = set()  # result.records, for a quick look-up
+        self._next_number: int | None = None  # the next auto-numbered name, once known
+        self._analyzed = False  # statistics refreshed for a bulk import
 
     def write(self, plan: ImportPlan) -> None:
         """Write one checked plan; raises RecordImportError (nothing of this plan written,
@@ -86,16 +93,22 @@ class RecordWriter:
         existing = store.existing_records(self.conn, pid, records)
         new = self._check_access(records, existing)
         self._create_and_regroup(plan, records, existing)
-        current = {(r.record, *r.key): r for r in store.load_rows(self.conn, pid, records)}
+        if len(new) >= BULK_RECORDS and not self._analyzed:  # once, for a bulk import
+            store.refresh_statistics(self.conn)
+            self._analyzed = True
+        # (a new record has no rows yet, and create_records stamped it: a bulk import of new
+        # records neither reads nor re-stamps them)
+        old = [r for r in records if r in existing]
+        current = {(r.record, *r.key): r for r in store.load_rows(self.conn, pid, old)}
         before = {k: dict(row.data) for k, row in current.items()} if self.options.audit else {}
         created, changed = self._apply(plan, current)
         written: dict[str, set[str]] = {}
         for change in plan.changes:
             written.setdefault(change.record, set()).update(change.values, change.checkboxes)
         changed |= recalculate(self.project, current.values(), written)
-        for key in changed:  # rows of these records that the import did not name stay as are
-            store.save_row(self.conn, pid, current[key], key in created)
-        store.touch_records(self.conn, pid, records)
+        # rows of these records that the import did not name stay as they are
+        store.save_rows(self.conn, pid, [(current[key], key in created) for key in changed])
+        store.touch_records(self.conn, pid, old)
         if self.options.audit:
             self._log(records, changed, before, current, set(new))
         self.result.records.extend(r for r in records if r not in self._written)
@@ -106,8 +119,18 @@ class RecordWriter:
         records = list(plan.records)
         if not self.options.auto_number:
             return records
-        new_names = store.next_record_names(self.conn, self.project.project_id, len(records))
-        id_map = dict(zip(records, new_names, strict=True))
+        # a record an earlier batch named already has its new name
+        known = self.result.id_map
+        fresh = [r for r in records if r not in known]
+        if self._next_number is None:  # looked up once: every later name is the import's
+            new_names = store.next_record_names(self.conn, self.project.project_id, len(fresh))
+            self._next_number = int(new_names[0]) if new_names else None
+        else:
+            new_names = [str(self._next_number + i) for i in range(len(fresh))]
+        if self._next_number is not None:
+            self._next_number += len(fresh)
+        id_map = {r: known[r] for r in records if r in known}
+        id_map.update(zip(fresh, new_names, strict=True))
         for change in plan.changes:
             change.record = id_map[change.record]
         self.result.id_map.update(id_map)
@@ -145,12 +168,19 @@ class RecordWriter:
             for c in plan.changes
             if c.dag is not None
         }
-        for record in records:
-            if record not in existing:
-                group = group_id if group_id is not None else dag_updates.get(record)
-                store.create_record(self.conn, pid, record, group)
-            elif record in dag_updates and group_id is None:
-                store.set_record_group(self.conn, pid, record, dag_updates[record])
+        store.create_records(
+            self.conn,
+            pid,
+            [
+                (record, group_id if group_id is not None else dag_updates.get(record))
+                for record in records
+                if record not in existing
+            ],
+        )
+        if group_id is None:
+            for record in records:
+                if record in existing and record in dag_updates:
+                    store.set_record_group(self.conn, pid, record, dag_updates[record])
 
     def _apply(
         self, plan: ImportPlan, current: dict[RowKey, StoredRow]
@@ -209,3 +239,63 @@ def import_records(
     for plan in plans:
         writer.write(plan)
     return writer.result
+
+
+#: Rows checked and written at a time by a streamed import (a batch ends between records).
+BATCH_ROWS = 1_000
+
+
+def record_batches(
+    rows: Iterable[dict[str, Any]], record_field: str, size: int = BATCH_ROWS
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows in batches of about ``size``, each cut where the record changes, so that the
+    rows of one record (its events, its instances) are written together as a plan."""
+    batch: list[dict[str, Any]] = []
+    last: object = None
+    for row in rows:
+        record = row.get(record_field)
+        if len(batch) >= size and record != last:
+            yield batch
+            batch = []
+        batch.append(row)
+        last = record
+    if batch:
+        yield batch
+
+
+def import_stream(
+    conn: Connection,
+    project: Project,
+    rows: Iterable[dict[str, Any]],
+    checker: ImportChecker,
+    options: ImportOptions,
+    log: Callable[[list[Change]], None] | None = None,
+) -> tuple[ImportResult, int]:
+    """Check and write rows as they are read, a batch at a time, in the caller's write
+    transaction; returns what was written and how many rows were read.
+
+    Memory stays flat whatever the number of rows: a batch is let go once written, and only
+    the errors, the records' names and (given to ``log`` after each batch) the audit log's
+    changes outlive it. All or nothing as a whole: once one problem is found nothing more
+    is written, the rest is still checked so that every problem is listed, and the
+    RecordImportError raised at the end makes the caller roll back what was written."""
+    writer = RecordWriter(conn, project, options)
+    unknown: set[str] = set()
+    count = 0
+    for batch in record_batches(rows, project.record_id_field):
+        count += len(batch)
+        unknown |= checker.unknown_fields(batch)
+        if unknown:
+            continue  # the one error reported then (REDCap's): no value is worth checking
+        plan = checker.plan(batch, options.group_id)
+        if checker.errors:
+            continue
+        writer.write(plan)
+        if log is not None:
+            log(writer.result.changes)
+            writer.result.changes = []
+    if unknown:
+        raise RecordImportError(unknown_fields_message(unknown))
+    if checker.errors:
+        raise RecordImportError("\n".join(checker.errors))
+    return writer.result, count

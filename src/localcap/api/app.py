@@ -79,6 +79,7 @@ def create_app(state: AppState) -> Starlette:
             error = ApiError(500, "An unexpected error occurred on the server; it has been logged.")
             return error_response(error, error_format(parsed.params))
         finally:
+            parsed.close()
             if body is not None:
                 body.close()
 

@@ -40,7 +40,7 @@ def resolve_action(request: ApiRequest, content: str) -> str:
     action = request.get("action").strip()
     if action:
         return action
-    if "data" in request.params and (content, "import") in ROUTES:
+    if request.has("data") and (content, "import") in ROUTES:
         return "import"
     return "export"
 
@@ -64,7 +64,7 @@ def dispatch(state: AppState, request: ApiRequest) -> Response:
         owner.project_id,
         content,
         action or "export",
-        AuditEntry.clean_params(request.params, request.arrays),
+        AuditEntry.clean_params(request.params, request.arrays, request.body_sizes()),
         client=request.client,
         secrets=secrets,
     )

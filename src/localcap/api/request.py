@@ -9,17 +9,22 @@ means to REDCap.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import re
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import IO
 from urllib.parse import unquote_plus
 
 from python_multipart import MultipartParser, QuerystringParser
 from python_multipart.multipart import parse_options_header
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.types import Message
 
@@ -37,9 +42,224 @@ MAX_PART_SIZE = 1 << 30  # a records import sent as one multipart part
 BODIES = frozenset({"data", "odm"})
 
 
+#: A ``data``/``odm`` value longer than this (in bytes as sent) is kept in a temporary file as
+#: it is parsed, never as one string: a streamed import reads it in pieces (:class:`TextBody`).
+BODY_IN_MEMORY = 1 << 20
+#: Characters per piece when a :class:`TextBody` is read.
+TEXT_CHUNK = 1 << 16
+
+
+class TextBody:
+    """A big ``data``/``odm`` parameter, decoded, in a temporary file (UTF-8).
+
+    Why: a 100,000-record import is a 150 MB value; held as one string (and, while it is
+    parsed, as its bytes and its decoded text too) it would cost the server several times
+    that. Kept here it costs disk, and :meth:`chunks` hands it out piece by piece to the
+    parsers that read it incrementally (Import Records); :meth:`text` gives the whole string
+    to the imports that need it whole.
+    """
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=BODY_IN_MEMORY)  # noqa: SIM115
+        #: The length in characters (what ``len()`` of the value would be).
+        self.length = 0
+
+    def write(self, text: str) -> None:
+        self.file.write(text.encode("utf-8"))
+        self.length += len(text)
+
+    def chunks(self) -> Iterator[str]:
+        """The text, in pieces of about :data:`TEXT_CHUNK` characters."""
+        self.file.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        while raw := self.file.read(TEXT_CHUNK):
+            if text := decoder.decode(raw):
+                yield text
+        if tail := decoder.decode(b"", final=True):
+            yield tail
+
+    def text(self) -> str:
+        return "".join(self.chunks())
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _url_safe_cut(raw: bytes | bytearray) -> int:
+    """Where ``raw`` (urlencoded) can be cut so that both halves decode as the whole does:
+    before a byte that is neither ``%`` nor one of the two characters after a ``%`` (so no
+    escape, and no run of escapes making up one UTF-8 character, is split). 0: nowhere."""
+    for cut in range(len(raw) - 1, 1, -1):
+        if 37 not in (raw[cut], raw[cut - 1], raw[cut - 2]):  # 37: "%"
+            return cut
+    return 0
+
+
+def _spool_to_text(raw: IO[bytes], decode: Callable[[IO[bytes], TextBody], None]) -> TextBody:
+    body = TextBody()
+    raw.seek(0)
+    try:
+        decode(raw, body)
+    finally:
+        raw.close()
+    return body
+
+
+_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
+
+
+def _unquote_plus(raw: bytes) -> str:
+    """``unquote_plus(raw.decode("latin-1"))``, as Starlette decodes a form value. For ASCII
+    (what clients send) each distinct escape is replaced in one C-level pass, ``%25`` last so
+    that no ``%`` it makes is read as an escape again: ``unquote`` loops in Python over every
+    escape, and a CSV body has one per comma (seconds for a 100,000-record import)."""
+    if not raw.isascii():
+        return unquote_plus(raw.decode("latin-1"))
+    raw = raw.replace(b"+", b" ")
+    escapes = sorted(set(_ESCAPE.findall(raw)), key=lambda e: e.upper() == b"%25")
+    for escape in escapes:
+        raw = raw.replace(escape, bytes([int(escape[1:], 16)]))
+    return raw.decode("utf-8", "replace")
+
+
+def _decode_urlencoded(raw: IO[bytes], body: TextBody) -> None:
+    """As Starlette decodes a form value: ``unquote_plus(value.decode("latin-1"))``, in pieces."""
+    pending = b""
+    while chunk := raw.read(TEXT_CHUNK):
+        pending += chunk
+        cut = _url_safe_cut(pending)
+        if cut:
+            body.write(_unquote_plus(pending[:cut]))
+            pending = pending[cut:]
+    body.write(_unquote_plus(pending))
+
+
+def _multipart_decoder(charset: str) -> Callable[[IO[bytes], TextBody], None]:
+    """As Starlette decodes a multipart field: in its charset, or Latin-1 if that fails."""
+
+    def decode(raw: IO[bytes], body: TextBody) -> None:
+        try:
+            decoder = codecs.getincrementaldecoder(charset)("strict")
+            while chunk := raw.read(TEXT_CHUNK):
+                body.write(decoder.decode(chunk))
+            body.write(decoder.decode(b"", final=True))
+        except (UnicodeDecodeError, LookupError):
+            body.file.seek(0)
+            body.file.truncate()
+            body.length = 0
+            raw.seek(0)
+            while chunk := raw.read(TEXT_CHUNK):
+                body.write(chunk.decode("latin-1"))
+
+    return decode
+
+
+def _body_name(raw_name: bytes | bytearray | str) -> bool:
+    name = (
+        raw_name if isinstance(raw_name, str) else unquote_plus(bytes(raw_name).decode("latin-1"))
+    )
+    return name in BODIES
+
+
+class _SpoolingFormParser(FormParser):
+    """Starlette's urlencoded parser, except that a ``data``/``odm`` value over
+    :data:`BODY_IN_MEMORY` bytes goes to a temporary file and becomes a :class:`TextBody`."""
+
+    _spool: IO[bytes] | None = None
+
+    def on_field_start(self) -> None:
+        super().on_field_start()
+        self._spool = None
+
+    def on_field_data(self, data: bytes, start: int, end: int) -> None:
+        if self._spool is None:
+            super().on_field_data(data, start, end)
+            if len(self._field_value) > BODY_IN_MEMORY and _body_name(self._field_name):
+                self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed once decoded
+                self._spool.write(self._field_value)
+                self._field_value = bytearray()
+            return
+        self._current_field_size += end - start
+        if self._current_field_size > self.max_part_size:
+            raise MultiPartException("Field exceeded maximum size.")
+        self._spool.write(data[start:end])
+
+    def on_field_end(self) -> None:
+        if self._spool is None:
+            super().on_field_end()
+            return
+        self._current_fields += 1
+        name = unquote_plus(self._field_name.decode("latin-1"))
+        self._items.append((name, _spool_to_text(self._spool, _decode_urlencoded)))  # type: ignore[arg-type]
+        self._spool = None
+
+
+class _SpoolingMultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, except that a ``data``/``odm`` field (not a file) over
+    :data:`BODY_IN_MEMORY` bytes goes to a temporary file and becomes a :class:`TextBody`."""
+
+    _spool: IO[bytes] | None = None
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self._spool = None
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._current_part
+        if self._spool is None:
+            if (
+                part.file is None
+                and len(part.data) + end - start > BODY_IN_MEMORY
+                and _body_name(part.field_name)
+            ):
+                self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed once decoded
+                self._spool.write(part.data)
+                part.data = bytearray()
+            else:
+                super().on_part_data(data, start, end)
+                return
+        self._spool.write(data[start:end])
+
+    def on_part_end(self) -> None:
+        if self._spool is None:
+            super().on_part_end()
+            return
+        body = _spool_to_text(self._spool, _multipart_decoder(self._charset))
+        self.items.append((self._current_part.field_name, body))  # type: ignore[arg-type]
+        self._spool = None
+
+
+async def _read_form(request: Request) -> FormData:
+    """``request.form()`` with the big ``data``/``odm`` values spooled (see above); the
+    same limits and the same errors as Starlette's."""
+    content_type, _ = parse_options_header(request.headers.get("Content-Type"))
+    parser: FormParser | MultiPartParser
+    try:
+        async with aclosing(request.stream()) as stream:
+            if content_type == b"multipart/form-data":
+                parser = _SpoolingMultiPartParser(
+                    request.headers,
+                    stream,
+                    max_files=1000,
+                    max_fields=MAX_FIELDS,
+                    max_part_size=MAX_PART_SIZE,
+                )
+            elif content_type == b"application/x-www-form-urlencoded":
+                parser = _SpoolingFormParser(
+                    request.headers, stream, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE
+                )
+            else:
+                return FormData()
+            return await parser.parse()
+    except MultiPartException as exc:
+        raise HTTPException(status_code=400, detail=exc.message) from None
+
+
 @dataclass
 class ApiRequest:
     params: dict[str, str] = field(default_factory=dict)
+    #: The big ``data``/``odm`` values, kept on disk (:class:`TextBody`); not in ``params``.
+    bodies: dict[str, TextBody] = field(default_factory=dict)
     arrays: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, UploadFile] = field(default_factory=dict)
     #: ``scheme://host:port`` the request came to (survey links when no public URL is set).
@@ -51,7 +271,28 @@ class ApiRequest:
     client: str = ""
 
     def get(self, name: str, default: str = "") -> str:
+        if name in self.bodies:  # a big body, read whole (the imports that stream it don't)
+            return self.bodies[name].text()
         return self.params.get(name, default)
+
+    def has(self, name: str) -> bool:
+        """Whether the parameter was sent (a big body too)."""
+        return name in self.params or name in self.bodies
+
+    def text_chunks(self, name: str) -> Iterator[str]:
+        """A parameter's text in pieces: a big body is read from its file as it is used."""
+        if name in self.bodies:
+            yield from self.bodies[name].chunks()
+        elif text := self.params.get(name, ""):
+            yield text
+
+    def body_sizes(self) -> dict[str, int]:
+        """The length of each big body (the audit log records sizes, not the data)."""
+        return {name: body.length for name, body in self.bodies.items()}
+
+    def close(self) -> None:
+        for body in self.bodies.values():
+            body.close()
 
     def flag(self, name: str, default: bool = False) -> bool:
         """REDCap booleans: ``1`` or case-insensitive ``true`` are true, anything else false."""
@@ -305,9 +546,7 @@ async def receive_body(
 
 async def parse_request(request: Request) -> ApiRequest:
     try:
-        form = await request.form(
-            max_files=1000, max_fields=MAX_FIELDS, max_part_size=MAX_PART_SIZE
-        )
+        form = await _read_form(request)
     except ApiError:
         raise
     except Exception as exc:  # malformed bodies must never become a 500
@@ -322,12 +561,25 @@ async def parse_request(request: Request) -> ApiRequest:
         client=request.client.host if request.client else "",
     )
     values: list[tuple[str, str]] = []
+    spooled: list[tuple[str, TextBody]] = []  # (a stand-in value, the body it stands for)
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             result.files[key] = value
+        elif isinstance(value, TextBody):
+            stand_in = f"<body {len(spooled)}>"
+            spooled.append((stand_in, value))
+            values.append((key, stand_in))
         else:
             values.append((key, value))
-    result.params, result.arrays = php_params(values)
+    params, result.arrays = php_params(values)
+    for stand_in, body in spooled:  # a big body still the value of its name stays on disk
+        name = next((k for k, v in params.items() if v is stand_in), None)
+        if name is None:
+            body.close()
+        else:
+            result.bodies[name] = body
+            del params[name]
+    result.params = params
     return result
 
 

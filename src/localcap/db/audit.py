@@ -11,7 +11,8 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ import orjson
 from sqlalchemy import Connection, insert, select
 
 from localcap.db import schema as t
+from localcap.db.bulk import insert_rows
 from localcap.model.audit import TOKEN_SHAPE, Change, bounded, call_log_type
 
 #: Parameters whose values are bulky or secret: only their size is kept (the "what" of an
@@ -73,9 +75,14 @@ def redact(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
-    """What is kept of a request: no token, bulky values as sizes, everything bounded."""
-    cleaned: dict[str, Any] = {}
+def clean_params(
+    params: dict[str, str], arrays: dict[str, list[str]], sizes: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What is kept of a request: no token, bulky values as sizes, everything bounded.
+    ``sizes``: the lengths of the big bodies kept out of ``params`` (api.request.TextBody)."""
+    cleaned: dict[str, Any] = {
+        bounded(key, MAX_NAME): f"<{size} characters>" for key, size in (sizes or {}).items()
+    }
     names = [k for k in params if not is_token_name(k)] + [
         k for k in arrays if not is_token_name(k)
     ]
@@ -113,6 +120,54 @@ def _blank_token_shapes(value: Any) -> Any:
     return value
 
 
+#: Changes an entry keeps in memory before it moves them to disk (:class:`ChangeSpool`).
+CHANGES_IN_MEMORY = 1_000
+#: Changes written per statement.
+CHANGES_PER_INSERT = 1_000
+
+
+def encoded_change(change: Change) -> bytes:
+    """A change's stored form as JSON (a text no database can store becomes storable)."""
+    try:
+        return orjson.dumps(change.as_json())
+    except orjson.JSONEncodeError:  # a lone surrogate
+        return orjson.dumps(storable(change.as_json()))
+
+
+def _stored_change(encoded: bytes, secrets: list[str]) -> str:
+    """The JSON of a change as stored: with no secret and no NUL in it, the encoded text as
+    it is (the usual case, and much faster); else the value redacted and made storable."""
+    text = encoded.decode()
+    if "\\u0000" not in text and not any(
+        secret in text or not _JSON_VERBATIM.fullmatch(secret) for secret in secrets
+    ):
+        return text
+    return _json(orjson.loads(encoded), secrets)
+
+
+#: A secret that JSON writes as it is (so that looking for it in JSON text finds it).
+_JSON_VERBATIM = re.compile(r'[^"\\\x00-\x1f\x7f]*')
+
+
+class ChangeSpool:
+    """Changes in their stored form (:func:`encoded_change`), one JSON line each, in a
+    temporary file: what an import of 100,000 records logs, without holding it in memory."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by write_entry
+
+    def add(self, items: Iterable[bytes]) -> None:
+        self.file.writelines(item + b"\n" for item in items)
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        for line in self.file:
+            yield line[:-1]
+
+    def close(self) -> None:
+        self.file.close()
+
+
 @dataclass
 class AuditEntry:
     username: str
@@ -130,14 +185,35 @@ class AuditEntry:
     description: str = ""
     #: What changed: one :class:`Change` per record (or user, role...) written.
     changes: list[Change] = field(default_factory=list)
+    #: The changes of a long write, moved to disk as they came (:meth:`add_changes`).
+    spooled: ChangeSpool | None = None
     #: The client's address (API calls and survey pages).
     client: str = ""
     #: Values that must not be stored anywhere in the entry (the tokens the request carried).
     secrets: list[str] = field(default_factory=list, repr=False)
 
+    def add_changes(self, changes: Iterable[Change]) -> None:
+        """Log a write's changes as it makes them, batch by batch: beyond
+        :data:`CHANGES_IN_MEMORY` they are kept on disk, so a long import's log does not
+        grow in memory with the import."""
+        self.changes.extend(changes)
+        if len(self.changes) >= CHANGES_IN_MEMORY:
+            if self.spooled is None:
+                self.spooled = ChangeSpool()
+            self.spooled.add(map(encoded_change, self.changes))
+            self.changes = []
+
+    def change_items(self) -> Iterator[bytes]:
+        """Every change as JSON (:func:`encoded_change`), in order."""
+        if self.spooled is not None:
+            yield from self.spooled
+        yield from map(encoded_change, self.changes)
+
     @staticmethod
-    def clean_params(params: dict[str, str], arrays: dict[str, list[str]]) -> dict[str, Any]:
-        return clean_params(params, arrays)
+    def clean_params(
+        params: dict[str, str], arrays: dict[str, list[str]], sizes: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        return clean_params(params, arrays, sizes)
 
 
 def storable(value: Any) -> Any:
@@ -157,30 +233,51 @@ def _json(value: Any, secrets: list[str]) -> str:
 
 
 def write_entry(conn: Connection, entry: AuditEntry) -> None:
+    """Write one entry and its changes (at most :data:`MAX_CHANGES`, then a count of the
+    rest), the changes a batch at a time from memory or from the entry's spool."""
     secrets = entry.secrets
-    changes = [c.as_json() for c in entry.changes[:MAX_CHANGES]]
-    if len(entry.changes) > MAX_CHANGES:
-        changes.append(["Manage/Design ", "", f"{len(entry.changes) - MAX_CHANGES} more changes"])
     records = [bounded(r, MAX_RECORD_NAME) for r in entry.records[:MAX_RECORDS]]
-    conn.execute(
-        insert(t.audit_log).values(
-            ts=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
-            # (cut to the columns' widths: a PostgreSQL VARCHAR refuses a longer value)
-            username=storable(entry.username[:255]),
-            project_id=entry.project_id,
-            content=storable(entry.content[:50]),
-            action=storable(entry.action[:50]),
-            log_type=entry.log_type or call_log_type(entry.content, entry.action),
-            params=_json(entry.params, secrets),
-            records=_json(records, secrets),
-            report_id=entry.report_id,
-            row_count=entry.row_counter() if entry.row_counter else None,
-            status=entry.status,
-            description=storable(redact(bounded(entry.description, 2000), secrets)),
-            changes=_json(changes, secrets),
-            client=storable(entry.client[:64]),
-        )
-    )
+    try:
+        log_id = conn.execute(
+            insert(t.audit_log).values(
+                ts=datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+                # (cut to the columns' widths: a PostgreSQL VARCHAR refuses a longer value)
+                username=storable(entry.username[:255]),
+                project_id=entry.project_id,
+                content=storable(entry.content[:50]),
+                action=storable(entry.action[:50]),
+                log_type=entry.log_type or call_log_type(entry.content, entry.action),
+                params=_json(entry.params, secrets),
+                records=_json(records, secrets),
+                report_id=entry.report_id,
+                row_count=entry.row_counter() if entry.row_counter else None,
+                status=entry.status,
+                description=storable(redact(bounded(entry.description, 2000), secrets)),
+                client=storable(entry.client[:64]),
+            )
+        ).inserted_primary_key[0]
+        _write_changes(conn, log_id, entry)
+    finally:
+        if entry.spooled is not None:
+            entry.spooled.close()
+            entry.spooled = None
+
+
+def _write_changes(conn: Connection, log_id: int, entry: AuditEntry) -> None:
+    batch: list[dict[str, Any]] = []
+    left_out = 0
+    for seq, item in enumerate(entry.change_items()):
+        if seq >= MAX_CHANGES:
+            left_out += 1
+            continue
+        batch.append({"log_id": log_id, "seq": seq, "change": _stored_change(item, entry.secrets)})
+        if len(batch) == CHANGES_PER_INSERT:
+            insert_rows(conn, t.audit_changes, batch)
+            batch = []
+    if left_out:
+        item = ["Manage/Design ", "", f"{left_out} more changes"]
+        batch.append({"log_id": log_id, "seq": MAX_CHANGES, "change": _json(item, [])})
+    insert_rows(conn, t.audit_changes, batch)
 
 
 @dataclass
@@ -203,6 +300,9 @@ class LogRow:
 
 #: Rows a server-side cursor fetches at a time (:func:`read_entries`).
 STREAM_ROWS = 1000
+#: Entries whose changes are read with one query (a bound parameter each: within SQLite's
+#: oldest limit of 999).
+CHANGES_PAGE = 500
 
 
 def read_entries(
@@ -226,23 +326,37 @@ def read_entries(
         query = query.where(c.ts <= end)
     # A server-side cursor on PostgreSQL (psycopg otherwise fetches the whole result at
     # once): the log grows with every call, and a reader may want only its first lines.
-    for r in conn.execute(query.execution_options(yield_per=STREAM_ROWS)):
-        yield LogRow(
-            r.ts,
-            r.username,
-            r.project_id,
-            r.content,
-            r.action,
-            r.log_type,
-            orjson.loads(r.params),
-            orjson.loads(r.records),
-            r.report_id,
-            r.row_count,
-            r.status,
-            r.description,
-            [Change.from_json(item) for item in orjson.loads(r.changes or "[]")],
-            r.client or "",
-        )
+    # The entries' changes are read a page of entries at a time (one query per page).
+    result = conn.execute(query.execution_options(yield_per=STREAM_ROWS))
+    for page in result.partitions(CHANGES_PAGE):
+        changes = _changes_of(conn, [r.log_id for r in page])
+        for r in page:
+            yield LogRow(
+                r.ts,
+                r.username,
+                r.project_id,
+                r.content,
+                r.action,
+                r.log_type,
+                orjson.loads(r.params),
+                orjson.loads(r.records),
+                r.report_id,
+                r.row_count,
+                r.status,
+                r.description,
+                changes.get(r.log_id, []),
+                r.client or "",
+            )
+
+
+def _changes_of(conn: Connection, log_ids: list[int]) -> dict[int, list[Change]]:
+    """The changes of these entries, in the order they were made, by entry."""
+    c = t.audit_changes.c
+    found: dict[int, list[Change]] = {}
+    query = select(c.log_id, c.change).where(c.log_id.in_(log_ids)).order_by(c.log_id, c.seq)
+    for log_id, change in conn.execute(query):
+        found.setdefault(log_id, []).append(Change.from_json(orjson.loads(change)))
+    return found
 
 
 #: Who the audit log names for what the survey pages do (REDCap's own wording).

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_, update
 
 from localcap.db import schema as t
+from localcap.db.bulk import insert_rows
 from localcap.model.project import Project
 from localcap.model.record_names import record_number
 from localcap.model.rows import StoredRow
@@ -74,6 +75,39 @@ def create_record(conn: Connection, project_id: int, record: str, group_id: int 
     )
 
 
+def create_records(
+    conn: Connection, project_id: int, records: Sequence[tuple[str, int | None]]
+) -> None:
+    """Create many records (name, group_id) with one statement (a bulk import's new ones)."""
+    if not records:
+        return
+    stamp = now()
+    insert_rows(
+        conn,
+        t.records,
+        [
+            {
+                "project_id": project_id,
+                "record": record,
+                "sort_key": natural_sort_key(record),
+                "group_id": group_id,
+                "updated_at": stamp,
+            }
+            for record, group_id in records
+        ],
+    )
+
+
+def refresh_statistics(conn: Connection) -> None:
+    """PostgreSQL: ANALYZE the records table. Why: the foreign-key check of every row written
+    to record_data is planned once per connection; planned while a bulk import's first
+    records were all the table held, it scans the table, and each later batch of a
+    100,000-record import then scans a bigger one (quadratic). With fresh statistics it looks
+    the record up in the primary key. (SQLite needs nothing.)"""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE records"))
+
+
 def set_record_group(conn: Connection, project_id: int, record: str, group_id: int | None) -> None:
     conn.execute(
         update(t.records)
@@ -116,66 +150,6 @@ def touch_records(conn: Connection, project_id: int, records: Sequence[str]) -> 
         )
 
 
-def create_records(
-    conn: Connection, project_id: int, records: Sequence[tuple[str, int | None]]
-) -> None:
-    """Create records (name, group_id) in one batched statement (executemany)."""
-    if records:
-        stamp = now()
-        conn.execute(
-            insert(t.records),
-            [
-                {
-                    "project_id": project_id,
-                    "record": record,
-                    "sort_key": natural_sort_key(record),
-                    "group_id": group_id,
-                    "updated_at": stamp,
-                }
-                for record, group_id in records
-            ],
-        )
-
-
-def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow, bool]]) -> None:
-    """Write many rows ((row, is_new) pairs) as :func:`save_row` does, in at most three
-    batched statements (insert, update, delete: one round trip each, executemany) instead
-    of one statement per row: an import of thousands of rows no longer waits for thousands
-    of round trips to the database."""
-    c = t.record_data.c
-    inserts, updates, deletes = [], [], []
-    for row, is_new in rows:
-        key = {
-            "project_id": project_id,
-            "record": row.record,
-            "event_id": row.event_id,
-            "repeat_instrument": row.repeat_instrument,
-            "instance": row.instance,
-        }
-        if not row.data:
-            if not is_new:
-                deletes.append({f"k_{name}": value for name, value in key.items()})
-        elif is_new:
-            inserts.append({**key, "data": orjson.dumps(row.data).decode()})
-        else:
-            updates.append(
-                {**{f"k_{n}": v for n, v in key.items()}, "data": orjson.dumps(row.data).decode()}
-            )
-    where = (
-        c.project_id == bindparam("k_project_id"),
-        c.record == bindparam("k_record"),
-        c.event_id == bindparam("k_event_id"),
-        c.repeat_instrument == bindparam("k_repeat_instrument"),
-        c.instance == bindparam("k_instance"),
-    )
-    if inserts:
-        conn.execute(insert(t.record_data), inserts)
-    if updates:
-        conn.execute(update(t.record_data).where(*where).values(data=bindparam("data")), updates)
-    if deletes:
-        conn.execute(delete(t.record_data).where(*where), deletes)
-
-
 def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) -> None:
     """Write one row; a row left with no values is deleted (REDCap stores no empty rows)."""
     where = (
@@ -203,6 +177,41 @@ def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) ->
         )
     else:
         conn.execute(update(t.record_data).where(*where).values(data=payload))
+
+
+def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow, bool]]) -> None:
+    """:func:`save_row` for many (row, is_new) pairs: the new rows in one multi-row insert,
+    the changed ones in one executemany update (a bulk import writes thousands at a time)."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row, is_new in rows:
+        if not row.data:
+            save_row(conn, project_id, row, is_new)  # deleted (rare: every value erased)
+            continue
+        values = {
+            "project_id": project_id,
+            "record": row.record,
+            "event_id": row.event_id,
+            "repeat_instrument": row.repeat_instrument,
+            "instance": row.instance,
+            "data": orjson.dumps(row.data).decode(),
+        }
+        (inserts if is_new else updates).append(values)
+    insert_rows(conn, t.record_data, inserts)
+    if updates:
+        c = t.record_data.c
+        conn.execute(
+            update(t.record_data)
+            .where(
+                c.project_id == bindparam("b_project_id"),
+                c.record == bindparam("b_record"),
+                c.event_id == bindparam("b_event_id"),
+                c.repeat_instrument == bindparam("b_repeat_instrument"),
+                c.instance == bindparam("b_instance"),
+            )
+            .values(data=bindparam("data")),
+            [{("b_" + k if k != "data" else k): v for k, v in u.items()} for u in updates],
+        )
 
 
 def delete_records(conn: Connection, project_id: int, names: Sequence[str]) -> None:

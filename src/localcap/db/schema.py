@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -248,15 +249,28 @@ audit_log = Table(
     Column("status", Integer, nullable=False),
     # What happened, in words, when the parameters do not say it (e.g. "Create project").
     Column("description", Text, nullable=False, default=""),
-    # What changed, as REDCap's Logging shows it: a JSON list of [action, record, details]
-    # (e.g. ["Create record (API)", "7", "age = '41', sex = '1'"]), one per record or user.
-    Column("changes", Text, nullable=False, default="[]", server_default="[]"),
     # The client's address (invalid-token calls have no user to name).
     Column("client", String(64), nullable=False, default="", server_default=""),
     Index("ix_audit_log_project_ts", "project_id", "ts"),
     # Export Logging reads one project's entries in log order.
     Index("ix_audit_log_project_log", "project_id", "log_id"),
     sqlite_autoincrement=True,
+)
+
+#: What an audit entry changed, as REDCap's Logging shows it, one row per record or user
+#: changed, in order: ``change`` is the JSON of :meth:`localcap.model.audit.Change.as_json`
+#: (e.g. ``["Create record (API)", "7", "", [["age", "41"]], ""]``). A row each, not one
+#: list per entry, so that an import of 100,000 records never needs its whole log as one
+#: value in memory, neither when it is written nor when it is read.
+audit_changes = Table(
+    "audit_changes",
+    metadata,
+    # (no foreign key: SQLite's table rebuilds in migrations would cascade along it; the
+    # audit log is only ever appended to)
+    Column("log_id", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("change", Text, nullable=False),
+    PrimaryKeyConstraint("log_id", "seq"),
 )
 
 #: A user role: a named set of rights that users are assigned to (REDCap's User Roles).

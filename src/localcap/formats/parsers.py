@@ -88,10 +88,19 @@ def check_json_text(value: Any, where: str = "The data") -> None:
             stack.extend(item)
 
 
-def check_rows(rows: list[dict[str, Any]], nested: frozenset[str] = frozenset()) -> None:
+def check_rows(
+    rows: list[dict[str, Any]], nested: frozenset[str] = frozenset(), first: int = 1
+) -> None:
     """Every key and value of parsed rows is text that can be stored; only the columns in
-    ``nested`` may hold an object (of text values). Raises :class:`DataParseError`."""
-    for number, row in enumerate(rows, start=1):
+    ``nested`` may hold an object (of text values). Raises :class:`DataParseError`.
+    ``first``: the item number of the first row (rows checked a batch at a time)."""
+    for number, row in enumerate(rows, start=first):
+        try:
+            text = "".join(row) + "".join(row.values())
+        except TypeError:  # an object among the values: looked at one by one
+            text = "\x00"
+        if text.isascii() and "\x00" not in text:
+            continue  # ASCII holds no surrogate: the usual row needs no closer look
         for key, value in row.items():
             _check_text(key, f"A column name in item {number}")
             if isinstance(value, str):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -175,9 +177,15 @@ def matches_log_type(row_type: str, wanted: str) -> bool:
     return row_type == wanted
 
 
+#: The characters :func:`printable` escapes (one search tells most values need nothing).
+_UNPRINTABLE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def printable(text: str) -> str:
     """``text`` with every control character (and backslash) escaped, so a logged value
     can never start a line or a column of its own in a log printed as text."""
+    if not _UNPRINTABLE.search(text):
+        return text
     out = []
     for ch in text:
         code = ord(ch)
@@ -215,8 +223,14 @@ def assignments(pairs: Iterable[tuple[str, Any]]) -> str:
     return bounded(", ".join(_assignment(name, value) for name, value in pairs), MAX_DETAILS)
 
 
+@lru_cache(maxsize=4096)
+def _shown_name(name: str) -> str:
+    """A field name as the details show it (the same few names again and again)."""
+    return printable(bounded(name, 200))
+
+
 def _assignment(name: str, value: Any) -> str:
-    shown = printable(bounded(name, 200))
+    shown = _shown_name(name)
     if value is HIDDEN or (shown.endswith(")") and value in ("checked", "unchecked")):
         return f"{shown} = {value}"
     return f"{shown} = '{shown_value(value)}'"
@@ -228,7 +242,10 @@ class Change:
     (API)``), to which record (or ""), and the ``details`` (``field = 'value'``, ...).
 
     A record change also keeps its ``values`` (field, value) and ``prefix`` (event,
-    instance), so that Export Logging can hide the values a caller may not export."""
+    instance), so that Export Logging can hide the values a caller may not export. Its
+    ``details`` are made from them only when read back (:meth:`from_json`,
+    :meth:`details_for`): an import of 100,000 records would otherwise build 100,000 long
+    strings that are never stored."""
 
     action: str
     record: str = ""
@@ -255,23 +272,39 @@ class Change:
     def details_for(self, allowed: set[str] | None) -> str:
         """The details as a reader with these exportable fields may see them (None: all):
         the value of a field outside ``allowed`` is shown as ``[hidden]``."""
-        if allowed is None or not self.values:
+        if not self.values:
             return self.details
         shown = [
-            (name, value if name.split("(")[0] in allowed else HIDDEN)
+            (name, value if allowed is None or name.split("(")[0] in allowed else HIDDEN)
             for name, value in self.values
         ]
         return bounded(self.prefix + assignments(shown), MAX_DETAILS)
 
 
 def row_assignments(
-    before: Mapping[str, Any], after: Mapping[str, Any], field_order: Sequence[str]
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    field_order: Sequence[str] | Mapping[str, int],
 ) -> list[tuple[str, str]]:
     """The values that differ between a stored row before and after a write, in field order:
     ``field = 'value'``, an erased value as ``''``, a checkbox as ``field(code) = checked``."""
-    order = {name: i for i, name in enumerate(field_order)}
-    names = sorted(set(before) | set(after), key=lambda n: (order.get(n, len(order)), n))
+    order = (
+        field_order
+        if isinstance(field_order, Mapping)
+        else {name: i for i, name in enumerate(field_order)}
+    )
+    changed = set(before) | set(after)
+    known = changed & order.keys()
+    names = sorted(known, key=order.__getitem__) + sorted(changed - known)
     pairs: list[tuple[str, str]] = []
+    if not before:  # a new row (most rows of a big import): every value is a change
+        for name in names:
+            new = after[name]
+            if isinstance(new, list):
+                pairs.extend((f"{name}({code})", "checked") for code in new)
+            elif new is not None:
+                pairs.append((name, new if new.__class__ is str else str(new)))
+        return pairs
     for name in names:
         old, new = before.get(name), after.get(name)
         if old == new:
@@ -314,8 +347,7 @@ def record_change(
         action = "Create survey response" if created else "Update survey response"
     else:
         action = f"{'Create' if created else 'Update'} record ({source})"
-    details = bounded(prefix + assignments(values), MAX_DETAILS)
-    return Change(action, record, details, tuple(values), prefix)
+    return Change(action, record, "", tuple(values), prefix)
 
 
 def row_writes(
@@ -329,7 +361,7 @@ def row_writes(
     """The changes a write made, one per stored row that changed, in the order written:
     ``Create record (API)`` for the first row of a record the write created (its details
     start with the record ID), ``Update record (API)`` for the others."""
-    order = [f.field_name for f in project.fields]
+    order = {f.field_name: i for i, f in enumerate(project.fields)}
     logged: list[Change] = []
     created: set[str] = set()
     for key in keys:
@@ -349,7 +381,9 @@ def row_writes(
             record_change(
                 record=record,
                 created=first_of_new,
-                values=[(n, bounded(v)) for n, v in pairs],
+                values=pairs
+                if max(map(len, map(itemgetter(1), pairs))) <= MAX_VALUE
+                else [(n, bounded(v)) for n, v in pairs],
                 prefix=prefix,
                 source=source,
             )

@@ -256,6 +256,14 @@ class Project:
         """``<form>_complete`` -> form."""
         return {form.complete_field: form.form_name for form in self.forms}
 
+    @cached_property
+    def form_of_name(self) -> dict[str, str]:
+        """Field or ``<form>_complete`` name -> its instrument (:meth:`form_of` as a dict,
+        for ``map`` over the thousands of names of a bulk write)."""
+        forms = {f.field_name: f.form_name for f in self.fields}
+        forms.update(self.complete_fields)
+        return forms
+
     def form_of(self, name: str) -> str | None:
         """The instrument a field or a ``<form>_complete`` pseudo-field belongs to."""
         if name in self.field_by_name:

@@ -9,8 +9,9 @@ the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import call, itemgetter
 from typing import Any
 
 from localcap.model.errors import DomainError, NotPermitted
@@ -18,7 +19,7 @@ from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
 from localcap.model.rows import StoredRow
-from localcap.model.validation import validation_message, value_is_valid
+from localcap.model.validation import validation_message, validity_check, value_is_valid
 
 SPECIAL = (
     "redcap_event_name",
@@ -79,6 +80,12 @@ def convert_date(value: str, validation: str, date_format: str) -> str:
     return f"{year}-{int(month):02d}-{int(day):02d}{rest}"
 
 
+def unknown_fields_message(names: Iterable[str]) -> str:
+    return "The following fields were not found in the project as real data fields: " + (
+        ", ".join(sorted(names))
+    )
+
+
 class ImportChecker:
     """Validates submitted flat rows against the project; collects every error."""
 
@@ -103,38 +110,56 @@ class ImportChecker:
                 self.columns[f.field_name] = (f, None, f.form_name)
         for form in project.forms:
             self.columns[form.complete_field] = (None, None, form.form_name)
+        #: For each column whose values :meth:`_check_value` may store as they are, a
+        #: predicate that says when it would (a choice code, a valid number...): most values
+        #: are then taken without the call.
+        self._plain = {
+            name: accept
+            for name, (f, code, _) in self.columns.items()
+            if f is not None and code is None and (accept := self._acceptor(f)) is not None
+        }
+        self._fitting: dict[tuple[int, str], frozenset[str]] = {}
+        self._row_plans: dict[tuple[tuple[str, ...], int, str], Any] = {}
         self.errors: list[str] = []
 
     def check(self, rows: Sequence[dict[str, Any]], group_id: int | None) -> ImportPlan:
-        project = self.project
-        record_field = project.record_id_field
-        unknown = sorted(
-            {
-                key
-                for row in rows
-                for key in row
-                if key not in self.columns
-                and key not in SPECIAL
-                and key != record_field
-                and not TIMESTAMP.match(key)
-            }
-        )
+        """The plan of a whole submission; RecordImportError naming every problem."""
+        unknown = self.unknown_fields(rows)
         if unknown:
-            raise RecordImportError(
-                "The following fields were not found in the project as real data fields: "
-                + ", ".join(unknown)
-            )
+            raise RecordImportError(unknown_fields_message(unknown))
+        plan = self.plan(rows, group_id)
+        if self.errors:
+            raise RecordImportError("\n".join(self.errors))
+        return plan
+
+    def unknown_fields(self, rows: Iterable[dict[str, Any]]) -> set[str]:
+        """The columns of these rows that are no data field of the project."""
+        record_field = self.project.record_id_field
+        return {
+            key
+            for row in rows
+            for key in row
+            if key not in self.columns
+            and key not in SPECIAL
+            and key != record_field
+            and not TIMESTAMP.match(key)
+        }
+
+    def plan(self, rows: Iterable[dict[str, Any]], group_id: int | None) -> ImportPlan:
+        """The changes of these rows; their problems are added to :attr:`errors` (a streamed
+        import checks its batches one after the other and refuses them all at the end)."""
+        record_field = self.project.record_id_field
         changes: list[RowChange] = []
         records: dict[str, None] = {}
         for row in rows:
-            change = self._check_row(
-                {k: "" if v is None else str(v) for k, v in row.items()}, record_field, group_id
-            )
+            try:
+                "".join(row.values())  # text only (a CSV row): checked as it is
+            except TypeError:
+                row = {k: "" if v is None else str(v) for k, v in row.items()}
+            change = self._check_row(row, record_field, group_id)
             if change is not None:
                 changes.append(change)
                 records.setdefault(change.record, None)
-        if self.errors:
-            raise RecordImportError("\n".join(self.errors))
         return ImportPlan(changes, list(records))
 
     def _fail(self, record: str, name: str, value: str, message: str) -> None:
@@ -241,29 +266,97 @@ class ImportChecker:
         instrument exactly when its instrument repeats (a repeating event takes any)."""
         project = self.project
         record, event_id, instrument = change.record, change.event_id, change.repeat_instrument
-        repeating_event = project.is_repeating_event(event_id)
         in_event = set(project.forms_in_event(event_id))
+        fitting = self._fitting_forms(event_id, instrument)
+        plain, values = self._plain, change.values
+        keys, taken, accepts, rest = self._row_plan(tuple(row), event_id, instrument)
+        if keys:
+            taken_values = taken(row) if len(keys) > 1 else (taken(row),)
+            if all(map(call, accepts, taken_values)):  # one C-level pass for most values
+                values.update(zip(keys, taken_values, strict=True))
+                row = {key: row[key] for key in rest}
         for key, value in row.items():
-            if key not in self.columns or key == record_field:
+            column = self.columns.get(key)
+            if column is None or key == record_field:
                 continue
-            f, code, form = self.columns[key]
-            if value != "" and form not in in_event:
+            f, code, form = column
+            if form in fitting or value == "":
+                accept = plain.get(key)
+                if accept is not None and accept(value):  # most values: taken as they are
+                    values[key] = value
+                elif code is not None and value in ("0", "1", ""):
+                    change.checkboxes.setdefault(f.field_name, {})[code] = value  # type: ignore[union-attr]
+                else:
+                    self._check_value(change, record, key, value, f, code)
+                continue
+            if form not in in_event:
                 message = (
                     f"The field '{key}' is on the instrument '{form}', "
                     f"which is not designated for the event '{event_name}'"
                 )
                 self._fail(record, key, value, message)
                 continue
-            form_repeats = project.is_repeating_form(event_id, form)
-            if value != "" and not repeating_event and form_repeats != (form == instrument):
-                message = (
-                    f"The field '{key}' is on the repeating instrument '{form}': give redcap_repeat_instrument and redcap_repeat_instance"
-                    if form_repeats
-                    else f"The field '{key}' is not on the repeating instrument '{instrument}'"
-                )
-                self._fail(record, key, value, message)
-                continue
-            self._check_value(change, record, key, value, f, code)
+            # in the event, so it does not repeat as the row does
+            message = (
+                f"The field '{key}' is on the repeating instrument '{form}': give redcap_repeat_instrument and redcap_repeat_instance"
+                if project.is_repeating_form(event_id, form)
+                else f"The field '{key}' is not on the repeating instrument '{instrument}'"
+            )
+            self._fail(record, key, value, message)
+
+    def _row_plan(
+        self, keys: tuple[str, ...], event_id: int, instrument: str
+    ) -> tuple[
+        list[str], Callable[[dict[str, str]], Any], list[Callable[[str], object]], list[str]
+    ]:
+        """For rows with these columns, of this event and repeating instrument: the columns
+        whose values are most likely taken as they are (:attr:`_plain`, on an instrument
+        that fits the row), a getter of their values, their predicates, and the other
+        columns. Cached: the rows of a CSV share their columns, and most share the rest."""
+        cache_key = (keys, event_id, instrument)
+        found = self._row_plans.get(cache_key)
+        if found is None:
+            fitting = self._fitting_forms(event_id, instrument)
+            record_field = self.project.record_id_field
+            quick = [
+                k
+                for k in keys
+                if k in self._plain and self.columns[k][2] in fitting and k != record_field
+            ]
+            rest = [k for k in keys if k not in set(quick)]
+            accepts = [self._plain[k] for k in quick]
+            found = (quick, itemgetter(*quick) if quick else itemgetter(0), accepts, rest)
+            if len(self._row_plans) < 64:  # JSON items may each have their own keys
+                self._row_plans[cache_key] = found
+        return found
+
+    def _acceptor(self, f: Field) -> Callable[[str], object] | None:
+        if f.choices:
+            return f.choices.__contains__  # a valid code is stored as it is
+        if f.field_type not in ("text", "notes"):
+            return None
+        if not f.validation:
+            return bool  # any text (a blank too: it is stored as "")
+        if f.validation.startswith(("date_", "datetime_")) and self.date_format != "YMD":
+            return None  # converted before it is stored
+        return validity_check(f.validation)
+
+    def _fitting_forms(self, event_id: int, instrument: str) -> frozenset[str]:
+        """The instruments whose values a row of this event and repeating instrument may
+        hold (designated for the event, and repeating exactly as the row does, or any in a
+        repeating event): :meth:`_check_values` looks no further for those."""
+        key = (event_id, instrument)
+        found = self._fitting.get(key)
+        if found is None:
+            project = self.project
+            repeating_event = project.is_repeating_event(event_id)
+            found = self._fitting[key] = frozenset(
+                form
+                for form in project.forms_in_event(event_id)
+                if repeating_event
+                or project.is_repeating_form(event_id, form) == (form == instrument)
+            )
+        return found
 
     def _check_value(
         self,
@@ -339,7 +432,7 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
             data.pop(name, None)
     record_field = project.record_id_field
     # A form that now holds data gets a status: Incomplete unless one was given.
-    for form in {project.form_of(name) for name in data if name != record_field}:
+    for form in set(map(project.form_of_name.get, data.keys() - {record_field})):
         if form is not None:
             data.setdefault(f"{form}_complete", "0")
     if not data:

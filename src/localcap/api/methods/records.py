@@ -25,6 +25,7 @@ from localcap.db import records as rows_store
 from localcap.db import surveys as survey_store
 from localcap.formats.csv_writer import format_line, needs_quotes
 from localcap.formats.lists import CONTENT_TYPES
+from localcap.formats.streaming import iter_data_rows
 from localcap.model.audit import Change, printable
 from localcap.model.eav import EavExport, eav_to_flat
 from localcap.model.record_delete import delete_request
@@ -116,12 +117,6 @@ def import_records(ctx: ApiContext) -> Response:
     date_format = ctx.request.get("dateFormat", "YMD").strip().upper() or "YMD"
     if date_format not in ("YMD", "MDY", "DMY"):
         raise ApiError(400, 'The value of the parameter "dateFormat" is not valid')
-    rows = import_rows(ctx)
-    # Checked once before the write lock (bad input is refused without waiting for it), and
-    # again inside it if the design changed meanwhile: the plan must fit the design it is
-    # written into.
-    plan = _import_plan(ctx, rows, record_type, date_format)
-    checked_against = ctx.project
     options = use_case.ImportOptions(
         group_id=ctx.group_id,
         overwrite=behavior == "overwrite",
@@ -129,6 +124,14 @@ def import_records(ctx: ApiContext) -> Response:
         may_create=ctx.rights.flag("record_create"),
         audit=True,
     )
+    if "data" in ctx.request.bodies and record_type == "flat":
+        return _import_streamed(ctx, date_format, options)
+    rows = import_rows(ctx)
+    # Checked once before the write lock (bad input is refused without waiting for it), and
+    # again inside it if the design changed meanwhile: the plan must fit the design it is
+    # written into.
+    plan = _import_plan(ctx, rows, record_type, date_format)
+    checked_against = ctx.project
     with ctx.write_transaction() as conn:
         if ctx.project is not checked_against:
             plan = _import_plan(ctx, rows, record_type, date_format)
@@ -136,6 +139,27 @@ def import_records(ctx: ApiContext) -> Response:
     if ctx.audit is not None:
         ctx.audit.records = result.records
         ctx.audit.changes = result.changes
+    return import_response(ctx, result.records, result.id_map)
+
+
+def _import_streamed(
+    ctx: ApiContext, date_format: str, options: use_case.ImportOptions
+) -> Response:
+    """Import Records of a big body (kept on disk by the request parser): rows are parsed as
+    they are read and checked and written a batch at a time in one write transaction
+    (:func:`localcap.actions.import_records.import_stream`), so the server's memory does not
+    grow with the body. A problem anywhere rolls everything back, every problem listed."""
+    fmt = ctx.format if ctx.format in ("json", "csv", "xml") else "xml"
+    audit = ctx.audit
+    with ctx.write_transaction() as conn:  # the design as of the lock
+        rows = iter_data_rows(ctx.request.text_chunks("data"), fmt)
+        checker = ImportChecker(ctx.project, date_format)
+        log = audit.add_changes if audit is not None else None
+        result, count = use_case.import_stream(conn, ctx.project, rows, checker, options, log)
+        if not count:
+            raise ApiError(400, "The data being imported is empty or was not provided")
+    if audit is not None:
+        audit.records = result.records
     return import_response(ctx, result.records, result.id_map)
 
 
