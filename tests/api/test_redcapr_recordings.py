@@ -1,4 +1,5 @@
-"""What REDCapR recorded from real REDCap (issue 15, items 1-9), asserted over HTTP.
+"""What REDCapR recorded from real REDCap (issue 15, items 1-9; item 10 from a suite run),
+asserted over HTTP.
 
 Each test names the recorded behaviour it checks; docs/CLIENTS.md, "What REDCapR recorded",
 gives the evidence. The projects here are small ones built for the test (or PyCap's test XML,
@@ -221,3 +222,20 @@ def test_4_choices_round_trip_through_csv(server):
     assert api.ok(content="metadata", action="import", format="csv", data=csv).text == "2"
     exported = api.json(content="metadata")
     assert json.dumps(exported[1]["select_choices_or_calculations"]) == '"1, Yup | 2, Nope"'
+
+
+def test_10_export_logging_takes_24_00_as_the_end_of_the_day(server):
+    """REDCapR's redcap_log_read asks for whole days as ``beginTime=D 00:00`` and
+    ``endTime=D 24:00``; REDCap answers with that day's log (log-read/2024-10-11.R). 24:00 is
+    the next day's midnight, as PHP reads it; 24:01 or 25:00 are still not a time."""
+    api = clinical_classic(server)
+    api.import_json("record", [{"record_id": "1", "first_name": "Ann"}])
+    last = api.json(content="log")[-1]
+    day = last["timestamp"][:10]
+    whole_day = api.json(content="log", beginTime=f"{day} 00:00", endTime=f"{day} 24:00")
+    assert last in whole_day
+    assert any(e["action"] == "Create record (API) 1" for e in whole_day)
+    assert api.json(content="log", beginTime=f"{day} 24:00") == []
+    for bad in (f"{day} 24:01", f"{day} 25:00", f"{day} 24:00:01", "2024-13-01 24:00"):
+        answer = api.call(content="log", format="json", endTime=bad)
+        assert answer.status_code == 400 and "endTime" in answer.text, bad

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.responses import Response
@@ -90,20 +90,25 @@ def log_rows(row: LogRow, allowed: set[str] | None = None) -> Iterator[tuple[str
 
 
 def _time(ctx: ApiContext, name: str, end: bool) -> str | None:
-    """REDCap's ``Y-m-d H:i`` (seconds and a bare date accepted); 400 for anything else."""
+    """REDCap's ``Y-m-d H:i`` (seconds and a bare date accepted); 400 for anything else.
+
+    ``24:00`` is the next day's midnight, as PHP reads it: REDCapR's ``redcap_log_read`` asks
+    for whole days with ``endTime=D 24:00`` (docs/CLIENTS.md)."""
     value = ctx.request.get(name).strip()
     if not value:
         return None
+    invalid = ApiError(400, f'The value of the parameter "{name}" is not a valid date/time')
     match = _TIME.match(value)
     if not match:
-        raise ApiError(400, f'The value of the parameter "{name}" is not a valid date/time')
+        raise invalid
     day, minute, seconds = match.groups()
     try:
+        if minute == "24:00" and float((seconds or ":0")[1:]) == 0:
+            next_day = datetime.strptime(day, "%Y-%m-%d") + timedelta(days=1)
+            day, minute = next_day.strftime("%Y-%m-%d"), "00:00"
         datetime.strptime(f"{day} {minute or '00:00'}", "%Y-%m-%d %H:%M")
     except ValueError:
-        raise ApiError(
-            400, f'The value of the parameter "{name}" is not a valid date/time'
-        ) from None
+        raise invalid from None
     if minute is None:
         return f"{day} 23:59:59" if end else f"{day} 00:00:00"
     return f"{day} {minute}{(seconds or (':59' if end else ':00'))[:3]}"
