@@ -241,16 +241,19 @@ class Change:
     """One line of REDCap's Logging: what was done (``action``, e.g. ``Create record
     (API)``), to which record (or ""), and the ``details`` (``field = 'value'``, ...).
 
-    A record change also keeps its ``values`` (field, value) and ``prefix`` (event,
-    instance), so that Export Logging can hide the values a caller may not export. Its
-    ``details`` are made from them only when read back (:meth:`from_json`,
-    :meth:`details_for`): an import of 100,000 records would otherwise build 100,000 long
-    strings that are never stored."""
+    A record change also keeps its ``values`` and ``prefix`` (event, instance), so that
+    Export Logging can hide the values a caller may not export. Its ``details`` are made
+    from them only when read back (:meth:`from_json`, :meth:`details_for`): an import of
+    100,000 records would otherwise build 100,000 long strings that are never stored.
+    ``values`` are (field, value) pairs, or, for a row written where there was none (most
+    rows of a big import), the row's values themselves in field order (a checkbox: its
+    checked codes), turned into pairs when read (:func:`new_row_pairs`): the row is then
+    logged without a Python step per value."""
 
     action: str
     record: str = ""
     details: str = ""
-    values: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, str], ...] | dict[str, Any] = ()
     prefix: str = ""
 
     def as_json(self) -> list[Any]:
@@ -258,13 +261,16 @@ class Change:
         them when read, which halves what an import writes)."""
         if not self.values:
             return [self.action, self.record, self.details]
-        return [self.action, self.record, "", [list(v) for v in self.values], self.prefix]
+        values = self.values if isinstance(self.values, dict) else [list(v) for v in self.values]
+        return [self.action, self.record, "", values, self.prefix]
 
     @staticmethod
     def from_json(item: Sequence[Any]) -> Change:
         if len(item) <= 3:
             return Change(str(item[0]), str(item[1]), str(item[2]))
-        values = tuple((str(n), str(v)) for n, v in item[3])
+        stored = item[3]
+        pairs = new_row_pairs(stored) if isinstance(stored, dict) else stored
+        values = tuple((str(n), str(v)) for n, v in pairs)
         prefix = str(item[4])
         details = bounded(prefix + assignments(values), MAX_DETAILS)
         return Change(str(item[0]), str(item[1]), details, values, prefix)
@@ -274,11 +280,24 @@ class Change:
         the value of a field outside ``allowed`` is shown as ``[hidden]``."""
         if not self.values:
             return self.details
+        pairs = new_row_pairs(self.values) if isinstance(self.values, dict) else self.values
         shown = [
             (name, value if allowed is None or name.split("(")[0] in allowed else HIDDEN)
-            for name, value in self.values
+            for name, value in pairs
         ]
         return bounded(self.prefix + assignments(shown), MAX_DETAILS)
+
+
+def new_row_pairs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The details' pairs of a row written where there was none: every value, a checkbox
+    as one ``field(code) = checked`` per checked option."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if isinstance(value, list):
+            pairs.extend((f"{name}({code})", "checked") for code in value)
+        else:
+            pairs.append((name, value))
+    return pairs
 
 
 def row_assignments(
@@ -297,14 +316,8 @@ def row_assignments(
     known = changed & order.keys()
     names = sorted(known, key=order.__getitem__) + sorted(changed - known)
     pairs: list[tuple[str, str]] = []
-    if not before:  # a new row (most rows of a big import): every value is a change
-        for name in names:
-            new = after[name]
-            if isinstance(new, list):
-                pairs.extend((f"{name}({code})", "checked") for code in new)
-            elif new is not None:
-                pairs.append((name, new if new.__class__ is str else str(new)))
-        return pairs
+    if not before:  # a new row: every value is a change
+        return new_row_pairs({name: after[name] for name in names if after[name] is not None})
     for name in names:
         old, new = before.get(name), after.get(name)
         if old == new:
@@ -337,7 +350,7 @@ def record_change(
     *,
     record: str,
     created: bool,
-    values: list[tuple[str, str]],
+    values: list[tuple[str, str]] | dict[str, Any],
     prefix: str = "",
     source: str = "API",
 ) -> Change:
@@ -347,7 +360,7 @@ def record_change(
         action = "Create survey response" if created else "Update survey response"
     else:
         action = f"{'Create' if created else 'Update'} record ({source})"
-    return Change(action, record, "", tuple(values), prefix)
+    return Change(action, record, "", values if isinstance(values, dict) else tuple(values), prefix)
 
 
 def row_writes(
@@ -362,30 +375,64 @@ def row_writes(
     ``Create record (API)`` for the first row of a record the write created (its details
     start with the record ID), ``Update record (API)`` for the others."""
     order = {f.field_name: i for i, f in enumerate(project.fields)}
+    id_field = project.record_id_field
     logged: list[Change] = []
     created: set[str] = set()
+    new_row = _NewRowValues(project, order)
     for key in keys:
         record, event_id, repeat_instrument, instance = key
-        pairs = row_assignments(before.get(key, {}), after.get(key, {}), order)
+        old, new = before.get(key), after.get(key, {})
         first_of_new = record in new_records and record not in created
         if first_of_new:
             created.add(record)
-            id_field = project.record_id_field
-            pairs = [(id_field, record)] + [p for p in pairs if p[0] != id_field]
-        if not pairs:
+        values: list[tuple[str, str]] | dict[str, Any]
+        if old:
+            pairs = row_assignments(old, new, order)
+            if first_of_new:
+                pairs = [(id_field, record)] + [p for p in pairs if p[0] != id_field]
+            values = (
+                pairs
+                if not pairs or max(map(len, map(itemgetter(1), pairs))) <= MAX_VALUE
+                else [(n, bounded(v)) for n, v in pairs]
+            )
+        else:
+            values = new_row(new, record if first_of_new else None)
+        if not values:
             continue
         event = project.event_by_id.get(event_id) if project.is_longitudinal else None
         repeating = bool(repeat_instrument) or project.is_repeating_event(event_id)
         prefix = row_prefix(event.unique_event_name if event else None, instance, repeating)
         logged.append(
             record_change(
-                record=record,
-                created=first_of_new,
-                values=pairs
-                if max(map(len, map(itemgetter(1), pairs))) <= MAX_VALUE
-                else [(n, bounded(v)) for n, v in pairs],
-                prefix=prefix,
-                source=source,
+                record=record, created=first_of_new, values=values, prefix=prefix, source=source
             )
         )
     return logged
+
+
+class _NewRowValues:
+    """The logged values of a row written where there was none, in the order
+    :func:`row_assignments` gives (the record ID first, then field order, then the other
+    keys, the instruments' statuses among them, by name), as a mapping (:class:`Change`),
+    picked from the row at C speed."""
+
+    def __init__(self, project: Project, order: Mapping[str, int]) -> None:
+        self.order = order
+        self.id_field = project.record_id_field
+        fields = [f.field_name for f in project.fields if f.field_name != self.id_field]
+        self.names = fields + sorted(form.complete_field for form in project.forms)
+
+    def __call__(self, data: Mapping[str, Any], new_record: str | None) -> dict[str, Any]:
+        names, id_field = self.names, self.id_field
+        # (a stored row holds no blank value, no empty checkbox list and no None)
+        values = dict(filter(itemgetter(1), zip(names, map(data.get, names), strict=True)))
+        if len(values) + (id_field in data) != len(data):  # keys of no field: the long way
+            others = {k: v for k, v in data.items() if k != id_field}
+            values = dict(row_assignments({}, others, self.order))
+        if new_record is not None:  # the first row of a new record says its ID first
+            values = {id_field: new_record} | values
+        elif id_field in data:
+            values = {id_field: data[id_field]} | values
+        if values and max(map(len, values.values())) > MAX_VALUE:
+            values = {n: bounded(v) if isinstance(v, str) else v for n, v in values.items()}
+        return values

@@ -264,6 +264,26 @@ class Project:
         forms.update(self.complete_fields)
         return forms
 
+    @cached_property
+    def status_field_of(self) -> dict[str, str]:
+        """Field name -> the ``<form>_complete`` status of its instrument (the record ID
+        left out: a row holding only the ID gets no status). For ``map`` over a row."""
+        record_id = self.record_id_field
+        return {
+            f.field_name: f"{f.form_name}_complete"
+            for f in self.fields
+            if f.has_data and f.field_name != record_id
+        }
+
+    @cached_property
+    def choice_ranks(self) -> dict[str, dict[str, int]]:
+        """Choice field -> its codes' positions (checked codes are stored in that order)."""
+        return {
+            f.field_name: {code: i for i, code in enumerate(f.choices)}
+            for f in self.fields
+            if f.choices
+        }
+
     def form_of(self, name: str) -> str | None:
         """The instrument a field or a ``<form>_complete`` pseudo-field belongs to."""
         if name in self.field_by_name:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import call, itemgetter
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from localcap.model.errors import DomainError, NotPermitted
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
+from localcap.model.row_plans import RowPlan, column_rule
 from localcap.model.rows import StoredRow
 from localcap.model.validation import validation_message, validity_check, value_is_valid
 
@@ -269,12 +271,13 @@ class ImportChecker:
         in_event = set(project.forms_in_event(event_id))
         fitting = self._fitting_forms(event_id, instrument)
         plain, values = self._plain, change.values
-        keys, taken, accepts, rest = self._row_plan(tuple(row), event_id, instrument)
-        if keys:
-            taken_values = taken(row) if len(keys) > 1 else (taken(row),)
-            if all(map(call, accepts, taken_values)):  # one C-level pass for most values
-                values.update(zip(keys, taken_values, strict=True))
-                row = {key: row[key] for key in rest}
+        bulk = self._row_plan(tuple(row), event_id, instrument)
+        taken = bulk.values_of(row)
+        if taken is not None:  # most rows: every value taken at C speed
+            values.update(zip(bulk.names, taken, strict=False))  # (the boxes follow)
+            if bulk.boxes:
+                change.checkboxes.update(bulk.checkboxes_of(taken))
+            row = {key: row[key] for key in bulk.rest}
         for key, value in row.items():
             column = self.columns.get(key)
             if column is None or key == record_field:
@@ -304,30 +307,34 @@ class ImportChecker:
             )
             self._fail(record, key, value, message)
 
-    def _row_plan(
-        self, keys: tuple[str, ...], event_id: int, instrument: str
-    ) -> tuple[
-        list[str], Callable[[dict[str, str]], Any], list[Callable[[str], object]], list[str]
-    ]:
-        """For rows with these columns, of this event and repeating instrument: the columns
-        whose values are most likely taken as they are (:attr:`_plain`, on an instrument
-        that fits the row), a getter of their values, their predicates, and the other
-        columns. Cached: the rows of a CSV share their columns, and most share the rest."""
+    def _row_plan(self, keys: tuple[str, ...], event_id: int, instrument: str) -> RowPlan:
+        """The bulk check (:class:`~localcap.model.row_plans.RowPlan`) of rows with these
+        columns, of this event and repeating instrument: the values of instruments that fit
+        the row and have a bulk rule; the other columns are checked one by one. Cached: the
+        rows of a CSV share their columns, and most share the rest."""
         cache_key = (keys, event_id, instrument)
         found = self._row_plans.get(cache_key)
-        if found is None:
-            fitting = self._fitting_forms(event_id, instrument)
-            record_field = self.project.record_id_field
-            quick = [
-                k
-                for k in keys
-                if k in self._plain and self.columns[k][2] in fitting and k != record_field
-            ]
-            rest = [k for k in keys if k not in set(quick)]
-            accepts = [self._plain[k] for k in quick]
-            found = (quick, itemgetter(*quick) if quick else itemgetter(0), accepts, rest)
-            if len(self._row_plans) < 64:  # JSON items may each have their own keys
-                self._row_plans[cache_key] = found
+        if found is not None:
+            return found
+        fitting = self._fitting_forms(event_id, instrument)
+        record_field = self.project.record_id_field
+        values: list[tuple[str, str | Callable[[str], object]]] = []
+        boxes: dict[str, list[tuple[str, str]]] = {}
+        rest: list[str] = []
+        for key in keys:
+            f, code, form = self.columns.get(key, (None, None, ""))
+            rule = None
+            if f is not None and form in fitting and key != record_field:
+                rule = "" if code is not None else column_rule(f, self.date_format)
+            if rule is None:
+                rest.append(key)
+            elif code is not None:
+                boxes.setdefault(f.field_name, []).append((code, key))  # type: ignore[union-attr]
+            else:
+                values.append((key, rule))
+        found = RowPlan(values, boxes, rest)
+        if len(self._row_plans) < 64:  # JSON items may each have their own keys
+            self._row_plans[cache_key] = found
         return found
 
     def _acceptor(self, f: Field) -> Callable[[str], object] | None:
@@ -409,32 +416,51 @@ class ImportChecker:
 
 
 def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Project) -> None:
-    """Merge one change into a stored row (normal: blanks never erase; overwrite: they do)."""
+    """Merge one change into a stored row (normal: blanks never erase; overwrite: they do).
+
+    Whole-row steps at C speed (a bulk import merges a few hundred values per row): the
+    non-blank values in one ``update``, the statuses of the instruments now holding data
+    from one ``map`` over the row's names."""
     data = row.data
-    for name, value in change.values.items():
-        if value == "":
-            if overwrite:
-                data.pop(name, None)
-        else:
-            data[name] = value
+    values = change.values
+    if overwrite and "" in values.values():
+        for name in [name for name, value in values.items() if not value]:
+            data.pop(name, None)
+    data.update(filter(itemgetter(1), values.items()))
+    ranks = project.choice_ranks
     for name, options in change.checkboxes.items():
-        checked = list(data.get(name) or [])
-        for code, value in options.items():
-            if value == "1" and code not in checked:
-                checked.append(code)
-            elif value == "0" or (value == "" and overwrite):
-                checked = [c for c in checked if c != code]
-        choices = list(project.field_by_name[name].choices)
-        checked.sort(key=lambda c: choices.index(c) if c in choices else len(choices))
+        stored = data.get(name)
+        if stored:
+            checked = _checked_after(stored, options, overwrite, ranks.get(name, {}))
+        else:  # (most rows of a bulk import) the options are all the field's own codes
+            checked = list(compress(options, map("1".__eq__, options.values())))
+            if len(checked) > 1:
+                checked.sort(key=ranks[name].__getitem__)
         if checked:
             data[name] = checked
         else:
             data.pop(name, None)
     record_field = project.record_id_field
-    # A form that now holds data gets a status: Incomplete unless one was given.
-    for form in set(map(project.form_of_name.get, data.keys() - {record_field})):
-        if form is not None:
-            data.setdefault(f"{form}_complete", "0")
+    # An instrument that now holds data gets a status: Incomplete unless one was given.
+    statuses = set(map(project.status_field_of.get, data))
+    statuses.discard(None)
+    for status in statuses:
+        data.setdefault(status, "0")  # type: ignore[arg-type]
     if not data:
         # A record imported with its ID alone (or blanked) still exists, as in REDCap.
         data[record_field] = change.record
+
+
+def _checked_after(
+    checked: list[str], options: dict[str, str], overwrite: bool, rank: dict[str, int]
+) -> list[str]:
+    """A checkbox's stored codes once the submitted options ("1", "0", "") are applied, in
+    choice order (a stored code no longer among the choices last)."""
+    checked = list(checked)
+    for code, value in options.items():
+        if value == "1" and code not in checked:
+            checked.append(code)
+        elif value == "0" or (value == "" and overwrite):
+            checked = [c for c in checked if c != code]
+    checked.sort(key=lambda code: rank.get(code, len(rank)))
+    return checked

@@ -107,6 +107,12 @@ def validity_check(validation: str) -> Callable[[str], object]:
     return pattern.match if pattern is not None else bool
 
 
+def validation_pattern(validation: str) -> str | None:
+    """The regular expression a value of this validation must match in full, for checks that
+    join many values into one match (dates have none: their calendar is checked too)."""
+    return _PATTERNS.get({"int": "integer", "float": "number"}.get(validation, validation))
+
+
 def validation_message(field_name: str, validation: str) -> str:
     if validation.startswith(("date_", "datetime_")):
         fmt = (
