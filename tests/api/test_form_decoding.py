@@ -1,8 +1,8 @@
 """Form values are decoded exactly as Starlette decodes them (``unquote_plus`` of the value
 read as latin-1), also on the fast path that big bodies take: a CSV import has one escape
-per comma, so the body is decoded with one pass per distinct escape, and any input that pass
-cannot decode exactly (a stray ``%``, an escape that decodes to ``%``, non-ASCII bytes) must
-still come out as ``unquote_plus`` gives it."""
+per comma, so the body is decoded in one C-level pass (``codecs.escape_decode``), and any
+input that pass cannot decode exactly (a stray ``%``, backslashes, an escape that decodes to
+``%``, non-ASCII bytes) must still come out as ``unquote_plus`` gives it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from localcap.api.request import _unquote_plus
 
 PIECES = ["%", "%%", "2", "5", "A", "f", "+", "a", " ", ",", "%25", "%2C", "%2c", "%41",
-          "%e2%82%ac", "%e2%82", "%G1", "%zz", "%4", "é", "\n"]  # fmt: skip
+          "%e2%82%ac", "%e2%82", "%G1", "%zz", "%4", "é", "\n", "\\", "\\x41", "\\n",
+          "%5C", "%5Cx41"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,7 @@ PIECES = ["%", "%%", "2", "5", "A", "f", "+", "a", " ", ",", "%25", "%2C", "%2c"
         "100%",  # a stray % at the end
         "%e2%82%ac+%E2%82%AC",  # UTF-8 in either case
         "%ff%fe",  # bytes that are not UTF-8
+        "a\\x41%5Cx41\\n",  # backslashes, as sent and escaped: never read as escapes
     ],
 )
 def test_the_tricky_cases_decode_as_unquote_plus_does(raw: str) -> None:

@@ -45,7 +45,14 @@ def test_valid_rows_become_one_change_per_row_with_records_in_order_of_appearanc
     )  # fmt: skip
     assert plan == ImportPlan(
         [
-            RowChange("7", 0, "", 1, {"name": "Ann", "sex": "0"}, {"race": {"1": "1", "98": "0"}}),
+            RowChange(
+                "7",
+                0,
+                "",
+                1,
+                {"name": "Ann", "sex": "0"},
+                {("race", "1"): "1", ("race", "98"): "0"},
+            ),
             RowChange("3", 0, "visits", 2, {"hb": "13.5"}),
             # Choices and statuses are trimmed; what is typed (text, notes) is kept as sent.
             RowChange("7", 0, "", 1, {"weight": "61", "sex": "1", "demographics_complete": "2"}),
@@ -62,7 +69,7 @@ def test_typed_text_is_kept_as_sent_spaces_included():
 def test_blank_values_are_kept_in_the_plan_so_overwrite_can_erase_with_them():
     plan = ImportChecker(trial()).check([{"record_id": "1", "name": "", "race___2": ""}], None)
     assert plan.changes[0].values == {"name": ""}
-    assert plan.changes[0].checkboxes == {"race": {"2": ""}}
+    assert plan.changes[0].checkboxes == {("race", "2"): ""}
 
 
 def test_dates_sent_as_mdy_or_dmy_are_stored_as_ymd():
@@ -174,7 +181,11 @@ def test_a_checkbox_option_is_its_own_column_taking_0_1_or_blank():
     plan = ImportChecker(trial()).check(
         [{"record_id": "1", "race___1": "1", "race___2": "0", "race___98": ""}], None
     )
-    assert plan.changes[0].checkboxes == {"race": {"1": "1", "2": "0", "98": ""}}
+    assert plan.changes[0].checkboxes == {
+        ("race", "1"): "1",
+        ("race", "2"): "0",
+        ("race", "98"): "",
+    }
     assert refusal(trial(), [{"record_id": "1", "race___2": "2"}]) == [
         '"1","race___2","2","The value is not a valid category for race"'
     ]
@@ -183,13 +194,13 @@ def test_a_checkbox_option_is_its_own_column_taking_0_1_or_blank():
 def test_checked_options_are_merged_into_the_stored_ones_in_choice_order():
     project = trial()
     stored = StoredRow("1", 0, "", 1, {"record_id": "1", "race": ["98"]})
-    change = RowChange("1", 0, "", 1, checkboxes={"race": {"1": "1", "2": ""}})
+    change = RowChange("1", 0, "", 1, checkboxes={("race", "1"): "1", ("race", "2"): ""})
     apply_change(stored, change, False, project)
     assert stored.data["race"] == ["1", "98"]
     # "0" unchecks; with overwriteBehavior=overwrite a blank unchecks too.
-    apply_change(stored, RowChange("1", 0, "", 1, checkboxes={"race": {"98": "0"}}), False, project)
+    apply_change(stored, RowChange("1", 0, "", 1, checkboxes={("race", "98"): "0"}), False, project)
     assert stored.data["race"] == ["1"]
-    apply_change(stored, RowChange("1", 0, "", 1, checkboxes={"race": {"1": ""}}), True, project)
+    apply_change(stored, RowChange("1", 0, "", 1, checkboxes={("race", "1"): ""}), True, project)
     assert "race" not in stored.data
 
 
@@ -296,3 +307,13 @@ def test_a_dag_user_may_name_only_its_own_dag_and_its_records_stay_there():
         '"1","redcap_data_access_group","site_b",'
         '"You are in a Data Access Group and cannot assign records to another group"'
     ]
+
+
+def test_a_new_rows_checked_options_are_stored_in_choice_order_whatever_the_column_order():
+    project = trial()
+    plan = ImportChecker(project).check(
+        [{"race___98": "1", "record_id": "1", "race___2": "0", "race___1": "1", "sex": "1"}], None
+    )
+    row = StoredRow("1", 0, "", 1)
+    apply_change(row, plan.changes[0], False, project)
+    assert row.data == {"sex": "1", "race": ["1", "98"], "demographics_complete": "0"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -104,7 +105,8 @@ class RecordWriter:
         created, changed = self._apply(plan, current)
         written: dict[str, set[str]] = {}
         for change in plan.changes:
-            written.setdefault(change.record, set()).update(change.values, change.checkboxes)
+            names = written.setdefault(change.record, set())
+            names.update(change.values, map(itemgetter(0), change.checkboxes))
         changed |= recalculate(self.project, current.values(), written)
         # rows of these records that the import did not name stay as they are
         store.save_rows(self.conn, pid, [(current[key], key in created) for key in changed])

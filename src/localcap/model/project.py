@@ -276,6 +276,17 @@ class Project:
         }
 
     @cached_property
+    def option_rank(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(checkbox field, code) -> (field position, choice position): sorting checked
+        options by it groups them by field, each field's codes in choice order."""
+        return {
+            (f.field_name, code): (i, j)
+            for i, f in enumerate(self.fields)
+            if f.field_type == "checkbox"
+            for j, code in enumerate(f.choices)
+        }
+
+    @cached_property
     def choice_ranks(self) -> dict[str, dict[str, int]]:
         """Choice field -> its codes' positions (checked codes are stored in that order)."""
         return {

@@ -19,7 +19,7 @@ from localcap.model.errors import DomainError, NotPermitted
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
-from localcap.model.row_plans import RowPlan, column_rule
+from localcap.model.row_plans import CHECKBOX_OPTION, RowPlan, Rule, column_rule
 from localcap.model.rows import StoredRow
 from localcap.model.validation import validation_message, validity_check, value_is_valid
 
@@ -52,7 +52,8 @@ class RowChange:
     repeat_instrument: str
     instance: int | str  # "new": the next free instance
     values: dict[str, str] = field(default_factory=dict)
-    checkboxes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: (checkbox field, option code) -> "1", "0" or "" of each submitted option column.
+    checkboxes: dict[tuple[str, str], str] = field(default_factory=dict)
     dag: str | None = None  # unique DAG name, "" to unassign, None to leave as is
 
 
@@ -275,8 +276,8 @@ class ImportChecker:
         taken = bulk.values_of(row)
         if taken is not None:  # most rows: every value taken at C speed
             values.update(zip(bulk.names, taken, strict=False))  # (the boxes follow)
-            if bulk.boxes:
-                change.checkboxes.update(bulk.checkboxes_of(taken))
+            if bulk.options:
+                change.checkboxes.update(bulk.checkboxes_of(row))
             row = {key: row[key] for key in bulk.rest}
         for key, value in row.items():
             column = self.columns.get(key)
@@ -288,7 +289,7 @@ class ImportChecker:
                 if accept is not None and accept(value):  # most values: taken as they are
                     values[key] = value
                 elif code is not None and value in ("0", "1", ""):
-                    change.checkboxes.setdefault(f.field_name, {})[code] = value  # type: ignore[union-attr]
+                    change.checkboxes[(f.field_name, code)] = value  # type: ignore[union-attr]
                 else:
                     self._check_value(change, record, key, value, f, code)
                 continue
@@ -318,14 +319,14 @@ class ImportChecker:
             return found
         fitting = self._fitting_forms(event_id, instrument)
         record_field = self.project.record_id_field
-        values: list[tuple[str, str | Callable[[str], object]]] = []
+        values: list[tuple[str, Rule]] = []
         boxes: dict[str, list[tuple[str, str]]] = {}
         rest: list[str] = []
         for key in keys:
             f, code, form = self.columns.get(key, (None, None, ""))
             rule = None
             if f is not None and form in fitting and key != record_field:
-                rule = "" if code is not None else column_rule(f, self.date_format)
+                rule = CHECKBOX_OPTION if code is not None else column_rule(f, self.date_format)
             if rule is None:
                 rest.append(key)
             elif code is not None:
@@ -391,7 +392,7 @@ class ImportChecker:
                     )
                 )
                 return
-            change.checkboxes.setdefault(f.field_name, {})[code] = value
+            change.checkboxes[(f.field_name, code)] = value
             return
         if f.field_type == "file":
             # Ignored, as REDCap does: REDCapR writes an exported data frame back with its
@@ -419,27 +420,21 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
     """Merge one change into a stored row (normal: blanks never erase; overwrite: they do).
 
     Whole-row steps at C speed (a bulk import merges a few hundred values per row): the
-    non-blank values in one ``update``, the statuses of the instruments now holding data
-    from one ``map`` over the row's names."""
+    non-blank values in one ``update``, the checked options of a row that held nothing
+    picked with one ``compress``, the statuses of the instruments now holding data from one
+    ``map`` over the row's names."""
     data = row.data
+    fresh = not data  # (most rows of a bulk import: nothing to merge with)
     values = change.values
     if overwrite and "" in values.values():
         for name in [name for name, value in values.items() if not value]:
             data.pop(name, None)
     data.update(filter(itemgetter(1), values.items()))
-    ranks = project.choice_ranks
-    for name, options in change.checkboxes.items():
-        stored = data.get(name)
-        if stored:
-            checked = _checked_after(stored, options, overwrite, ranks.get(name, {}))
-        else:  # (most rows of a bulk import) the options are all the field's own codes
-            checked = list(compress(options, map("1".__eq__, options.values())))
-            if len(checked) > 1:
-                checked.sort(key=ranks[name].__getitem__)
-        if checked:
-            data[name] = checked
+    if change.checkboxes:
+        if fresh:
+            data.update(_checked(change.checkboxes, project))
         else:
-            data.pop(name, None)
+            _merge_checkboxes(data, change.checkboxes, overwrite, project)
     record_field = project.record_id_field
     # An instrument that now holds data gets a status: Incomplete unless one was given.
     statuses = set(map(project.status_field_of.get, data))
@@ -451,16 +446,34 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
         data[record_field] = change.record
 
 
-def _checked_after(
-    checked: list[str], options: dict[str, str], overwrite: bool, rank: dict[str, int]
-) -> list[str]:
-    """A checkbox's stored codes once the submitted options ("1", "0", "") are applied, in
-    choice order (a stored code no longer among the choices last)."""
-    checked = list(checked)
-    for code, value in options.items():
-        if value == "1" and code not in checked:
-            checked.append(code)
-        elif value == "0" or (value == "" and overwrite):
-            checked = [c for c in checked if c != code]
-    checked.sort(key=lambda code: rank.get(code, len(rank)))
+def _checked(options: dict[tuple[str, str], str], project: Project) -> dict[str, list[str]]:
+    """Each checkbox's checked codes, in choice order, when nothing was stored before."""
+    on = list(compress(options, map("1".__eq__, options.values())))
+    on.sort(key=project.option_rank.__getitem__)
+    checked: dict[str, list[str]] = {}
+    for name, code in on:
+        checked.setdefault(name, []).append(code)
     return checked
+
+
+def _merge_checkboxes(
+    data: dict[str, Any], options: dict[tuple[str, str], str], overwrite: bool, project: Project
+) -> None:
+    """Apply submitted options ("1", "0", "") to the stored checked codes, kept in choice
+    order (a stored code no longer among the choices last)."""
+    by_field: dict[str, list[tuple[str, str]]] = {}
+    for (name, code), value in options.items():
+        by_field.setdefault(name, []).append((code, value))
+    for name, submitted in by_field.items():
+        checked = list(data.get(name) or [])
+        for code, value in submitted:
+            if value == "1" and code not in checked:
+                checked.append(code)
+            elif value == "0" or (value == "" and overwrite):
+                checked = [c for c in checked if c != code]
+        rank = project.choice_ranks.get(name, {})
+        checked.sort(key=lambda code: rank.get(code, len(rank)))
+        if checked:
+            data[name] = checked
+        else:
+            data.pop(name, None)

@@ -2,20 +2,23 @@
 possible (the fast half of :class:`localcap.model.record_import.ImportChecker`).
 
 Why: a bulk import is rows of a few hundred columns, the same columns row after row, and a
-Python loop over every value made the checks the biggest cost of an import. For rows that
-share their columns, event and repeating instrument, a :class:`RowPlan` is built once; per
-row it then takes every value with one ``itemgetter``, checks the values that have a shape
-(choice codes, numbers and other patterned validations, checkbox options ``0``/``1``) with
-one regular expression over their joined text, the dates with their memoised check, and
-hands the values over as they are. A row where any of these values does not pass is not
-refused here: it goes through the value-by-value checks, which say what is wrong. So the
-plan may only ever accept less than those checks, never more:
+Python step per value made the checks the biggest cost of an import. For rows that share
+their columns, event and repeating instrument, a :class:`RowPlan` is built once; per row it
+then checks the columns a group at a time, each group with one C-level call:
 
-- every sub-pattern is stricter than or equal to the value-by-value rule, and allows the
-  blank value (which every value-by-value rule accepts, stored as "");
-- values are joined with ``\\x1f`` (unit separator); a row where a value holds one is left
-  to the value-by-value checks (counted first), so no value can shift the others into the
-  wrong sub-pattern.
+- choice columns with the same codes, and checkbox options (``0``/``1``), by one
+  ``frozenset.issuperset`` of their values;
+- columns of one validation (numbers, dates...) by one regular expression over their values
+  joined with ``\\x1f`` (the separators counted first, so a value holding one cannot shift
+  its neighbours into the wrong place), unless every value already passed in an earlier row
+  (one ``set.issuperset``: dates, codes and rounded numbers repeat);
+- free text needs no check;
+
+and takes the values as they are. A row where a group does not pass is not refused here: it
+goes through the value-by-value checks, which say what is wrong. So a plan may only ever
+accept less than those checks, never more: each group's rule is the value-by-value rule or
+stricter (dates must be zero-padded and Feb 29 is left to the long way), and allows the blank
+value, which every value-by-value rule accepts (stored as "").
 """
 
 from __future__ import annotations
@@ -26,12 +29,18 @@ from operator import itemgetter
 from typing import Any
 
 from localcap.model.project import Field
-from localcap.model.validation import validation_pattern, validity_check
+from localcap.model.validation import validation_pattern
 
 SEPARATOR = "\x1f"
-#: The value of a checkbox option column (a blank too).
-CHECKBOX_OPTION = "[01]?"
+#: Values of a validation remembered as passing, per group (memory stays bounded).
+MEMO_SIZE = 1 << 16
+PASSED = ("",)
+#: The values a checkbox option column may take as they are.
+CHECKBOX_OPTION = frozenset({"", "0", "1"})
 
+#: How a column is checked in bulk: "" free text, a set of the values allowed as they are,
+#: or a regular expression a non-blank value matches in full.
+Rule = str | frozenset[str] | re.Pattern[str]
 Getter = Callable[[Any], tuple[str, ...]]
 
 
@@ -45,12 +54,11 @@ def tuple_getter(positions: Sequence[Any]) -> Getter:
     return lambda seq: ()
 
 
-def column_rule(f: Field, date_format: str) -> str | Callable[[str], object] | None:
-    """How a value column of ``f`` is checked in bulk: ``""`` any text (nothing to check), a
-    regular expression, a predicate (blanks are not given to it), or None: only the
-    value-by-value checks can say (e.g. a date in MDY, which is converted first)."""
+def column_rule(f: Field, date_format: str) -> Rule | None:
+    """How a value column of ``f`` is checked in bulk, or None when only the value-by-value
+    checks can say (e.g. a date in MDY, which is converted before it is checked)."""
     if f.choices:
-        return "|".join(re.escape(code) for code in f.choices)
+        return frozenset(f.choices) | {""}
     if f.field_type == "notes" or (f.field_type == "text" and not f.validation):
         return ""
     if f.field_type != "text":
@@ -58,65 +66,75 @@ def column_rule(f: Field, date_format: str) -> str | Callable[[str], object] | N
     if f.validation.startswith(("date_", "datetime_")) and date_format != "YMD":
         return None
     pattern = validation_pattern(f.validation)
-    if pattern is not None:
-        return pattern
-    check = validity_check(f.validation)
-    return "" if check is bool else check  # bool: a validation REDCap leaves free
+    return "" if pattern is None else re.compile(pattern)  # none: REDCap leaves it free
 
 
 class RowPlan:
     """The bulk check of rows with one tuple of columns, of one event and repeating
     instrument.
 
-    ``values``: the value columns taken as they are when a row passes (with a rule).
-    ``boxes``: checkbox fields -> the option codes whose columns are taken.
+    ``names``: the value columns taken as they are when a row passes, ``take`` their values.
+    ``options``: the (checkbox field, code) of the option columns taken.
     ``rest``: the columns left to the value-by-value checks (record ID, special columns,
     instruments that do not fit the row, fields without a bulk rule)."""
 
     def __init__(
         self,
-        values: list[tuple[str, str | Callable[[str], object]]],
+        values: list[tuple[str, Rule]],
         boxes: dict[str, list[tuple[str, str]]],
         rest: list[str],
     ) -> None:
         self.names = [name for name, _ in values]
         self.rest = rest
-        columns = self.names + [column for options in boxes.values() for _, column in options]
-        self.take = tuple_getter(columns)
-        patterned = [i for i, (_, rule) in enumerate(values) if isinstance(rule, str) and rule]
-        patterns = [f"(?:{values[i][1]})?" for i in patterned]
-        first_box = len(values)
-        for options in boxes.values():
-            patterned.extend(range(first_box, first_box + len(options)))
-            patterns.extend([CHECKBOX_OPTION] * len(options))
-            first_box += len(options)
-        self.patterned = tuple_getter(patterned)
-        self.pattern = re.compile(SEPARATOR.join(patterns)) if patterns else None
-        self.separators = len(patterns) - 1
-        by_check: dict[Callable[[str], object], list[int]] = {}
-        for i, (_, rule) in enumerate(values):
-            if callable(rule):
-                by_check.setdefault(rule, []).append(i)
-        self.checks = [(check, tuple_getter(at)) for check, at in by_check.items()]
-        self.boxes: list[tuple[str, tuple[str, ...], Getter]] = []
-        start = len(values)
-        for name, options in boxes.items():
-            codes = tuple(code for code, _ in options)
-            self.boxes.append((name, codes, tuple_getter(range(start, start + len(codes)))))
-            start += len(codes)
+        self.take = tuple_getter(self.names)
+        allowed: dict[frozenset[str], list[str]] = {}
+        patterned: dict[re.Pattern[str], list[str]] = {}
+        for name, rule in values:
+            if isinstance(rule, frozenset):
+                allowed.setdefault(rule, []).append(name)
+            elif isinstance(rule, re.Pattern):
+                patterned.setdefault(rule, []).append(name)
+        options = [(name, code, column) for name, codes in boxes.items() for code, column in codes]
+        if options:
+            allowed.setdefault(CHECKBOX_OPTION, []).extend(column for *_, column in options)
+        self.sets = [
+            (codes.issuperset, tuple_getter(columns)) for codes, columns in allowed.items()
+        ]
+        self.patterns = [
+            (
+                set(PASSED),
+                _joined(rule.pattern, len(columns)),
+                len(columns) - 1,
+                tuple_getter(columns),
+            )
+            for rule, columns in patterned.items()
+        ]
+        #: (checkbox field, code) of each option column taken.
+        self.options = [(name, code) for name, code, _ in options]
+        self.take_options = tuple_getter([column for *_, column in options])
 
     def values_of(self, row: dict[str, str]) -> tuple[str, ...] | None:
-        """The row's values in the plan's columns when they all pass, else None."""
-        taken = self.take(row)
-        if self.pattern is not None:
-            joined = SEPARATOR.join(self.patterned(taken))
-            if joined.count(SEPARATOR) != self.separators or not self.pattern.fullmatch(joined):
+        """The row's values in :attr:`names` when every group passes, else None."""
+        for allows, values in self.sets:
+            if not allows(values(row)):
                 return None
-        for check, at in self.checks:
-            if not all(map(check, filter(None, at(taken)))):
+        for passed, pattern, separators, values in self.patterns:
+            group = values(row)
+            if passed.issuperset(group):  # values seen before (dates, codes, numbers repeat)
+                continue
+            joined = SEPARATOR.join(group)
+            if joined.count(SEPARATOR) != separators or not pattern.fullmatch(joined):
                 return None
-        return taken
+            if len(passed) < MEMO_SIZE:
+                passed.update(group)
+        return self.take(row)
 
-    def checkboxes_of(self, taken: tuple[str, ...]) -> dict[str, dict[str, str]]:
-        """The checkbox options of a row that passed, per field (code -> "0", "1" or "")."""
-        return {name: dict(zip(codes, at(taken), strict=True)) for name, codes, at in self.boxes}
+    def checkboxes_of(self, row: dict[str, str]) -> dict[tuple[str, str], str]:
+        """The checkbox options of a row that passed: (field, code) -> "0", "1" or ""."""
+        return dict(zip(self.options, self.take_options(row), strict=True))
+
+
+def _joined(pattern: str, count: int) -> re.Pattern[str]:
+    """``pattern`` (or a blank) ``count`` times, separated by :data:`SEPARATOR`."""
+    one = f"(?:{pattern})?"
+    return re.compile(one + (f"(?:{SEPARATOR}{one}){{{count - 1}}}" if count > 1 else ""))

@@ -107,9 +107,24 @@ def validity_check(validation: str) -> Callable[[str], object]:
     return pattern.match if pattern is not None else bool
 
 
+#: A Y-M-D date whose day exists in its month (Feb 29 left out: it needs the year).
+_STRICT_DATE = (
+    r"(?!0000)\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))"
+)
+_STRICT_TIME = r" (?:[01]\d|2[0-3]):[0-5]\d"
+_STRICT_SECONDS = r":[0-5]\d"
+
+
 def validation_pattern(validation: str) -> str | None:
-    """The regular expression a value of this validation must match in full, for checks that
-    join many values into one match (dates have none: their calendar is checked too)."""
+    """A regular expression that only values valid for this validation match in full, for
+    checks that join many values into one match. For most validations it is the rule itself;
+    for dates it is stricter (zero-padded, Feb 29 and leap seconds left out), so a value it
+    refuses still has to be judged by :func:`value_is_valid`."""
+    if validation in DATE_FORMATS:
+        fmt = DATE_FORMATS[validation]
+        time = _STRICT_TIME if "%H" in fmt else ""
+        return _STRICT_DATE + time + (_STRICT_SECONDS if "%S" in fmt else "")
     return _PATTERNS.get({"int": "integer", "float": "number"}.get(validation, validation))
 
 
