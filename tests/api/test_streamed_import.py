@@ -73,8 +73,19 @@ def test_a_big_import_is_streamed_and_keeps_the_rules(server):
     assert main["demographics_complete"] == "0"
     assert by_key[("2500", 1)]["ae_term"] == "event of 2500"
     assert ("2499", 1) not in by_key
-    log = api.json(content="log", logtype="record_add", record="2500")
-    assert any("first_name = 'name 2500'" in entry["details"] for entry in log), log
+    # Every record is logged as created (the changes of one call are stored 500 to a row),
+    # its values in field order, the record ID first, a checked option as ``race(1)``.
+    created = api.json(content="log", logtype="record_add")
+    assert sorted(int(e["record"]) for e in created) == list(range(1, RECORDS + 1))
+    (entry,) = [e for e in created if e["record"] == "2500"]
+    assert entry["details"].startswith(
+        "record_id = '2500', first_name = 'name 2500', dob = '1980-02-29', sex = '0', "
+        "race(1) = checked, notes = 'a note, with a comma\\nand a second line xxx"
+    ), entry["details"]
+    assert entry["details"].endswith(
+        "xx', weight = '70', height = '1.75', bmi = '22.857142857143', "
+        "demographics_complete = '0', visit_complete = '0'"
+    ), entry["details"]
 
 
 def test_one_bad_value_in_the_last_row_writes_nothing_and_is_listed(server):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -103,11 +102,7 @@ class RecordWriter:
         current = {(r.record, *r.key): r for r in store.load_rows(self.conn, pid, old)}
         before = {k: dict(row.data) for k, row in current.items()} if self.options.audit else {}
         created, changed = self._apply(plan, current)
-        written: dict[str, set[str]] = {}
-        for change in plan.changes:
-            names = written.setdefault(change.record, set())
-            names.update(change.values, map(itemgetter(0), change.checkboxes))
-        changed |= recalculate(self.project, current.values(), written)
+        changed |= recalculate(self.project, current.values(), plan.changes)
         # rows of these records that the import did not name stay as they are
         store.save_rows(self.conn, pid, [(current[key], key in created) for key in changed])
         store.touch_records(self.conn, pid, old)

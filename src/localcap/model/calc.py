@@ -49,15 +49,20 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from localcap.logic import CompiledLogic
 from localcap.logic.values import parse_number
 from localcap.model.filtering import FilterError, compile_filter, event_names, record_context
 from localcap.model.project import Field, Project
 from localcap.model.rows import StoredRow
+
+if TYPE_CHECKING:
+    from localcap.model.record_import import RowChange
 
 log = logging.getLogger(__name__)
 _reported: set[tuple[int, str, str]] = set()
@@ -195,14 +200,19 @@ def _dependency_order(calcs: dict[str, _Calc]) -> list[_Calc]:
 
 
 def recalculate(
-    project: Project, rows: Iterable[StoredRow], written: Mapping[str, Collection[str]]
+    project: Project, rows: Iterable[StoredRow], changes: Iterable[RowChange]
 ) -> set[tuple[str, int, str, int]]:
     """Recompute, in each record of ``rows`` (each record's complete set of stored rows), the
-    calc fields that the fields ``written[record]`` affect; returns ``(record, event_id,
-    repeat_instrument, instance)`` of the rows changed."""
+    calc fields that the fields the ``changes`` wrote affect; returns ``(record, event_id,
+    repeat_instrument, instance)`` of the rows changed. (A project without calc fields costs
+    nothing: what was written is only gathered when something may depend on it.)"""
     calculator = Calculator(project)
     if not calculator:
         return set()
+    written: dict[str, set[str]] = {}
+    for change in changes:
+        names = written.setdefault(change.record, set())
+        names.update(change.values, map(itemgetter(0), change.checkboxes))
     by_record: dict[str, list[StoredRow]] = {}
     for row in rows:
         if row.record in written:
