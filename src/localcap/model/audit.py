@@ -236,7 +236,7 @@ def _assignment(name: str, value: Any) -> str:
     return f"{shown} = '{shown_value(value)}'"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Change:
     """One line of REDCap's Logging: what was done (``action``, e.g. ``Create record
     (API)``), to which record (or ""), and the ``details`` (``field = 'value'``, ...).
@@ -379,6 +379,7 @@ def row_writes(
     logged: list[Change] = []
     created: set[str] = set()
     new_row = _NewRowValues(project, order)
+    prefixes: dict[tuple[int, str], str] = {}
     for key in keys:
         record, event_id, repeat_instrument, instance = key
         old, new = before.get(key), after.get(key, {})
@@ -399,15 +400,26 @@ def row_writes(
             values = new_row(new, record if first_of_new else None)
         if not values:
             continue
-        event = project.event_by_id.get(event_id) if project.is_longitudinal else None
-        repeating = bool(repeat_instrument) or project.is_repeating_event(event_id)
-        prefix = row_prefix(event.unique_event_name if event else None, instance, repeating)
+        if instance == 1:  # (the rows of a bulk import: one prefix per event and form)
+            prefix = prefixes.get((event_id, repeat_instrument))
+            if prefix is None:
+                prefix = _prefix(project, event_id, repeat_instrument, instance)
+                prefixes[(event_id, repeat_instrument)] = prefix
+        else:
+            prefix = _prefix(project, event_id, repeat_instrument, instance)
         logged.append(
             record_change(
                 record=record, created=first_of_new, values=values, prefix=prefix, source=source
             )
         )
     return logged
+
+
+def _prefix(project: Project, event_id: int, repeat_instrument: str, instance: int) -> str:
+    """:func:`row_prefix` of a stored row."""
+    event = project.event_by_id.get(event_id) if project.is_longitudinal else None
+    repeating = bool(repeat_instrument) or project.is_repeating_event(event_id)
+    return row_prefix(event.unique_event_name if event else None, instance, repeating)
 
 
 class _NewRowValues:
