@@ -464,11 +464,21 @@ def audit(
     from itertools import islice
 
     from localcap.db.audit import read_entries
-    from localcap.model.audit import printable
+    from localcap.db.projects import load_project
+    from localcap.model.audit import field_order, printable
 
     engine = open_engine(data_dir, database_url)
     with read_snapshot(engine) as conn:
-        for entry in islice(read_entries(conn, project_id, username, since), limit):
+        orders: dict[int | None, dict[str, int] | None] = {}
+
+        def order_of(pid: int | None) -> dict[str, int] | None:
+            if pid not in orders:
+                project = load_project(conn, pid) if pid is not None else None
+                orders[pid] = field_order(project) if project is not None else None
+            return orders[pid]
+
+        entries = read_entries(conn, project_id, username, since, field_order=order_of)
+        for entry in islice(entries, limit):
             records = ",".join(entry.records[:10]) + ("..." if len(entry.records) > 10 else "")
             rows = "" if entry.row_count is None else f"rows={entry.row_count}"
             what = (

@@ -187,6 +187,18 @@ def test_records_created_and_updated_in_redcap_words(server):
     )
 
 
+def test_a_new_records_values_are_listed_in_field_order_whatever_order_they_came_in(server):
+    api = clinical_classic(server)
+    api.import_json(
+        "record", [{"weight": "70", "race___2": "1", "first_name": "Ann", "record_id": "2"}]
+    )
+    (entry,) = [e for e in api.json(content="log") if e["record"] == "2"]
+    assert entry["details"] == (
+        "record_id = '2', first_name = 'Ann', race(2) = checked, weight = '70', "
+        "demographics_complete = '0', visit_complete = '0'"
+    )
+
+
 def test_file_changes_and_failed_imports_are_returned(server):
     api = clinical_classic(server)
     api.import_json("record", [{"record_id": "5"}])

@@ -328,8 +328,11 @@ def read_entries(
     begin: str | None = None,
     end: str | None = None,
     newest_first: bool = True,
+    field_order: Callable[[int | None], Mapping[str, int] | None] | None = None,
 ) -> Iterator[LogRow]:
-    """Entries, optionally filtered (Export Logging lists them oldest first, as REDCap)."""
+    """Entries, optionally filtered (Export Logging lists them oldest first, as REDCap).
+    ``field_order``: a project's field order (:func:`localcap.model.audit.field_order`), in
+    which the values of new rows are listed (:meth:`Change.from_json`)."""
     c = t.audit_log.c
     query = select(t.audit_log).order_by(c.log_id.desc() if newest_first else c.log_id)
     if project_id is not None:
@@ -345,7 +348,8 @@ def read_entries(
     # The entries' changes are read a page of entries at a time (one query per page).
     result = conn.execute(query.execution_options(yield_per=STREAM_ROWS))
     for page in result.partitions(CHANGES_PAGE):
-        changes = _changes_of(conn, [r.log_id for r in page])
+        orders = {r.log_id: field_order(r.project_id) for r in page} if field_order else {}
+        changes = _changes_of(conn, [r.log_id for r in page], orders)
         for r in page:
             yield LogRow(
                 r.ts,
@@ -365,7 +369,9 @@ def read_entries(
             )
 
 
-def _changes_of(conn: Connection, log_ids: list[int]) -> dict[int, list[Change]]:
+def _changes_of(
+    conn: Connection, log_ids: list[int], orders: Mapping[int, Mapping[str, int] | None]
+) -> dict[int, list[Change]]:
     """The changes of these entries, in the order they were made, by entry."""
     c = t.audit_changes.c
     found: dict[int, list[Change]] = {}
@@ -373,10 +379,11 @@ def _changes_of(conn: Connection, log_ids: list[int]) -> dict[int, list[Change]]
     for log_id, stored in conn.execute(query):
         item = orjson.loads(stored)
         changes = found.setdefault(log_id, [])
+        order = orders.get(log_id)
         if item and isinstance(item[0], list):  # a row of changes (a change starts with text)
-            changes.extend(map(Change.from_json, item))
+            changes.extend(Change.from_json(one, order) for one in item)
         else:
-            changes.append(Change.from_json(item))
+            changes.append(Change.from_json(item, order))
     return found
 
 

@@ -246,9 +246,10 @@ class Change:
     from them only when read back (:meth:`from_json`, :meth:`details_for`): an import of
     100,000 records would otherwise build 100,000 long strings that are never stored.
     ``values`` are (field, value) pairs, or, for a row written where there was none (most
-    rows of a big import), the row's values themselves in field order (a checkbox: its
-    checked codes), turned into pairs when read (:func:`new_row_pairs`): the row is then
-    logged without a Python step per value."""
+    rows of a big import), the row's values themselves (a checkbox: its checked codes),
+    turned into pairs in field order only when read (:func:`new_row_pairs`): the row is
+    then logged without a Python step per value. (So such details list the fields in the
+    project's order as of the reading: a field moved later is listed where it is now.)"""
 
     action: str
     record: str = ""
@@ -265,11 +266,13 @@ class Change:
         return [self.action, self.record, "", values, self.prefix]
 
     @staticmethod
-    def from_json(item: Sequence[Any]) -> Change:
+    def from_json(item: Sequence[Any], order: Mapping[str, int] | None = None) -> Change:
+        """A stored change; ``order``: the project's field order (:func:`field_order`), in
+        which a new row's values are listed (None: as stored)."""
         if len(item) <= 3:
             return Change(str(item[0]), str(item[1]), str(item[2]))
         stored = item[3]
-        pairs = new_row_pairs(stored) if isinstance(stored, dict) else stored
+        pairs = new_row_pairs(stored, order) if isinstance(stored, dict) else stored
         values = tuple((str(n), str(v)) for n, v in pairs)
         prefix = str(item[4])
         details = bounded(prefix + assignments(values), MAX_DETAILS)
@@ -288,9 +291,22 @@ class Change:
         return bounded(self.prefix + assignments(shown), MAX_DETAILS)
 
 
-def new_row_pairs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+def field_order(project: Project) -> dict[str, int]:
+    """Field name -> its position: the order in which details list a row's values."""
+    return {f.field_name: i for i, f in enumerate(project.fields)}
+
+
+def new_row_pairs(
+    values: Mapping[str, Any], order: Mapping[str, int] | None = None
+) -> list[tuple[str, str]]:
     """The details' pairs of a row written where there was none: every value, a checkbox
-    as one ``field(code) = checked`` per checked option."""
+    as one ``field(code) = checked`` per checked option; in the order :func:`row_assignments`
+    gives when ``order`` is known (the record ID first, then field order, then the other
+    names, the instruments' statuses among them, by name)."""
+    if order is not None:
+        known = [name for name in values if name in order]
+        names = sorted(known, key=order.__getitem__) + sorted(values.keys() - set(known))
+        values = {name: values[name] for name in names}
     pairs: list[tuple[str, str]] = []
     for name, value in values.items():
         if isinstance(value, list):
@@ -374,11 +390,10 @@ def row_writes(
     """The changes a write made, one per stored row that changed, in the order written:
     ``Create record (API)`` for the first row of a record the write created (its details
     start with the record ID), ``Update record (API)`` for the others."""
-    order = {f.field_name: i for i, f in enumerate(project.fields)}
+    order = field_order(project)
     id_field = project.record_id_field
     logged: list[Change] = []
     created: set[str] = set()
-    new_row = _NewRowValues(project, order)
     prefixes: dict[tuple[int, str], str] = {}
     for key in keys:
         record, event_id, repeat_instrument, instance = key
@@ -397,7 +412,7 @@ def row_writes(
                 else [(n, bounded(v)) for n, v in pairs]
             )
         else:
-            values = new_row(new, record if first_of_new else None)
+            values = _new_row_values(new, id_field, record if first_of_new else None)
         if not values:
             continue
         if instance == 1:  # (the rows of a bulk import: one prefix per event and form)
@@ -422,29 +437,13 @@ def _prefix(project: Project, event_id: int, repeat_instrument: str, instance: i
     return row_prefix(event.unique_event_name if event else None, instance, repeating)
 
 
-class _NewRowValues:
-    """The logged values of a row written where there was none, in the order
-    :func:`row_assignments` gives (the record ID first, then field order, then the other
-    keys, the instruments' statuses among them, by name), as a mapping (:class:`Change`),
-    picked from the row at C speed."""
-
-    def __init__(self, project: Project, order: Mapping[str, int]) -> None:
-        self.order = order
-        self.id_field = project.record_id_field
-        fields = [f.field_name for f in project.fields if f.field_name != self.id_field]
-        self.names = fields + sorted(form.complete_field for form in project.forms)
-
-    def __call__(self, data: Mapping[str, Any], new_record: str | None) -> dict[str, Any]:
-        names, id_field = self.names, self.id_field
-        # (a stored row holds no blank value, no empty checkbox list and no None)
-        values = dict(filter(itemgetter(1), zip(names, map(data.get, names), strict=True)))
-        if len(values) + (id_field in data) != len(data):  # keys of no field: the long way
-            others = {k: v for k, v in data.items() if k != id_field}
-            values = dict(row_assignments({}, others, self.order))
-        if new_record is not None:  # the first row of a new record says its ID first
-            values = {id_field: new_record} | values
-        elif id_field in data:
-            values = {id_field: data[id_field]} | values
-        if values and max(map(len, values.values())) > MAX_VALUE:
-            values = {n: bounded(v) if isinstance(v, str) else v for n, v in values.items()}
-        return values
+def _new_row_values(
+    data: Mapping[str, Any], id_field: str, new_record: str | None
+) -> dict[str, Any]:
+    """The logged values of a row written where there was none: the row's values as they
+    are (put in field order when read: :func:`new_row_pairs`), the record ID first for the
+    first row of a new record, long values bounded."""
+    values = {id_field: new_record} | data if new_record is not None else dict(data)
+    if values and max(map(len, values.values())) > MAX_VALUE:
+        values = {n: bounded(v) if isinstance(v, str) else v for n, v in values.items()}
+    return values

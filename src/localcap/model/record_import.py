@@ -136,17 +136,20 @@ class ImportChecker:
         return plan
 
     def unknown_fields(self, rows: Iterable[dict[str, Any]]) -> set[str]:
-        """The columns of these rows that are no data field of the project."""
+        """The columns of these rows that are no data field of the project (looked at once
+        per set of columns: the rows of a CSV share theirs)."""
         record_field = self.project.record_id_field
-        return {
-            key
-            for row in rows
-            for key in row
-            if key not in self.columns
-            and key not in SPECIAL
-            and key != record_field
-            and not TIMESTAMP.match(key)
-        }
+        unknown: set[str] = set()
+        for columns in {tuple(row) for row in rows}:
+            unknown.update(
+                key
+                for key in columns
+                if key not in self.columns
+                and key not in SPECIAL
+                and key != record_field
+                and not TIMESTAMP.match(key)
+            )
+        return unknown
 
     def plan(self, rows: Iterable[dict[str, Any]], group_id: int | None) -> ImportPlan:
         """The changes of these rows; their problems are added to :attr:`errors` (a streamed

@@ -131,7 +131,7 @@ class RowPlan:
 
     def checkboxes_of(self, row: dict[str, str]) -> dict[tuple[str, str], str]:
         """The checkbox options of a row that passed: (field, code) -> "0", "1" or ""."""
-        return dict(zip(self.options, self.take_options(row), strict=True))
+        return dict(zip(self.options, self.take_options(row), strict=False))  # (same length)
 
 
 def _joined(pattern: str, count: int) -> re.Pattern[str]:

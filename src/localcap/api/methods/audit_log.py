@@ -26,6 +26,7 @@ from localcap.model.audit import (
     MANAGE,
     change_log_type,
     describe_call,
+    field_order,
     matches_log_type,
 )
 from localcap.model.rights import allowed_export_fields
@@ -136,8 +137,15 @@ def export_logging(ctx: ApiContext) -> Response:
     visible = None if everything <= allowed else allowed
     rows: list[dict[str, Any]] = []
     with ctx.read_snapshot() as conn:
+        order = field_order(ctx.project)
         for entry in read_entries(
-            conn, ctx.project.project_id, user, begin, end, newest_first=False
+            conn,
+            ctx.project.project_id,
+            user,
+            begin,
+            end,
+            newest_first=False,
+            field_order=lambda _project_id: order,
         ):
             for log_type, action, details, touched in log_rows(entry, visible):
                 if not matches_log_type(log_type, wanted) or (record and touched != record):
