@@ -10,7 +10,7 @@ import json
 
 import requests
 
-from builders import clinical_classic
+from builders import clinical_classic, user_api
 
 HEADER = [
     "record_id",
@@ -127,3 +127,17 @@ def test_a_big_xml_import(server):
     answer = post(api, content="record", format="xml", data=f"<records>{items}</records>")
     assert answer.status_code == 200, answer.text[:500]
     assert api.json(content="record", records="2500", fields="notes") == [{"notes": "<n>" * 150}]
+
+
+def test_without_create_records_every_new_record_of_every_batch_is_named(server):
+    api = clinical_classic(server)
+    api.import_json("record", [{"record_id": str(i)} for i in range(3, RECORDS - 2)])
+    editor = user_api(api, "editor", record_create=0)
+    table = [row for row in rows() if not row[9]]  # one row per record, 2,500 records
+    answer = post(editor, content="record", format="csv", returnFormat="json", data=body(table))
+    assert answer.status_code == 403, answer.text[:500]
+    message = answer.json()["error"]
+    assert message.startswith("You do not have Create Records privileges")
+    # records 1-2 are in the first batch, 2498-2500 in the last: all named, nothing written
+    assert message.endswith(": 1, 2, 2498, 2499, 2500"), message
+    assert api.json(content="record", records="3", fields="first_name") == [{"first_name": ""}]

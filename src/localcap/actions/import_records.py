@@ -27,9 +27,11 @@ from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
 from localcap.model.project import Project
 from localcap.model.record_import import (
+    AccessRefused,
     CreateNotPermitted,
     ImportChecker,
     ImportPlan,
+    OtherGroupRecords,
     RecordImportError,
     apply_change,
     unknown_fields_message,
@@ -86,12 +88,15 @@ class RecordWriter:
         self._analyzed = False  # statistics refreshed for a bulk import
 
     def write(self, plan: ImportPlan) -> None:
-        """Write one checked plan; raises RecordImportError (nothing of this plan written,
-        the caller rolls back the others) when the caller may not write its records."""
+        """Write one checked plan; raises AccessRefused (nothing of this plan written, the
+        caller rolls back the others) when the caller may not write its records."""
         pid = self.project.project_id
         records = self._numbered(plan)
         existing = store.existing_records(self.conn, pid, records)
-        new = self._check_access(records, existing)
+        refused = self._refusal(records, existing)
+        if refused is not None:
+            raise refused
+        new = [r for r in records if r not in existing]
         self._create_and_regroup(plan, records, existing)
         if len(new) >= BULK_RECORDS and not self._analyzed:  # once, for a bulk import
             store.refresh_statistics(self.conn)
@@ -133,24 +138,27 @@ class RecordWriter:
         self.result.id_map.update(id_map)
         return [id_map[r] for r in records]
 
-    def _check_access(self, records: list[str], existing: dict[str, int | None]) -> list[str]:
-        """The records the plan creates, once the caller may write every record it names:
-        a DAG user only its DAG's, a user without Create Records no new one."""
+    def refusal(self, plan: ImportPlan) -> AccessRefused | None:
+        """What :meth:`write` would refuse of this plan, writing nothing (a streamed import
+        goes on reading after a refusal, to name every record refused)."""
+        records = self._numbered(plan)
+        return self._refusal(
+            records, store.existing_records(self.conn, self.project.project_id, records)
+        )
+
+    def _refusal(self, records: list[str], existing: dict[str, int | None]) -> AccessRefused | None:
+        """The records the caller may not write: a DAG user only its DAG's, a user without
+        Create Records no new one."""
         group_id = self.options.group_id
         if group_id is not None:
             foreign = [r for r in records if r in existing and existing[r] != group_id]
             if foreign:
-                raise RecordImportError(
-                    "You are in a Data Access Group and these records belong to another group: "
-                    + ", ".join(foreign)
-                )
-        new = [r for r in records if r not in existing]
-        if new and not self.options.may_create:
-            raise CreateNotPermitted(
-                "You do not have Create Records privileges, so these records cannot be created: "
-                + ", ".join(new)
-            )
-        return new
+                return OtherGroupRecords(foreign)
+        if not self.options.may_create:
+            new = [r for r in records if r not in existing]
+            if new:
+                return CreateNotPermitted(new)
+        return None
 
     def _create_and_regroup(
         self, plan: ImportPlan, records: list[str], existing: dict[str, int | None]
@@ -278,6 +286,7 @@ def import_stream(
     RecordImportError raised at the end makes the caller roll back what was written."""
     writer = RecordWriter(conn, project, options)
     unknown: set[str] = set()
+    refused: AccessRefused | None = None
     count = 0
     for batch in record_batches(rows, project.record_id_field):
         count += len(batch)
@@ -287,12 +296,21 @@ def import_stream(
         plan = checker.plan(batch, options.group_id)
         if checker.errors:
             continue
-        writer.write(plan)
+        if refused is not None:  # nothing more is written; every record refused is named
+            refused = refused.joined(writer.refusal(plan))
+            continue
+        try:
+            writer.write(plan)
+        except AccessRefused as exc:
+            refused = exc
+            continue
         if log is not None:
             log(writer.result.changes)
             writer.result.changes = []
     if unknown:
         raise RecordImportError(unknown_fields_message(unknown))
-    if checker.errors:
+    if checker.errors:  # (bad values first, as a whole-body import finds them first)
         raise RecordImportError("\n".join(checker.errors))
+    if refused is not None:
+        raise refused
     return writer.result, count

@@ -39,8 +39,33 @@ class RecordImportError(DomainError):
     """The submission cannot be imported; ``message`` says why, naming every problem."""
 
 
-class CreateNotPermitted(RecordImportError, NotPermitted):
+class AccessRefused(RecordImportError):
+    """The submission names records the caller may not write; ``records`` lists them all
+    (a streamed import gathers them batch after batch: :meth:`joined`)."""
+
+    def __init__(self, records: Sequence[str]) -> None:
+        self.records = list(dict.fromkeys(records))
+        super().__init__(self.WORDS + ", ".join(self.records))
+
+    WORDS = ""
+
+    def joined(self, other: AccessRefused | None) -> AccessRefused:
+        """This refusal with the records of a later one of the same kind."""
+        if other is None or type(other) is not type(self):
+            return self
+        return type(self)(self.records + other.records)
+
+
+class OtherGroupRecords(AccessRefused):
+    """A caller in a Data Access Group names records of another group."""
+
+    WORDS = "You are in a Data Access Group and these records belong to another group: "
+
+
+class CreateNotPermitted(AccessRefused, NotPermitted):
     """The submission would create records and the caller may not create any."""
+
+    WORDS = "You do not have Create Records privileges, so these records cannot be created: "
 
 
 @dataclass
