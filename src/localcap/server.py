@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -63,8 +64,32 @@ def build_app(
     return app
 
 
+#: Container allocations between two young-generation collections (Python's default: 700).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_garbage_collector() -> None:
+    """Let the cyclic garbage collector look at young objects less often, and never again at
+    the objects of start-up.
+
+    Why: a bulk import or export allocates millions of short-lived containers (a row's dict,
+    its values' tuples) and creates no reference cycles; with Python's default threshold the
+    collector examined each batch of rows many times while it was alive, some 13-15 % of an
+    import's CPU (measured in-process on 5,000 records x 228 columns). Freed by reference
+    counting, those objects now mostly die before a collection sees them. Cycles are still
+    collected, a little later."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def app_from_environment() -> Starlette:
     """uvicorn factory: each worker process opens its own engine (never migrating it)."""
+    app = _app_from_environment()
+    tune_garbage_collector()
+    return app
+
+
+def _app_from_environment() -> Starlette:
     return build_app(
         Path(os.environ.get("LOCALCAP_DATA_DIR", "localcap-data")),
         os.environ.get("LOCALCAP_DATABASE_URL") or None,

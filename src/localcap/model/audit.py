@@ -441,9 +441,11 @@ def _new_row_values(
     data: Mapping[str, Any], id_field: str, new_record: str | None
 ) -> dict[str, Any]:
     """The logged values of a row written where there was none: the row's values as they
-    are (put in field order when read: :func:`new_row_pairs`), the record ID first for the
-    first row of a new record, long values bounded."""
-    values = {id_field: new_record} | data if new_record is not None else dict(data)
+    are (put in field order when read: :func:`new_row_pairs`, the record ID first), with
+    the record ID for the first row of a new record, long values bounded."""
+    values = dict(data)  # (a copy: the fastest way to a new dict of the same size)
+    if new_record is not None:
+        values[id_field] = new_record
     if values and max(map(len, values.values())) > MAX_VALUE:
         values = {n: bounded(v) if isinstance(v, str) else v for n, v in values.items()}
     return values

@@ -454,10 +454,13 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
     data = row.data
     fresh = not data  # (most rows of a bulk import: nothing to merge with)
     values = change.values
-    if overwrite and "" in values.values():
-        for name in [name for name, value in values.items() if not value]:
-            data.pop(name, None)
-    data.update(filter(itemgetter(1), values.items()))
+    if "" not in values.values():
+        data.update(values)
+    else:
+        if overwrite:
+            for name in [name for name, value in values.items() if not value]:
+                data.pop(name, None)
+        data.update(filter(itemgetter(1), values.items()))
     if change.checkboxes:
         if fresh:
             data.update(_checked(change.checkboxes, project))
