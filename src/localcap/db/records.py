@@ -50,17 +50,38 @@ def record_group(conn: Connection, project_id: int, record: str) -> tuple[bool, 
     return (row is not None, row.group_id if row is not None else None)
 
 
+#: SQLite's index of the records' primary key (project_id, record).
+_RECORDS_KEY = "sqlite_autoindex_records_1"
+#: Records named in a list, looked up in the primary key on SQLite. Why: without statistics
+#: SQLite guesses that ``project_id = ?`` matches about ten rows, and answers
+#: ``project_id = ? AND record IN (...)`` by scanning the project's whole covering index
+#: ``ix_records_group_order``: a bulk import asking this for every batch grew quadratic
+#: (48-69 ms a statement at 230,000 records against 0.6 ms through the key).
+_EXISTING_SQLITE = text(
+    f"SELECT record, group_id FROM records INDEXED BY {_RECORDS_KEY} "
+    "WHERE project_id = :project_id AND record IN :names"
+).bindparams(bindparam("names", expanding=True))
+_TOUCH_SQLITE = text(
+    f"UPDATE records INDEXED BY {_RECORDS_KEY} SET updated_at = :stamp "
+    "WHERE project_id = :project_id AND record IN :names"
+).bindparams(bindparam("names", expanding=True))
+
+
 def existing_records(conn: Connection, project_id: int, names: Collection[str]) -> dict[str, Any]:
     """Which of the given records exist, with their DAG."""
     found: dict[str, Any] = {}
     names = list(names)
+    sqlite = conn.dialect.name == "sqlite"
     for start in range(0, len(names), BATCH_SIZE):
         chunk = names[start : start + BATCH_SIZE]
-        for r in conn.execute(
-            select(t.records.c.record, t.records.c.group_id).where(
+        query = (
+            _EXISTING_SQLITE.bindparams(project_id=project_id, names=chunk)
+            if sqlite
+            else select(t.records.c.record, t.records.c.group_id).where(
                 t.records.c.project_id == project_id, t.records.c.record.in_(chunk)
             )
-        ):
+        )
+        for r in conn.execute(query):
             found[r.record] = r.group_id
     return found
 
@@ -142,12 +163,13 @@ def touch_records(conn: Connection, project_id: int, records: Sequence[str]) -> 
     Every writer of record data calls this once per write, after its rows."""
     stamp = now()
     for start in range(0, len(records), BATCH_SIZE):
+        chunk = list(records[start : start + BATCH_SIZE])
+        if conn.dialect.name == "sqlite":  # (through the key: see _EXISTING_SQLITE)
+            conn.execute(_TOUCH_SQLITE.bindparams(stamp=stamp, project_id=project_id, names=chunk))
+            continue
         conn.execute(
             update(t.records)
-            .where(
-                t.records.c.project_id == project_id,
-                t.records.c.record.in_(list(records[start : start + BATCH_SIZE])),
-            )
+            .where(t.records.c.project_id == project_id, t.records.c.record.in_(chunk))
             .values(updated_at=stamp)
         )
 
