@@ -201,10 +201,18 @@ class _JsonItems:
                 raise self._error(exc.msg, exc.pos) from None
             except RecursionError:
                 raise DataParseError("The JSON data is nested too deeply") from None
-            if not self.buffer[end:].strip(_NUMBER_TAIL) and not self.done and self._more():
+            if self._may_go_on(end) and not self.done and self._more():
                 continue  # a number (1, 1e, 1e5) may go on in the next piece
             self.pos = end
             return value
+
+    def _may_go_on(self, end: int) -> bool:
+        """Whether everything after ``end`` could still belong to the value (only characters
+        a number may go on with); looked at up to the first that cannot, usually the next."""
+        buffer, size = self.buffer, len(self.buffer)
+        while end < size and buffer[end] in _NUMBER_TAIL:
+            end += 1
+        return end == size
 
     def items(self) -> Iterator[Any]:
         first = self._skip_space()
@@ -242,7 +250,11 @@ def _json_rows(chunks: Iterable[str]) -> Iterator[Row | DataParseError]:
                 f"The JSON data must be a list of objects, but item {number} is not an object"
             )
             continue
-        yield {str(k): _text(v) for k, v in item.items()}
+        try:
+            "".join(item.values())  # (every value text, the usual item: taken as it is)
+        except TypeError:
+            item = {k: _text(v) for k, v in item.items()}
+        yield item
 
 
 # -- XML ------------------------------------------------------------------------------------
