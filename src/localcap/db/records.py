@@ -25,12 +25,12 @@ from localcap.db.bulk import insert_rows
 from localcap.model.project import Field, Project
 from localcap.model.record_names import record_number
 from localcap.model.rows import (
-    CELL_SEPARATOR,
     PACKED_MARK,
     Layout,
     StoredRow,
     design_columns,
     layout_id,
+    split_packed,
 )
 
 _DIGITS = re.compile(r"\d+")
@@ -141,7 +141,7 @@ def read_row(
     """The stored row of one (record, event, repeat instrument, instance) and its text."""
     record, event_id, instrument, instance = key
     if text[:1] == PACKED_MARK:
-        cells = text.split(CELL_SEPARATOR)
+        cells = split_packed(text)
         layout = LAYOUTS.get(conn, project_id, cells[0][1:])
         return StoredRow.from_packed(
             record,

@@ -31,6 +31,12 @@ PACKED_MARK = "\x1e"
 #: Between the layout id and each cell of a packed row.
 CELL_SEPARATOR = "\x1f"
 
+#: Appended to a packed row's text before it is split, so that its cells end with a blank
+#: and an unchecked cell: what a column the row's layout lacks shows (by these indices).
+_CONSTANT_CELLS = CELL_SEPARATOR + CELL_SEPARATOR + "0"
+BLANK_CELL = -2
+UNCHECKED_CELL = -1
+
 #: A layout column: a field's name, or (checkbox field, option code) for one option.
 LayoutColumn = str | tuple[str, str]
 
@@ -130,7 +136,11 @@ class Layout:
                 for i in indices:
                     cells[i - 1] = "0"
                 continue
-            if checked.__class__ is not list or [c for c in codes if c in checked] != checked:
+            if (
+                checked.__class__ is not list
+                or not checked
+                or [c for c in codes if c in checked] != checked
+            ):
                 return None  # [] too: it would read back as absent
             for code, i in zip(codes, indices, strict=True):
                 cells[i - 1] = "1" if code in checked else "0"
@@ -147,7 +157,7 @@ class Layout:
         return PACKED_MARK + self.layout_id + CELL_SEPARATOR + text
 
     def decode(self, cells: Sequence[str]) -> dict[str, Any]:
-        """``data`` of a packed row's cells (the split text, cell 0 the mark and id)."""
+        """``data`` of a packed row's cells (:func:`split_packed`)."""
         data: dict[str, Any] = {}
         for name, how in self._decode_plan:
             if how.__class__ is int:
@@ -186,11 +196,10 @@ def layout_id(columns: Sequence[LayoutColumn]) -> str:
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
 
 
-def packed_layout_id(text: str) -> str | None:
-    """The layout id of a stored row's text, None for a JSON object."""
-    if text[:1] != PACKED_MARK:
-        return None
-    return text[1 : text.index(CELL_SEPARATOR)]
+def split_packed(text: str) -> list[str]:
+    """A packed row's cells (cell 0: the mark and the layout id; then one per column; then
+    the :data:`BLANK_CELL` and :data:`UNCHECKED_CELL` constants)."""
+    return (text + _CONSTANT_CELLS).split(CELL_SEPARATOR)
 
 
 class StoredRow:
@@ -243,7 +252,7 @@ class StoredRow:
         group_id: int | None = None,
         has_breaks_or_quotes: bool = True,
     ) -> StoredRow:
-        """A row read packed: ``cells`` is its text split on :data:`CELL_SEPARATOR`."""
+        """A row read packed: ``cells`` is :func:`split_packed` of its text."""
         row = cls(record, event_id, repeat_instrument, instance, None, group_id)
         row.has_breaks_or_quotes = has_breaks_or_quotes
         row._data = None
