@@ -440,8 +440,8 @@ def iter_rows(
             stmt = stmt.where(t.record_data.c.event_id.in_(list(event_ids)))
         pid = project.project_id
         fetched = [
-            read_row(conn, pid, key, data, groups[key[0]])
-            for *key, data in conn.execute(stmt).fetchall()
+            read_row(conn, pid, (record, event_id, instrument, instance), data, groups[record])
+            for record, event_id, instrument, instance, data in conn.execute(stmt).fetchall()
         ]
         fetched.sort(
             key=lambda row: (

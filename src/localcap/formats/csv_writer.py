@@ -90,27 +90,36 @@ class _Hinted:
     def __init__(self, width: int, plain: Sequence[int], needs: Callable[[str], object]) -> None:
         plain_set = set(plain)
         self.unsafe = [i for i in range(width) if i not in plain_set]
-        self.plain_text = (
-            (lambda cells: "".join(operator.itemgetter(*plain)(cells)))
-            if len(plain) > 1
-            else (lambda cells: "".join(cells[i] for i in plain))
-        )
+        self.plain_cells = _getter(plain)
+        self.unsafe_cells = _getter(self.unsafe)
         self.needs = needs
 
     def batch(self, rows: list[Sequence[object]], delimiter: str) -> str:
-        needs, unsafe, lines = self.needs, self.unsafe, []
+        lines = []
         for row in rows:
-            cells = list(map(str, row))
-            if needs(self.plain_text(cells)):  # a "plain" value that is not: do it the long way
-                lines.append(format_line(cells, delimiter, needs)[:-1])
-                continue
-            for i in unsafe:
-                cell = cells[i]
-                if cell and needs(cell):
-                    cells[i] = '"' + cell.replace('"', '""') + '"'
-            lines.append(delimiter.join(cells))
+            try:
+                lines.append(self._line(list(row), delimiter))  # type: ignore[arg-type]
+            except TypeError:  # an int cell (the repeat instance): written as its text
+                lines.append(self._line(list(map(str, row)), delimiter))
         lines.append("")
         return "\n".join(lines)
+
+    def _line(self, cells: list[str], delimiter: str) -> str:
+        """One line without its end (cells must be strings: an int raises TypeError)."""
+        needs = self.needs
+        if needs("".join(self.plain_cells(cells))):  # a "plain" value that is not
+            return format_line(cells, delimiter, needs)[:-1]
+        for i, found in zip(self.unsafe, map(needs, self.unsafe_cells(cells)), strict=True):
+            if found:
+                cells[i] = '"' + cells[i].replace('"', '""') + '"'
+        return delimiter.join(cells)
+
+
+def _getter(indices: Sequence[int]) -> Callable[[Sequence[str]], Sequence[str]]:
+    """The cells at ``indices``, as a sequence (``itemgetter`` of one index returns the cell)."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    return lambda cells: [cells[i] for i in indices]
 
 
 def _encode(

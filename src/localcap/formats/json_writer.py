@@ -59,8 +59,17 @@ def write_json(header: Sequence[str], rows: Iterable[Sequence[str | int]]) -> It
     parts: list[bytes] = [b"["]
     size = 1
     first = True
+    # One dict refilled for every row: its keys stay, only the values change, so no row
+    # builds (and grows) a dict of its own. (A row of another width gets its own dict: it
+    # would keep the previous row's tail.)
+    item_dict = dict.fromkeys(keys, "")
+    width = len(keys)
     for row in rows:
-        item = orjson.dumps(dict(zip(keys, row, strict=False)))
+        if len(row) == width:
+            item_dict.update(zip(keys, row, strict=True))
+            item = orjson.dumps(item_dict)
+        else:
+            item = orjson.dumps(dict(zip(keys, row, strict=False)))
         if first:
             first = False
         else:

@@ -252,11 +252,19 @@ class StoredRow:
         group_id: int | None = None,
         has_breaks_or_quotes: bool = True,
     ) -> StoredRow:
-        """A row read packed: ``cells`` is :func:`split_packed` of its text."""
-        row = cls(record, event_id, repeat_instrument, instance, None, group_id)
+        """A row read packed: ``cells`` is :func:`split_packed` of its text. (Built without
+        ``__init__``: an export makes one per stored row, and the dict ``__init__`` would
+        make for ``data`` is never used.)"""
+        row = object.__new__(cls)
+        row.record = record
+        row.event_id = event_id
+        row.repeat_instrument = repeat_instrument
+        row.instance = instance
+        row.group_id = group_id
         row.has_breaks_or_quotes = has_breaks_or_quotes
         row._data = None
-        row._layout, row._cells = layout, cells
+        row._layout = layout
+        row._cells = cells
         return row
 
     @property
