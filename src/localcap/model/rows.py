@@ -20,7 +20,6 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +35,9 @@ CELL_SEPARATOR = "\x1f"
 _CONSTANT_CELLS = CELL_SEPARATOR + CELL_SEPARATOR + "0"
 BLANK_CELL = -2
 UNCHECKED_CELL = -1
+
+#: Sets of checked codes remembered per checkbox field (:meth:`Layout._option_cells`).
+MEMO_SIZE = 256
 
 #: A layout column: a field's name, or (checkbox field, option code) for one option.
 LayoutColumn = str | tuple[str, str]
@@ -66,9 +68,10 @@ class Layout:
         "columns",
         "value_index",
         "option_index",
-        "_keys",
-        "_cell_keys",
+        "_blank",
+        "_cells_of",
         "_options",
+        "_slots",
         "_decode_plan",
     )
 
@@ -87,14 +90,22 @@ class Layout:
             else:
                 self.option_index[column] = i
                 options.setdefault(column[0], []).append((column[1], i))
-        self._keys = frozenset(self.value_index) | frozenset(options)
-        #: The data key each column's cell comes from (encoding looks them all up at once).
-        self._cell_keys = [c if isinstance(c, str) else c[0] for c in self.columns]
+        #: Every data key this layout holds, each with a blank value: encoding fills a copy.
+        self._blank = dict.fromkeys([c if isinstance(c, str) else c[0] for c in self.columns], "")
+        #: The data key each column's cell comes from, all looked up at once.
+        self._cells_of = cells_getter([c if isinstance(c, str) else c[0] for c in self.columns])
         #: checkbox field -> ([codes], [cell indices]) in choice order.
         self._options = {
             name: ([code for code, _ in pairs], [i for _, i in pairs])
             for name, pairs in options.items()
         }
+        #: (field, first and last cell index + 1, its memo of checked sets -> cells): a
+        #: field's options are side by side (design_columns), so one slice holds them.
+        self._slots: list[tuple[str, int, int, dict[tuple[str, ...], tuple[str, ...]]]] = []
+        for name, (codes, indices) in self._options.items():
+            if indices != list(range(indices[0], indices[0] + len(indices))):
+                raise ValueError(f"the options of {name} are not side by side")
+            self._slots.append((name, indices[0] - 1, indices[-1], {(): ("0",) * len(codes)}))
         self._decode_plan = self._plan_decode()
 
     def _plan_decode(self) -> list[tuple[str, Any]]:
@@ -127,23 +138,23 @@ class Layout:
         """The packed form of ``data``, or None when it cannot hold it exactly (a key not in
         this layout, a value that is not a non-empty string without the separators, a
         checkbox value that is not a list of this layout's codes in choice order)."""
-        if not self._keys.issuperset(data):
+        full = self._blank.copy()
+        full.update(data)
+        if len(full) != len(self._blank):  # a key this layout lacks
             return None
-        cells = list(map(data.get, self._cell_keys, repeat("")))
-        for name, (codes, indices) in self._options.items():
-            checked = data.get(name)
-            if checked is None:
-                for i in indices:
-                    cells[i - 1] = "0"
-                continue
-            if (
-                checked.__class__ is not list
-                or not checked
-                or [c for c in codes if c in checked] != checked
-            ):
+        cells = list(self._cells_of(full))
+        for name, start, stop, memo in self._slots:
+            checked = full[name]
+            if checked == "":
+                checked = ()
+            elif checked.__class__ is not list or not checked:
                 return None  # [] too: it would read back as absent
-            for code, i in zip(codes, indices, strict=True):
-                cells[i - 1] = "1" if code in checked else "0"
+            else:
+                checked = tuple(checked)
+            option_cells = memo.get(checked) or self._option_cells(name, checked, memo)
+            if option_cells is None:
+                return None
+            cells[start:stop] = option_cells
         try:
             text = CELL_SEPARATOR.join(cells)
         except TypeError:  # a list where a string belongs, a number...
@@ -155,6 +166,21 @@ class Layout:
         ):
             return None
         return PACKED_MARK + self.layout_id + CELL_SEPARATOR + text
+
+    def _option_cells(
+        self, name: str, checked: tuple[str, ...], memo: dict[tuple[str, ...], tuple[str, ...]]
+    ) -> tuple[str, ...] | None:
+        """A checkbox field's cells ("1"/"0" per option) for its checked codes, None unless
+        they are this layout's codes in choice order. Remembered (up to :data:`MEMO_SIZE`
+        sets per field): a field has few distinct sets, and a bulk import writes each one
+        thousands of times."""
+        codes = self._options[name][0]
+        if tuple(c for c in codes if c in checked) != checked:
+            return None
+        cells = tuple("1" if c in checked else "0" for c in codes)
+        if len(memo) < MEMO_SIZE:
+            memo[checked] = cells
+        return cells
 
     def decode(self, cells: Sequence[str]) -> dict[str, Any]:
         """``data`` of a packed row's cells (:func:`split_packed`)."""
