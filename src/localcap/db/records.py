@@ -438,11 +438,7 @@ def iter_rows(
         )
         if event_ids is not None:
             stmt = stmt.where(t.record_data.c.event_id.in_(list(event_ids)))
-        pid = project.project_id
-        fetched = [
-            read_row(conn, pid, (record, event_id, instrument, instance), data, groups[record])
-            for record, event_id, instrument, instance, data in conn.execute(stmt).fetchall()
-        ]
+        fetched = _read_page(conn, project.project_id, conn.execute(stmt).fetchall(), groups)
         fetched.sort(
             key=lambda row: (
                 position[row.record],
@@ -452,6 +448,39 @@ def iter_rows(
             )
         )
         yield from fetched
+
+
+def _read_page(
+    conn: Connection,
+    project_id: int,
+    page: Sequence[Any],
+    groups: dict[str, int | None],
+) -> list[StoredRow]:
+    """:func:`read_row` for each (record, event, instrument, instance, text) of an export's
+    page, with what every row needs looked up once (an export reads millions of rows)."""
+    layouts, packed, mark = LAYOUTS, StoredRow.from_packed, PACKED_MARK
+    rows: list[StoredRow] = []
+    append = rows.append
+    for record, event_id, instrument, instance, stored in page:
+        if stored[:1] == mark:
+            cells = split_packed(stored)
+            layout = layouts.get(conn, project_id, cells[0][1:])
+            append(
+                packed(
+                    record,
+                    event_id,
+                    instrument,
+                    instance,
+                    layout,
+                    cells,
+                    groups[record],
+                    packed_has_breaks_or_quotes(stored),
+                )
+            )
+        else:
+            key = (record, event_id, instrument, instance)
+            append(read_row(conn, project_id, key, stored, groups[record]))
+    return rows
 
 
 def next_record_names(conn: Connection, project_id: int, how_many: int) -> list[str]:

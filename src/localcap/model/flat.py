@@ -438,14 +438,13 @@ class FlatExport:
             # (a packed row is never empty: an empty row is deleted, not stored)
             return row.packed() is not None or bool(row.data)
         packed = row.packed()
-        if packed is not None:
-            plan = self._packed_plan(row.event_id, row.repeat_instrument, packed[0])
-            if plan is not None:
-                cells = packed[1]
-                for index in plan.relevant_values:
-                    if cells[index]:
-                        return True
-                return "1" in plan.relevant_options(cells)
+        plan = packed and self._packed_plan(row.event_id, row.repeat_instrument, packed[0])
+        if plan:
+            cells = packed[1]  # type: ignore[index]
+            for index in plan.relevant_values:
+                if cells[index]:
+                    return True
+            return "1" in plan.relevant_options(cells)
         return not self._plan(row.event_id, row.repeat_instrument).relevant_keys.isdisjoint(
             row.data
         )
@@ -459,10 +458,12 @@ class FlatExport:
         design disagree on what a field is (a text field now a checkbox, or the reverse) or a
         cell needs the whole row: such rows are read through ``row.data``, as before."""
         key = (event_id, repeat_instrument, layout.layout_id)
-        if key in self._packed_plans:
+        try:
             return self._packed_plans[key]
-        plan = self._packed_plans[key] = self._make_packed_plan(event_id, repeat_instrument, layout)
-        return plan
+        except KeyError:
+            plan = self._make_packed_plan(event_id, repeat_instrument, layout)
+            self._packed_plans[key] = plan
+            return plan
 
     def _make_packed_plan(
         self, event_id: int, repeat_instrument: str, layout: Layout
