@@ -57,7 +57,8 @@ class Layout:
     """The stored columns of a project's design at one moment, immutable: data fields in field
     order (a checkbox field as one column per option), each instrument's ``<form>_complete``
     after its fields. Its id is a hash of its columns, so an id means the same columns in
-    every process, database and snapshot (a process may cache layouts by id forever).
+    every process, database and snapshot (a process may cache layouts by id forever). (Its
+    only changing part is a memo of checkbox cells, safe to share between threads.)
 
     Cell ``i`` of a packed row split on :data:`CELL_SEPARATOR` is column ``i - 1`` (cell 0
     is the mark and the id): ``""`` for no value, ``"1"``/``"0"`` for a checkbox option.
@@ -121,9 +122,6 @@ class Layout:
                 codes, indices = self._options[column[0]]
                 plan.append((column[0], (codes, cells_getter(indices))))
         return plan
-
-    def __len__(self) -> int:
-        return len(self.columns)
 
     def columns_json(self) -> str:
         """The columns as stored in the layouts table."""
