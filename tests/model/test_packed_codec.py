@@ -96,20 +96,21 @@ def test_a_layout_id_names_its_columns_only():
     assert Layout.from_json(LAYOUT.columns_json()).columns == LAYOUT.columns
 
 
-def test_the_design_layout_expands_checkboxes_and_closes_each_form_with_its_status():
+def test_the_design_layout_expands_checkboxes_and_closes_each_form_with_its_status_and_stamp():
     fields = [
         Field("record_id", "a", "text", "ID"),
         Field("intro", "a", "descriptive", "Hello"),
         Field("cb", "a", "checkbox", "CB", select_choices_or_calculations="1, x | b, y"),
         Field("w", "b", "text", "W"),
     ]
-    assert design_columns(["a", "b"], fields) == [
+    assert design_columns(["a", "b"], fields, {"b"}) == [
         "record_id",
         ("cb", "1"),
         ("cb", "b"),
         "a_complete",
         "w",
         "b_complete",
+        "b_timestamp",
     ]
 
 

@@ -53,10 +53,12 @@ def packed_has_breaks_or_quotes(text: str) -> bool:
 class LayoutStore:
     """Layouts by id, as read or written by this process. A layout's id is a hash of its
     columns (model/rows.py), so a cached layout is right for every database, process and
-    snapshot: nothing here ever goes stale. The lock only keeps two threads from building
-    the same layout twice."""
+    snapshot: nothing here ever goes stale. At most ``size`` layouts are kept (the oldest
+    go first; read again when a row needs one), so that a server of many projects and design
+    changes holds a bounded number."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
         self._layouts: dict[str, Layout] = {}
         self._lock = threading.Lock()
 
@@ -74,6 +76,8 @@ class LayoutStore:
 
     def remember(self, layout: Layout) -> Layout:
         with self._lock:
+            while len(self._layouts) >= self.size:
+                del self._layouts[next(iter(self._layouts))]
             return self._layouts.setdefault(layout.layout_id, layout)
 
     def current(self, conn: Connection, project_id: int) -> Layout:
@@ -95,16 +99,13 @@ class LayoutStore:
                 .order_by(f.field_order)
             )
         ]
-        forms = (
-            conn.execute(
-                select(t.forms.c.form_name)
-                .where(t.forms.c.project_id == project_id)
-                .order_by(t.forms.c.form_order)
-            )
-            .scalars()
-            .all()
-        )
-        columns = design_columns(forms, fields)
+        forms = conn.execute(
+            select(t.forms.c.form_name, t.forms.c.survey_enabled)
+            .where(t.forms.c.project_id == project_id)
+            .order_by(t.forms.c.form_order)
+        ).all()
+        surveys = {form for form, enabled in forms if enabled}
+        columns = design_columns([form for form, _ in forms], fields, surveys)
         layout = self._layouts.get(layout_id(columns)) or self.remember(Layout(columns))
         stored = conn.execute(
             select(t.row_layouts.c.layout_id).where(

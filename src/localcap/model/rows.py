@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def cells_getter(indices: Sequence[int]) -> Callable[[Sequence[str]], tuple[str,
 class Layout:
     """The stored columns of a project's design at one moment, immutable: data fields in field
     order (a checkbox field as one column per option), each instrument's ``<form>_complete``
-    after its fields. Its id is a hash of its columns, so an id means the same columns in
+    (and a survey's ``<form>_timestamp``) after its fields. Its id is a hash of its columns, so an id means the same columns in
     every process, database and snapshot (a process may cache layouts by id forever). (Its
     only changing part is a memo of checkbox cells, safe to share between threads.)
 
@@ -196,8 +196,12 @@ class Layout:
         return data
 
 
-def design_columns(form_names: Sequence[str], fields: Iterable[Field]) -> list[LayoutColumn]:
-    """The layout columns of a design: its instruments in order, its fields in field order."""
+def design_columns(
+    form_names: Sequence[str], fields: Iterable[Field], survey_forms: Collection[str] = ()
+) -> list[LayoutColumn]:
+    """The layout columns of a design: its instruments in order, its fields in field order,
+    each instrument closed by its ``<form>_complete`` and, for a survey, the
+    ``<form>_timestamp`` its responses store."""
     by_form: dict[str, list[Field]] = {name: [] for name in form_names}
     for f in fields:
         if f.has_data and f.form_name in by_form:
@@ -210,6 +214,8 @@ def design_columns(form_names: Sequence[str], fields: Iterable[Field]) -> list[L
             else:
                 columns.append(f.field_name)
         columns.append(f"{form}_complete")
+        if form in survey_forms:
+            columns.append(f"{form}_timestamp")
     return columns
 
 
