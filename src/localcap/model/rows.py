@@ -134,8 +134,8 @@ class Layout:
     # -- codec ------------------------------------------------------------------------------
     def encode(self, data: dict[str, Any]) -> str | None:
         """The packed form of ``data``, or None when it cannot hold it exactly (a key not in
-        this layout, a value that is not a non-empty string without the separators, a
-        checkbox value that is not a list of this layout's codes in choice order)."""
+        this layout, a value that is not a non-empty string without the separators and NUL,
+        a checkbox value that is not a list of this layout's codes in choice order)."""
         full = self._blank.copy()
         full.update(data)
         if len(full) != len(self._blank):  # a key this layout lacks
@@ -161,6 +161,7 @@ class Layout:
             PACKED_MARK in text
             or text.count(CELL_SEPARATOR) != len(cells) - 1
             or "" in data.values()
+            or "\x00" in text  # PostgreSQL's text holds no NUL; JSON escapes it
         ):
             return None
         return PACKED_MARK + self.layout_id + CELL_SEPARATOR + text
