@@ -3,8 +3,9 @@
 Why: clients (REDCap's own UI import, many scripts) send whole data sets in one request. The
 import must stay fast and its memory flat whatever the size, all-or-nothing included. The
 baseline, measured in the same run, is the least any import can cost: the same rows inserted
-by a plain ``executemany`` (one JSON document per row, as localcap stores them) into a fresh
-database of the same kind, in one transaction.
+by a plain ``executemany`` (one JSON document per row, as localcap stored them before rows
+were packed: docs/ARCHITECTURE.md, "Stored record data") into a fresh database of the same
+kind, in one transaction.
 
 The project: a classic project of 200 fields over 4 instruments (text, number, radio, date,
 checkbox with 3 options, notes), 228 columns in the CSV. Each size is imported into a fresh

@@ -25,14 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
 import requests  # only to wait for the server
 from sqlalchemy import insert
 
 from localcap.db import projects as store
 from localcap.db import schema as t
 from localcap.db.engine import open_database
-from localcap.db.records import natural_sort_key
+from localcap.db.records import LAYOUTS, encode_data, natural_sort_key
 from localcap.db.reports import save_reports
 from localcap.db.tokens import create_project_token
 from localcap.model.project import Field
@@ -96,6 +95,7 @@ def build(
         store.ensure_user(conn, "bench")
         store.save_project_user(conn, pid, "bench", Rights.full(project), None)
         token = create_project_token(conn, pid, "bench")
+        layout = LAYOUTS.current(conn, pid)  # rows stored as the server writes them: packed
         save_reports(
             conn, pid, [ReportDefinition(title="all", fields=[f.field_name for f in fields])]
         )
@@ -124,7 +124,7 @@ def build(
                 "event_id": 0,
                 "repeat_instrument": "",
                 "instance": 1,
-                "data": orjson.dumps(data).decode(),
+                "data": encode_data(layout, data),
             }
         )
         if len(batch_records) == 5000 or n == n_records:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from localcap.db import schema as t
+from localcap.db.records import read_row
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,8 @@ def read_data_row(
     ).first()
     if row is None:
         return DataRow(False, {})
-    return DataRow(True, orjson.loads(row.data))
+    key = (record, event_id, repeat_instrument, instance)
+    return DataRow(True, read_row(conn, project_id, key, row.data).data)
 
 
 def iter_expected_files(conn: Connection) -> Iterator[tuple[str, int, str]]:

@@ -3,11 +3,16 @@
 Rows stream out in REDCap's order without loading a project: record names are read in
 natural order in batches, and each batch's rows are fetched and ordered by event order,
 then the non-repeating row before repeating instruments (in form order), then instance.
+
+A row's ``data`` column is packed against the layout of the project's design when it was
+written (model/rows.py; the layouts in ``row_layouts``), or a JSON object when the packed
+form cannot hold it exactly (and for rows written before packing existed).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,9 +22,16 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text, tupl
 
 from localcap.db import schema as t
 from localcap.db.bulk import insert_rows
-from localcap.model.project import Project
+from localcap.model.project import Field, Project
 from localcap.model.record_names import record_number
-from localcap.model.rows import StoredRow
+from localcap.model.rows import (
+    PACKED_MARK,
+    Layout,
+    StoredRow,
+    design_columns,
+    layout_id,
+    split_packed,
+)
 
 _DIGITS = re.compile(r"\d+")
 BATCH_SIZE = 500
@@ -31,6 +43,126 @@ def has_breaks_or_quotes(json_text: str) -> bool:
     if "\\" not in json_text:
         return False
     return "\\n" in json_text or "\\r" in json_text or '\\"' in json_text
+
+
+def packed_has_breaks_or_quotes(text: str) -> bool:
+    """A packed row holds its values as they are: three one-character searches (memchr)."""
+    return "\n" in text or '"' in text or "\r" in text
+
+
+class LayoutStore:
+    """Layouts by id, as read or written by this process. A layout's id is a hash of its
+    columns (model/rows.py), so a cached layout is right for every database, process and
+    snapshot: nothing here ever goes stale. At most ``size`` layouts are kept (the oldest
+    go first; read again when a row needs one), so that a server of many projects and design
+    changes holds a bounded number."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._layouts: dict[str, Layout] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, project_id: int, lid: str) -> Layout:
+        """The layout a stored row names (read from the database the first time)."""
+        layout = self._layouts.get(lid)
+        if layout is None:
+            text = conn.execute(
+                select(t.row_layouts.c.columns).where(
+                    t.row_layouts.c.project_id == project_id, t.row_layouts.c.layout_id == lid
+                )
+            ).scalar_one()
+            layout = self.remember(Layout.from_json(text))
+        return layout
+
+    def remember(self, layout: Layout) -> Layout:
+        with self._lock:
+            while len(self._layouts) >= self.size:
+                del self._layouts[next(iter(self._layouts))]
+            return self._layouts.setdefault(layout.layout_id, layout)
+
+    def current(self, conn: Connection, project_id: int) -> Layout:
+        """The layout of the project's design as this transaction sees it, stored in
+        ``row_layouts`` if it was not yet (a writer calls this under the project's write
+        lock; checked in the database every time, because a layout stored by a transaction
+        that rolled back, or before a snapshot was restored, is not there any more)."""
+        f = t.fields.c
+        fields = [
+            Field(r.field_name, r.form_name, r.field_type, "", select_choices_or_calculations=r.sc)
+            for r in conn.execute(
+                select(
+                    f.field_name,
+                    f.form_name,
+                    f.field_type,
+                    f.select_choices_or_calculations.label("sc"),
+                )
+                .where(f.project_id == project_id)
+                .order_by(f.field_order)
+            )
+        ]
+        forms = conn.execute(
+            select(t.forms.c.form_name, t.forms.c.survey_enabled)
+            .where(t.forms.c.project_id == project_id)
+            .order_by(t.forms.c.form_order)
+        ).all()
+        surveys = {form for form, enabled in forms if enabled}
+        columns = design_columns([form for form, _ in forms], fields, surveys)
+        layout = self._layouts.get(layout_id(columns)) or self.remember(Layout(columns))
+        stored = conn.execute(
+            select(t.row_layouts.c.layout_id).where(
+                t.row_layouts.c.project_id == project_id,
+                t.row_layouts.c.layout_id == layout.layout_id,
+            )
+        ).first()
+        if stored is None:
+            conn.execute(
+                insert(t.row_layouts).values(
+                    project_id=project_id, layout_id=layout.layout_id, columns=layout.columns_json()
+                )
+            )
+        return layout
+
+
+#: The process's layouts (module-wide: immutable and valid for every database).
+LAYOUTS = LayoutStore()
+
+
+def encode_data(layout: Layout, data: dict[str, Any]) -> str:
+    """A row's stored text: packed when the layout holds it exactly, else its JSON object."""
+    packed = layout.encode(data)
+    return packed if packed is not None else orjson.dumps(data).decode()
+
+
+def read_row(
+    conn: Connection,
+    project_id: int,
+    key: tuple[str, int, str, int],
+    text: str,
+    group_id: int | None = None,
+) -> StoredRow:
+    """The stored row of one (record, event, repeat instrument, instance) and its text."""
+    record, event_id, instrument, instance = key
+    if text[:1] == PACKED_MARK:
+        cells = split_packed(text)
+        layout = LAYOUTS.get(conn, project_id, cells[0][1:])
+        return StoredRow.from_packed(
+            record,
+            event_id,
+            instrument,
+            instance,
+            layout,
+            cells,
+            group_id,
+            packed_has_breaks_or_quotes(text),
+        )
+    return StoredRow(
+        record,
+        event_id,
+        instrument,
+        instance,
+        orjson.loads(text),
+        group_id,
+        has_breaks_or_quotes(text),
+    )
 
 
 def natural_sort_key(record: str) -> str:
@@ -144,7 +276,9 @@ def load_rows(conn: Connection, project_id: int, records: Sequence[str]) -> list
     for start in range(0, len(records), BATCH_SIZE):
         chunk = list(records[start : start + BATCH_SIZE])
         rows.extend(
-            StoredRow(r.record, r.event_id, r.repeat_instrument, r.instance, orjson.loads(r.data))
+            read_row(
+                conn, project_id, (r.record, r.event_id, r.repeat_instrument, r.instance), r.data
+            )
             for r in conn.execute(
                 select(t.record_data).where(
                     t.record_data.c.project_id == project_id, t.record_data.c.record.in_(chunk)
@@ -187,7 +321,7 @@ def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) ->
         if not is_new:
             conn.execute(delete(t.record_data).where(*where))
         return
-    payload = orjson.dumps(row.data).decode()
+    payload = encode_data(LAYOUTS.current(conn, project_id), row.data)
     if is_new:
         conn.execute(
             insert(t.record_data).values(
@@ -208,6 +342,7 @@ def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow,
     the changed ones in one executemany update (a bulk import writes thousands at a time)."""
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    layout = LAYOUTS.current(conn, project_id) if rows else None
     for row, is_new in rows:
         if not row.data:
             save_row(conn, project_id, row, is_new)  # deleted (rare: every value erased)
@@ -218,7 +353,7 @@ def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow,
             "event_id": row.event_id,
             "repeat_instrument": row.repeat_instrument,
             "instance": row.instance,
-            "data": orjson.dumps(row.data).decode(),
+            "data": encode_data(layout, row.data),
         }
         (inserts if is_new else updates).append(values)
     insert_rows(conn, t.record_data, inserts)
@@ -328,18 +463,7 @@ def iter_rows(
         )
         if event_ids is not None:
             stmt = stmt.where(t.record_data.c.event_id.in_(list(event_ids)))
-        fetched = [
-            StoredRow(
-                record,
-                event_id,
-                instrument,
-                instance,
-                orjson.loads(data),
-                groups[record],
-                has_breaks_or_quotes(data),
-            )
-            for record, event_id, instrument, instance, data in conn.execute(stmt).fetchall()
-        ]
+        fetched = _read_page(conn, project.project_id, conn.execute(stmt).fetchall(), groups)
         fetched.sort(
             key=lambda row: (
                 position[row.record],
@@ -349,6 +473,39 @@ def iter_rows(
             )
         )
         yield from fetched
+
+
+def _read_page(
+    conn: Connection,
+    project_id: int,
+    page: Sequence[Any],
+    groups: dict[str, int | None],
+) -> list[StoredRow]:
+    """:func:`read_row` for each (record, event, instrument, instance, text) of an export's
+    page, with what every row needs looked up once (an export reads millions of rows)."""
+    layouts, packed, mark = LAYOUTS, StoredRow.from_packed, PACKED_MARK
+    rows: list[StoredRow] = []
+    append = rows.append
+    for record, event_id, instrument, instance, stored in page:
+        if stored[:1] == mark:
+            cells = split_packed(stored)
+            layout = layouts.get(conn, project_id, cells[0][1:])
+            append(
+                packed(
+                    record,
+                    event_id,
+                    instrument,
+                    instance,
+                    layout,
+                    cells,
+                    groups[record],
+                    packed_has_breaks_or_quotes(stored),
+                )
+            )
+        else:
+            key = (record, event_id, instrument, instance)
+            append(read_row(conn, project_id, key, stored, groups[record]))
+    return rows
 
 
 def next_record_names(conn: Connection, project_id: int, how_many: int) -> list[str]:

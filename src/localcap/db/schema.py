@@ -203,6 +203,16 @@ record_data = Table(
     ),
 )
 
+#: The column layouts packed record rows refer to (model/rows.py ``Layout``): one per distinct
+#: tuple of stored columns a project's design has had when a row was written; never changed.
+row_layouts = Table(
+    "row_layouts",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.project_id"), primary_key=True),
+    Column("layout_id", String(16), primary_key=True),
+    Column("columns", Text, nullable=False),
+)
+
 documents = Table(
     "documents",
     metadata,

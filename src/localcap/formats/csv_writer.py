@@ -87,30 +87,51 @@ class _Hinted:
     columns are looked at one by one (faster than the C writer, which scans every character
     of every cell against the line terminator)."""
 
-    def __init__(self, width: int, plain: Sequence[int], needs: Callable[[str], object]) -> None:
+    def __init__(self, width: int, plain: Sequence[int], delimiter: str) -> None:
         plain_set = set(plain)
         self.unsafe = [i for i in range(width) if i not in plain_set]
-        self.plain_text = (
-            (lambda cells: "".join(operator.itemgetter(*plain)(cells)))
-            if len(plain) > 1
-            else (lambda cells: "".join(cells[i] for i in plain))
-        )
-        self.needs = needs
+        self.plain_cells = _getter(plain)
+        self.unsafe_cells = _getter(self.unsafe)
+        self.needs = needs_quotes(delimiter)
+        #: What calls for quotes but a space.
+        self.needs_but_space = re.compile("[" + re.escape(delimiter + '"\\\r\n\t') + "]").search
 
     def batch(self, rows: list[Sequence[object]], delimiter: str) -> str:
-        needs, unsafe, lines = self.needs, self.unsafe, []
+        lines = []
         for row in rows:
-            cells = list(map(str, row))
-            if needs(self.plain_text(cells)):  # a "plain" value that is not: do it the long way
-                lines.append(format_line(cells, delimiter, needs)[:-1])
-                continue
-            for i in unsafe:
-                cell = cells[i]
-                if cell and needs(cell):
-                    cells[i] = '"' + cell.replace('"', '""') + '"'
-            lines.append(delimiter.join(cells))
+            try:
+                lines.append(self._line(list(row), delimiter))  # type: ignore[arg-type]
+            except TypeError:  # an int cell (the repeat instance): written as its text
+                lines.append(self._line(list(map(str, row)), delimiter))
         lines.append("")
         return "\n".join(lines)
+
+    def _line(self, cells: list[str], delimiter: str) -> str:
+        """One line without its end (cells must be strings: an int raises TypeError).
+
+        Text most often needs quotes for its spaces alone: when the row's other cells hold
+        no other character that calls for quotes (one search over their joined text), a
+        cell is quoted when it holds a space (a ``in`` test, much cheaper than a search)."""
+        needs = self.needs
+        if needs("".join(self.plain_cells(cells))):  # a "plain" value that is not
+            return format_line(cells, delimiter, needs)[:-1]
+        unsafe = self.unsafe_cells(cells)
+        if self.needs_but_space("".join(unsafe)) is None:
+            for i, cell in zip(self.unsafe, unsafe, strict=True):
+                if " " in cell:
+                    cells[i] = '"' + cell + '"'
+        else:
+            for i, found in zip(self.unsafe, map(needs, unsafe), strict=True):
+                if found:
+                    cells[i] = '"' + cells[i].replace('"', '""') + '"'
+        return delimiter.join(cells)
+
+
+def _getter(indices: Sequence[int]) -> Callable[[Sequence[str]], Sequence[str]]:
+    """The cells at ``indices``, as a sequence (``itemgetter`` of one index returns the cell)."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    return lambda cells: [cells[i] for i in indices]
 
 
 def _encode(
@@ -143,7 +164,7 @@ def write_csv(
     must then be ``str`` or ``int``); a row where one does not is still written correctly.
     """
     needs = needs_quotes(delimiter)
-    hinted = _Hinted(len(header), plain_columns, needs) if plain_columns is not None else None
+    hinted = _Hinted(len(header), plain_columns, delimiter) if plain_columns is not None else None
     pending: list[bytes] = [format_line(header, delimiter, needs).encode()]
     size = len(pending[0])
     batch: list[Sequence[object]] = []

@@ -9,6 +9,10 @@ A stored row is one (record, event, repeat instrument, instance). A column has a
 row only when its instrument belongs there: designated for the event (longitudinal), and
 repeating exactly as the row does. A repeating instrument's row carries only that
 instrument's fields.
+
+Two ways to a row's cells, the same cells either way: a row read packed (model/rows.py) has
+its cells taken with one ``itemgetter`` per (kind of row, layout), the few computed cells
+applied to the cell text; any other row looks its values up in ``row.data``.
 """
 
 from __future__ import annotations
@@ -28,15 +32,37 @@ from localcap.model.project import (
     strip_tags,
 )
 from localcap.model.rights import Rights, allowed_export_fields, survey_fields_allowed
-from localcap.model.rows import StoredRow
+from localcap.model.rows import BLANK_CELL, UNCHECKED_CELL, Layout, StoredRow, cells_getter
 
 Cell = str | Callable[[dict[str, Any]], str]
+#: A cell text -> the exported value (labels, file names, decimal commas, gray status).
+Transform = Callable[[str], str]
 
 
 class Plan(NamedTuple):
     keys: list[str]
     specials: list[tuple[int, Callable[[dict[str, Any]], str]]]
     relevant_keys: frozenset[str]
+
+
+class Source(NamedTuple):
+    """Where a field cell of a packed row comes from: the stored value of ``name`` (or its
+    checkbox option ``code``), then ``transform``. None for a cell that needs the whole row
+    (combined checkboxes): rows are then read through ``row.data``."""
+
+    name: str
+    code: str | None = None
+    transform: Transform | None = None
+
+
+class PackedPlan(NamedTuple):
+    """How to fill the field cells of packed rows of one kind and layout."""
+
+    cells: Callable[[list[str]], tuple[str, ...]]
+    transforms: list[tuple[int, Transform]]
+    #: Cells whose value makes the row worth exporting; checkbox options (any "1").
+    relevant_values: list[int]
+    relevant_options: Callable[[list[str]], tuple[str, ...]]
 
 
 #: Values that never need CSV quoting, and the validations whose values are such.
@@ -182,6 +208,7 @@ class FlatExport:
         if self.with_survey:
             self.columns.append(self._auto("redcap_survey_identifier"))
         self._field_cells: list[tuple[Column, Cell]] = []
+        self._sources: list[Source | None] = []
         timestamped: set[str] = set()
         for name in self.fields:
             form = project.form_of(name)
@@ -189,10 +216,14 @@ class FlatExport:
                 timestamped.add(form)
                 column = Column(f"{form}_timestamp", "Survey Timestamp", form)
                 self._field_cells.append((column, f"{form}_timestamp"))
-            self._field_cells.extend(self._cells_for(name))
+                self._sources.append(Source(f"{form}_timestamp"))
+            for column, cell, source in self._cells_for(name):
+                self._field_cells.append((column, cell))
+                self._sources.append(source)
         self.columns.extend(c for c, _ in self._field_cells)
         self.relevant_forms = {c.form for c, _ in self._field_cells if c.form}
         self._plans: dict[tuple[int, str], Plan] = {}
+        self._packed_plans: dict[tuple[int, str, str], PackedPlan | None] = {}
         #: Rows produced so far (the audit log records an export's row count).
         self.rows_emitted = 0
 
@@ -254,16 +285,25 @@ class FlatExport:
         )
 
     # -- cells ------------------------------------------------------------------------------
-    def _cells_for(self, name: str) -> list[tuple[Column, Cell]]:
+    def _cells_for(self, name: str) -> list[tuple[Column, Cell, Source | None]]:
+        """The columns of one field, each with its cell for ``row.data`` and its source in a
+        packed row."""
         project, opts = self.project, self.options
         f = project.field_by_name.get(name)
         if f is None:  # <form>_complete
             form = project.complete_fields[name]
-            return [(Column(name, "Complete?", form), self._status_cell(name))]
+            status = self._status_transform()
+            return [
+                (
+                    Column(name, "Complete?", form),
+                    _from_data(name, status),
+                    Source(name, None, status),
+                )
+            ]
         column = Column(name, strip_tags(f.field_label), f.form_name)
         if f.field_type == "checkbox":
             if opts.combine_checkboxes:
-                return [(column, self._combined_checkbox_cell(f))]
+                return [(column, self._combined_checkbox_cell(f), None)]
             return [
                 (
                     Column(
@@ -272,33 +312,47 @@ class FlatExport:
                         f.form_name,
                     ),
                     self._checkbox_cell(name, code, label),
+                    Source(name, code, self._option_transform(label)),
                 )
                 for code, label in f.choices.items()
             ]
-        return [(column, self._value_cell(f))]
+        transform = self._value_transform(f)
+        if transform is None:
+            return [(column, name, Source(name))]
+        return [(column, _from_data(name, transform), Source(name, None, transform))]
 
-    def _status_cell(self, name: str) -> Cell:
+    def _status_transform(self) -> Transform:
         labels, gray = self.options.labels, "" if self.options.blank_for_gray_status else "0"
 
-        def cell(data: dict[str, Any]) -> str:
-            value = data.get(name, "") or gray
+        def transform(value: str) -> str:
+            value = value or gray
             return FORM_STATUS_LABELS.get(value, value) if labels and value else value
 
-        return cell
+        return transform
 
-    def _checkbox_cell(self, name: str, code: str, label: str) -> Cell:
+    def _checkbox_texts(self, label: str) -> tuple[str, str]:
+        """A checkbox option's (checked, unchecked) texts."""
         opts = self.options
         if not opts.labels:
-            on, off = "1", "0"
-        elif opts.checkbox_labels:
-            on, off = label, ""
-        else:
-            on, off = "Checked", "Unchecked"
+            return "1", "0"
+        if opts.checkbox_labels:
+            return label, ""
+        return "Checked", "Unchecked"
+
+    def _checkbox_cell(self, name: str, code: str, label: str) -> Cell:
+        on, off = self._checkbox_texts(label)
 
         def cell(data: dict[str, Any]) -> str:
             return on if code in (data.get(name) or ()) else off
 
         return cell
+
+    def _option_transform(self, label: str) -> Transform | None:
+        """A packed option cell is "1" or "0": raw exports show it as it is."""
+        on, off = self._checkbox_texts(label)
+        if (on, off) == ("1", "0"):
+            return None
+        return lambda value: on if value == "1" else off
 
     def _combined_checkbox_cell(self, f: Field) -> Cell:
         labels, choices = self.options.labels, f.choices
@@ -310,20 +364,21 @@ class FlatExport:
 
         return cell
 
-    def _value_cell(self, f: Field) -> Cell:
-        opts, name = self.options, f.field_name
+    def _value_transform(self, f: Field) -> Transform | None:
+        """What an exported value is made of its stored text (None: the text itself)."""
+        opts = self.options
         if f.field_type == "file":
             if opts.documents_as_placeholder:
-                return lambda data: "[document]" if data.get(name) else ""
+                return lambda value: "[document]" if value else ""
             names = opts.doc_names
-            return lambda data: names.get(data.get(name, ""), "") if data.get(name) else ""
+            return lambda value: names.get(value, "") if value else ""
         if opts.labels and f.choices:
             choices = f.choices
-            return lambda data: choices.get(data.get(name, ""), data.get(name, ""))
+            return lambda value: choices.get(value, value)
         if opts.decimal_character and f.is_numeric:
             char = opts.decimal_character
-            return lambda data: convert_decimal(data.get(name, ""), char)
-        return name
+            return lambda value: convert_decimal(value, char)
+        return None
 
     # -- rows -------------------------------------------------------------------------------
     def valid_forms(self, event_id: int, repeat_instrument: str) -> set[str]:
@@ -380,10 +435,67 @@ class FlatExport:
         unless the record ID is asked for: then every row of an event holding data is in (a
         repeating instrument's instances still need data of the requested instruments)."""
         if not self.relevant_forms or (self.id_asked and not row.repeat_instrument):
-            return bool(row.data)
+            # (a packed row is never empty: an empty row is deleted, not stored)
+            return row.packed() is not None or bool(row.data)
+        packed = row.packed()
+        plan = packed and self._packed_plan(row.event_id, row.repeat_instrument, packed[0])
+        if plan:
+            cells = packed[1]  # type: ignore[index]
+            for index in plan.relevant_values:
+                if cells[index]:
+                    return True
+            return "1" in plan.relevant_options(cells)
         return not self._plan(row.event_id, row.repeat_instrument).relevant_keys.isdisjoint(
             row.data
         )
+
+    def _packed_plan(
+        self, event_id: int, repeat_instrument: str, layout: Layout
+    ) -> PackedPlan | None:
+        """:meth:`_plan` for packed rows of one layout: the cell index of every field cell
+        (a column not in the layout, or not on this kind of row, takes a blank or an
+        unchecked cell), the transforms, the relevant cells. None when the layout and the
+        design disagree on what a field is (a text field now a checkbox, or the reverse) or a
+        cell needs the whole row: such rows are read through ``row.data``, as before."""
+        key = (event_id, repeat_instrument, layout.layout_id)
+        try:
+            return self._packed_plans[key]
+        except KeyError:
+            plan = self._make_packed_plan(event_id, repeat_instrument, layout)
+            self._packed_plans[key] = plan
+            return plan
+
+    def _make_packed_plan(
+        self, event_id: int, repeat_instrument: str, layout: Layout
+    ) -> PackedPlan | None:
+        valid = self.valid_forms(event_id, repeat_instrument)
+        checkbox_fields = {name for name, _ in layout.option_index}
+        indices: list[int] = []
+        transforms: list[tuple[int, Transform]] = []
+        for position, ((column, _), source) in enumerate(
+            zip(self._field_cells, self._sources, strict=True)
+        ):
+            if source is None:
+                return None
+            if source.code is None:
+                if source.name in checkbox_fields:
+                    return None
+                index = layout.value_index.get(source.name, BLANK_CELL)
+            else:
+                if source.name in layout.value_index:
+                    return None
+                index = layout.option_index.get((source.name, source.code), UNCHECKED_CELL)
+            if column.form not in valid:
+                indices.append(BLANK_CELL)
+                continue
+            indices.append(index)
+            if source.transform is not None:
+                transforms.append((position, source.transform))
+        relevant = self._plan(event_id, repeat_instrument).relevant_keys
+        values = [i for name, i in layout.value_index.items() if name in relevant]
+        values.sort(key=lambda i: i != layout.value_index.get(self.project.record_id_field))
+        options = [i for (name, _), i in layout.option_index.items() if name in relevant]
+        return PackedPlan(cells_getter(indices), transforms, values, cells_getter(options))
 
     def _key_values(self, row: StoredRow, values: list[Any]) -> None:
         """The record ID, event and repeat cells of one row."""
@@ -416,12 +528,20 @@ class FlatExport:
             values.append((dag.group_name if opts.labels else dag.unique_name) if dag else "")
         if self.with_survey:
             values.append("")
-        data = row.data
-        keys, specials, _ = self._plan(row.event_id, row.repeat_instrument)
         offset = len(values)
-        values.extend(map(data.get, keys, repeat("", len(keys))))
-        for index, cell in specials:
-            values[offset + index] = cell(data)
+        packed = row.packed()
+        plan = packed and self._packed_plan(row.event_id, row.repeat_instrument, packed[0])
+        if plan:
+            assert packed is not None
+            values.extend(plan.cells(packed[1]))
+            for index, transform in plan.transforms:
+                values[offset + index] = transform(values[offset + index])
+        else:
+            data = row.data
+            keys, specials, _ = self._plan(row.event_id, row.repeat_instrument)
+            values.extend(map(data.get, keys, repeat("", len(keys))))
+            for index, cell in specials:
+                values[offset + index] = cell(data)
         if self.options.remove_line_breaks and row.has_breaks_or_quotes:
             clean_row(values)
         return values
@@ -446,6 +566,11 @@ class FlatExport:
                 listed = (row.record, row.event_id)
             self.rows_emitted += 1
             yield self.row_values(row)
+
+
+def _from_data(name: str, transform: Transform) -> Callable[[dict[str, Any]], str]:
+    """A cell of ``row.data``: the stored value of ``name`` ("" when none), transformed."""
+    return lambda data: transform(data.get(name, ""))
 
 
 def export_field_order(

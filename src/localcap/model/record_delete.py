@@ -16,7 +16,7 @@ like a missing one). Deleted file values take their documents with them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from localcap.model.audit import Change, printable, row_writes
@@ -138,7 +138,7 @@ def plan_delete(
         if partial:  # a row left empty is deleted
             data = {n: v for n, v in row.data.items() if n not in names}
             forms = frozenset(n.removesuffix("_complete") for n in names if n.endswith("_complete"))
-            plan.updates.append(RowUpdate(replace(row, data=data), forms))
+            plan.updates.append(RowUpdate(row.with_data(data), forms))
         deleted += 1
     if request.whole:  # a record is gone when no arm holds its rows any more
         plan.gone = [r for r in request.records if r not in kept]
