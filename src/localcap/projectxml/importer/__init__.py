@@ -91,25 +91,27 @@ class ProjectXmlImporter:
     def start(self, name: str, attrs: dict[str, str], line: int) -> None:
         cursor = self.cursor
         cursor.line = line
+        if self.data is not None:  # the clinical data: no parent needed
+            cursor.stack.append(name)
+            self.data.start(name, attrs)
+            return
         parent = cursor.stack[-1] if cursor.stack else ""
         cursor.stack.append(name)
-        if self.data is None:
-            self.design.start(name, parent, attrs)
-        else:
-            self.data.start(name, attrs)
+        self.design.start(name, parent, attrs)
 
     def end(self, name: str) -> None:
         cursor = self.cursor
         cursor.stack.pop()
+        if self.data is not None:
+            cursor.text_parts = None  # (the clinical data collects no text)
+            self.data.end(name)
+            return
         parent = cursor.stack[-1] if cursor.stack else ""
         text = None
         if cursor.text_parts is not None:
             text = "".join(cursor.text_parts)
             cursor.text_parts = None
-        if self.data is None:
-            self.design.end(name, parent, text)
-        else:
-            self.data.end(name)
+        self.design.end(name, parent, text)
 
     def text(self, data: str) -> None:
         if self.data is not None and self.data.file is not None:
