@@ -43,6 +43,14 @@ _TAG_STOP = re.compile(rb"[\"'>]")
 _PLAIN = re.compile(
     rb"""(?:[^<]++|<(?![!?])[^"'<>]*+(?:(?:"[^"\r\n]*+"|'[^'\r\n]*+')[^"'<>]*+)*+>)*+"""
 )
+#: The same run, faster, where every ``"`` is the start or end of a double-quoted value: text
+#: without ``"``, whole tags, single-quoted values without ``"`` or a line break. Double-quoted
+#: values (REDCap's; the long ones) are scanned for their closing quote only, which the regex
+#: engine does several times faster than for a set of bytes; whether one holds a line break
+#: is then seen by splitting the run at its quotes (see ``_in_text``).
+_PLAIN_DQ = re.compile(
+    rb"""(?:[^<"]*+<[^!?"'<>][^"'<>]*+(?:"[^"]*+"[^"'<>]*+|'[^'"\r\n]*+'[^"'<>]*+)*+>)*+[^<"]*+"""
+)
 #: At most this many element names and attribute-name sets are remembered (a hostile file
 #: could make up millions; the rest are worked out each time).
 _NAME_CACHE = 10_000
@@ -109,9 +117,16 @@ class AttributeBreakEscaper:
     # where the next state starts (``len(buf)`` when the chunk is used up).
 
     def _in_text(self, buf: bytes, pos: int, out: list[bytes]) -> int:
-        """Text and plain tags (:data:`_PLAIN`), then the start of whatever the next ``<``
-        opens."""
-        lt = _PLAIN.match(buf, pos).end()  # type: ignore[union-attr] # matches "" at least
+        """Text and plain tags (:data:`_PLAIN_DQ`, else :data:`_PLAIN`), then the start of
+        whatever the next ``<`` opens."""
+        end = _PLAIN_DQ.match(buf, pos).end()  # type: ignore[union-attr] # matches "" at least
+        if end > pos:
+            run = buf[pos:end] if pos or end < len(buf) else buf
+            values = b"".join(run.split(b'"')[1::2])  # every other piece is inside quotes
+            if b"\n" not in values and b"\r" not in values:
+                out.append(run)
+                pos = end
+        lt = _PLAIN.match(buf, pos).end()  # type: ignore[union-attr]
         if lt == len(buf):
             out.append(buf[pos:] if pos else buf)
             return lt
@@ -256,6 +271,7 @@ class SafeXmlReader:
         parser.buffer_size = 1 << 16
         self._names: dict[str, str] = {}
         self._attr_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._shortcuts: dict[str, Callable[[dict[str, str]], None]] = {}
         self._start, self._end, self._text = start, end, text
         parser.StartElementHandler = self._on_start
         parser.EndElementHandler = self._on_end
@@ -308,6 +324,27 @@ class SafeXmlReader:
 
     def _on_end(self, raw: str) -> None:
         self._end(self._names.get(raw) or self._name(raw))
+
+    def shortcut(self, name: str, start: Callable[[dict[str, str]], None]) -> None:
+        """From now on, hand each ODM element ``name`` to ``start(attrs)`` alone: no
+        ``start``/``end`` event, no line, attributes as expat gives them (a namespaced name
+        stays long). An error it raises gets the current line. Why: ``ItemData`` is nearly
+        every element of a big file, and each Python call saved on it is a second or more
+        per gigabyte."""
+        self._shortcuts[f"{ODM_NS} {name}"] = self._shortcuts[name] = start
+        self.parser.StartElementHandler = self._on_start_shortcut
+        self.parser.EndElementHandler = self._on_end_shortcut
+
+    def _on_start_shortcut(self, raw: str, attrs: dict[str, str]) -> None:
+        start = self._shortcuts.get(raw)
+        if start is None:
+            self._on_start(raw, attrs)
+        else:
+            start(attrs)
+
+    def _on_end_shortcut(self, raw: str) -> None:
+        if raw not in self._shortcuts:
+            self._end(self._names.get(raw) or self._name(raw))
 
     def feed(self, chunk: bytes) -> None:
         self._parse(self.escaper.feed(chunk), False)

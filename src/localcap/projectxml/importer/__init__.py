@@ -79,6 +79,7 @@ class ProjectXmlImporter:
         self.design = DesignReader(self.cursor, self.warnings, self._create_project)
         self.data: ClinicalDataReader | None = None
         self.token = ""
+        self.reader = SafeXmlReader(self.start, self.end, self.text)
 
     @property
     def line(self) -> int:
@@ -135,6 +136,7 @@ class ProjectXmlImporter:
         self.data = ClinicalDataReader(
             self.conn, self.file_store, created.project, self.cursor, self.warnings
         )
+        self.reader.shortcut("ItemData", self.data.item)
 
     def finish(self) -> ImportResult:
         self._create_project()
@@ -168,7 +170,7 @@ def import_project_xml(
     base = dict(info or {})
     base.setdefault("creation_time", datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
     importer = ProjectXmlImporter(conn, file_store, title=title, info=base, username=username)
-    reader = SafeXmlReader(importer.start, importer.end, importer.text)
+    reader = importer.reader
     try:
         for chunk in chunks:
             reader.feed(chunk)
