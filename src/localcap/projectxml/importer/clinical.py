@@ -204,7 +204,7 @@ class ClinicalDataReader:
         record_field = project.record_id_field
         dag_done = False
         for (event, instrument, instance), row in self._rows.items():
-            values = dict(row.values)
+            values = row.values  # (the row is dropped with the subject)
             values[record_field] = record
             dag = values.pop("redcap_data_access_group", None)
             if project.is_longitudinal:
