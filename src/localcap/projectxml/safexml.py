@@ -89,12 +89,15 @@ class AttributeBreakEscaper:
         #: pieces of the current feed's output already counted by _line_at, and their lines
         self._counted = 0
         self._counted_line = 1
+        #: whether _in_text tries _PLAIN_DQ (reset for each chunk)
+        self._quick = True
 
     def feed(self, data: bytes) -> bytes:
         """Filter the next chunk and return what is ready; a construct cut off at the chunk's
         end waits in ``pending`` for the next call."""
         buf = self.pending + data
         self.pending = b""
+        self._quick = True  # _PLAIN_DQ, until a value with a line break is met in this chunk
         out: list[bytes] = []
         self._counted, self._counted_line = 0, self.filtered_line
         in_text, in_tag, in_quote = self._in_text, self._in_tag, self._in_quote  # hot loop
@@ -119,13 +122,20 @@ class AttributeBreakEscaper:
     def _in_text(self, buf: bytes, pos: int, out: list[bytes]) -> int:
         """Text and plain tags (:data:`_PLAIN_DQ`, else :data:`_PLAIN`), then the start of
         whatever the next ``<`` opens."""
-        end = _PLAIN_DQ.match(buf, pos).end()  # type: ignore[union-attr] # matches "" at least
-        if end > pos:
-            run = buf[pos:end] if pos or end < len(buf) else buf
-            values = b"".join(run.split(b'"')[1::2])  # every other piece is inside quotes
-            if b"\n" not in values and b"\r" not in values:
-                out.append(run)
-                pos = end
+        if self._quick:
+            end = _PLAIN_DQ.match(buf, pos).end()  # type: ignore[union-attr] # matches ""
+            if end > pos:
+                run = buf[pos:end] if pos or end < len(buf) else buf
+                values = b"".join(run.split(b'"')[1::2])  # every other piece is inside quotes
+                if b"\n" not in values and b"\r" not in values:
+                    out.append(run)
+                    pos = end
+                else:
+                    # The run went past a value with a line break. Trying again after each
+                    # such value would scan the rest of the chunk once per value (quadratic
+                    # in a file with a multi-line note in every record): _PLAIN it is, up
+                    # to the end of this chunk.
+                    self._quick = False
         lt = _PLAIN.match(buf, pos).end()  # type: ignore[union-attr]
         if lt == len(buf):
             out.append(buf[pos:] if pos else buf)
