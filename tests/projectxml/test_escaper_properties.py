@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from localcap.projectxml.safexml import AttributeBreakEscaper, ProjectXmlError, SafeXmlReader
@@ -116,6 +116,15 @@ def _element(draw: st.DrawFn) -> tuple[str, str, dict[str, str]]:
 
 
 @settings(max_examples=200, deadline=None)
+@example(  # several values with line breaks in one run of the filter's quick pattern
+    elements=[
+        ('<a k="1\n2"/>', "a", {"k": "1\n2"}),
+        ('<b k="3\r\n4" v="\n"/>', "b", {"k": "3\r\n4", "v": "\n"}),
+        ('<c k="5"/>', "c", {"k": "5"}),
+    ],
+    cuts=[],
+    newline="\n",
+)
 @given(
     st.lists(_element(), max_size=12),
     st.lists(st.integers(0, 10_000), max_size=8),

@@ -23,8 +23,10 @@ line breaks) so a 400 can say "line 1234".
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from xml.parsers import expat
 
 from localcap.model.errors import DomainError
@@ -46,8 +48,8 @@ _PLAIN = re.compile(
 #: The same run, faster, where every ``"`` is the start or end of a double-quoted value: text
 #: without ``"``, whole tags, single-quoted values without ``"`` or a line break. Double-quoted
 #: values (REDCap's; the long ones) are scanned for their closing quote only, which the regex
-#: engine does several times faster than for a set of bytes; whether one holds a line break
-#: is then seen by splitting the run at its quotes (see ``_in_text``).
+#: engine does several times faster than for a set of bytes; the run is then split at its
+#: quotes, every other piece is a value, and line breaks in those are escaped there.
 _PLAIN_DQ = re.compile(
     rb"""(?:[^<"]*+<[^!?"'<>][^"'<>]*+(?:"[^"]*+"[^"'<>]*+|'[^'"\r\n]*+'[^"'<>]*+)*+>)*+[^<"]*+"""
 )
@@ -89,15 +91,12 @@ class AttributeBreakEscaper:
         #: pieces of the current feed's output already counted by _line_at, and their lines
         self._counted = 0
         self._counted_line = 1
-        #: whether _in_text tries _PLAIN_DQ (reset for each chunk)
-        self._quick = True
 
     def feed(self, data: bytes) -> bytes:
         """Filter the next chunk and return what is ready; a construct cut off at the chunk's
         end waits in ``pending`` for the next call."""
         buf = self.pending + data
         self.pending = b""
-        self._quick = True  # _PLAIN_DQ, until a value with a line break is met in this chunk
         out: list[bytes] = []
         self._counted, self._counted_line = 0, self.filtered_line
         in_text, in_tag, in_quote = self._in_text, self._in_tag, self._in_quote  # hot loop
@@ -122,20 +121,15 @@ class AttributeBreakEscaper:
     def _in_text(self, buf: bytes, pos: int, out: list[bytes]) -> int:
         """Text and plain tags (:data:`_PLAIN_DQ`, else :data:`_PLAIN`), then the start of
         whatever the next ``<`` opens."""
-        if self._quick:
-            end = _PLAIN_DQ.match(buf, pos).end()  # type: ignore[union-attr] # matches ""
-            if end > pos:
-                run = buf[pos:end] if pos or end < len(buf) else buf
-                values = b"".join(run.split(b'"')[1::2])  # every other piece is inside quotes
-                if b"\n" not in values and b"\r" not in values:
-                    out.append(run)
-                    pos = end
-                else:
-                    # The run went past a value with a line break. Trying again after each
-                    # such value would scan the rest of the chunk once per value (quadratic
-                    # in a file with a multi-line note in every record): _PLAIN it is, up
-                    # to the end of this chunk.
-                    self._quick = False
+        end = _PLAIN_DQ.match(buf, pos).end()  # type: ignore[union-attr] # matches "" at least
+        if end > pos:
+            run = buf[pos:end] if pos or end < len(buf) else buf
+            pieces = run.split(b'"')  # every other piece is a double-quoted value
+            values = b"".join(pieces[1::2])
+            if b"\n" in values or b"\r" in values:
+                run = self._escape_values(run, pieces, values, out)
+            out.append(run)
+            pos = end
         lt = _PLAIN.match(buf, pos).end()  # type: ignore[union-attr]
         if lt == len(buf):
             out.append(buf[pos:] if pos else buf)
@@ -162,6 +156,34 @@ class AttributeBreakEscaper:
             self.state, step = "tag", 1
         out.append(buf[lt : lt + step])
         return lt + step
+
+    def _escape_values(
+        self, run: bytes, pieces: list[bytes], values: bytes, out: list[bytes]
+    ) -> bytes:
+        """A :data:`_PLAIN_DQ` run with the line breaks in its values escaped (only there:
+        between values they are text or a tag's white space). ``pieces`` is the run split at
+        its quotes, ``values`` its odd pieces (the values) joined. The work is per value
+        with a line break, not per value: the breaks are found in ``values``, their value
+        by bisection, and lines are counted in ``run`` itself."""
+        ends = list(accumulate(map(len, pieces[1::2])))  # where each value ends in `values`
+        sizes = list(accumulate(map(len, pieces)))  # piece i starts at sizes[i - 1] + i in run
+        lf, cr = values.find(b"\n"), values.find(b"\r")
+        line = self._line_at(out)  # where the run starts
+        counted = 0  # run[:counted] is in `line`, without the breaks of escaped values
+        while lf >= 0 or cr >= 0:
+            found = lf if cr < 0 or 0 <= lf < cr else cr
+            k = bisect_right(ends, found)  # the value holding it
+            i = 2 * k + 1  # its piece
+            start = sizes[i - 1] + i  # (after i quotes)
+            line += run.count(b"\n", counted, start)
+            value = pieces[i]
+            pieces[i] = self._escape_breaks(value, line)
+            counted = start + len(value)
+            if 0 <= lf < ends[k]:
+                lf = values.find(b"\n", ends[k])
+            if 0 <= cr < ends[k]:
+                cr = values.find(b"\r", ends[k])
+        return b'"'.join(pieces)
 
     def _in_tag(self, buf: bytes, pos: int, out: list[bytes]) -> int:
         """A tag up to its ``>`` or the opening quote of an attribute value."""
@@ -227,10 +249,13 @@ class AttributeBreakEscaper:
         return head.startswith(b"<!") and len(head) >= 3 and head[2:3] not in (b"-", b"[")
 
     def _escape_breaks(self, segment: bytes, line: int) -> bytes:
-        removed = segment.count(b"\n") + segment.replace(b"\r\n", b"").count(b"\r")
+        removed = segment.count(b"\n")
+        if b"\r" in segment:  # (rare: LF alone is what REDCap writes)
+            removed += segment.replace(b"\r\n", b"").count(b"\r")
+            segment = segment.replace(b"\r", b"&#13;")
         self._removed_total += removed
         self._removed.append((line, self._removed_total))
-        return segment.replace(b"\r", b"&#13;").replace(b"\n", b"&#10;")
+        return segment.replace(b"\n", b"&#10;")
 
     def close(self) -> bytes:
         rest, self.pending = self.pending, b""
