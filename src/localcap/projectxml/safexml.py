@@ -325,14 +325,13 @@ class SafeXmlReader:
 
     def _renamed(self, keys: tuple[str, ...]) -> tuple[str, ...]:
         """The shortened names of an element's attribute names, or ``()`` when none changes
-        (unprefixed attributes have no namespace: ``ItemOID``, ``Value``). Cached per set of
-        names, as a file repeats a few sets millions of times."""
-        renamed = self._attr_sets.get(keys)
-        if renamed is None:
-            names = tuple(self._name(k) for k in keys)
-            renamed = () if names == keys else names
-            if len(self._attr_sets) < _NAME_CACHE:
-                self._attr_sets[keys] = renamed
+        (unprefixed attributes have no namespace: ``ItemOID``, ``Value``); remembered per set
+        of names (``_on_start`` looks there first), as a file repeats a few sets millions of
+        times."""
+        names = tuple(self._name(k) for k in keys)
+        renamed = () if names == keys else names
+        if len(self._attr_sets) < _NAME_CACHE:
+            self._attr_sets[keys] = renamed
         return renamed
 
     def line(self) -> int:
