@@ -142,3 +142,24 @@ def test_error_lines_are_original_lines():
         reader.feed(b'<ODM>\n<a b="1\n2\n3"/>\n<c d=>\n</ODM>')
         reader.close()
     assert info.value.line == 5
+
+
+def test_clinical_data_errors_name_their_line(server):
+    """ItemData is read on a shortcut (no element events); its errors still name its line in
+    the file, after attribute values with raw line breaks earlier in the file."""
+    text = (FIXTURES / "pycap_doctest_project.xml").read_text()
+    text = text.replace(
+        '<ItemData ItemOID="record_id" Value="1"/>',
+        '<ItemData ItemOID="record_id" Value="one\nrecord\r\n"/>',
+        1,
+    )
+    assert "one\nrecord" in text
+    second = text.index('<SubjectData SubjectKey="2"')
+    at = text.index("\n", second) + 1
+    text = text[:at] + '\t\t<ItemData ItemOID="record_id" Value="2"/>\n' + text[at:]
+    line = text[:at].replace("\r\n", "\n").count("\n") + 1
+    before = _counts(server)
+    response = post_odm(server, text)
+    assert response.status_code == 400, response.text
+    assert f"ItemData record_id outside FormData (line {line})" in response.text
+    assert _counts(server) == before

@@ -23,8 +23,10 @@ line breaks) so a 400 can say "line 1234".
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import accumulate
 from xml.parsers import expat
 
 from localcap.model.errors import DomainError
@@ -34,7 +36,26 @@ REDCAP_NS = "https://projectredcap.org"
 _NS_PREFIX = {ODM_NS: "", REDCAP_NS: "redcap:"}
 
 _TAG_STOP = re.compile(rb"[\"'>]")
-_QUOTE_STOP = {b'"': re.compile(rb'["\r\n]'), b"'": re.compile(rb"['\r\n]")}
+#: The longest run, from a point in text, of text and of whole tags whose attribute values
+#: hold no line break: what the filter passes on unchanged without looking further. It stops
+#: at a tag with a break in a value, at ``<!``/``<?`` (comments, CDATA, declarations,
+#: processing instructions) and at a tag cut off by the chunk's end, which the state machine
+#: then takes. One C-level regex match over a chunk, instead of Python steps per tag and
+#: per attribute value, is what makes the filter run at hundreds of MB/s.
+_PLAIN = re.compile(
+    rb"""(?:[^<]++|<(?![!?])[^"'<>]*+(?:(?:"[^"\r\n]*+"|'[^'\r\n]*+')[^"'<>]*+)*+>)*+"""
+)
+#: The same run, faster, where every ``"`` is the start or end of a double-quoted value: text
+#: without ``"``, whole tags, single-quoted values without ``"`` or a line break. Double-quoted
+#: values (REDCap's; the long ones) are scanned for their closing quote only, which the regex
+#: engine does several times faster than for a set of bytes; the run is then split at its
+#: quotes, every other piece is a value, and line breaks in those are escaped there.
+_PLAIN_DQ = re.compile(
+    rb"""(?:[^<"]*+<[^!?"'<>][^"'<>]*+(?:"[^"]*+"[^"'<>]*+|'[^'"\r\n]*+'[^"'<>]*+)*+>)*+[^<"]*+"""
+)
+#: At most this many element names and attribute-name sets are remembered (a hostile file
+#: could make up millions; the rest are worked out each time).
+_NAME_CACHE = 10_000
 _END_MARKERS = {"comment": b"-->", "cdata": b"]]>", "pi": b"?>"}
 
 
@@ -98,11 +119,21 @@ class AttributeBreakEscaper:
     # where the next state starts (``len(buf)`` when the chunk is used up).
 
     def _in_text(self, buf: bytes, pos: int, out: list[bytes]) -> int:
-        """Text up to the next ``<``, then the start of whatever that opens."""
-        lt = buf.find(b"<", pos)
-        if lt < 0:
-            out.append(buf[pos:])
-            return len(buf)
+        """Text and plain tags (:data:`_PLAIN_DQ`, else :data:`_PLAIN`), then the start of
+        whatever the next ``<`` opens."""
+        end = _PLAIN_DQ.match(buf, pos).end()  # type: ignore[union-attr] # matches "" at least
+        if end > pos:
+            run = buf[pos:end] if pos or end < len(buf) else buf
+            pieces = run.split(b'"')  # every other piece is a double-quoted value
+            values = b"".join(pieces[1::2])
+            if b"\n" in values or b"\r" in values:
+                run = self._escape_values(run, pieces, values, out)
+            out.append(run)
+            pos = end
+        lt = _PLAIN.match(buf, pos).end()  # type: ignore[union-attr]
+        if lt == len(buf):
+            out.append(buf[pos:] if pos else buf)
+            return lt
         out.append(buf[pos:lt])
         head = buf[lt : lt + 9]
         if len(head) < 9 and not self._decided(head):
@@ -125,6 +156,34 @@ class AttributeBreakEscaper:
             self.state, step = "tag", 1
         out.append(buf[lt : lt + step])
         return lt + step
+
+    def _escape_values(
+        self, run: bytes, pieces: list[bytes], values: bytes, out: list[bytes]
+    ) -> bytes:
+        """A :data:`_PLAIN_DQ` run with the line breaks in its values escaped (only there:
+        between values they are text or a tag's white space). ``pieces`` is the run split at
+        its quotes, ``values`` its odd pieces (the values) joined. The work is per value
+        with a line break, not per value: the breaks are found in ``values``, their value
+        by bisection, and lines are counted in ``run`` itself."""
+        ends = list(accumulate(map(len, pieces[1::2])))  # where each value ends in `values`
+        sizes = list(accumulate(map(len, pieces)))  # piece i starts at sizes[i - 1] + i in run
+        lf, cr = values.find(b"\n"), values.find(b"\r")
+        line = self._line_at(out)  # where the run starts
+        counted = 0  # run[:counted] is in `line`, without the breaks of escaped values
+        while lf >= 0 or cr >= 0:
+            found = lf if cr < 0 or 0 <= lf < cr else cr
+            k = bisect_right(ends, found)  # the value holding it
+            i = 2 * k + 1  # its piece
+            start = sizes[i - 1] + i  # (after i quotes)
+            line += run.count(b"\n", counted, start)
+            value = pieces[i]
+            pieces[i] = self._escape_breaks(value, line)
+            counted = start + len(value)
+            if 0 <= lf < ends[k]:
+                lf = values.find(b"\n", ends[k])
+            if 0 <= cr < ends[k]:
+                cr = values.find(b"\r", ends[k])
+        return b'"'.join(pieces)
 
     def _in_tag(self, buf: bytes, pos: int, out: list[bytes]) -> int:
         """A tag up to its ``>`` or the opening quote of an attribute value."""
@@ -190,10 +249,13 @@ class AttributeBreakEscaper:
         return head.startswith(b"<!") and len(head) >= 3 and head[2:3] not in (b"-", b"[")
 
     def _escape_breaks(self, segment: bytes, line: int) -> bytes:
-        removed = segment.count(b"\n") + segment.replace(b"\r\n", b"").count(b"\r")
+        removed = segment.count(b"\n")
+        if b"\r" in segment:  # (rare: LF alone is what REDCap writes)
+            removed += segment.replace(b"\r\n", b"").count(b"\r")
+            segment = segment.replace(b"\r", b"&#13;")
         self._removed_total += removed
         self._removed.append((line, self._removed_total))
-        return segment.replace(b"\r", b"&#13;").replace(b"\n", b"&#10;")
+        return segment.replace(b"\n", b"&#10;")
 
     def close(self) -> bytes:
         rest, self.pending = self.pending, b""
@@ -243,6 +305,8 @@ class SafeXmlReader:
         parser.buffer_text = True
         parser.buffer_size = 1 << 16
         self._names: dict[str, str] = {}
+        self._attr_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._shortcuts: dict[str, Callable[[dict[str, str]], None]] = {}
         self._start, self._end, self._text = start, end, text
         parser.StartElementHandler = self._on_start
         parser.EndElementHandler = self._on_end
@@ -255,14 +319,27 @@ class SafeXmlReader:
         if name is None:
             ns, sep, local = raw.rpartition(" ")
             name = local if not sep else _NS_PREFIX.get(ns, f"{{{ns}}}") + local
-            self._names[raw] = name
+            if len(self._names) < _NAME_CACHE:
+                self._names[raw] = name
         return name
+
+    def _renamed(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        """The shortened names of an element's attribute names, or ``()`` when none changes
+        (unprefixed attributes have no namespace: ``ItemOID``, ``Value``); remembered per set
+        of names (``_on_start`` looks there first), as a file repeats a few sets millions of
+        times."""
+        names = tuple(self._name(k) for k in keys)
+        renamed = () if names == keys else names
+        if len(self._attr_sets) < _NAME_CACHE:
+            self._attr_sets[keys] = renamed
+        return renamed
 
     def line(self) -> int:
         return self.escaper.original_line(self.parser.CurrentLineNumber)
 
     def _on_start(self, raw: str, attrs: dict[str, str]) -> None:
-        name = self._name(raw)
+        # called for every element: the common cases cost a dict look-up each
+        name = self._names.get(raw) or self._name(raw)
         if not self.seen_root:
             self.seen_root = True
             if name != "ODM":
@@ -270,10 +347,38 @@ class SafeXmlReader:
                     f"The root element is <{name}>, not <ODM>: this is not a REDCap project XML",
                     self.line(),
                 )
-        self._start(name, {self._name(k): v for k, v in attrs.items()}, self.line())
+        if attrs:
+            keys = tuple(attrs)
+            renamed = self._attr_sets.get(keys)
+            if renamed is None:
+                renamed = self._renamed(keys)
+            if renamed:
+                attrs = dict(zip(renamed, attrs.values(), strict=True))
+        self._start(name, attrs, self.escaper.original_line(self.parser.CurrentLineNumber))
 
     def _on_end(self, raw: str) -> None:
-        self._end(self._name(raw))
+        self._end(self._names.get(raw) or self._name(raw))
+
+    def shortcut(self, name: str, start: Callable[[dict[str, str]], None]) -> None:
+        """From now on, hand each ODM element ``name`` to ``start(attrs)`` alone: no
+        ``start``/``end`` event, no line, attributes as expat gives them (a namespaced name
+        stays long). An error it raises gets the current line. Why: ``ItemData`` is nearly
+        every element of a big file, and each Python call saved on it is a second or more
+        per gigabyte."""
+        self._shortcuts[f"{ODM_NS} {name}"] = self._shortcuts[name] = start
+        self.parser.StartElementHandler = self._on_start_shortcut
+        self.parser.EndElementHandler = self._on_end_shortcut
+
+    def _on_start_shortcut(self, raw: str, attrs: dict[str, str]) -> None:
+        start = self._shortcuts.get(raw)
+        if start is None:
+            self._on_start(raw, attrs)
+        else:
+            start(attrs)
+
+    def _on_end_shortcut(self, raw: str) -> None:
+        if raw not in self._shortcuts:
+            self._end(self._names.get(raw) or self._name(raw))
 
     def feed(self, chunk: bytes) -> None:
         self._parse(self.escaper.feed(chunk), False)

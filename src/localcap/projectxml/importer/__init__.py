@@ -79,6 +79,7 @@ class ProjectXmlImporter:
         self.design = DesignReader(self.cursor, self.warnings, self._create_project)
         self.data: ClinicalDataReader | None = None
         self.token = ""
+        self.reader = SafeXmlReader(self.start, self.end, self.text)
 
     @property
     def line(self) -> int:
@@ -91,25 +92,27 @@ class ProjectXmlImporter:
     def start(self, name: str, attrs: dict[str, str], line: int) -> None:
         cursor = self.cursor
         cursor.line = line
+        if self.data is not None:  # the clinical data: no parent needed
+            cursor.stack.append(name)
+            self.data.start(name, attrs)
+            return
         parent = cursor.stack[-1] if cursor.stack else ""
         cursor.stack.append(name)
-        if self.data is None:
-            self.design.start(name, parent, attrs)
-        else:
-            self.data.start(name, attrs)
+        self.design.start(name, parent, attrs)
 
     def end(self, name: str) -> None:
         cursor = self.cursor
         cursor.stack.pop()
+        if self.data is not None:
+            cursor.text_parts = None  # (the clinical data collects no text)
+            self.data.end(name)
+            return
         parent = cursor.stack[-1] if cursor.stack else ""
         text = None
         if cursor.text_parts is not None:
             text = "".join(cursor.text_parts)
             cursor.text_parts = None
-        if self.data is None:
-            self.design.end(name, parent, text)
-        else:
-            self.data.end(name)
+        self.design.end(name, parent, text)
 
     def text(self, data: str) -> None:
         if self.data is not None and self.data.file is not None:
@@ -133,6 +136,7 @@ class ProjectXmlImporter:
         self.data = ClinicalDataReader(
             self.conn, self.file_store, created.project, self.cursor, self.warnings
         )
+        self.reader.shortcut("ItemData", self.data.item)
 
     def finish(self) -> ImportResult:
         self._create_project()
@@ -166,7 +170,7 @@ def import_project_xml(
     base = dict(info or {})
     base.setdefault("creation_time", datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
     importer = ProjectXmlImporter(conn, file_store, title=title, info=base, username=username)
-    reader = SafeXmlReader(importer.start, importer.end, importer.text)
+    reader = importer.reader
     try:
         for chunk in chunks:
             reader.feed(chunk)
