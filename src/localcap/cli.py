@@ -731,7 +731,9 @@ def project_import(
     from localcap.files import StoreConfigError, open_store
     from localcap.projectxml import ProjectXmlError
     from localcap.projectxml.importer import READ_CHUNK, import_project_xml
+    from localcap.runtime import tune_garbage_collector
 
+    tune_garbage_collector()
     engine = open_engine(data_dir, database_url)
     try:
         store = open_store(file_store, data_dir)

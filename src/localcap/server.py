@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from localcap.api.context import AppState
 from localcap.db.engine import open_database
 from localcap.limits import DEFAULT_MAX_REQUEST_MB
 from localcap.logredact import install_redaction
+from localcap.runtime import tune_garbage_collector
 
 DEFAULT_RATE_LIMIT = 600  # requests per minute per user, REDCap's default
 
@@ -62,24 +62,6 @@ def build_app(
     if forwarded_allow_ips.strip():
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=forwarded_allow_ips.strip())
     return app
-
-
-#: Container allocations between two young-generation collections (Python's default: 700).
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def tune_garbage_collector() -> None:
-    """Let the cyclic garbage collector look at young objects less often, and never again at
-    the objects of start-up.
-
-    Why: a bulk import or export allocates millions of short-lived containers (a row's dict,
-    its values' tuples) and creates no reference cycles; with Python's default threshold the
-    collector examined each batch of rows many times while it was alive, some 13-15 % of an
-    import's CPU (measured in-process on 5,000 records x 228 columns). Freed by reference
-    counting, those objects now mostly die before a collection sees them. Cycles are still
-    collected, a little later."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def app_from_environment() -> Starlette:
