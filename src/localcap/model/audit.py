@@ -317,23 +317,16 @@ def new_row_pairs(
 
 
 def row_assignments(
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    field_order: Sequence[str] | Mapping[str, int],
+    before: Mapping[str, Any], after: Mapping[str, Any], order: Mapping[str, int]
 ) -> list[tuple[str, str]]:
-    """The values that differ between a stored row before and after a write, in field order:
-    ``field = 'value'``, an erased value as ``''``, a checkbox as ``field(code) = checked``."""
-    order = (
-        field_order
-        if isinstance(field_order, Mapping)
-        else {name: i for i, name in enumerate(field_order)}
-    )
+    """The values that differ between a stored row before and after a write, in field order
+    (``order``: :func:`field_order`): ``field = 'value'``, an erased value as ``''``, a
+    checkbox as ``field(code) = checked``. (A row written where there was none is logged
+    with its values as they are: :func:`new_row_pairs`.)"""
     changed = set(before) | set(after)
     known = changed & order.keys()
     names = sorted(known, key=order.__getitem__) + sorted(changed - known)
     pairs: list[tuple[str, str]] = []
-    if not before:  # a new row: every value is a change
-        return new_row_pairs({name: after[name] for name in names if after[name] is not None})
     for name in names:
         old, new = before.get(name), after.get(name)
         if old == new:
