@@ -482,30 +482,11 @@ def _read_page(
     groups: dict[str, int | None],
 ) -> list[StoredRow]:
     """:func:`read_row` for each (record, event, instrument, instance, text) of an export's
-    page, with what every row needs looked up once (an export reads millions of rows)."""
-    layouts, packed, mark = LAYOUTS, StoredRow.from_packed, PACKED_MARK
-    rows: list[StoredRow] = []
-    append = rows.append
-    for record, event_id, instrument, instance, stored in page:
-        if stored[:1] == mark:
-            cells = split_packed(stored)
-            layout = layouts.get(conn, project_id, cells[0][1:])
-            append(
-                packed(
-                    record,
-                    event_id,
-                    instrument,
-                    instance,
-                    layout,
-                    cells,
-                    groups[record],
-                    packed_has_breaks_or_quotes(stored),
-                )
-            )
-        else:
-            key = (record, event_id, instrument, instance)
-            append(read_row(conn, project_id, key, stored, groups[record]))
-    return rows
+    page."""
+    return [
+        read_row(conn, project_id, (record, event_id, instrument, instance), text, groups[record])
+        for record, event_id, instrument, instance, text in page
+    ]
 
 
 def next_record_names(conn: Connection, project_id: int, how_many: int) -> list[str]:
