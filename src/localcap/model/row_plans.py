@@ -24,11 +24,9 @@ value, which every value-by-value rule accepts (stored as "").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from operator import itemgetter
-from typing import Any
 
 from localcap.model.project import Field
+from localcap.model.rows import cells_getter
 from localcap.model.validation import validation_pattern
 
 SEPARATOR = "\x1f"
@@ -41,17 +39,6 @@ CHECKBOX_OPTION = frozenset({"", "0", "1"})
 #: How a column is checked in bulk: "" free text, a set of the values allowed as they are,
 #: or a regular expression a non-blank value matches in full.
 Rule = str | frozenset[str] | re.Pattern[str]
-Getter = Callable[[Any], tuple[str, ...]]
-
-
-def tuple_getter(positions: Sequence[Any]) -> Getter:
-    """``itemgetter`` that always gives a tuple (itemgetter of one item gives the item)."""
-    if len(positions) > 1:
-        return itemgetter(*positions)
-    if positions:
-        only = positions[0]
-        return lambda seq: (seq[only],)
-    return lambda seq: ()
 
 
 def column_rule(f: Field, date_format: str) -> Rule | None:
@@ -86,7 +73,7 @@ class RowPlan:
     ) -> None:
         self.names = [name for name, _ in values]
         self.rest = rest
-        self.take = tuple_getter(self.names)
+        self.take = cells_getter(self.names)
         allowed: dict[frozenset[str], list[str]] = {}
         patterned: dict[re.Pattern[str], list[str]] = {}
         for name, rule in values:
@@ -98,20 +85,20 @@ class RowPlan:
         if options:
             allowed.setdefault(CHECKBOX_OPTION, []).extend(column for *_, column in options)
         self.sets = [
-            (codes.issuperset, tuple_getter(columns)) for codes, columns in allowed.items()
+            (codes.issuperset, cells_getter(columns)) for codes, columns in allowed.items()
         ]
         self.patterns = [
             (
                 set(PASSED),
                 _joined(rule.pattern, len(columns)),
                 len(columns) - 1,
-                tuple_getter(columns),
+                cells_getter(columns),
             )
             for rule, columns in patterned.items()
         ]
         #: (checkbox field, code) of each option column taken.
         self.options = [(name, code) for name, code, _ in options]
-        self.take_options = tuple_getter([column for *_, column in options])
+        self.take_options = cells_getter([column for *_, column in options])
 
     def values_of(self, row: dict[str, str]) -> tuple[str, ...] | None:
         """The row's values in :attr:`names` when every group passes, else None."""

@@ -43,7 +43,7 @@ MEMO_SIZE = 256
 LayoutColumn = str | tuple[str, str]
 
 
-def cells_getter(indices: Sequence[int]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+def cells_getter(indices: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
     """``itemgetter`` that always returns a tuple (``itemgetter(i)`` alone returns the item)."""
     if len(indices) == 0:
         return lambda cells: ()
