@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from localcap.db import records as store
+from localcap.formats.streaming import DataRows
 from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
 from localcap.model.project import Project
@@ -271,7 +272,7 @@ def record_batches(
 def import_stream(
     conn: Connection,
     project: Project,
-    rows: Iterable[dict[str, Any]],
+    rows: DataRows,
     checker: ImportChecker,
     options: ImportOptions,
     log: Callable[[list[Change]], None] | None = None,
@@ -290,10 +291,11 @@ def import_stream(
     count = 0
     for batch in record_batches(rows, project.record_id_field):
         count += len(batch)
-        unknown |= checker.unknown_fields(batch)
+        columns = rows.columns
+        unknown |= checker.unknown_fields(batch, columns)
         if unknown:
             continue  # the one error reported then (REDCap's): no value is worth checking
-        plan = checker.plan(batch, options.group_id)
+        plan = checker.plan(batch, options.group_id, columns)
         if checker.errors:
             continue
         if refused is not None:  # nothing more is written; every record refused is named

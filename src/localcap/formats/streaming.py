@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, iterparse
@@ -41,35 +41,66 @@ _JSON_SPACE = " \t\n\r"
 _NUMBER_TAIL = "0123456789.eE+-"
 
 
+class DataRows:
+    """The rows of a ``data`` parameter given in pieces (:func:`iter_data_rows`), read as
+    they are iterated.
+
+    ``columns``: once a CSV's header is read, its columns. Every row then has exactly these
+    keys, in this order, and only text values, so a checker of many rows can look at the
+    columns once instead of at each row's keys (``None`` for JSON and XML, whose items may
+    each name other keys)."""
+
+    def __init__(
+        self, chunks: Iterable[str], fmt: str, delimiter: str, nested: frozenset[str]
+    ) -> None:
+        self.columns: tuple[str, ...] | None = None
+        self._rows = self._checked(chunks, fmt, delimiter, nested)
+
+    def __iter__(self) -> Iterator[Row]:
+        return self._rows
+
+    def __next__(self) -> Row:
+        return next(self._rows)
+
+    def _header(self, header: list[str]) -> None:
+        self.columns = tuple(header)
+
+    def _checked(
+        self, chunks: Iterable[str], fmt: str, delimiter: str, nested: frozenset[str]
+    ) -> Iterator[Row]:
+        if fmt == "json":
+            rows = _json_rows(chunks)
+        elif fmt == "csv":
+            rows = _csv_rows(chunks, delimiter, self._header)
+        else:
+            rows = _xml_rows(chunks)
+        # The whole-text parsers refuse a broken document before a bad item, and a bad item
+        # before a bad value: once a problem is found, the rest is only read (for a syntax
+        # error, which wins), and the problem is raised at the end.
+        shape_problem: DataParseError | None = None
+        value_problem: DataParseError | None = None
+        for number, row in enumerate(rows, start=1):
+            if isinstance(row, DataParseError):
+                shape_problem = shape_problem or row
+                continue
+            if shape_problem or value_problem:
+                continue
+            if row.__class__ is not _PlainCsvRow:  # (those are checked already)
+                try:
+                    check_rows([row], nested, first=number)
+                except DataParseError as exc:
+                    value_problem = exc
+                    continue
+            yield row
+        if shape_problem or value_problem:
+            raise shape_problem or value_problem  # type: ignore[misc]
+
+
 def iter_data_rows(
     chunks: Iterable[str], fmt: str, delimiter: str = ",", nested: frozenset[str] = frozenset()
-) -> Iterator[Row]:
+) -> DataRows:
     """The rows of a ``data`` parameter given in pieces (json, csv; anything else is xml)."""
-    if fmt == "json":
-        rows = _json_rows(chunks)
-    elif fmt == "csv":
-        rows = _csv_rows(chunks, delimiter)
-    else:
-        rows = _xml_rows(chunks)
-    # The whole-text parsers refuse a broken document before a bad item, and a bad item
-    # before a bad value: once a problem is found, the rest is only read (for a syntax error,
-    # which wins), and the problem is raised at the end.
-    shape_problem: DataParseError | None = None
-    value_problem: DataParseError | None = None
-    for number, row in enumerate(rows, start=1):
-        if isinstance(row, DataParseError):
-            shape_problem = shape_problem or row
-            continue
-        if shape_problem or value_problem:
-            continue
-        try:
-            check_rows([row], nested, first=number)
-        except DataParseError as exc:
-            value_problem = exc
-            continue
-        yield row
-    if shape_problem or value_problem:
-        raise shape_problem or value_problem  # type: ignore[misc]
+    return DataRows(chunks, fmt, delimiter, nested)
 
 
 def _without_bom(chunks: Iterable[str], strip: str = "\ufeff") -> Iterator[str]:
@@ -104,7 +135,16 @@ def _line_blocks(chunks: Iterable[str]) -> Iterator[io.StringIO]:
         yield io.StringIO(pending, newline="")
 
 
-def _csv_rows(chunks: Iterable[str], delimiter: str) -> Iterator[Row | DataParseError]:
+class _PlainCsvRow(dict):  # type: ignore[type-arg]
+    """A CSV row whose text is plain (ASCII, no NUL): :func:`check_rows` has nothing to find
+    in it. (Its header was checked with the first row.)"""
+
+    __slots__ = ()
+
+
+def _csv_rows(
+    chunks: Iterable[str], delimiter: str, on_header: Callable[[list[str]], None]
+) -> Iterator[Row | DataParseError]:
     reader = csv.reader(
         _lines(_without_bom(chunks)), delimiter=parse_delimiter(delimiter), strict=True
     )
@@ -121,6 +161,7 @@ def _csv_rows(chunks: Iterable[str], delimiter: str) -> Iterator[Row | DataParse
                     if name == "" and not failed:
                         failed = True
                         yield DataParseError(f"Column {column} of the CSV header row has no name")
+                on_header(header)
                 continue
             number += 1
             if len(row) != len(header):
@@ -129,7 +170,10 @@ def _csv_rows(chunks: Iterable[str], delimiter: str) -> Iterator[Row | DataParse
                     f"CSV row {number} has {len(row)} values but the header row has {len(header)}"
                 )
                 continue
-            yield dict(zip(header, row, strict=False))  # (lengths checked above)
+            text = "".join(row)
+            plain = number > 2 and text.isascii() and "\x00" not in text
+            # (lengths checked above)
+            yield (_PlainCsvRow if plain else dict)(zip(header, row, strict=False))
     except csv.Error as exc:
         raise DataParseError(
             f"The CSV data could not be read near line {reader.line_num}: {exc}"

@@ -147,7 +147,11 @@ class ImportChecker:
             if f is not None and code is None and (accept := self._acceptor(f)) is not None
         }
         self._fitting: dict[tuple[int, str], frozenset[str]] = {}
-        self._row_plans: dict[tuple[tuple[str, ...], int, str], Any] = {}
+        #: Row plans by columns, then by (event_id, repeat instrument); the last columns
+        #: looked up and theirs.
+        self._row_plans: dict[tuple[str, ...], dict[tuple[int, str], RowPlan]] = {}
+        self._last_keys: tuple[str, ...] | None = None
+        self._last_plans: dict[tuple[int, str], RowPlan] = {}
         self.errors: list[str] = []
 
     def check(self, rows: Sequence[dict[str, Any]], group_id: int | None) -> ImportPlan:
@@ -160,15 +164,18 @@ class ImportChecker:
             raise RecordImportError("\n".join(self.errors))
         return plan
 
-    def unknown_fields(self, rows: Iterable[dict[str, Any]]) -> set[str]:
+    def unknown_fields(
+        self, rows: Iterable[dict[str, Any]], columns: tuple[str, ...] | None = None
+    ) -> set[str]:
         """The columns of these rows that are no data field of the project (looked at once
-        per set of columns: the rows of a CSV share theirs)."""
+        per set of columns: the rows of a CSV share theirs). ``columns``: the columns every
+        row has (:meth:`plan`)."""
         record_field = self.project.record_id_field
         unknown: set[str] = set()
-        for columns in {tuple(row) for row in rows}:
+        for keys in {columns} if columns is not None else {tuple(row) for row in rows}:
             unknown.update(
                 key
-                for key in columns
+                for key in keys
                 if key not in self.columns
                 and key not in SPECIAL
                 and key != record_field
@@ -176,18 +183,28 @@ class ImportChecker:
             )
         return unknown
 
-    def plan(self, rows: Iterable[dict[str, Any]], group_id: int | None) -> ImportPlan:
+    def plan(
+        self,
+        rows: Iterable[dict[str, Any]],
+        group_id: int | None,
+        columns: tuple[str, ...] | None = None,
+    ) -> ImportPlan:
         """The changes of these rows; their problems are added to :attr:`errors` (a streamed
-        import checks its batches one after the other and refuses them all at the end)."""
+        import checks its batches one after the other and refuses them all at the end).
+
+        ``columns``: when every row has exactly these keys, in this order, and only text
+        values (a CSV's header: :class:`localcap.formats.streaming.DataRows`), so that no
+        row's keys need looking at."""
         record_field = self.project.record_id_field
         changes: list[RowChange] = []
         records: dict[str, None] = {}
         for row in rows:
-            try:
-                "".join(row.values())  # text only (a CSV row): checked as it is
-            except TypeError:
-                row = {k: "" if v is None else str(v) for k, v in row.items()}
-            change = self._check_row(row, record_field, group_id)
+            if columns is None:
+                try:
+                    "".join(row.values())  # text only (a CSV row): checked as it is
+                except TypeError:
+                    row = {k: "" if v is None else str(v) for k, v in row.items()}
+            change = self._check_row(row, record_field, group_id, columns)
             if change is not None:
                 changes.append(change)
                 records.setdefault(change.record, None)
@@ -198,7 +215,11 @@ class ImportChecker:
         self.errors.append(_error_line(record, name, value, message))
 
     def _check_row(
-        self, row: dict[str, str], record_field: str, group_id: int | None
+        self,
+        row: dict[str, str],
+        record_field: str,
+        group_id: int | None,
+        columns: tuple[str, ...] | None,
     ) -> RowChange | None:
         """One row's change, or None once a problem with its record, event, repeat instance
         or DAG is noted (its values are then not checked: they would only repeat it)."""
@@ -218,7 +239,7 @@ class ImportChecker:
             change, row["redcap_data_access_group"].strip(), group_id
         ):
             return None
-        self._check_values(change, row, record_field, event_name)
+        self._check_values(change, row, record_field, event_name, columns or tuple(row))
         return change
 
     def _record_of(self, row: dict[str, str], record_field: str) -> str | None:
@@ -291,7 +312,12 @@ class ImportChecker:
         return True
 
     def _check_values(
-        self, change: RowChange, row: dict[str, str], record_field: str, event_name: str
+        self,
+        change: RowChange,
+        row: dict[str, str],
+        record_field: str,
+        event_name: str,
+        keys: tuple[str, ...],
     ) -> None:
         """Each value must be on an instrument of the row's event, and on the row's repeating
         instrument exactly when its instrument repeats (a repeating event takes any)."""
@@ -300,7 +326,7 @@ class ImportChecker:
         in_event = set(project.forms_in_event(event_id))
         fitting = self._fitting_forms(event_id, instrument)
         plain, values = self._plain, change.values
-        bulk = self._row_plan(tuple(row), event_id, instrument)
+        bulk = self._row_plan(keys, event_id, instrument)
         taken = bulk.values_of(row)
         if taken is not None:  # most rows: every value taken at C speed
             values.update(zip(bulk.names, taken, strict=False))  # (the boxes follow)
@@ -340,9 +366,17 @@ class ImportChecker:
         """The bulk check (:class:`~localcap.model.row_plans.RowPlan`) of rows with these
         columns, of this event and repeating instrument: the values of instruments that fit
         the row and have a bulk rule; the other columns are checked one by one. Cached: the
-        rows of a CSV share their columns, and most share the rest."""
-        cache_key = (keys, event_id, instrument)
-        found = self._row_plans.get(cache_key)
+        rows of a CSV share their columns, and most share the rest (the same tuple of columns
+        given again is recognised without hashing its few hundred names again)."""
+        if keys is not self._last_keys:
+            plans = self._row_plans.get(keys)
+            if plans is None:
+                plans = {}
+                if len(self._row_plans) < 64:  # JSON items may each have their own keys
+                    self._row_plans[keys] = plans
+            self._last_keys, self._last_plans = keys, plans
+        plans = self._last_plans
+        found = plans.get((event_id, instrument))
         if found is not None:
             return found
         fitting = self._fitting_forms(event_id, instrument)
@@ -361,9 +395,7 @@ class ImportChecker:
                 boxes.setdefault(f.field_name, []).append((code, key))  # type: ignore[union-attr]
             else:
                 values.append((key, rule))
-        found = RowPlan(values, boxes, rest)
-        if len(self._row_plans) < 64:  # JSON items may each have their own keys
-            self._row_plans[cache_key] = found
+        found = plans[(event_id, instrument)] = RowPlan(values, boxes, rest)
         return found
 
     def _acceptor(self, f: Field) -> Callable[[str], object] | None:
