@@ -126,3 +126,21 @@ def test_json_cases(text, size) -> None:
 @pytest.mark.parametrize("size", [1, 3, 1000])
 def test_xml_cases(text, size) -> None:
     agree(text, "xml", size)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "record_id,a\n1,x\n2,y\n3,n\x00l\n",  # a NUL in a later row
+        "record_id,a\n1,x\n2,\ud800\n",  # a lone surrogate in a later row
+        "record_id,a\x00\n1,x\n2,y\n",  # a NUL in the header
+        "record_id,a\n1,\x00\n2,y\n",  # in the first row
+        "record_id,a\n1,x\n2,\x00\n3,y,z\n",  # a bad value, then a row of the wrong width
+        "record_id,a\n1,x\n2,caf\u00e9\n3,y\n",  # not ASCII but fine
+    ],
+)
+def test_csv_rows_that_cannot_be_stored_are_refused_as_whole(text) -> None:
+    """Plain ASCII rows skip the row check; the others are still refused, with the same
+    message as the whole-text parser's."""
+    for size in (3, 7, 1000):
+        agree(text, "csv", size)
