@@ -12,7 +12,7 @@ import getpass
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,6 +125,9 @@ CHANGES_IN_MEMORY = 1_000
 #: Changes stored per row of ``audit_changes`` (as one JSON list), and rows per statement.
 CHANGES_PER_ROW = 500
 ROWS_PER_INSERT = 20
+# Every row but an entry's last holds CHANGES_PER_ROW changes: the rows kept end exactly at
+# MAX_CHANGES (_write_changes).
+assert MAX_CHANGES % CHANGES_PER_ROW == 0
 
 
 def encoded_change(change: Change) -> bytes:
@@ -133,6 +136,12 @@ def encoded_change(change: Change) -> bytes:
         return orjson.dumps(change.as_json())
     except orjson.JSONEncodeError:  # a lone surrogate
         return orjson.dumps(storable(change.as_json()))
+
+
+def joined_changes(changes: Iterable[Change]) -> bytes:
+    """Changes as one row of ``audit_changes`` holds them: the JSON list of their
+    :func:`encoded_change` (redacted when stored: :func:`_stored_change`)."""
+    return b"[" + b",".join(map(encoded_change, changes)) + b"]"
 
 
 def _stored_change(encoded: bytes, secrets: list[str]) -> str:
@@ -151,14 +160,18 @@ _JSON_VERBATIM = re.compile(r'[^"\\\x00-\x1f\x7f]*')
 
 
 class ChangeSpool:
-    """Changes in their stored form (:func:`encoded_change`), one JSON line each, in a
-    temporary file: what an import of 100,000 records logs, without holding it in memory."""
+    """Rows of changes as ``audit_changes`` stores them (:func:`joined_changes`: one JSON
+    list of :data:`CHANGES_PER_ROW` changes a line) in a temporary file: what an import of
+    100,000 records logs, without holding it in memory, and written out without being taken
+    apart and joined again."""
 
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by write_entry
 
-    def add(self, items: Iterable[bytes]) -> None:
-        self.file.writelines(item + b"\n" for item in items)
+    def add(self, changes: Sequence[Change]) -> None:
+        """Spool :data:`CHANGES_PER_ROW` changes as one row."""
+        self.file.write(joined_changes(changes))
+        self.file.write(b"\n")
 
     def __iter__(self) -> Iterator[bytes]:
         self.file.seek(0)
@@ -201,14 +214,20 @@ class AuditEntry:
         if len(self.changes) >= CHANGES_IN_MEMORY:
             if self.spooled is None:
                 self.spooled = ChangeSpool()
-            self.spooled.add(map(encoded_change, self.changes))
-            self.changes = []
+            whole = len(self.changes) - len(self.changes) % CHANGES_PER_ROW
+            for start in range(0, whole, CHANGES_PER_ROW):
+                self.spooled.add(self.changes[start : start + CHANGES_PER_ROW])
+            del self.changes[:whole]
 
-    def change_items(self) -> Iterator[bytes]:
-        """Every change as JSON (:func:`encoded_change`), in order."""
+    def change_rows(self) -> Iterator[tuple[int, bytes]]:
+        """(how many, their :func:`joined_changes`) of every row of changes, in order: the
+        spooled rows, then those in memory; all but the last hold :data:`CHANGES_PER_ROW`."""
         if self.spooled is not None:
-            yield from self.spooled
-        yield from map(encoded_change, self.changes)
+            for row in self.spooled:
+                yield CHANGES_PER_ROW, row
+        for start in range(0, len(self.changes), CHANGES_PER_ROW):
+            chunk = self.changes[start : start + CHANGES_PER_ROW]
+            yield len(chunk), joined_changes(chunk)
 
     @staticmethod
     def clean_params(
@@ -268,32 +287,21 @@ def _write_changes(conn: Connection, log_id: int, entry: AuditEntry) -> None:
     """The entry's changes, :data:`CHANGES_PER_ROW` to a row (``seq``: the first one's
     position): an import of 100,000 records logs 200 rows, not 100,000."""
     rows: list[dict[str, Any]] = []
-    chunk: list[bytes] = []
     kept = left_out = 0
-    for item in entry.change_items():
+    for count, joined in entry.change_rows():
         if kept == MAX_CHANGES:
-            left_out += 1
+            left_out += count
             continue
-        kept += 1
-        chunk.append(item)
-        if len(chunk) == CHANGES_PER_ROW:
-            rows.append(_chunk_row(log_id, kept - len(chunk), chunk, entry.secrets))
-            chunk = []
-            if len(rows) == ROWS_PER_INSERT:
-                insert_rows(conn, t.audit_changes, rows)
-                rows = []
-    if chunk:
-        rows.append(_chunk_row(log_id, kept - len(chunk), chunk, entry.secrets))
+        stored = _stored_change(joined, entry.secrets)
+        rows.append({"log_id": log_id, "seq": kept, "change": stored})
+        kept += count
+        if len(rows) == ROWS_PER_INSERT:
+            insert_rows(conn, t.audit_changes, rows)
+            rows = []
     if left_out:
         item = ["Manage/Design ", "", f"{left_out} more changes"]
         rows.append({"log_id": log_id, "seq": MAX_CHANGES, "change": _json(item, [])})
     insert_rows(conn, t.audit_changes, rows)
-
-
-def _chunk_row(log_id: int, first: int, items: list[bytes], secrets: list[str]) -> dict[str, Any]:
-    """A row of changes: their stored forms as one JSON list (:func:`_stored_change`)."""
-    stored = _stored_change(b"[" + b",".join(items) + b"]", secrets)
-    return {"log_id": log_id, "seq": first, "change": stored}
 
 
 @dataclass

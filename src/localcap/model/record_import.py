@@ -482,12 +482,16 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
     Whole-row steps at C speed (a bulk import merges a few hundred values per row): the
     non-blank values in one ``update``, the checked options of a row that held nothing
     picked with one ``compress``, the statuses of the instruments now holding data from one
-    ``map`` over the row's names."""
+    ``map`` over the row's names. A row that held nothing takes a change without blanks as
+    its data (the change is spent once applied: its values are not copied but the row's)."""
     data = row.data
     fresh = not data  # (most rows of a bulk import: nothing to merge with)
     values = change.values
     if "" not in values.values():
-        data.update(values)
+        if fresh:
+            data = row.data = values
+        else:
+            data.update(values)
     else:
         if overwrite:
             for name in [name for name, value in values.items() if not value]:
