@@ -43,6 +43,8 @@ from localcap.model.rows import StoredRow
 BULK_RECORDS = 500
 #: A stored row's key: (record, event_id, repeat_instrument, repeat_instance).
 RowKey = tuple[str, int, str, int]
+#: A submitted row (:class:`localcap.formats.streaming.DataRows`).
+Row = dict[str, Any] | list[str]
 
 
 @dataclass(frozen=True)
@@ -252,14 +254,15 @@ BATCH_ROWS = 1_000
 
 
 def record_batches(
-    rows: Iterable[dict[str, Any]], record_field: str, size: int = BATCH_ROWS
-) -> Iterator[list[dict[str, Any]]]:
-    """The rows in batches of about ``size``, each cut where the record changes, so that the
-    rows of one record (its events, its instances) are written together as a plan."""
-    batch: list[dict[str, Any]] = []
+    rows: Iterable[Row], record_of: Callable[[Row], object], size: int = BATCH_ROWS
+) -> Iterator[list[Row]]:
+    """The rows in batches of about ``size``, each cut where the record (``record_of`` a
+    row) changes, so that the rows of one record (its events, its instances) are written
+    together as a plan."""
+    batch: list[Row] = []
     last: object = None
     for row in rows:
-        record = row.get(record_field)
+        record = record_of(row)
         if len(batch) >= size and record != last:
             yield batch
             batch = []
@@ -289,7 +292,7 @@ def import_stream(
     unknown: set[str] = set()
     refused: AccessRefused | None = None
     count = 0
-    for batch in record_batches(rows, project.record_id_field):
+    for batch in record_batches(rows, rows.value_getter(project.record_id_field)):
         count += len(batch)
         columns = rows.columns
         unknown |= checker.unknown_fields(batch, columns)

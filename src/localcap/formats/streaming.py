@@ -43,35 +43,53 @@ _NUMBER_TAIL = "0123456789.eE+-"
 
 class DataRows:
     """The rows of a ``data`` parameter given in pieces (:func:`iter_data_rows`), read as
-    they are iterated.
+    they are iterated: dicts (column -> value), or, once :attr:`columns` is known, lists.
 
-    ``columns``: once a CSV's header is read, its columns. Every row then has exactly these
-    keys, in this order, and only text values, so a checker of many rows can look at the
-    columns once instead of at each row's keys (``None`` for JSON and XML, whose items may
-    each name other keys)."""
+    ``columns``: once a CSV's header is read, its columns (when their names are distinct).
+    Each row is then the list of its text values in this order: a checker of many rows looks
+    at the columns once, and no dict is built per row (``None`` for JSON and XML, whose
+    items may each name other keys, and for a CSV header naming a column twice, whose rows
+    are dicts in which the last such column wins, as in :func:`parse_data`)."""
 
     def __init__(
         self, chunks: Iterable[str], fmt: str, delimiter: str, nested: frozenset[str]
     ) -> None:
         self.columns: tuple[str, ...] | None = None
+        self._header: list[str] = []
+        self._positions: dict[str, int] = {}
         self._rows = self._checked(chunks, fmt, delimiter, nested)
 
-    def __iter__(self) -> Iterator[Row]:
+    def __iter__(self) -> Iterator[Row | list[str]]:
         return self._rows
 
-    def __next__(self) -> Row:
+    def __next__(self) -> Row | list[str]:
         return next(self._rows)
 
-    def _header(self, header: list[str]) -> None:
-        self.columns = tuple(header)
+    def value_getter(self, name: str) -> Callable[[Row | list[str]], Any]:
+        """A function giving a row's value of the column ``name`` (None if it has none)."""
+
+        def value(row: Row | list[str]) -> Any:
+            if row.__class__ is list:
+                at = self._positions.get(name)
+                return None if at is None else row[at]
+            return row.get(name)  # type: ignore[union-attr]
+
+        return value
+
+    def _on_header(self, header: list[str]) -> None:
+        self._header = header
+        if len(set(header)) == len(header):
+            self.columns = tuple(header)
+            self._positions = {name: at for at, name in enumerate(header)}
 
     def _checked(
         self, chunks: Iterable[str], fmt: str, delimiter: str, nested: frozenset[str]
-    ) -> Iterator[Row]:
+    ) -> Iterator[Row | list[str]]:
+        rows: Iterator[Row | list[str] | DataParseError]
         if fmt == "json":
             rows = _json_rows(chunks)
         elif fmt == "csv":
-            rows = _csv_rows(chunks, delimiter, self._header)
+            rows = _csv_rows(chunks, delimiter, self._on_header)
         else:
             rows = _xml_rows(chunks)
         # The whole-text parsers refuse a broken document before a bad item, and a bad item
@@ -85,13 +103,19 @@ class DataRows:
                 continue
             if shape_problem or value_problem:
                 continue
-            if row.__class__ is not _PlainCsvRow:  # (those are checked already)
-                try:
-                    check_rows([row], nested, first=number)
-                except DataParseError as exc:
-                    value_problem = exc
+            if isinstance(row, list):  # a CSV row
+                if self.columns is not None and number > 1 and _plain("".join(row)):
+                    yield row  # (plain text needs no closer look; its header was checked)
                     continue
-            yield row
+                row_dict = dict(zip(self._header, row, strict=True))
+            else:
+                row_dict = row
+            try:
+                check_rows([row_dict], nested, first=number)
+            except DataParseError as exc:
+                value_problem = exc
+                continue
+            yield row_dict if self.columns is None else row
         if shape_problem or value_problem:
             raise shape_problem or value_problem  # type: ignore[misc]
 
@@ -135,16 +159,15 @@ def _line_blocks(chunks: Iterable[str]) -> Iterator[io.StringIO]:
         yield io.StringIO(pending, newline="")
 
 
-class _PlainCsvRow(dict):  # type: ignore[type-arg]
-    """A CSV row whose text is plain (ASCII, no NUL): :func:`check_rows` has nothing to find
-    in it. (Its header was checked with the first row.)"""
-
-    __slots__ = ()
+def _plain(text: str) -> bool:
+    """ASCII without NUL: nothing :func:`check_rows` could refuse."""
+    return text.isascii() and "\x00" not in text
 
 
 def _csv_rows(
     chunks: Iterable[str], delimiter: str, on_header: Callable[[list[str]], None]
-) -> Iterator[Row | DataParseError]:
+) -> Iterator[list[str] | DataParseError]:
+    """The header (given to ``on_header``), then each row as the list of its values."""
     reader = csv.reader(
         _lines(_without_bom(chunks)), delimiter=parse_delimiter(delimiter), strict=True
     )
@@ -170,10 +193,7 @@ def _csv_rows(
                     f"CSV row {number} has {len(row)} values but the header row has {len(header)}"
                 )
                 continue
-            text = "".join(row)
-            plain = number > 2 and text.isascii() and "\x00" not in text
-            # (lengths checked above)
-            yield (_PlainCsvRow if plain else dict)(zip(header, row, strict=False))
+            yield row
     except csv.Error as exc:
         raise DataParseError(
             f"The CSV data could not be read near line {reader.line_num}: {exc}"

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from localcap.model.errors import DomainError, NotPermitted
 from localcap.model.numbers import small_int
 from localcap.model.project import CLASSIC_EVENT_ID, Field, Project, checkbox_column
 from localcap.model.record_names import record_name_problem
-from localcap.model.row_plans import CHECKBOX_OPTION, RowPlan, Rule, column_rule
+from localcap.model.row_plans import CHECKBOX_OPTION, Row, RowPlan, Rule, column_rule
 from localcap.model.rows import StoredRow
 from localcap.model.validation import validation_message, validity_check, value_is_valid
 
@@ -88,6 +88,15 @@ class ImportPlan:
     records: list[str]  # distinct, in order of first appearance
 
 
+def _text_row(row: dict[str, Any]) -> dict[str, str]:
+    """A submitted row with text values (a JSON number or null as text; a CSV row as it is)."""
+    try:
+        "".join(row.values())
+    except TypeError:
+        return {k: "" if v is None else str(v) for k, v in row.items()}
+    return row
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
@@ -147,11 +156,11 @@ class ImportChecker:
             if f is not None and code is None and (accept := self._acceptor(f)) is not None
         }
         self._fitting: dict[tuple[int, str], frozenset[str]] = {}
-        #: Row plans by columns, then by (event_id, repeat instrument); the last columns
-        #: looked up and theirs.
-        self._row_plans: dict[tuple[str, ...], dict[tuple[int, str], RowPlan]] = {}
+        #: Row plans by columns, then by (event_id, repeat instrument, rows given as lists);
+        #: the last columns looked up and theirs.
+        self._row_plans: dict[tuple[str, ...], dict[tuple[int, str, bool], RowPlan]] = {}
         self._last_keys: tuple[str, ...] | None = None
-        self._last_plans: dict[tuple[int, str], RowPlan] = {}
+        self._last_plans: dict[tuple[int, str, bool], RowPlan] = {}
         self.errors: list[str] = []
 
     def check(self, rows: Sequence[dict[str, Any]], group_id: int | None) -> ImportPlan:
@@ -185,30 +194,48 @@ class ImportChecker:
 
     def plan(
         self,
-        rows: Iterable[dict[str, Any]],
+        rows: Iterable[dict[str, Any]] | Iterable[list[str]],
         group_id: int | None,
         columns: tuple[str, ...] | None = None,
     ) -> ImportPlan:
         """The changes of these rows; their problems are added to :attr:`errors` (a streamed
         import checks its batches one after the other and refuses them all at the end).
 
-        ``columns``: when every row has exactly these keys, in this order, and only text
-        values (a CSV's header: :class:`localcap.formats.streaming.DataRows`), so that no
-        row's keys need looking at."""
+        Rows are dicts (column -> value), or, given ``columns`` (distinct names), lists of
+        text values in the order of these columns (a CSV's rows:
+        :class:`localcap.formats.streaming.DataRows`): no row's keys need looking at, and
+        no dict is built for a row whose values all pass their bulk checks."""
         record_field = self.project.record_id_field
+        checked: Iterable[RowChange | None]
+        if columns is not None:  # (lists: their special columns are looked up by name)
+            heads = self._heads(columns)
+            checked = (
+                self._check_row(
+                    {name: values[at] for name, at in heads},
+                    record_field,
+                    group_id,
+                    columns,
+                    values,
+                )
+                for values in cast(Iterable[list[str]], rows)
+            )
+        else:
+            checked = (
+                self._check_row(row, record_field, group_id, tuple(row), None)
+                for row in map(_text_row, cast(Iterable[dict[str, Any]], rows))
+            )
         changes: list[RowChange] = []
         records: dict[str, None] = {}
-        for row in rows:
-            if columns is None:
-                try:
-                    "".join(row.values())  # text only (a CSV row): checked as it is
-                except TypeError:
-                    row = {k: "" if v is None else str(v) for k, v in row.items()}
-            change = self._check_row(row, record_field, group_id, columns)
+        for change in checked:
             if change is not None:
                 changes.append(change)
                 records.setdefault(change.record, None)
         return ImportPlan(changes, list(records))
+
+    def _heads(self, columns: tuple[str, ...]) -> list[tuple[str, int]]:
+        """(name, index) of the columns that :meth:`_check_row` looks up by name."""
+        wanted = {self.project.record_id_field, *SPECIAL}
+        return [(name, at) for at, name in enumerate(columns) if name in wanted]
 
     def _fail(self, record: str, name: str, value: str, message: str) -> None:
         """Note one problem of the submission; the caller then stops checking that row."""
@@ -219,10 +246,13 @@ class ImportChecker:
         row: dict[str, str],
         record_field: str,
         group_id: int | None,
-        columns: tuple[str, ...] | None,
+        keys: tuple[str, ...],
+        values: list[str] | None,
     ) -> RowChange | None:
         """One row's change, or None once a problem with its record, event, repeat instance
-        or DAG is noted (its values are then not checked: they would only repeat it)."""
+        or DAG is noted (its values are then not checked: they would only repeat it).
+        ``keys``: the row's columns; ``values``: for a row given as a list, its values (and
+        ``row`` then holds its special columns only)."""
         record = self._record_of(row, record_field)
         if record is None:
             return None
@@ -239,7 +269,9 @@ class ImportChecker:
             change, row["redcap_data_access_group"].strip(), group_id
         ):
             return None
-        self._check_values(change, row, record_field, event_name, columns or tuple(row))
+        self._check_values(
+            change, row if values is None else values, record_field, event_name, keys
+        )
         return change
 
     def _record_of(self, row: dict[str, str], record_field: str) -> str | None:
@@ -314,26 +346,31 @@ class ImportChecker:
     def _check_values(
         self,
         change: RowChange,
-        row: dict[str, str],
+        row: Row,
         record_field: str,
         event_name: str,
         keys: tuple[str, ...],
     ) -> None:
         """Each value must be on an instrument of the row's event, and on the row's repeating
-        instrument exactly when its instrument repeats (a repeating event takes any)."""
+        instrument exactly when its instrument repeats (a repeating event takes any).
+        ``row``: a dict, or a list of the values of ``keys``."""
         project = self.project
         record, event_id, instrument = change.record, change.event_id, change.repeat_instrument
         in_event = set(project.forms_in_event(event_id))
         fitting = self._fitting_forms(event_id, instrument)
         plain, values = self._plain, change.values
-        bulk = self._row_plan(keys, event_id, instrument)
+        listed = row.__class__ is list
+        bulk = self._row_plan(keys, event_id, instrument, listed)
         taken = bulk.values_of(row)
+        items: dict[str, str]
         if taken is not None:  # most rows: every value taken at C speed
             values.update(zip(bulk.names, taken, strict=False))  # (the boxes follow)
             if bulk.options:
                 change.checkboxes.update(bulk.checkboxes_of(row))
-            row = {key: row[key] for key in bulk.rest}
-        for key, value in row.items():
+            items = bulk.rest_of(row)
+        else:
+            items = dict(zip(keys, row, strict=True)) if listed else row  # type: ignore[arg-type]
+        for key, value in items.items():
             column = self.columns.get(key)
             if column is None or key == record_field:
                 continue
@@ -362,12 +399,15 @@ class ImportChecker:
             )
             self._fail(record, key, value, message)
 
-    def _row_plan(self, keys: tuple[str, ...], event_id: int, instrument: str) -> RowPlan:
+    def _row_plan(
+        self, keys: tuple[str, ...], event_id: int, instrument: str, listed: bool
+    ) -> RowPlan:
         """The bulk check (:class:`~localcap.model.row_plans.RowPlan`) of rows with these
-        columns, of this event and repeating instrument: the values of instruments that fit
-        the row and have a bulk rule; the other columns are checked one by one. Cached: the
-        rows of a CSV share their columns, and most share the rest (the same tuple of columns
-        given again is recognised without hashing its few hundred names again)."""
+        columns, of this event and repeating instrument (``listed``: rows given as lists of
+        the columns' values): the values of instruments that fit the row and have a bulk
+        rule; the other columns are checked one by one. Cached: the rows of a CSV share their
+        columns, and most share the rest (the same tuple of columns given again is
+        recognised without hashing its few hundred names again)."""
         if keys is not self._last_keys:
             plans = self._row_plans.get(keys)
             if plans is None:
@@ -376,7 +416,7 @@ class ImportChecker:
                     self._row_plans[keys] = plans
             self._last_keys, self._last_plans = keys, plans
         plans = self._last_plans
-        found = plans.get((event_id, instrument))
+        found = plans.get((event_id, instrument, listed))
         if found is not None:
             return found
         fitting = self._fitting_forms(event_id, instrument)
@@ -395,7 +435,8 @@ class ImportChecker:
                 boxes.setdefault(f.field_name, []).append((code, key))  # type: ignore[union-attr]
             else:
                 values.append((key, rule))
-        found = plans[(event_id, instrument)] = RowPlan(values, boxes, rest)
+        positions = {name: at for at, name in enumerate(keys)} if listed else None
+        found = plans[(event_id, instrument, listed)] = RowPlan(values, boxes, rest, positions)
         return found
 
     def _acceptor(self, f: Field) -> Callable[[str], object] | None:

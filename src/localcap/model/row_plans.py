@@ -24,6 +24,7 @@ value, which every value-by-value rule accepts (stored as "").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from localcap.model.project import Field
 from localcap.model.rows import cells_getter
@@ -35,6 +36,9 @@ MEMO_SIZE = 1 << 16
 PASSED = ("",)
 #: The values a checkbox option column may take as they are.
 CHECKBOX_OPTION = frozenset({"", "0", "1"})
+
+#: A submitted row: column -> value, or the values in the order of known columns.
+Row = dict[str, str] | list[str]
 
 #: How a column is checked in bulk: "" free text, a set of the values allowed as they are,
 #: or a regular expression a non-blank value matches in full.
@@ -63,17 +67,25 @@ class RowPlan:
     ``names``: the value columns taken as they are when a row passes, ``take`` their values.
     ``options``: the (checkbox field, code) of the option columns taken.
     ``rest``: the columns left to the value-by-value checks (record ID, special columns,
-    instruments that do not fit the row, fields without a bulk rule)."""
+    instruments that do not fit the row, fields without a bulk rule).
+
+    A row is a dict (column -> value), or, given ``positions`` (column -> index), a list of
+    values in the order of the columns (a CSV's rows: no dict is built for them)."""
 
     def __init__(
         self,
         values: list[tuple[str, Rule]],
         boxes: dict[str, list[tuple[str, str]]],
         rest: list[str],
+        positions: dict[str, int] | None = None,
     ) -> None:
+        at: Callable[[str], str | int] = (
+            (lambda name: name) if positions is None else positions.__getitem__
+        )
         self.names = [name for name, _ in values]
         self.rest = rest
-        self.take = cells_getter(self.names)
+        self._rest_at = [(name, at(name)) for name in rest]
+        self.take = cells_getter([at(name) for name in self.names])
         allowed: dict[frozenset[str], list[str]] = {}
         patterned: dict[re.Pattern[str], list[str]] = {}
         for name, rule in values:
@@ -85,22 +97,23 @@ class RowPlan:
         if options:
             allowed.setdefault(CHECKBOX_OPTION, []).extend(column for *_, column in options)
         self.sets = [
-            (codes.issuperset, cells_getter(columns)) for codes, columns in allowed.items()
+            (codes.issuperset, cells_getter([at(c) for c in columns]))
+            for codes, columns in allowed.items()
         ]
         self.patterns = [
             (
                 set(PASSED),
                 _joined(rule.pattern, len(columns)),
                 len(columns) - 1,
-                cells_getter(columns),
+                cells_getter([at(c) for c in columns]),
             )
             for rule, columns in patterned.items()
         ]
         #: (checkbox field, code) of each option column taken.
         self.options = [(name, code) for name, code, _ in options]
-        self.take_options = cells_getter([column for *_, column in options])
+        self.take_options = cells_getter([at(column) for *_, column in options])
 
-    def values_of(self, row: dict[str, str]) -> tuple[str, ...] | None:
+    def values_of(self, row: Row) -> tuple[str, ...] | None:
         """The row's values in :attr:`names` when every group passes, else None."""
         for allows, values in self.sets:
             if not allows(values(row)):
@@ -116,9 +129,13 @@ class RowPlan:
                 passed.update(group)
         return self.take(row)
 
-    def checkboxes_of(self, row: dict[str, str]) -> dict[tuple[str, str], str]:
+    def checkboxes_of(self, row: Row) -> dict[tuple[str, str], str]:
         """The checkbox options of a row that passed: (field, code) -> "0", "1" or ""."""
         return dict(zip(self.options, self.take_options(row), strict=False))  # (same length)
+
+    def rest_of(self, row: Row) -> dict[str, str]:
+        """The row's columns in :attr:`rest` and their values."""
+        return {name: row[at] for name, at in self._rest_at}  # type: ignore[index]
 
 
 def _joined(pattern: str, count: int) -> re.Pattern[str]:
