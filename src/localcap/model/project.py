@@ -265,15 +265,15 @@ class Project:
         return forms
 
     @cached_property
-    def status_field_of(self) -> dict[str, str]:
-        """Field name -> the ``<form>_complete`` status of its instrument (the record ID
-        left out: a row holding only the ID gets no status). For ``map`` over a row."""
+    def data_fields_by_status(self) -> list[tuple[str, frozenset[str]]]:
+        """Each instrument's ``<form>_complete`` status and the names of its data fields (the
+        record ID left out: a row holding only the ID gets no status), in form order."""
         record_id = self.record_id_field
-        return {
-            f.field_name: f"{f.form_name}_complete"
-            for f in self.fields
-            if f.has_data and f.field_name != record_id
-        }
+        names: dict[str, set[str]] = {}
+        for f in self.fields:
+            if f.has_data and f.field_name != record_id:
+                names.setdefault(f"{f.form_name}_complete", set()).add(f.field_name)
+        return [(status, frozenset(fields)) for status, fields in names.items()]
 
     @cached_property
     def option_rank(self) -> dict[tuple[str, str], tuple[int, int]]:

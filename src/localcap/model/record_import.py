@@ -523,7 +523,7 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
     Whole-row steps at C speed (a bulk import merges a few hundred values per row): the
     non-blank values in one ``update``, the checked options of a row that held nothing
     picked with one ``compress``, the statuses of the instruments now holding data from one
-    ``map`` over the row's names. A row that held nothing takes a change without blanks as
+    set operation per instrument. A row that held nothing takes a change without blanks as
     its data (the change is spent once applied: its values are not copied but the row's)."""
     data = row.data
     fresh = not data  # (most rows of a bulk import: nothing to merge with)
@@ -545,10 +545,12 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
             _merge_checkboxes(data, change.checkboxes, overwrite, project)
     record_field = project.record_id_field
     # An instrument that now holds data gets a status: Incomplete unless one was given.
-    statuses = set(map(project.status_field_of.get, data))
-    statuses.discard(None)
-    for status in statuses:
-        data.setdefault(status, "0")  # type: ignore[arg-type]
+    # (A key view's isdisjoint walks the smaller side, the instrument's names, and stops at
+    # the first one the row holds.)
+    keys = data.keys()
+    for status, names in project.data_fields_by_status:
+        if status not in data and not keys.isdisjoint(names):
+            data[status] = "0"
     if not data:
         # A record imported with its ID alone (or blanked) still exists, as in REDCap.
         data[record_field] = change.record
