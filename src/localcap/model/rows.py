@@ -70,7 +70,6 @@ class Layout:
         "value_index",
         "option_index",
         "_blank",
-        "_cells_of",
         "_options",
         "_slots",
         "_decode_plan",
@@ -91,22 +90,24 @@ class Layout:
             else:
                 self.option_index[column] = i
                 options.setdefault(column[0], []).append((column[1], i))
-        #: Every data key this layout holds, each with a blank value: encoding fills a copy.
+        #: Every data key this layout holds, each with a blank value, in column order (a
+        #: checkbox field where its options are): encoding fills a copy and takes its values.
         self._blank = dict.fromkeys([c if isinstance(c, str) else c[0] for c in self.columns], "")
-        #: The data key each column's cell comes from, all looked up at once.
-        self._cells_of = cells_getter([c if isinstance(c, str) else c[0] for c in self.columns])
         #: checkbox field -> ([codes], [cell indices]) in choice order.
         self._options = {
             name: ([code for code, _ in pairs], [i for _, i in pairs])
             for name, pairs in options.items()
         }
-        #: (field, first and last cell index + 1, its memo of checked sets -> cells): a
-        #: field's options are side by side (design_columns), so one slice holds them.
-        self._slots: list[tuple[str, int, int, dict[tuple[str, ...], tuple[str, ...]]]] = []
+        #: (field, its place among the blank's values, its memo of checked sets -> cells),
+        #: the last field first: a field's options are side by side (design_columns), so
+        #: its value's place takes their cells, and the places before it stay put.
+        self._slots: list[tuple[str, int, dict[tuple[str, ...], tuple[str, ...]]]] = []
+        places = {name: at for at, name in enumerate(self._blank)}
         for name, (codes, indices) in self._options.items():
             if indices != list(range(indices[0], indices[0] + len(indices))):
                 raise ValueError(f"the options of {name} are not side by side")
-            self._slots.append((name, indices[0] - 1, indices[-1], {(): ("0",) * len(codes)}))
+            self._slots.append((name, places[name], {(): ("0",) * len(codes)}))
+        self._slots.reverse()
         self._decode_plan = self._plan_decode()
 
     def _plan_decode(self) -> list[tuple[str, Any]]:
@@ -136,13 +137,16 @@ class Layout:
         """The packed form of ``data``, or None when it cannot hold it exactly (a key not in
         this layout, a value that is not a non-empty string without the separators and NUL,
         a checkbox value that is not a list of this layout's codes in choice order)."""
-        full = self._blank.copy()
+        blank = self._blank
+        full = blank.copy()
         full.update(data)
-        if len(full) != len(self._blank):  # a key this layout lacks
+        if len(full) != len(blank):  # a key this layout lacks
             return None
-        cells = list(self._cells_of(full))
-        for name, start, stop, memo in self._slots:
-            checked = full[name]
+        cells = list(full.values())
+        if cells.count("") != len(blank) - len(data):  # a value "": it would read back absent
+            return None
+        for name, at, memo in self._slots:
+            checked = cells[at]
             if checked == "":
                 checked = ()
             elif checked.__class__ is not list or not checked:
@@ -152,7 +156,7 @@ class Layout:
             option_cells = memo.get(checked) or self._option_cells(name, checked, memo)
             if option_cells is None:
                 return None
-            cells[start:stop] = option_cells
+            cells[at : at + 1] = option_cells
         try:
             text = CELL_SEPARATOR.join(cells)
         except TypeError:  # a list where a string belongs, a number...
@@ -160,7 +164,6 @@ class Layout:
         if (
             PACKED_MARK in text
             or text.count(CELL_SEPARATOR) != len(cells) - 1
-            or "" in data.values()
             or "\x00" in text  # PostgreSQL's text holds no NUL; JSON escapes it
         ):
             return None
