@@ -37,7 +37,7 @@ from localcap.model.record_import import (
     apply_change,
     unknown_fields_message,
 )
-from localcap.model.rows import StoredRow
+from localcap.model.rows import Layout, StoredRow
 
 #: New records in one plan from which the import counts as bulk (statistics refreshed).
 BULK_RECORDS = 500
@@ -112,10 +112,12 @@ class RecordWriter:
         created, changed = self._apply(plan, current)
         changed |= recalculate(self.project, current.values(), plan.changes)
         # rows of these records that the import did not name stay as they are
-        store.save_rows(self.conn, pid, [(current[key], key in created) for key in changed])
+        stored = store.save_rows(
+            self.conn, pid, [(current[key], key in created) for key in changed]
+        )
         store.touch_records(self.conn, pid, old)
         if self.options.audit:
-            self._log(records, changed, before, current, set(new))
+            self._log(records, changed, before, current, set(new), stored)
         self.result.records.extend(r for r in records if r not in self._written)
         self._written.update(records)
 
@@ -222,9 +224,12 @@ class RecordWriter:
         before: dict[RowKey, dict],
         current: dict[RowKey, StoredRow],
         new: set[str],
+        stored: tuple[Layout | None, dict[RowKey, str]],
     ) -> None:
         """What changed, record by record in the order imported, for the audit log
-        (:func:`localcap.model.audit.row_writes`)."""
+        (:func:`localcap.model.audit.row_writes`; ``stored``: what :func:`save_rows` stored
+        packed, which a new row is logged as)."""
+        layout, texts = stored
         order_of = {record: i for i, record in enumerate(records)}
         written_keys = sorted(changed, key=lambda k: (order_of.get(k[0], 0), k[1:]))
         self.result.changes.extend(
@@ -235,6 +240,7 @@ class RecordWriter:
                 {k: current[k].data for k in changed},
                 new,
                 self.options.log_source,
+                (layout, texts) if layout is not None else None,
             )
         )
 
