@@ -293,7 +293,8 @@ class Change:
     ``values`` are (field, value) pairs, or, for a row written where there was none (most
     rows of a big import), the row's values themselves (a checkbox: its checked codes),
     turned into pairs in field order only when read (:func:`new_row_pairs`): the row is
-    then logged without a Python step per value. (So such details list the fields in the
+    then logged without a Python step per value; a bulk import gives them as the packed
+    text it stored (:class:`PackedRowValues`). (So such details list the fields in the
     project's order as of the reading: a field moved later is listed where it is now.)"""
 
     action: str
