@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from localcap.db import records as store
+from localcap.db.bulk import bulk_page_cache
 from localcap.formats.streaming import DataRows
 from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
@@ -294,11 +295,23 @@ def import_stream(
     changes outlive it. All or nothing as a whole: once one problem is found nothing more
     is written, the rest is still checked so that every problem is listed, and the
     RecordImportError raised at the end makes the caller roll back what was written."""
-    writer = RecordWriter(conn, project, options)
+    with bulk_page_cache(conn):
+        return _write_batches(RecordWriter(conn, project, options), rows, checker, log)
+
+
+def _write_batches(
+    writer: RecordWriter,
+    rows: DataRows,
+    checker: ImportChecker,
+    log: Callable[[list[Change]], None] | None,
+) -> tuple[ImportResult, int]:
+    """:func:`import_stream`'s loop: each batch checked, then written (or only checked once
+    something failed)."""
+    options = writer.options
     unknown: set[str] = set()
     refused: AccessRefused | None = None
     count = 0
-    for batch in record_batches(rows, rows.value_getter(project.record_id_field)):
+    for batch in record_batches(rows, rows.value_getter(writer.project.record_id_field)):
         count += len(batch)
         columns = rows.columns
         unknown |= checker.unknown_fields(batch, columns)
