@@ -8,9 +8,12 @@ import csv
 import io
 import json
 
+import orjson
 import requests
+from sqlalchemy import select
 
 from builders import clinical_classic, user_api
+from localcap.db import schema as t
 
 HEADER = [
     "record_id",
@@ -86,6 +89,11 @@ def test_a_big_import_is_streamed_and_keeps_the_rules(server):
         "xx', weight = '70', height = '1.75', bmi = '22.857142857143', "
         "demographics_complete = '0', visit_complete = '0'"
     ), entry["details"]
+    # (stored as the packed texts the rows were stored as, with the layouts they need)
+    with server.engine.connect() as conn:
+        stored = conn.execute(select(t.audit_changes.c.change)).scalars().all()
+    packed = [orjson.loads(text) for text in stored if text.startswith('{"layouts"')]
+    assert sum(len(row["changes"]) for row in packed) >= RECORDS
 
 
 def test_one_bad_value_in_the_last_row_writes_nothing_and_is_listed(server):

@@ -1,7 +1,7 @@
 """What the audit log keeps of a row an import wrote where there was none.
 
-Such a row is logged with its values as they are (no step per value while importing); the
-details are made when the log is read: in field order, the record ID first, and each value
+Such a row is logged with its values as they are, or as the packed text the row store wrote
+(no step per value while importing); the details are made when the log is read: in field order, the record ID first, and each value
 bounded to MAX_VALUE characters saying how long it was.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import orjson
 
-from localcap.model.audit import MAX_VALUE, Change, field_order, row_writes
+from localcap.model.audit import MAX_VALUE, Change, PackedRowValues, field_order, row_writes
 from localcap.model.project import Field, Form, Project
+from localcap.model.rows import Layout, design_columns
 
 KEY = ("1", 0, "", 1)
 
@@ -58,3 +59,31 @@ def test_values_are_listed_in_field_order_with_the_record_id_first():
         "form_1_complete",
     ]
     assert change.details.startswith("record_id = '1', notes = 'n', color(1) = checked")
+
+
+def test_a_row_logged_as_its_packed_text_reads_back_as_its_values():
+    """A bulk import logs a new row as the text it stored; read back, the change is the one
+    the row's values give."""
+    p = project()
+    layout = Layout(design_columns([f.form_name for f in p.forms], p.fields))
+    data = {"notes": "n\n'x'", "color": ["2"], "age": "7", "form_1_complete": "0"}
+    packed = layout.encode(data)
+    assert packed is not None
+    (change,) = row_writes(p, [KEY], {}, {KEY: data}, {"1"}, packed=(layout, {KEY: packed}))
+    assert isinstance(change.values, PackedRowValues)
+    stored = orjson.loads(orjson.dumps(change.as_json()))
+    assert "\\u001f" not in orjson.dumps(stored).decode()  # (no separator escaped)
+    read = Change.from_json(stored, field_order(p), {layout.layout_id: layout})
+    assert read == logged(data)
+    assert read.details.startswith("record_id = '1', notes = ")
+
+
+def test_a_row_whose_text_holds_the_logged_separator_is_logged_as_values():
+    p = project()
+    layout = Layout(design_columns([f.form_name for f in p.forms], p.fields))
+    data = {"notes": "a\x7fb", "form_1_complete": "0"}
+    packed = layout.encode(data)
+    assert packed is not None
+    (change,) = row_writes(p, [KEY], {}, {KEY: data}, {"1"}, packed=(layout, {KEY: packed}))
+    assert isinstance(change.values, dict)
+    assert dict(logged(data).values)["notes"] == "a\x7fb"

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from localcap.db import records as store
+from localcap.db.bulk import bulk_page_cache
 from localcap.formats.streaming import DataRows
 from localcap.model.audit import Change, row_writes
 from localcap.model.calc import recalculate
@@ -37,7 +38,7 @@ from localcap.model.record_import import (
     apply_change,
     unknown_fields_message,
 )
-from localcap.model.rows import StoredRow
+from localcap.model.rows import Layout, StoredRow
 
 #: New records in one plan from which the import counts as bulk (statistics refreshed).
 BULK_RECORDS = 500
@@ -112,10 +113,12 @@ class RecordWriter:
         created, changed = self._apply(plan, current)
         changed |= recalculate(self.project, current.values(), plan.changes)
         # rows of these records that the import did not name stay as they are
-        store.save_rows(self.conn, pid, [(current[key], key in created) for key in changed])
+        stored = store.save_rows(
+            self.conn, pid, [(current[key], key in created) for key in changed]
+        )
         store.touch_records(self.conn, pid, old)
         if self.options.audit:
-            self._log(records, changed, before, current, set(new))
+            self._log(records, changed, before, current, set(new), stored)
         self.result.records.extend(r for r in records if r not in self._written)
         self._written.update(records)
 
@@ -222,9 +225,12 @@ class RecordWriter:
         before: dict[RowKey, dict],
         current: dict[RowKey, StoredRow],
         new: set[str],
+        stored: tuple[Layout | None, dict[RowKey, str]],
     ) -> None:
         """What changed, record by record in the order imported, for the audit log
-        (:func:`localcap.model.audit.row_writes`)."""
+        (:func:`localcap.model.audit.row_writes`; ``stored``: what :func:`save_rows` stored
+        packed, which a new row is logged as)."""
+        layout, texts = stored
         order_of = {record: i for i, record in enumerate(records)}
         written_keys = sorted(changed, key=lambda k: (order_of.get(k[0], 0), k[1:]))
         self.result.changes.extend(
@@ -235,6 +241,7 @@ class RecordWriter:
                 {k: current[k].data for k in changed},
                 new,
                 self.options.log_source,
+                (layout, texts) if layout is not None else None,
             )
         )
 
@@ -288,11 +295,23 @@ def import_stream(
     changes outlive it. All or nothing as a whole: once one problem is found nothing more
     is written, the rest is still checked so that every problem is listed, and the
     RecordImportError raised at the end makes the caller roll back what was written."""
-    writer = RecordWriter(conn, project, options)
+    with bulk_page_cache(conn):
+        return _write_batches(RecordWriter(conn, project, options), rows, checker, log)
+
+
+def _write_batches(
+    writer: RecordWriter,
+    rows: DataRows,
+    checker: ImportChecker,
+    log: Callable[[list[Change]], None] | None,
+) -> tuple[ImportResult, int]:
+    """:func:`import_stream`'s loop: each batch checked, then written (or only checked once
+    something failed)."""
+    options = writer.options
     unknown: set[str] = set()
     refused: AccessRefused | None = None
     count = 0
-    for batch in record_batches(rows, rows.value_getter(project.record_id_field)):
+    for batch in record_batches(rows, rows.value_getter(writer.project.record_id_field)):
         count += len(batch)
         columns = rows.columns
         unknown |= checker.unknown_fields(batch, columns)

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, insert, select
 
 from localcap.db import schema as t
 from localcap.db.bulk import insert_rows
-from localcap.model.audit import TOKEN_SHAPE, Change, bounded, call_log_type
+from localcap.model.audit import TOKEN_SHAPE, Change, PackedRowValues, bounded, call_log_type
+from localcap.model.rows import Layout
 
 #: Parameters whose values are bulky or secret: only their size is kept (the "what" of an
 #: import is logged as its changes, not as the request). A ``filterLogic`` is written in data
@@ -138,10 +139,23 @@ def encoded_change(change: Change) -> bytes:
         return orjson.dumps(storable(change.as_json()))
 
 
-def joined_changes(changes: Iterable[Change]) -> bytes:
+def joined_changes(changes: Sequence[Change]) -> bytes:
     """Changes as one row of ``audit_changes`` holds them: the JSON list of their
-    :func:`encoded_change` (redacted when stored: :func:`_stored_change`)."""
-    return b"[" + b",".join(map(encoded_change, changes)) + b"]"
+    :func:`encoded_change`, or, when some log a packed row (:class:`PackedRowValues`),
+    ``{"layouts": {id: columns}, "changes": [...]}``, the row then naming the layouts it needs
+    (redacted when stored: :func:`_stored_change`)."""
+    listed = b"[" + b",".join(map(encoded_change, changes)) + b"]"
+    layouts = {
+        values.layout.layout_id: values.layout
+        for values in (change.values for change in changes)
+        if values.__class__ is PackedRowValues
+    }
+    if not layouts:
+        return listed
+    named = b",".join(
+        orjson.dumps(lid) + b":" + layout.columns_json().encode() for lid, layout in layouts.items()
+    )
+    return b'{"layouts":{' + named + b'},"changes":' + listed + b"}"
 
 
 def _stored_change(encoded: bytes, secrets: list[str]) -> str:
@@ -388,7 +402,10 @@ def _changes_of(
         item = orjson.loads(stored)
         changes = found.setdefault(log_id, [])
         order = orders.get(log_id)
-        if item and isinstance(item[0], list):  # a row of changes (a change starts with text)
+        if isinstance(item, dict):  # a row of changes with the layouts of its packed rows
+            layouts = {lid: Layout(columns) for lid, columns in item["layouts"].items()}
+            changes.extend(Change.from_json(one, order, layouts) for one in item["changes"])
+        elif item and isinstance(item[0], list):  # a row of changes (a change starts with text)
             changes.extend(Change.from_json(one, order) for one in item)
         else:
             changes.append(Change.from_json(item, order))

@@ -9,7 +9,8 @@ copy protocol, in the caller's transaction) instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -38,3 +39,28 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     with cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+#: SQLite's page cache while a bulk write runs, in KiB (SQLite's default is 2,000). A bulk
+#: import inserts record names in an order unrelated to the indexes' (text) order, so every
+#: batch touches leaf pages all over the record indexes; with 2 MB they were read back again
+#: and again, and a 100,000-record import cost 6 % more CPU (BENCHMARKS.md).
+BULK_CACHE_KIB = 16_384
+
+
+@contextmanager
+def bulk_page_cache(conn: Connection) -> Iterator[None]:
+    """SQLite: the connection's page cache at :data:`BULK_CACHE_KIB` for the block, then
+    back to what it was (which frees the rest: other connections, and this one once pooled
+    again, keep the default). Nothing on PostgreSQL, whose buffers are the server's."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size={int(before)}")

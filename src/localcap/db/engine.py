@@ -58,14 +58,6 @@ def sqlite_synchronous() -> str:
     return value
 
 
-#: Each SQLite connection's page cache, in KiB (SQLite's default is 2,000). A bulk import
-#: inserts record names in an order unrelated to the indexes' (text) order, so every batch
-#: touches leaf pages all over the record indexes; with 2 MB they were read back again and
-#: again, and a 100,000-record import cost 6 % more CPU (BENCHMARKS.md). The cache only grows
-#: as pages are read.
-SQLITE_CACHE_KIB = 16_384
-
-
 def _sqlite_pragmas(synchronous: str, engine: Engine) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -73,7 +65,6 @@ def _sqlite_pragmas(synchronous: str, engine: Engine) -> Callable[[Any, Any], No
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA busy_timeout={round(lock_timeout(engine) * 1000)}")
         cursor.close()
 

@@ -337,23 +337,31 @@ def save_row(conn: Connection, project_id: int, row: StoredRow, is_new: bool) ->
         conn.execute(update(t.record_data).where(*where).values(data=payload))
 
 
-def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow, bool]]) -> None:
+def save_rows(
+    conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow, bool]]
+) -> tuple[Layout | None, dict[tuple[str, int, str, int], str]]:
     """:func:`save_row` for many (row, is_new) pairs: the new rows in one multi-row insert,
-    the changed ones in one executemany update (a bulk import writes thousands at a time)."""
+    the changed ones in one executemany update (a bulk import writes thousands at a time).
+    Returns the layout and, by row key, the text of each row stored packed (the audit log
+    logs a new row as it)."""
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    packed: dict[tuple[str, int, str, int], str] = {}
     layout = LAYOUTS.current(conn, project_id) if rows else None
     for row, is_new in rows:
         if not row.data:
             save_row(conn, project_id, row, is_new)  # deleted (rare: every value erased)
             continue
+        text = encode_data(layout, row.data)  # type: ignore[arg-type]
+        if text.startswith(PACKED_MARK):
+            packed[(row.record, row.event_id, row.repeat_instrument, row.instance)] = text
         values = {
             "project_id": project_id,
             "record": row.record,
             "event_id": row.event_id,
             "repeat_instrument": row.repeat_instrument,
             "instance": row.instance,
-            "data": encode_data(layout, row.data),
+            "data": text,
         }
         (inserts if is_new else updates).append(values)
     insert_rows(conn, t.record_data, inserts)
@@ -371,6 +379,7 @@ def save_rows(conn: Connection, project_id: int, rows: Sequence[tuple[StoredRow,
             .values(data=bindparam("data")),
             [{("b_" + k if k != "data" else k): v for k, v in u.items()} for u in updates],
         )
+    return layout, packed
 
 
 def delete_records(conn: Connection, project_id: int, names: Sequence[str]) -> None:

@@ -20,6 +20,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from localcap.model.rows import CELL_SEPARATOR, Layout, split_packed
+
 if TYPE_CHECKING:
     from localcap.model.project import Project
 
@@ -236,6 +238,49 @@ def _assignment(name: str, value: Any) -> str:
     return f"{shown} = '{shown_value(value)}'"
 
 
+#: What separates the cells of a packed row in the audit log: JSON would write the stored
+#: separator (a control character) as six characters, this one as it is.
+LOGGED_CELL_SEPARATOR = "\x7f"
+
+
+@dataclass(frozen=True, slots=True)
+class PackedRowValues:
+    """The values of a row written where there was none, as the row store packed them
+    (:meth:`localcap.model.rows.Layout.encode`): the import logs the text it stored, with no
+    step per value, and the values are unpacked only when the log is read. ``id_field``: the
+    record ID field, logged with the record's name for the first row of a new record."""
+
+    layout: Layout
+    packed: str
+    id_field: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "@row": self.packed.replace(CELL_SEPARATOR, LOGGED_CELL_SEPARATOR),
+            "@id": self.id_field or "",
+        }
+
+    def data(self, record: str) -> dict[str, Any]:
+        """The row's values (the record's name under ``id_field``, if any)."""
+        data = self.layout.decode(split_packed(self.packed))
+        if self.id_field:
+            data[self.id_field] = record
+        return data
+
+    @staticmethod
+    def loggable(packed: str) -> bool:
+        """Whether a packed row can be logged so (no value holds the logged separator)."""
+        return LOGGED_CELL_SEPARATOR not in packed
+
+    @staticmethod
+    def from_json(stored: Mapping[str, str], layouts: Mapping[str, Layout]) -> PackedRowValues:
+        """The logged form read back (``layouts``: by id, as the log's row of changes lists
+        them)."""
+        packed = stored["@row"].replace(LOGGED_CELL_SEPARATOR, CELL_SEPARATOR)
+        lid = packed[1 : packed.index(CELL_SEPARATOR)]
+        return PackedRowValues(layouts[lid], packed, stored.get("@id") or None)
+
+
 @dataclass(slots=True)
 class Change:
     """One line of REDCap's Logging: what was done (``action``, e.g. ``Create record
@@ -248,13 +293,14 @@ class Change:
     ``values`` are (field, value) pairs, or, for a row written where there was none (most
     rows of a big import), the row's values themselves (a checkbox: its checked codes),
     turned into pairs in field order only when read (:func:`new_row_pairs`): the row is
-    then logged without a Python step per value. (So such details list the fields in the
+    then logged without a Python step per value; a bulk import gives them as the packed
+    text it stored (:class:`PackedRowValues`). (So such details list the fields in the
     project's order as of the reading: a field moved later is listed where it is now.)"""
 
     action: str
     record: str = ""
     details: str = ""
-    values: tuple[tuple[str, str], ...] | dict[str, Any] = ()
+    values: tuple[tuple[str, str], ...] | dict[str, Any] | PackedRowValues = ()
     prefix: str = ""
 
     def as_json(self) -> list[Any]:
@@ -262,16 +308,27 @@ class Change:
         them when read, which halves what an import writes)."""
         if not self.values:
             return [self.action, self.record, self.details]
-        values = self.values if isinstance(self.values, dict) else [list(v) for v in self.values]
-        return [self.action, self.record, "", values, self.prefix]
+        values = self.values
+        if isinstance(values, PackedRowValues):
+            stored: Any = values.as_json()
+        else:
+            stored = values if isinstance(values, dict) else [list(v) for v in values]
+        return [self.action, self.record, "", stored, self.prefix]
 
     @staticmethod
-    def from_json(item: Sequence[Any], order: Mapping[str, int] | None = None) -> Change:
+    def from_json(
+        item: Sequence[Any],
+        order: Mapping[str, int] | None = None,
+        layouts: Mapping[str, Layout] | None = None,
+    ) -> Change:
         """A stored change; ``order``: the project's field order (:func:`field_order`), in
-        which a new row's values are listed (None: as stored)."""
+        which a new row's values are listed (None: as stored); ``layouts``: those of the
+        packed rows among the changes stored with it (:class:`PackedRowValues`)."""
         if len(item) <= 3:
             return Change(str(item[0]), str(item[1]), str(item[2]))
         stored = item[3]
+        if isinstance(stored, dict) and "@row" in stored:
+            stored = PackedRowValues.from_json(stored, layouts or {}).data(str(item[1]))
         pairs = new_row_pairs(stored, order) if isinstance(stored, dict) else stored
         values = tuple((str(n), str(v)) for n, v in pairs)
         prefix = str(item[4])
@@ -283,7 +340,10 @@ class Change:
         the value of a field outside ``allowed`` is shown as ``[hidden]``."""
         if not self.values:
             return self.details
-        pairs = new_row_pairs(self.values) if isinstance(self.values, dict) else self.values
+        values = self.values
+        if isinstance(values, PackedRowValues):
+            values = values.data(self.record)
+        pairs = new_row_pairs(values) if isinstance(values, dict) else values
         shown = [
             (name, value if allowed is None or name.split("(")[0] in allowed else HIDDEN)
             for name, value in pairs
@@ -359,7 +419,7 @@ def record_change(
     *,
     record: str,
     created: bool,
-    values: list[tuple[str, str]] | dict[str, Any],
+    values: list[tuple[str, str]] | dict[str, Any] | PackedRowValues,
     prefix: str = "",
     source: str = "API",
 ) -> Change:
@@ -369,7 +429,8 @@ def record_change(
         action = "Create survey response" if created else "Update survey response"
     else:
         action = f"{'Create' if created else 'Update'} record ({source})"
-    return Change(action, record, "", values if isinstance(values, dict) else tuple(values), prefix)
+    logged = values if isinstance(values, (dict, PackedRowValues)) else tuple(values)
+    return Change(action, record, "", logged, prefix)
 
 
 def row_writes(
@@ -379,10 +440,14 @@ def row_writes(
     after: Mapping[tuple[str, int, str, int], Mapping[str, Any]],
     new_records: set[str],
     source: str = "API",
+    packed: tuple[Layout, Mapping[tuple[str, int, str, int], str]] | None = None,
 ) -> list[Change]:
     """The changes a write made, one per stored row that changed, in the order written:
     ``Create record (API)`` for the first row of a record the write created (its details
-    start with the record ID), ``Update record (API)`` for the others."""
+    start with the record ID), ``Update record (API)`` for the others. ``packed``: the
+    layout and the packed texts of the rows just stored; a new row among them is logged as
+    its text (:class:`PackedRowValues`)."""
+    layout, texts = packed if packed is not None else (None, {})
     order = field_order(project)
     id_field = project.record_id_field
     logged: list[Change] = []
@@ -394,8 +459,11 @@ def row_writes(
         first_of_new = record in new_records and record not in created
         if first_of_new:
             created.add(record)
-        values: list[tuple[str, str]] | dict[str, Any]
-        if old:
+        values: list[tuple[str, str]] | dict[str, Any] | PackedRowValues
+        text = texts.get(key)
+        if not old and text is not None and layout is not None and PackedRowValues.loggable(text):
+            values = PackedRowValues(layout, text, id_field if first_of_new else None)
+        elif old:
             pairs = row_assignments(old, new, order)
             if first_of_new:
                 pairs = [(id_field, record)] + [p for p in pairs if p[0] != id_field]
