@@ -543,7 +543,6 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
             data.update(_checked(change.checkboxes, project))
         else:
             _merge_checkboxes(data, change.checkboxes, overwrite, project)
-    record_field = project.record_id_field
     # An instrument that now holds data gets a status: Incomplete unless one was given.
     # (A key view's isdisjoint walks the smaller side, the instrument's names, and stops at
     # the first one the row holds.)
@@ -553,7 +552,7 @@ def apply_change(row: StoredRow, change: RowChange, overwrite: bool, project: Pr
             data[status] = "0"
     if not data:
         # A record imported with its ID alone (or blanked) still exists, as in REDCap.
-        data[record_field] = change.record
+        data[project.record_id_field] = change.record
 
 
 def _checked(options: dict[tuple[str, str], str], project: Project) -> dict[str, list[str]]:
