@@ -5,7 +5,6 @@ On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-
 import orjson
 import pytest
 from sqlalchemy import select

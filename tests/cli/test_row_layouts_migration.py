@@ -4,7 +4,6 @@ back unchanged. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-
 import orjson
 import pytest
 from sqlalchemy import inspect, select
