@@ -4,17 +4,15 @@ written before or after either step reads back the same."""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, text
 
 from localcap.db import projects as store
-from localcap.db.engine import MIGRATIONS_DIR, migrate, open_database
+from localcap.db.engine import migrate
 from localcap.db.records import create_records, load_rows, save_rows
 from localcap.db.transactions import write_transaction
 from localcap.model.project import Field
 from localcap.model.rows import StoredRow
-from support import postgres
+from support.migrations import downgrade, fresh_database
 
 LONG = {"notes": "a long note " * 1_000}  # over PostgreSQL's 2 KB: compressed when stored
 
@@ -30,8 +28,8 @@ def compression(conn: Connection, table: str, column: str) -> str:
     ).scalar_one()
 
 
-def test_long_texts_use_lz4_and_the_downgrade_restores_the_default(pg_server, tmp_path):
-    engine = open_database(tmp_path, postgres.create_database(pg_server, "localcap_lz4"))
+def test_long_texts_use_lz4_and_the_downgrade_restores_the_default(tmp_path, request):
+    engine = fresh_database("postgresql", tmp_path, request)
     try:
         with engine.connect() as conn:
             assert compression(conn, "audit_changes", "change") == "l"
@@ -48,11 +46,7 @@ def test_long_texts_use_lz4_and_the_downgrade_restores_the_default(pg_server, tm
             create_records(conn, pid, [("1", None), ("2", None)])
             save_rows(conn, pid, [(StoredRow("1", 0, "", 1, dict(LONG)), True)])
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with write_transaction(engine, None) as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0009")
+        downgrade(engine, "0009")
         with write_transaction(engine, None) as conn:
             assert compression(conn, "audit_changes", "change") == ""
             save_rows(conn, pid, [(StoredRow("2", 0, "", 1, dict(LONG)), True)])

@@ -5,24 +5,19 @@ On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import itertools
-
 import orjson
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
 
 from localcap.db import schema as t
 from localcap.db.audit import AuditEntry, read_entries, write_entry
-from localcap.db.engine import MIGRATIONS_DIR, migrate, open_database
+from localcap.db.engine import migrate
 from localcap.db.transactions import write_transaction
 from localcap.model.audit import Change, PackedRowValues, field_order, row_writes
 from localcap.model.project import Field, Form, Project
 from localcap.model.rows import Layout, design_columns
-from support import postgres
+from support.migrations import downgrade, fresh_database
 
-_names = itertools.count(1)
 PROJECT = Project(
     1,
     "P",
@@ -59,12 +54,7 @@ def details(engine) -> list[tuple[str, str, str]]:
 def test_the_downgrade_unpacks_logged_rows_and_every_version_reads_them_alike(
     backend, tmp_path, request
 ):
-    url = None
-    if backend == "postgresql":
-        url = postgres.create_database(
-            request.getfixturevalue("pg_server"), f"localcap_audit_{next(_names)}"
-        )
-    engine = open_database(tmp_path, url)
+    engine = fresh_database(backend, tmp_path, request)
     try:
         entry = AuditEntry("alice", None, "record", "import", {}, changes=logged_changes())
         with write_transaction(engine, None) as conn:
@@ -75,11 +65,7 @@ def test_the_downgrade_unpacks_logged_rows_and_every_version_reads_them_alike(
             (stored,) = conn.execute(select(t.audit_changes.c.change)).scalars().all()
         assert stored.startswith('{"layouts"')
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with write_transaction(engine, None) as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0010")
+        downgrade(engine, "0010")
         with engine.connect() as conn:
             (stored,) = conn.execute(select(t.audit_changes.c.change)).scalars().all()
         old_form = orjson.loads(stored)

@@ -4,24 +4,19 @@ back unchanged. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import itertools
-
 import orjson
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select
 
 from localcap.db import projects as store
 from localcap.db import schema as t
-from localcap.db.engine import MIGRATIONS_DIR, migrate, open_database
+from localcap.db.engine import migrate
 from localcap.db.records import create_records, load_rows, save_rows
 from localcap.db.transactions import write_transaction
 from localcap.model.project import Field
 from localcap.model.rows import StoredRow
-from support import postgres
+from support.migrations import downgrade, fresh_database
 
-_names = itertools.count(1)
 FIELDS = [
     Field("record_id", "a", "text", "ID"),
     Field("name", "a", "notes", "Name"),
@@ -34,24 +29,11 @@ DATA = {
 }
 
 
-def downgrade_to_0008(engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with write_transaction(engine, None) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0008")
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_downgrade_unpacks_every_row_and_the_upgrade_reads_them_back(
     backend, tmp_path, request
 ):
-    url = None
-    if backend == "postgresql":
-        url = postgres.create_database(
-            request.getfixturevalue("pg_server"), f"localcap_layouts_{next(_names)}"
-        )
-    engine = open_database(tmp_path, url)
+    engine = fresh_database(backend, tmp_path, request)
     try:
         with write_transaction(engine, None) as conn:
             pid = store.create_project(conn, "Layouts", False, {})
@@ -64,7 +46,7 @@ def test_the_downgrade_unpacks_every_row_and_the_upgrade_reads_them_back(
             texts = dict(conn.execute(select(t.record_data.c.record, t.record_data.c.data)).all())
         assert [texts[r][0] for r in DATA] == ["\x1e", "\x1e", "{"]
 
-        downgrade_to_0008(engine)
+        downgrade(engine, "0008")
         with engine.connect() as conn:
             assert "row_layouts" not in inspect(conn).get_table_names()
             texts = dict(conn.execute(select(t.record_data.c.record, t.record_data.c.data)).all())
