@@ -230,7 +230,6 @@ class RecordWriter:
         """What changed, record by record in the order imported, for the audit log
         (:func:`localcap.model.audit.row_writes`; ``stored``: what :func:`save_rows` stored
         packed, which a new row is logged as)."""
-        layout, texts = stored
         order_of = {record: i for i, record in enumerate(records)}
         written_keys = sorted(changed, key=lambda k: (order_of.get(k[0], 0), k[1:]))
         self.result.changes.extend(
@@ -241,7 +240,7 @@ class RecordWriter:
                 {k: current[k].data for k in changed},
                 new,
                 self.options.log_source,
-                (layout, texts) if layout is not None else None,
+                stored,
             )
         )
 

@@ -440,14 +440,14 @@ def row_writes(
     after: Mapping[tuple[str, int, str, int], Mapping[str, Any]],
     new_records: set[str],
     source: str = "API",
-    packed: tuple[Layout, Mapping[tuple[str, int, str, int], str]] | None = None,
+    packed: tuple[Layout | None, Mapping[tuple[str, int, str, int], str]] = (None, {}),
 ) -> list[Change]:
     """The changes a write made, one per stored row that changed, in the order written:
     ``Create record (API)`` for the first row of a record the write created (its details
     start with the record ID), ``Update record (API)`` for the others. ``packed``: the
     layout and the packed texts of the rows just stored; a new row among them is logged as
     its text (:class:`PackedRowValues`)."""
-    layout, texts = packed if packed is not None else (None, {})
+    layout, texts = packed
     order = field_order(project)
     id_field = project.record_id_field
     logged: list[Change] = []
